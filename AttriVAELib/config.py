@@ -1,0 +1,200 @@
+"""Configuration dataclasses and the named presets of the method.
+
+The paper and the official code disagree on several settings (see README, "Paper vs code"); both are
+offered as presets and ``paper`` is the default.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LossConfig",
+    "ModelConfig",
+    "PreprocessConfig",
+    "PRESETS",
+    "RunConfig",
+    "TrainConfig",
+    "preset",
+]
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import InvalidConfigError
+
+DOWNSAMPLING_FACTOR = 16
+"""The encoder halves the cube four times, so the input size must be a multiple of 16."""
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the 3D convolutional β-VAE and its MLP classifier (paper defaults)."""
+
+    input_size: int = 80  # edge of the input cube in voxels; multiple of 16 (paper: 80)
+    encoder_channels: tuple[int, ...] = (8, 16, 32, 64, 2)  # 4 stride-2 convs, then 1 stride-1 conv
+    decoder_channels: tuple[int, ...] = (64, 32, 16, 8, 4)  # conv, 4 up-convs (c0,c0,c1,c2,c3), conv
+    hidden_sizes: tuple[int, ...] = (128, 96)  # fully connected layers between conv stack and latent
+    latent_size: int = 64  # number of latent dimensions (paper: 64)
+    classifier_sizes: tuple[int, ...] = (32, 16)  # hidden widths of the MLP classifier
+    dropout: float = 0.25  # dropout on the flattened encoder features (official code)
+
+    def __post_init__(self) -> None:
+        for name in ("encoder_channels", "decoder_channels", "hidden_sizes", "classifier_sizes"):
+            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.input_size <= 0 or self.input_size % DOWNSAMPLING_FACTOR:
+            raise InvalidConfigError(
+                f"input size {self.input_size} is not a positive multiple of {DOWNSAMPLING_FACTOR}; "
+                f"use e.g. 32, 48, 64 or 80"
+            )
+        if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
+            raise InvalidConfigError("encoder_channels and decoder_channels need exactly 5 entries each")
+        if any(c <= 0 for c in self.encoder_channels + self.decoder_channels + self.hidden_sizes):
+            raise InvalidConfigError("channel and layer widths must be positive")
+        if not 0.0 <= self.dropout < 1.0:
+            raise InvalidConfigError(f"dropout {self.dropout} must be in [0, 1)")
+
+    @property
+    def bottleneck_size(self) -> int:
+        """Edge of the encoder's last feature cube in voxels (input_size / 16)."""
+        return self.input_size // DOWNSAMPLING_FACTOR
+
+    @property
+    def flat_features(self) -> int:
+        """Number of features after flattening the last encoder conv (paper: 2 × 5³ = 250)."""
+        return self.encoder_channels[-1] * self.bottleneck_size**3
+
+
+@dataclass
+class LossConfig:
+    """Weights of L = recon + β·KL + α·BCE_mlp + γ·Σ_k AR_k (+ λ_L1·Σ|w|), paper Eq. 1."""
+
+    reconstruction: Literal["bce", "mse"] = "bce"  # summed over voxels, averaged over the batch
+    beta: float = 2.0  # KL weight β
+    kl_warmup_epochs: int = 0  # β ramps linearly from 0 over this many epochs (0 = off, as the paper)
+    alpha: float = 1.0  # classifier BCE weight α (not stated in the paper; 1 in the code)
+    gamma: float = 200.0  # attribute-regularisation weight γ (paper 200, code 10)
+    delta: float = 10.0  # tanh sharpness δ of the AR loss (paper 10, code 100)
+    l1_weight: float = 0.0  # λ of an L1 penalty on all weights (code 5e-5, paper none)
+
+    def __post_init__(self) -> None:
+        if self.reconstruction not in ("bce", "mse"):
+            raise InvalidConfigError(f"reconstruction loss {self.reconstruction!r} is not 'bce' or 'mse'")
+        for name in ("beta", "alpha", "gamma", "delta", "l1_weight", "kl_warmup_epochs"):
+            if getattr(self, name) < 0:
+                raise InvalidConfigError(f"loss weight {name}={getattr(self, name)} must be >= 0")
+
+
+@dataclass
+class PreprocessConfig:
+    """How a native image + label map becomes the network's input cube (see ``preprocessing.py``)."""
+
+    mode: Literal["physical", "official-code"] = "physical"  # resample at fixed spacing vs resize box
+    field_of_view_mm: float = 120.0  # physical mode: cube edge in mm (spacing = fov / input_size)
+    margin_mm: float = 0.0  # official-code mode: margin added around the LV bounding box (code: 0)
+    gamma: float = 1.0  # power-law contrast before scaling to [0, 1] (official code: 5 for EMIDEC)
+    clip_percentiles: tuple[float, float] = (0.5, 99.5)  # intensity window inside the LV mask
+
+    def __post_init__(self) -> None:
+        self.clip_percentiles = tuple(float(v) for v in self.clip_percentiles)  # type: ignore[assignment]
+        if self.mode not in ("physical", "official-code"):
+            raise InvalidConfigError(f"preprocessing mode {self.mode!r} is not 'physical' or 'official-code'")
+        if self.field_of_view_mm <= 0 or self.margin_mm < 0 or self.gamma <= 0:
+            raise InvalidConfigError("field_of_view_mm and gamma must be > 0 and margin_mm >= 0")
+        low, high = self.clip_percentiles
+        if not 0 <= low < high <= 100:
+            raise InvalidConfigError(f"clip_percentiles {self.clip_percentiles} must satisfy 0 <= low < high <= 100")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and data-split settings (paper: Adam 1e-4, batch 16, 70/30 stratified split)."""
+
+    epochs: int = 100  # passes over the (oversampled) training split
+    batch_size: int = 16  # subjects per optimisation step
+    learning_rate: float = 1e-4  # Adam step size
+    seed: int = 0  # seeds the split, the oversampling, the data order and the weights
+    val_fraction: float = 0.15  # share of subjects for model selection
+    test_fraction: float = 0.15  # share of subjects never seen until the final report
+    oversample: bool = True  # duplicate minority-class training subjects until classes balance
+    device: str = "auto"  # auto | cpu | cuda
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InvalidConfigError("epochs and batch size must be at least 1")
+        if self.learning_rate <= 0:
+            raise InvalidConfigError(f"learning rate {self.learning_rate} must be > 0")
+        if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise InvalidConfigError(f"device {self.device!r} is not auto, cpu or cuda")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run; written as ``config.json`` into the run folder."""
+
+    preset: str = "paper"
+    attributes: tuple[str, ...] = ()  # regularised attributes, latent dim k ↔ attributes[k]; () = defaults
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Build from a (possibly partial) nested dict; unknown keys are an error."""
+        sections = {"model": ModelConfig, "loss": LossConfig, "preprocess": PreprocessConfig, "train": TrainConfig}
+        unknown = set(data) - set(sections) - {"preset", "attributes"}
+        if unknown:
+            raise InvalidConfigError(f"unknown config keys {sorted(unknown)}; expected {sorted(sections)}")
+        base = preset(data.get("preset", "paper"))
+        kwargs: dict[str, Any] = {"preset": base.preset, "attributes": tuple(data.get("attributes", ()))}
+        for name, section_cls in sections.items():
+            current = dataclasses.asdict(getattr(base, name))
+            overrides = data.get(name, {})
+            bad = set(overrides) - set(current)
+            if bad:
+                raise InvalidConfigError(f"unknown {name} config keys {sorted(bad)}; expected {sorted(current)}")
+            kwargs[name] = section_cls(**{**current, **overrides})
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, path: Path) -> RunConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise InvalidConfigError(f"cannot read config file {path}: {err}") from err
+        if not isinstance(data, dict):
+            raise InvalidConfigError(f"config file {path} must hold a JSON object")
+        return cls.from_dict(data)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Cetin et al. 2023, §3.1 and §3.3: β 2, γ 200, δ 10, BCE reconstruction, crop + pad to the cube.
+    "paper": {},
+    # iremcetin/Attri-VAE training_main.py: γ 10, δ 100, MSE, L1 5e-5, box resized to the cube, gamma 5.
+    "official-code": {
+        "loss": {"reconstruction": "mse", "gamma": 10.0, "delta": 100.0, "l1_weight": 5e-5},
+        "preprocess": {"mode": "official-code", "gamma": 5.0},
+    },
+}
+
+
+def preset(name: str) -> RunConfig:
+    """Return the :class:`RunConfig` of a named preset (``paper`` or ``official-code``)."""
+    if name not in PRESETS:
+        raise InvalidConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    overrides = PRESETS[name]
+    return RunConfig(
+        preset=name,
+        model=ModelConfig(**overrides.get("model", {})),
+        loss=LossConfig(**overrides.get("loss", {})),
+        preprocess=PreprocessConfig(**overrides.get("preprocess", {})),
+        train=TrainConfig(**overrides.get("train", {})),
+    )

@@ -1,0 +1,60 @@
+"""Names shared across the package: label values, attribute names and file names."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ATTRIBUTES_CSV",
+    "CLASS_NAMES",
+    "DEFAULT_ATTRIBUTES",
+    "MYOCARDIAL_DENSITY_G_PER_ML",
+    "RESERVED_COLUMNS",
+    "EmidecLabel",
+    "AcdcLabel",
+]
+
+from enum import IntEnum
+
+ATTRIBUTES_CSV = "attributes.csv"
+"""File name of the folder+CSV dataset index (and of the synthetic cohort's index)."""
+
+CLASS_NAMES = ("healthy", "MINF")
+"""Names of the binary classes: 0 = healthy, 1 = myocardial infarction."""
+
+MYOCARDIAL_DENSITY_G_PER_ML = 1.05
+"""Myocardial tissue density used for mass = density × volume (as the official code)."""
+
+
+class EmidecLabel(IntEnum):
+    """Label values of EMIDEC contours; also the convention of the folder+CSV format and the phantom."""
+
+    BACKGROUND = 0
+    CAVITY = 1
+    MYOCARDIUM = 2
+    INFARCT = 3
+    NO_REFLOW = 4
+
+
+class AcdcLabel(IntEnum):
+    """Label values of ACDC ground-truth masks."""
+
+    BACKGROUND = 0
+    RV_CAVITY = 1
+    MYOCARDIUM = 2
+    LV_CAVITY = 3
+
+
+DEFAULT_ATTRIBUTES = (
+    "lv_volume_ml",
+    "myo_volume_ml",
+    "wall_thickness_mm",
+    "wall_thickness_sd_mm",
+    "ef_pct",
+    "lv_sphericity",
+    "myo_max_diameter_mm",
+)
+"""Attributes regularised when none are named, in latent-dimension order (dim k ↔ attribute k).
+
+Only those present in the dataset are used (EF needs an end-systolic mask)."""
+
+RESERVED_COLUMNS = ("subject", "image", "mask", "label", "image_es", "mask_es")
+"""Folder+CSV columns that are never attributes."""

@@ -1,0 +1,152 @@
+"""The Attri-VAE network: a 3D convolutional β-VAE with an MLP classifier on the latent code.
+
+Layer table: Cetin et al. 2023 §3.3 and the official code (see README, "Architecture"). Shapes use
+B = batch, S = input cube edge (voxels), L = latent size; volumes are (B, 1, S, S, S) with axes
+(D, H, W) = (k, j, i) of the cube grid.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AttriVAE", "VAEOutput"]
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+class VAEOutput(NamedTuple):
+    """Result of :meth:`AttriVAE.forward`."""
+
+    recon: torch.Tensor  # (B, 1, S, S, S) reconstruction in [0, 1]
+    mu: torch.Tensor  # (B, L) posterior mean
+    logvar: torch.Tensor  # (B, L) posterior log-variance log σ²
+    z: torch.Tensor  # (B, L) latent code fed to decoder and classifier (sample, or μ when not sampling)
+    logits: torch.Tensor  # (B,) classifier logit of class 1 (MINF)
+
+
+def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
+    return nn.Sequential(conv, nn.BatchNorm3d(channels), nn.ReLU())
+
+
+class Encoder(nn.Module):
+    """(B, 1, S, S, S) → μ, log σ² of shape (B, L)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        channels = (1, *config.encoder_channels)
+        strides = (2, 2, 2, 2, 1)
+        for index, stride in enumerate(strides, start=1):
+            conv = nn.Conv3d(channels[index - 1], channels[index], 3, stride=stride, padding=1)
+            self.add_module(f"conv{index}", _conv_block(conv, channels[index]))
+        self.dropout = nn.Dropout(config.dropout)
+        widths = (config.flat_features, *config.hidden_sizes)
+        self.fc = nn.Sequential(*[
+            layer for w_in, w_out in zip(widths[:-1], widths[1:]) for layer in (nn.Linear(w_in, w_out), nn.ReLU())
+        ])
+        self.mu = nn.Linear(widths[-1], config.latent_size)
+        self.logvar = nn.Linear(widths[-1], config.latent_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for index in range(1, 6):
+            x = getattr(self, f"conv{index}")(x)
+        features = self.fc(self.dropout(x.flatten(1)))  # (B, C5·s³) → (B, hidden[-1])
+        return self.mu(features), self.logvar(features)
+
+
+class Decoder(nn.Module):
+    """(B, L) → (B, 1, S, S, S) in [0, 1]."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.bottleneck_shape = (config.encoder_channels[-1], *(config.bottleneck_size,) * 3)
+        self.fc = nn.Sequential(nn.Linear(config.latent_size, config.flat_features), nn.ReLU())
+        c = config.decoder_channels
+        self.conv_in = _conv_block(nn.Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
+        up_channels = (c[0], c[0], c[1], c[2], c[3])
+        self.up = nn.Sequential(*[
+            _conv_block(nn.ConvTranspose3d(c_in, c_out, 3, stride=2, padding=1, output_padding=1), c_out)
+            for c_in, c_out in zip(up_channels[:-1], up_channels[1:])
+        ])
+        self.conv_out = _conv_block(nn.Conv3d(c[3], c[4], 3, padding=1), c[4])
+        self.head = nn.Conv3d(c[4], 1, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C5, s, s, s)
+        x = self.conv_out(self.up(self.conv_in(x)))
+        return torch.sigmoid(self.head(x))
+
+
+class Classifier(nn.Module):
+    """MLP on the latent code: (B, L) → (B,) logit of class 1. Sigmoid is applied by the loss."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        widths = (config.latent_size, *config.classifier_sizes)
+        layers: list[nn.Module] = []
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(w_in, w_out), nn.BatchNorm1d(w_out), nn.ReLU()]
+        self.layers = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z).squeeze(1)
+
+
+class AttriVAE(nn.Module):
+    """3D β-VAE + MLP classifier of Cetin et al. 2023 (about 341 k parameters at the paper defaults).
+
+    The posterior is N(μ, σ²) with σ = exp(½·logvar) in sampling *and* in the KL term. (The official
+    code builds ``Normal(mu, exp(logvar))``, so its "logvar" head really predicts log σ; it is
+    self-consistent in training but its Grad-CAM helper re-samples with exp(½·logvar).)
+
+    Example:
+        >>> model = AttriVAE(ModelConfig(input_size=32))
+        >>> out = model(torch.rand(2, 1, 32, 32, 32))  # out.recon: (2, 1, 32, 32, 32), out.mu: (2, 64)
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.encoder = Encoder(self.config)
+        self.decoder = Decoder(self.config)
+        self.classifier = Classifier(self.config)
+        self.apply(_xavier_init)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, S, S, S) → (μ, log σ²), each (B, L)."""
+        return self.encoder(x)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, sample: bool) -> torch.Tensor:
+        """z = μ + σ·ε with σ = exp(½·logvar) when ``sample``, else μ. Shapes (B, L)."""
+        if not sample:
+            return mu
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, L) → (B, 1, S, S, S) reconstruction in [0, 1]."""
+        return self.decoder(z)
+
+    def classify(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, L) → (B,) logit of class 1 (MINF); probability = sigmoid(logit)."""
+        return self.classifier(z)
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None) -> VAEOutput:
+        """Encode, draw z (sampled in training mode, μ in eval mode unless ``sample`` says otherwise),
+        decode and classify. x: (B, 1, S, S, S) in [0, 1]."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, self.training if sample is None else sample)
+        return VAEOutput(self.decode(z), mu, logvar, z, self.classify(z))
+
+
+def _xavier_init(module: nn.Module) -> None:
+    """Xavier-uniform weights as the paper; conv bias 0.01 and linear bias 0 as the official code.
+
+    Unlike the official code, transposed convolutions are initialised the same way as convolutions."""
+    if isinstance(module, (nn.Conv3d, nn.ConvTranspose3d)):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.constant_(module.bias, 0.01)
+    elif isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
