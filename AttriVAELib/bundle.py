@@ -1,0 +1,103 @@
+"""Safe model files: weights plus a JSON model card in one ``.safetensors`` file. Nothing is unpickled.
+
+The card (``metadata["attrivae"]``) holds the architecture, attribute names → latent dims with their
+training statistics, preprocessing parameters, label names, a data summary and the library version.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FORMAT_VERSION", "ModelBundle", "load_model", "read_safetensors", "save_model", "write_safetensors"]
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .config import ModelConfig
+from .errors import AttriVAEError, InvalidModelError
+from .io import atomic_path
+from .model import AttriVAE
+
+FORMAT = "attrivae-model"
+FORMAT_VERSION = 1
+_METADATA_KEY = "attrivae"
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model (in eval mode) and its card."""
+
+    model: AttriVAE
+    card: dict[str, Any]
+
+    @property
+    def attribute_names(self) -> list[str]:
+        """Regularised attributes; entry k is encoded by latent dim k."""
+        return [entry["name"] for entry in self.card["attributes"]]
+
+
+def write_safetensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Write tensors and a JSON-serialisable dict atomically."""
+    with atomic_path(path) as temporary:
+        contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        save_file(contiguous, str(temporary), metadata={_METADATA_KEY: json.dumps(metadata)})
+
+
+def read_safetensors(path: Path | str, what: str = "model file") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read tensors and the JSON dict written by :func:`write_safetensors`.
+
+    Raises:
+        InvalidModelError: missing file, not a safetensors file, or no AttriVAE metadata.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidModelError(f"{what} {path} does not exist; check the path")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as err:
+        raise InvalidModelError(f"{what} {path} is not a readable .safetensors file ({err}); "
+                                f"was it truncated or is it another format?") from err
+    if _METADATA_KEY not in metadata:
+        raise InvalidModelError(f"{what} {path} has no AttriVAE model card; it was not written by AttriVAE")
+    try:
+        return tensors, json.loads(metadata[_METADATA_KEY])
+    except json.JSONDecodeError as err:
+        raise InvalidModelError(f"{what} {path} has a corrupt model card ({err})") from err
+
+
+def save_model(path: Path | str, model: AttriVAE, card: dict[str, Any]) -> None:
+    """Write ``model``'s weights (parameters and BatchNorm statistics) and ``card`` atomically."""
+    full_card = {"format": FORMAT, "format_version": FORMAT_VERSION, **card,
+                 "model": asdict(model.config)}
+    write_safetensors(path, model.state_dict(), full_card)
+
+
+def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBundle:
+    """Load a model bundle written by :func:`save_model`; the model is returned in eval mode.
+
+    Raises:
+        InvalidModelError: the file is missing, corrupt, of another format or version, or its weights do
+            not match the architecture its card describes.
+    """
+    tensors, card = read_safetensors(path)
+    if card.get("format") != FORMAT:
+        raise InvalidModelError(f"{path} holds {card.get('format')!r}, not an AttriVAE model bundle")
+    if int(card.get("format_version", 0)) > FORMAT_VERSION:
+        raise InvalidModelError(f"{path} was written by a newer AttriVAE (bundle version "
+                                f"{card['format_version']}); upgrade with pip install -U attrivae")
+    for key in ("model", "attributes"):
+        if key not in card:
+            raise InvalidModelError(f"model card of {path} lacks {key!r}; the file is incomplete")
+    try:
+        model = AttriVAE(ModelConfig(**card["model"]))
+        model.load_state_dict(tensors, strict=True)
+    except (AttriVAEError, TypeError, RuntimeError) as err:
+        detail = str(err).strip().splitlines()[0]
+        raise InvalidModelError(f"weights in {path} do not match the architecture of its model card ({detail})") from err
+    return ModelBundle(model.to(device).eval(), card)

@@ -1,0 +1,325 @@
+"""Training: preprocess once, split by seed, then a plain loop with atomic per-epoch checkpoints.
+
+Run folder layout::
+
+    RUN/config.json             resolved RunConfig
+    RUN/split.json              subject ids of train / val / test
+    RUN/log.csv                 one row per epoch: train and validation losses
+    RUN/checkpoint.safetensors  last finished epoch: model, optimiser, RNG (for --resume)
+    RUN/model.safetensors       best model on the validation split (never chosen on test)
+    RUN/summary.json            test-split evaluation of the best model
+"""
+
+from __future__ import annotations
+
+__all__ = ["PreparedData", "TrainingInterrupted", "evaluate_split", "prepare_data", "train"]
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
+from .config import RunConfig
+from .constants import CLASS_NAMES
+from .datasets import Cohort
+from .errors import InvalidConfigError
+from .io import atomic_path, read_label_map, read_volume
+from .losses import total_loss
+from .metrics import accuracy, roc_auc, spearman
+from .model import AttriVAE
+from .preprocessing import preprocess
+from .splits import Split, oversample_minority, stratified_split
+
+log = logging.getLogger(__name__)
+Progress = Callable[[dict[str, Any]], None]
+LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
+
+
+class TrainingInterrupted(Exception):
+    """Raised after Ctrl-C; the last finished epoch is saved in the checkpoint."""
+
+    def __init__(self, epochs_done: int, out_dir: Path) -> None:
+        super().__init__(f"training interrupted after {epochs_done} finished epoch(s); continue with "
+                         f"--resume --out {out_dir}")
+        self.epochs_done = epochs_done
+
+
+@dataclass
+class PreparedData:
+    """The cohort as tensors, preprocessed once and kept in memory."""
+
+    volumes: torch.Tensor  # (N, 1, S, S, S) float32 in [0, 1]
+    labels: torch.Tensor  # (N,) float32 0/1
+    attributes: torch.Tensor  # (N, K) float32, column k ↔ latent dim k
+    subject_ids: list[str]
+
+
+def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig,
+                 progress: Progress | None = None) -> PreparedData:
+    """Read and preprocess every subject (see :func:`AttriVAELib.preprocessing.preprocess`)."""
+    volumes = []
+    for index, subject in enumerate(cohort.subjects):
+        image, mask = read_volume(subject.image, "image"), read_label_map(subject.mask, "mask")
+        prepared = preprocess(image, mask, cohort.scheme, config.preprocess, config.model.input_size,
+                              name=f"image {subject.image}")
+        if prepared.lv_fraction_inside < 0.95:
+            log.warning("%s: %.0f%% of the LV lies outside the %d mm cube; raise field_of_view_mm",
+                        subject.subject_id, 100 * (1 - prepared.lv_fraction_inside), config.preprocess.field_of_view_mm)
+        volumes.append(torch.from_numpy(prepared.volume))
+        if progress:
+            progress({"event": "preprocess", "done": index + 1, "total": len(cohort.subjects)})
+    return PreparedData(
+        volumes=torch.stack(volumes)[:, None],  # (N, 1, S, S, S)
+        labels=torch.from_numpy(cohort.labels).float(),
+        attributes=torch.from_numpy(cohort.attribute_matrix(attribute_names)).float(),
+        subject_ids=[s.subject_id for s in cohort.subjects],
+    )
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, out_dir: Path | str,
+          resume: bool = False, progress: Progress | None = None) -> Path:
+    """Train Attri-VAE on ``cohort`` and return the path of the best model bundle.
+
+    Raises:
+        InvalidConfigError: ``out_dir`` holds another run (without ``resume``) or no run (with it).
+        TrainingInterrupted: on Ctrl-C, after the last finished epoch was checkpointed.
+    """
+    out_dir = Path(out_dir)
+    checkpoint_path, model_path = out_dir / "checkpoint.safetensors", out_dir / "model.safetensors"
+    _check_run_folder(out_dir, checkpoint_path, resume)
+    emit = progress or (lambda event: None)
+    config = dataclasses.replace(config, attributes=tuple(attribute_names))
+    device = resolve_device(config.train.device)
+    seed = config.train.seed
+
+    data = prepare_data(cohort, attribute_names, config, emit)
+    labels = data.labels.numpy().astype(int)
+    split = stratified_split(labels, config.train.val_fraction, config.train.test_fraction, seed)
+    train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
+
+    torch.manual_seed(seed)
+    model = AttriVAE(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": -1, "history": []}
+    if resume:
+        state = _load_checkpoint(checkpoint_path, model, optimizer, config)
+    else:
+        _write_json(out_dir / "config.json", config.to_dict())
+        _write_json(out_dir / "split.json", {p: [data.subject_ids[i] for i in idx] for p, idx in split.to_dict().items()})
+    card = _model_card(config, cohort, split, data, attribute_names)
+
+    try:
+        for epoch in range(state["epoch"], config.train.epochs):
+            started = time.perf_counter()
+            train_losses = _train_epoch(model, optimizer, data, train_indices, config, epoch, device, emit)
+            val_losses = _evaluate_losses(model, data, split.val, config, device)
+            row = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train_losses.items()},
+                   **{f"val_{k}": v for k, v in val_losses.items()}, "seconds": time.perf_counter() - started}
+            if val_losses["total"] < state["best_val_loss"]:
+                state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
+                save_model(model_path, model, {**card, "training": _training_summary(state, config)})
+            state["epoch"] = epoch + 1
+            state["history"].append(row)
+            _save_checkpoint(checkpoint_path, model, optimizer, config, state)
+            _write_log(out_dir / "log.csv", state["history"])
+            emit({"event": "epoch", **row, "epochs": config.train.epochs, "best_epoch": state["best_epoch"]})
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(state["epoch"], out_dir) from None
+
+    best = load_model(model_path, device)
+    summary = evaluate_split(best, data, split.test, attribute_names, device)
+    _write_json(out_dir / "summary.json", {"split": "test", **summary})
+    final_card = {**best.card, "test": summary, "training": _training_summary(state, config)}
+    final_card["attributes"] = _attribute_entries(best, data, split.train, attribute_names, device)
+    save_model(model_path, best.model, final_card)
+    emit({"event": "done", "model": str(model_path), "test": summary})
+    return model_path
+
+
+def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: PreparedData, indices: np.ndarray,
+                 config: RunConfig, epoch: int, device: torch.device, emit: Progress) -> dict[str, float]:
+    """One pass over ``indices`` in an order fixed by (seed, epoch); returns mean loss terms."""
+    model.train()
+    order = torch.from_numpy(indices)[torch.randperm(
+        len(indices), generator=torch.Generator().manual_seed(config.train.seed * 1_000_003 + epoch))]
+    batches = [order[i:i + config.train.batch_size] for i in range(0, len(order), config.train.batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:  # BatchNorm cannot normalise a batch of one
+        batches = batches[:-1]
+    warmup = config.loss.kl_warmup_epochs
+    beta = config.loss.beta * min(1.0, (epoch + 1) / warmup) if warmup else config.loss.beta
+    sums = dict.fromkeys(LOSS_TERMS, 0.0)
+    for step, batch in enumerate(batches):
+        x = data.volumes[batch].to(device)
+        output = model(x)
+        terms = total_loss(output, x, data.labels[batch].to(device), data.attributes[batch].to(device),
+                           config.loss, beta=beta, model=model)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        for key in LOSS_TERMS:
+            sums[key] += terms[key].item() * len(batch)
+        emit({"event": "batch", "epoch": epoch + 1, "step": step + 1, "steps": len(batches),
+              **{key: terms[key].item() for key in LOSS_TERMS}})
+    count = sum(len(b) for b in batches)
+    return {key: value / count for key, value in sums.items()}
+
+
+@torch.no_grad()
+def _evaluate_losses(model: AttriVAE, data: PreparedData, indices: np.ndarray, config: RunConfig,
+                     device: torch.device) -> dict[str, float]:
+    """Loss terms on a split in eval mode (z = μ, no dropout), as one batch-weighted mean."""
+    model.eval()
+    sums = dict.fromkeys(LOSS_TERMS, 0.0)
+    for start in range(0, len(indices), config.train.batch_size):
+        batch = torch.from_numpy(indices[start:start + config.train.batch_size])
+        x = data.volumes[batch].to(device)
+        terms = total_loss(model(x), x, data.labels[batch].to(device), data.attributes[batch].to(device), config.loss)
+        for key in LOSS_TERMS:
+            sums[key] += terms[key].item() * len(batch)
+    model.train()
+    return {key: value / len(indices) for key, value in sums.items()}
+
+
+@torch.no_grad()
+def _encode(model: AttriVAE, volumes: torch.Tensor, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 1, S, S, S) → μ (N, L) and class-1 probabilities (N,), in eval mode, batches of 16."""
+    model.eval()
+    mus, probabilities = [], []
+    for start in range(0, len(volumes), 16):
+        output = model(volumes[start:start + 16].to(device))
+        mus.append(output.mu.cpu())
+        probabilities.append(torch.sigmoid(output.logits).cpu())
+    return torch.cat(mus).numpy(), torch.cat(probabilities).numpy()
+
+
+def evaluate_split(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
+                   attribute_names: tuple[str, ...], device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Spearman ρ between latent dim k (μ) and attribute k, classifier AUC and accuracy on a split."""
+    mu, probabilities = _encode(bundle.model, data.volumes[indices], torch.device(device))
+    labels = data.labels[indices].numpy()
+    attributes = data.attributes[indices].numpy()
+    return {
+        "subjects": len(indices),
+        "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
+        "auc": roc_auc(labels, probabilities),
+        "accuracy": accuracy(labels, probabilities),
+    }
+
+
+def _attribute_entries(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
+                       attribute_names: tuple[str, ...], device: torch.device) -> list[dict[str, Any]]:
+    """Per attribute: latent dim, training statistics, and the least-squares line μ_k ≈ slope·a + intercept
+    on the training split (lets later tools express latent values in attribute units)."""
+    mu, _ = _encode(bundle.model, data.volumes[indices], device)
+    entries = []
+    for k, name in enumerate(attribute_names):
+        values = data.attributes[indices, k].numpy().astype(np.float64)
+        slope, intercept = np.polyfit(values, mu[:, k], 1) if np.ptp(values) > 0 else (0.0, float(mu[:, k].mean()))
+        entries.append({"name": name, "dim": k, "mean": float(values.mean()), "std": float(values.std()),
+                        "min": float(values.min()), "max": float(values.max()),
+                        "latent_slope": float(slope), "latent_intercept": float(intercept),
+                        "spearman_train": spearman(mu[:, k], values)})
+    return entries
+
+
+def _model_card(config: RunConfig, cohort: Cohort, split: Split, data: PreparedData,
+                attribute_names: tuple[str, ...]) -> dict[str, Any]:
+    train_attributes = data.attributes[split.train].numpy()
+    return {
+        "library_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "preset": config.preset,
+        "loss": config.to_dict()["loss"],
+        "preprocess": {**config.to_dict()["preprocess"], "input_size": config.model.input_size,
+                       "label_scheme": cohort.scheme.to_dict()},
+        "attributes": [{"name": n, "dim": k, "mean": float(train_attributes[:, k].mean()),
+                        "std": float(train_attributes[:, k].std()), "min": float(train_attributes[:, k].min()),
+                        "max": float(train_attributes[:, k].max())} for k, n in enumerate(attribute_names)],
+        "class_names": list(CLASS_NAMES),
+        "data": {"format": cohort.format, "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
+                 "subjects": len(cohort.subjects), "class_counts": np.bincount(cohort.labels, minlength=2).tolist(),
+                 "train": len(split.train), "val": len(split.val), "test": len(split.test)},
+    }
+
+
+def _training_summary(state: dict[str, Any], config: RunConfig) -> dict[str, Any]:
+    return {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_val_loss"],
+            "seed": config.train.seed, "batch_size": config.train.batch_size,
+            "learning_rate": config.train.learning_rate}
+
+
+def _check_run_folder(out_dir: Path, checkpoint: Path, resume: bool) -> None:
+    if resume and not checkpoint.is_file():
+        raise InvalidConfigError(f"--resume: {checkpoint} does not exist; start a new run without --resume")
+    if not resume and out_dir.exists() and any(out_dir.iterdir()):
+        raise InvalidConfigError(f"run folder {out_dir} is not empty; pass --resume to continue it or choose a new --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _save_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer, config: RunConfig,
+                     state: dict[str, Any]) -> None:
+    """Model, Adam moments, RNG and loop state in one safetensors file (nothing pickled)."""
+    optimizer_state = optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for index, moments in optimizer_state["state"].items():
+        tensors.update({f"optimizer.{index}.{k}": torch.as_tensor(v) for k, v in moments.items()})
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    write_safetensors(path, tensors, {"kind": "attrivae-checkpoint", "library_version": __version__,
+                                      "config": config.to_dict(), "state": state,
+                                      "param_groups": optimizer_state["param_groups"]})
+
+
+def _load_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer,
+                     config: RunConfig) -> dict[str, Any]:
+    tensors, meta = read_safetensors(path, "checkpoint")
+    saved = RunConfig.from_dict(meta["config"])
+    if (saved.model, saved.preprocess, saved.attributes, saved.train.seed) != (
+            config.model, config.preprocess, config.attributes, config.train.seed):
+        raise InvalidConfigError(f"{path} was made with another model, preprocessing, attributes or seed; "
+                                 f"resume with the original settings or start a new --out")
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    moments: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            moments.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": moments, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return meta["state"]
+
+
+def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()} for row in rows)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
