@@ -121,7 +121,7 @@ class PreprocessedVolume:
     volume: np.ndarray  # (S, S, S) float32 in [0, 1], axes (k, j, i) of the cube; 0 outside the LV
     lv_mask: np.ndarray  # (S, S, S) bool, LV mask on the cube
     geometry: CubeGeometry
-    lv_fraction_inside: float  # share of the LV mask volume that fits in the cube (1 = nothing cut)
+    lv_fraction_inside: float  # share of the source LV voxels whose centres fall inside the cube
 
 
 def preprocess(
@@ -146,15 +146,18 @@ def preprocess(
     if lv.all():
         raise InvalidVolumeError(f"mask of {name} is foreground everywhere; give a label map of the LV only")
     masked = sitk.GetArrayFromImage(image).astype(np.float32) * lv
+    if np.ptp(masked[lv]) == 0:
+        raise InvalidVolumeError(f"{name} is constant inside the LV mask; check that image and mask match")
     source = _Grid.of(image)
     if config.mode == "physical":
         cube, volume, cube_mask = _resample_physical(masked, lv, source, size, config.field_of_view_mm)
     else:
         cube, volume, cube_mask = _resize_box(masked, lv, source, size, config.margin_mm)
-    cube_voxel = float(np.prod(cube.spacing))
-    inside = min(1.0, cube_mask.sum() * cube_voxel / (lv.sum() * float(np.prod(source.spacing))))
+    geometry = CubeGeometry(cube, source)
+    lv_in_cube = geometry.physical_to_cube(geometry.source_to_physical(np.argwhere(lv)[:, ::-1]))
+    inside = float(np.mean(np.all((lv_in_cube > -0.5) & (lv_in_cube < size - 0.5), axis=1)))
     volume = _scale_intensity(volume, cube_mask, config, name)
-    return PreprocessedVolume(volume, cube_mask, CubeGeometry(cube, source), inside)
+    return PreprocessedVolume(volume, cube_mask, geometry, inside)
 
 
 def _resample_physical(masked: np.ndarray, lv: np.ndarray, source: _Grid, size: int,
@@ -211,8 +214,9 @@ def _scale_intensity(volume: np.ndarray, mask: np.ndarray, config: PreprocessCon
         low, high = np.percentile(inside, config.clip_percentiles)
     else:
         low, high = float(volume.min()), float(volume.max())
-    if high - low <= 1e-6 * max(1.0, abs(high)):
-        raise InvalidVolumeError(f"{name} is constant inside the LV mask; check that image and mask match")
+    if high <= low:
+        raise InvalidVolumeError(f"{name} has no intensity range inside the LV mask after resampling; "
+                                 f"check that image and mask match")
     scaled = np.clip((volume - low) / (high - low), 0.0, 1.0) ** config.gamma
     if config.mode == "physical":
         scaled = scaled * mask

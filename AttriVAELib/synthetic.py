@@ -73,15 +73,17 @@ def sample_factors(rng: np.random.Generator, infarct_probability: float = 0.6) -
     length = rng.uniform(44.0, 58.0)
     thickness = rng.uniform(6.0, 13.0)
     infarct = bool(rng.random() < infarct_probability)
+    radius = rng.uniform(22.0, 32.0)
     return PhantomFactors(
-        cavity_radius_mm=rng.uniform(22.0, 32.0),
+        cavity_radius_mm=radius,
         cavity_length_mm=length,
         base_height_mm=length * rng.uniform(0.15, 0.35),
         wall_thickness_mm=thickness,
         thickness_modulation=rng.uniform(0.0, 0.3),
         thickness_phase_deg=rng.uniform(0.0, 360.0),
         apical_thickness_mm=thickness * rng.uniform(0.5, 0.9),
-        radial_shortening=rng.uniform(0.2, 0.38),
+        # dilated ventricles contract less (as in dilated cardiomyopathy), so EF shows in ED shape too
+        radial_shortening=rng.uniform(0.26, 0.38) - 0.1 * (radius - 22.0) / 10.0,
         longitudinal_shortening=rng.uniform(0.05, 0.15),
         infarct=infarct,
         infarct_location_deg=rng.uniform(0.0, 360.0),

@@ -125,6 +125,7 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     if resume:
         state = _load_checkpoint(checkpoint_path, model, optimizer, config)
     else:
+        out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", config.to_dict())
         _write_json(out_dir / "split.json", {p: [data.subject_ids[i] for i in idx] for p, idx in split.to_dict().items()})
     card = _model_card(config, cohort, split, data, attribute_names)
@@ -274,7 +275,6 @@ def _check_run_folder(out_dir: Path, checkpoint: Path, resume: bool) -> None:
         raise InvalidConfigError(f"--resume: {checkpoint} does not exist; start a new run without --resume")
     if not resume and out_dir.exists() and any(out_dir.iterdir()):
         raise InvalidConfigError(f"run folder {out_dir} is not empty; pass --resume to continue it or choose a new --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _save_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer, config: RunConfig,

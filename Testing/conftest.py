@@ -1,0 +1,47 @@
+"""Shared fixtures: small seeded cohorts and volumes with non-identity geometry, written to tmp folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from AttriVAELib.synthetic import make_cohort
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 synthetic subjects, 32×32 in-plane, in the folder+CSV format (read-only for tests)."""
+    folder = tmp_path_factory.mktemp("cohort") / "data"
+    make_cohort(folder, subjects=24, size=32, seed=7)
+    return folder
+
+
+def make_image(array: np.ndarray, spacing=(1.5, 1.25, 8.0), origin=(10.0, -20.0, 5.0),
+               direction: np.ndarray | None = None) -> sitk.Image:
+    """Wrap a (k, j, i) array as an oblique, anisotropic SimpleITK image."""
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin)
+    if direction is None:
+        angle = np.deg2rad(30.0)
+        direction = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0],
+                              [0.0, 0.0, 1.0]])
+    image.SetDirection(tuple(np.asarray(direction).ravel()))
+    return image
+
+
+def ellipsoid_labels(shape=(12, 40, 40), spacing=(1.5, 1.25, 8.0)) -> np.ndarray:
+    """(k, j, i) EMIDEC labels: an ellipsoidal cavity (1) in a shell of myocardium (2) with infarct (3)."""
+    k, j, i = np.indices(shape, dtype=float)
+    centre = (np.asarray(shape) - 1) / 2
+    z, y, x = ((k - centre[0]) * spacing[2], (j - centre[1]) * spacing[1], (i - centre[2]) * spacing[0])
+    q = (x / 14.0) ** 2 + (y / 14.0) ** 2 + (z / 30.0) ** 2
+    q_epi = (x / 22.0) ** 2 + (y / 22.0) ** 2 + (z / 38.0) ** 2
+    labels = np.zeros(shape, np.uint8)
+    labels[q_epi <= 1] = 2
+    labels[q <= 1] = 1
+    labels[(labels == 2) & (x > 8)] = 3
+    return labels

@@ -1,0 +1,84 @@
+import json
+
+import pytest
+
+from AttriVAELib import load_model
+from AttriVAELib.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, pattern):
+    assert code == 2
+    errors = [line for line in err.strip().splitlines() if line.startswith("attrivae: error:")]
+    assert len(errors) == 1 and err.strip().endswith(errors[0]), err
+    assert "Traceback" not in err
+    assert pattern in errors[0]
+
+
+@pytest.mark.slow
+def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
+    code, out, _ = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "12", "--size", "32")
+    assert code == 0 and "12 subjects" in out
+    code, out, _ = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"),
+                       "--epochs", "2", "--size", "32", "--attributes", "lv_volume_ml,ef_pct")
+    assert code == 0, out
+    bundle = load_model(tmp_path / "R" / "model.safetensors")
+    assert bundle.attribute_names == ["lv_volume_ml", "ef_pct"]
+    assert "dim  0  lv_volume_ml" in out
+    code, out, _ = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"),
+                       "--epochs", "3", "--resume")
+    assert code == 0
+    assert json.loads((tmp_path / "R" / "config.json").read_text())["attributes"] == ["lv_volume_ml", "ef_pct"]
+    assert load_model(tmp_path / "R" / "model.safetensors").card["training"]["epochs"] == 3
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--subjects", "12", "--size", "32",
+                       "--epochs", "1", "--input-size", "16")
+    assert code == 0
+    assert "AUC" in out and "lv_volume_ml" in out
+    assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
+
+
+def test_size_not_a_multiple_of_16(tiny_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--size", "40")
+    assert_one_line_error(code, err, "multiple of 16")
+    assert not (tmp_path / "R").exists()
+
+
+def test_unknown_attribute(tiny_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"),
+                       "--attributes", "lv_volume_ml,heart_rate")
+    assert_one_line_error(code, err, "unknown attribute 'heart_rate'")
+
+
+def test_missing_dataset(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "R"))
+    assert_one_line_error(code, err, "does not exist")
+
+
+def test_bad_config_file(tiny_cohort, tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"loss": {"gamma": -1}}')
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"),
+                       "--config", str(tmp_path / "config.json"))
+    assert_one_line_error(code, err, "gamma=-1")
+
+
+def test_cuda_without_a_gpu(tiny_cohort, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"),
+                       "--device", "cuda", "--size", "16")
+    assert_one_line_error(code, err, "no CUDA GPU")
+
+
+def test_synth_into_a_used_folder(tmp_path, capsys):
+    (tmp_path / "D").mkdir()
+    (tmp_path / "D" / "mine.txt").write_text("x")
+    code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--size", "16")
+    assert_one_line_error(code, err, "not empty")

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from AttriVAELib import InvalidVolumeError
+from AttriVAELib.io import atomic_path, read_label_map, read_volume
+
+from conftest import make_image
+
+
+def test_reads_a_3d_volume(tmp_path):
+    path = tmp_path / "image.nii.gz"
+    sitk.WriteImage(make_image(np.ones((4, 5, 6), np.float32)), str(path))
+    assert read_volume(path).GetSize() == (6, 5, 4)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidVolumeError, match="does not exist"):
+        read_volume(tmp_path / "nope.nii.gz")
+
+
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "broken.nii.gz"
+    path.write_bytes(b"not an image")
+    with pytest.raises(InvalidVolumeError, match="cannot read image"):
+        read_volume(path)
+
+
+def test_2d_image_is_refused(tmp_path):
+    path = tmp_path / "slice.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((5, 6), np.float32)), str(path))
+    with pytest.raises(InvalidVolumeError, match="is 2D"):
+        read_volume(path)
+
+
+def test_4d_image_is_refused(tmp_path):
+    path = tmp_path / "cine.nii.gz"
+    sitk.WriteImage(sitk.JoinSeries([make_image(np.ones((3, 4, 5), np.float32))] * 2), str(path))
+    with pytest.raises(InvalidVolumeError, match="is 4D.*split"):
+        read_volume(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_are_refused(tmp_path, bad):
+    array = np.ones((3, 4, 5), np.float32)
+    array[1, 2, 3] = bad
+    path = tmp_path / "bad.mha"  # ITK's NIfTI reader turns NaN into 0; MetaImage keeps it
+    sitk.WriteImage(make_image(array), str(path))
+    with pytest.raises(InvalidVolumeError, match="NaN or Inf"):
+        read_volume(path)
+
+
+def test_non_integer_label_map_is_refused(tmp_path):
+    path = tmp_path / "mask.nii.gz"
+    sitk.WriteImage(make_image(np.full((3, 4, 5), 0.5, np.float32)), str(path))
+    with pytest.raises(InvalidVolumeError, match="non-integer"):
+        read_label_map(path)
+
+
+def test_atomic_path_leaves_the_target_untouched_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

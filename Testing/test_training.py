@@ -1,0 +1,106 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from AttriVAELib import InvalidConfigError, load_cohort, load_model, preset, select_attributes, train
+from AttriVAELib.bundle import read_safetensors
+from AttriVAELib.training import TrainingInterrupted
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(epochs: int, **train_overrides):
+    base = preset("paper")
+    return dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=32),
+                               train=dataclasses.replace(base.train, epochs=epochs, seed=1, **train_overrides))
+
+
+@pytest.fixture(scope="module")
+def cohort_and_names(tiny_cohort):
+    return select_attributes(load_cohort(tiny_cohort))
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tmp_path_factory, cohort_and_names):
+    out = tmp_path_factory.mktemp("run") / "full"
+    train(*cohort_and_names, tiny_config(2), out)
+    return out
+
+
+def test_two_epochs_lower_the_loss_and_write_the_run_folder(two_epoch_run):
+    names = {p.name for p in two_epoch_run.iterdir()}
+    assert {"config.json", "split.json", "log.csv", "checkpoint.safetensors", "model.safetensors",
+            "summary.json"} <= names
+    rows = np.genfromtxt(two_epoch_run / "log.csv", delimiter=",", names=True)
+    assert len(rows) == 2
+    assert rows["train_total"][1] < rows["train_total"][0]
+    assert rows["val_total"][1] < rows["val_total"][0]
+
+
+def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
+    bundle = load_model(two_epoch_run / "model.safetensors")
+    card = bundle.card
+    assert bundle.attribute_names == list(cohort_and_names[1])
+    assert [a["dim"] for a in card["attributes"]] == list(range(7))
+    assert {"mean", "std", "min", "max", "latent_slope", "latent_intercept"} <= set(card["attributes"][0])
+    assert card["preprocess"]["mode"] == "physical" and card["preprocess"]["input_size"] == 32
+    assert card["preprocess"]["label_scheme"]["name"] == "emidec"
+    assert card["data"]["subjects"] == 24 and card["class_names"] == ["healthy", "MINF"]
+    assert card["training"]["best_epoch"] in (1, 2) and card["preset"] == "paper"
+    assert set(card["test"]["spearman"]) == set(cohort_and_names[1])
+
+
+def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):
+    split = json.loads((two_epoch_run / "split.json").read_text())
+    ids = split["train"] + split["val"] + split["test"]
+    assert len(ids) == len(set(ids)) == 24
+    summary = json.loads((two_epoch_run / "summary.json").read_text())
+    assert summary["split"] == "test" and summary["subjects"] == len(split["test"])
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_names):
+    out = tmp_path / "resumed"
+    train(*cohort_and_names, tiny_config(1), out)
+    train(*cohort_and_names, tiny_config(2), out, resume=True)
+    resumed, _ = read_safetensors(out / "checkpoint.safetensors")
+    uninterrupted, _ = read_safetensors(two_epoch_run / "checkpoint.safetensors")
+    assert resumed.keys() == uninterrupted.keys()
+    for key in resumed:
+        assert torch.equal(resumed[key], uninterrupted[key]), key
+    assert (out / "log.csv").read_text().count("\n") == 3
+
+
+def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
+    out = tmp_path / "interrupted"
+
+    def interrupt_in_second_epoch(event):
+        if event["event"] == "batch" and event["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="after 1 finished epoch.*--resume"):
+        train(*cohort_and_names, tiny_config(3), out, progress=interrupt_in_second_epoch)
+    _, meta = read_safetensors(out / "checkpoint.safetensors")
+    assert meta["state"]["epoch"] == 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    train(*cohort_and_names, tiny_config(2), out, resume=True)
+    assert load_model(out / "model.safetensors").card["training"]["epochs"] == 2
+
+
+def test_a_used_run_folder_needs_resume(two_epoch_run, cohort_and_names):
+    with pytest.raises(InvalidConfigError, match="not empty.*--resume"):
+        train(*cohort_and_names, tiny_config(2), two_epoch_run)
+
+
+def test_resume_without_a_checkpoint(tmp_path, cohort_and_names):
+    with pytest.raises(InvalidConfigError, match="does not exist"):
+        train(*cohort_and_names, tiny_config(2), tmp_path / "new", resume=True)
+
+
+def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names):
+    config = tiny_config(3)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=32))
+    with pytest.raises(InvalidConfigError, match="another model"):
+        train(*cohort_and_names, config, two_epoch_run, resume=True)
