@@ -18,6 +18,7 @@ from .errors import (
     InvalidDatasetError,
     InvalidModelError,
     InvalidVolumeError,
+    TrainingDivergedError,
 )
 from .model import AttriVAE, VAEOutput
 from .preprocessing import CubeGeometry, PreprocessedVolume, preprocess
@@ -41,6 +42,7 @@ __all__ = [
     "RunConfig",
     "Subject",
     "TrainConfig",
+    "TrainingDivergedError",
     "VAEOutput",
     "__version__",
     "load_cohort",

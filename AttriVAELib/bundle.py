@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 
 from .config import ModelConfig
 from .errors import AttriVAEError, InvalidModelError
-from .io import atomic_path
+from .io import atomic_path, to_json
 from .model import AttriVAE
 
 FORMAT = "attrivae-model"
@@ -44,7 +44,7 @@ def write_safetensors(path: Path | str, tensors: dict[str, torch.Tensor], metada
     """Write tensors and a JSON-serialisable dict atomically."""
     with atomic_path(path) as temporary:
         contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        save_file(contiguous, str(temporary), metadata={_METADATA_KEY: json.dumps(metadata)})
+        save_file(contiguous, str(temporary), metadata={_METADATA_KEY: to_json(metadata)})
 
 
 def read_safetensors(path: Path | str, what: str = "model file") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -99,5 +99,6 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBun
         model.load_state_dict(tensors, strict=True)
     except (AttriVAEError, TypeError, RuntimeError) as err:
         detail = str(err).strip().splitlines()[0]
-        raise InvalidModelError(f"weights in {path} do not match the architecture of its model card ({detail})") from err
+        raise InvalidModelError(
+            f"weights in {path} do not match the architecture of its model card ({detail})") from err
     return ModelBundle(model.to(device).eval(), card)

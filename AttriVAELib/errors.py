@@ -12,6 +12,7 @@ __all__ = [
     "InvalidDatasetError",
     "InvalidModelError",
     "InvalidVolumeError",
+    "TrainingDivergedError",
 ]
 
 
@@ -33,3 +34,7 @@ class InvalidConfigError(AttriVAEError, ValueError):
 
 class InvalidModelError(AttriVAEError, ValueError):
     """A model bundle that is missing, corrupt, or not an AttriVAE model."""
+
+
+class TrainingDivergedError(AttriVAEError, RuntimeError):
+    """The loss became NaN or infinite during training."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["atomic_path", "check_same_geometry", "read_label_map", "read_volume", "write_volume"]
+__all__ = ["atomic_path", "check_same_geometry", "read_label_map", "read_volume", "to_json", "write_volume"]
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -76,7 +79,8 @@ def read_label_map(path: Path | str, what: str = "mask") -> sitk.Image:
     array = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.round(array)):
         raise InvalidVolumeError(f"{what} {path} has non-integer values; give a label map, not an image")
-    return sitk.Cast(image, sitk.sitkUInt8) if array.max() < 256 and array.min() >= 0 else sitk.Cast(image, sitk.sitkInt32)
+    fits_in_a_byte = array.min() >= 0 and array.max() < 256
+    return sitk.Cast(image, sitk.sitkUInt8 if fits_in_a_byte else sitk.sitkInt32)
 
 
 def check_same_geometry(image: sitk.Image, mask: sitk.Image, image_name: str, mask_name: str) -> None:
@@ -101,3 +105,18 @@ def write_volume(image: sitk.Image, path: Path | str) -> None:
     """Write a volume atomically (compressed when the extension says so)."""
     with atomic_path(path) as temporary:
         sitk.WriteImage(image, str(temporary), useCompression=True)
+
+
+def to_json(data: Any, indent: int | None = None) -> str:
+    """JSON text in which NaN and ±Inf become null (standard JSON has no non-finite numbers)."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data

@@ -22,14 +22,18 @@ from .config import LossConfig
 from .model import VAEOutput
 
 
-def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """Binary cross-entropy (paper text) or squared error (official code), summed over voxels and
-    averaged over the batch. recon, target: (B, 1, S, S, S) in [0, 1]."""
-    batch = recon.shape[0]
+def reconstruction_loss(recon_logits: torch.Tensor, target: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """Binary cross-entropy (paper text) or squared error (official code) of sigmoid(recon_logits),
+    summed over voxels and averaged over the batch.
+
+    The BCE is computed from logits: the same value as BCE on the sigmoid output, without its
+    saturation (and without CUDA's device-side assert when a diverged run produces NaN).
+    recon_logits: (B, 1, S, S, S); target: (B, 1, S, S, S) in [0, 1]."""
+    batch = recon_logits.shape[0]
     if kind == "bce":
-        return F.binary_cross_entropy(recon, target, reduction="sum") / batch
+        return F.binary_cross_entropy_with_logits(recon_logits, target, reduction="sum") / batch
     if kind == "mse":
-        return F.mse_loss(recon, target, reduction="sum") / batch
+        return F.mse_loss(torch.sigmoid(recon_logits), target, reduction="sum") / batch
     raise ValueError(f"reconstruction loss {kind!r} is not 'bce' or 'mse'")
 
 
@@ -98,7 +102,7 @@ def total_loss(
         ``recon``, ``kl``, ``mlp``, ``ar``, ``l1`` (unweighted) and ``total`` (weighted sum), all scalars.
     """
     terms = {
-        "recon": reconstruction_loss(output.recon, target, config.reconstruction),
+        "recon": reconstruction_loss(output.recon_logits, target, config.reconstruction),
         "kl": kl_divergence(output.mu, output.logvar),
         "mlp": classifier_loss(output.logits, labels),
         "ar": attribute_regularization_loss(output.z, attributes, config.delta),

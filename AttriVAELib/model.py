@@ -20,7 +20,8 @@ from .config import ModelConfig
 class VAEOutput(NamedTuple):
     """Result of :meth:`AttriVAE.forward`."""
 
-    recon: torch.Tensor  # (B, 1, S, S, S) reconstruction in [0, 1]
+    recon: torch.Tensor  # (B, 1, S, S, S) reconstruction in [0, 1] (= sigmoid of recon_logits)
+    recon_logits: torch.Tensor  # (B, 1, S, S, S) decoder output before the sigmoid (for a stable BCE)
     mu: torch.Tensor  # (B, L) posterior mean
     logvar: torch.Tensor  # (B, L) posterior log-variance log σ²
     z: torch.Tensor  # (B, L) latent code fed to decoder and classifier (sample, or μ when not sampling)
@@ -57,7 +58,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(B, L) → (B, 1, S, S, S) in [0, 1]."""
+    """(B, L) → (B, 1, S, S, S) logits; the reconstruction is their sigmoid."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -76,7 +77,7 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C5, s, s, s)
         x = self.conv_out(self.up(self.conv_in(x)))
-        return torch.sigmoid(self.head(x))
+        return self.head(x)
 
 
 class Classifier(nn.Module):
@@ -126,7 +127,7 @@ class AttriVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, L) → (B, 1, S, S, S) reconstruction in [0, 1]."""
-        return self.decoder(z)
+        return torch.sigmoid(self.decoder(z))
 
     def classify(self, z: torch.Tensor) -> torch.Tensor:
         """(B, L) → (B,) logit of class 1 (MINF); probability = sigmoid(logit)."""
@@ -137,7 +138,8 @@ class AttriVAE(nn.Module):
         decode and classify. x: (B, 1, S, S, S) in [0, 1]."""
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, self.training if sample is None else sample)
-        return VAEOutput(self.decode(z), mu, logvar, z, self.classify(z))
+        recon_logits = self.decoder(z)
+        return VAEOutput(torch.sigmoid(recon_logits), recon_logits, mu, logvar, z, self.classify(z))
 
 
 def _xavier_init(module: nn.Module) -> None:

@@ -16,7 +16,6 @@ __all__ = ["PreparedData", "TrainingInterrupted", "evaluate_split", "prepare_dat
 
 import csv
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -34,8 +33,8 @@ from .bundle import ModelBundle, load_model, read_safetensors, save_model, write
 from .config import RunConfig
 from .constants import CLASS_NAMES
 from .datasets import Cohort
-from .errors import InvalidConfigError
-from .io import atomic_path, read_label_map, read_volume
+from .errors import InvalidConfigError, TrainingDivergedError
+from .io import atomic_path, read_label_map, read_volume, to_json
 from .losses import total_loss
 from .metrics import accuracy, roc_auc, spearman
 from .model import AttriVAE
@@ -118,6 +117,8 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     split = stratified_split(labels, config.train.val_fraction, config.train.test_fraction, seed)
     train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
 
+    if device.type == "cuda":  # deterministic convolutions, so --resume is bit-for-bit on GPUs too
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(seed)
     model = AttriVAE(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
@@ -127,7 +128,8 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", config.to_dict())
-        _write_json(out_dir / "split.json", {p: [data.subject_ids[i] for i in idx] for p, idx in split.to_dict().items()})
+        _write_json(out_dir / "split.json",
+                    {part: [data.subject_ids[i] for i in indices] for part, indices in split.to_dict().items()})
     card = _model_card(config, cohort, split, data, attribute_names)
 
     try:
@@ -175,6 +177,10 @@ def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: Prepar
         output = model(x)
         terms = total_loss(output, x, data.labels[batch].to(device), data.attributes[batch].to(device),
                            config.loss, beta=beta, model=model)
+        if not torch.isfinite(terms["total"]):
+            raise TrainingDivergedError(
+                f"the loss became {terms['total'].item()} at epoch {epoch + 1}, step {step + 1}; lower the "
+                f"learning rate or check the data (the last finished epoch is in the checkpoint)")
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
@@ -258,7 +264,8 @@ def _model_card(config: RunConfig, cohort: Cohort, split: Split, data: PreparedD
                         "std": float(train_attributes[:, k].std()), "min": float(train_attributes[:, k].min()),
                         "max": float(train_attributes[:, k].max())} for k, n in enumerate(attribute_names)],
         "class_names": list(CLASS_NAMES),
-        "data": {"format": cohort.format, "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
+        "data": {"format": cohort.format,
+                 "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
                  "subjects": len(cohort.subjects), "class_counts": np.bincount(cohort.labels, minlength=2).tolist(),
                  "train": len(split.train), "val": len(split.val), "test": len(split.test)},
     }
@@ -274,7 +281,8 @@ def _check_run_folder(out_dir: Path, checkpoint: Path, resume: bool) -> None:
     if resume and not checkpoint.is_file():
         raise InvalidConfigError(f"--resume: {checkpoint} does not exist; start a new run without --resume")
     if not resume and out_dir.exists() and any(out_dir.iterdir()):
-        raise InvalidConfigError(f"run folder {out_dir} is not empty; pass --resume to continue it or choose a new --out")
+        raise InvalidConfigError(
+            f"run folder {out_dir} is not empty; pass --resume to continue it or choose a new --out")
 
 
 def _save_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer, config: RunConfig,
@@ -322,4 +330,4 @@ def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _write_json(path: Path, data: Any) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        temporary.write_text(to_json(data, indent=2) + "\n")

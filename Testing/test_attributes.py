@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import ellipsoid_labels, make_image
 
 from AttriVAELib import InvalidVolumeError
 from AttriVAELib.attributes import shape_attributes
 from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME
-
-from conftest import ellipsoid_labels, make_image
 
 
 def annulus(inner: float, outer: float, spacing: float = 0.5, slices: int = 4) -> sitk.Image:

@@ -1,10 +1,9 @@
-import json
-
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from AttriVAELib import AttriVAE, InvalidModelError, ModelConfig, load_model, save_model
+from AttriVAELib.bundle import read_safetensors, write_safetensors
 
 CARD = {"attributes": [{"name": "lv_volume_ml", "dim": 0}], "class_names": ["healthy", "MINF"]}
 
@@ -49,24 +48,30 @@ def test_safetensors_without_a_model_card(tmp_path):
         load_model(path)
 
 
+def write_bundle_with_card_changes(path, **model_changes):
+    """A valid bundle whose card was then edited (top-level keys, or model keys via ``model``)."""
+    save_model(path, AttriVAE(ModelConfig(input_size=16)), CARD)
+    tensors, card = read_safetensors(path)
+    card["model"].update(model_changes.pop("model", {}))
+    write_safetensors(path, tensors, {**card, **model_changes})
+
+
 def test_weights_of_another_architecture(tmp_path):
     path = tmp_path / "model.safetensors"
-    save_model(path, AttriVAE(ModelConfig(input_size=16)), CARD)
-    # rewrite the card so it claims another latent size
-    from AttriVAELib.bundle import read_safetensors, write_safetensors
-    tensors, card = read_safetensors(path)
-    card["model"]["latent_size"] = 32
-    write_safetensors(path, tensors, card)
+    write_bundle_with_card_changes(path, model={"latent_size": 32})
     with pytest.raises(InvalidModelError, match="do not match the architecture"):
         load_model(path)
 
 
 def test_newer_bundle_version_is_refused(tmp_path):
     path = tmp_path / "model.safetensors"
-    save_model(path, AttriVAE(ModelConfig(input_size=16)), CARD)
-    from AttriVAELib.bundle import read_safetensors, write_safetensors
-    tensors, card = read_safetensors(path)
-    write_safetensors(path, tensors, {**card, "format_version": 99})
+    write_bundle_with_card_changes(path, format_version=99)
     with pytest.raises(InvalidModelError, match="newer AttriVAE"):
         load_model(path)
-    assert json.dumps(card)  # card stays plain JSON
+
+
+def test_another_format_is_refused(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_bundle_with_card_changes(path, format="something-else")
+    with pytest.raises(InvalidModelError, match="not an AttriVAE model bundle"):
+        load_model(path)

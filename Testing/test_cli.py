@@ -1,6 +1,8 @@
 import json
+import shutil
 
 import pytest
+import SimpleITK as sitk
 
 from AttriVAELib import load_model
 from AttriVAELib.cli import main
@@ -82,3 +84,29 @@ def test_synth_into_a_used_folder(tmp_path, capsys):
     (tmp_path / "D" / "mine.txt").write_text("x")
     code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--size", "16")
     assert_one_line_error(code, err, "not empty")
+
+
+def test_a_bad_volume_stops_before_anything_is_written(tiny_cohort, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_cohort, data)
+    image = sitk.ReadImage(str(data / "images" / "sub-003_ed.nii.gz"))
+    sitk.WriteImage(sitk.JoinSeries([image, image]), str(data / "images" / "sub-003_ed.nii.gz"))  # now 4D
+    code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--size", "16")
+    assert_one_line_error(code, err, "sub-003_ed.nii.gz is 4D")
+    assert not (tmp_path / "R").exists()
+
+
+@pytest.mark.slow
+def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"loss": {"gamma": 50.0}, "train": {"batch_size": 8}}))
+    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--size", "16",
+                     "--epochs", "1", "--config", str(tmp_path / "config.json"))
+    assert code == 0
+    written = json.loads((tmp_path / "A" / "config.json").read_text())
+    assert (written["preset"], written["loss"]["gamma"], written["train"]["batch_size"]) == ("paper", 50.0, 8)
+    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--size", "16",
+                     "--epochs", "1", "--preset", "official-code")
+    assert code == 0
+    written = json.loads((tmp_path / "B" / "config.json").read_text())
+    assert (written["loss"]["reconstruction"], written["loss"]["gamma"], written["preprocess"]["mode"]) == (
+        "mse", 10.0, "official-code")

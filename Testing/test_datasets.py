@@ -5,11 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import ellipsoid_labels, make_image
 
 from AttriVAELib import InvalidDatasetError, load_cohort, select_attributes
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES
-
-from conftest import ellipsoid_labels, make_image
 
 
 def write_pair(folder: Path, image_name: str, mask_name: str, labels: np.ndarray) -> None:
@@ -104,7 +103,7 @@ EMIDEC_TXT = """Case {case}
 
 Gap between slices\xa0: 10 mm
 Sex\xa0: {sex}
-Age : {age} 
+Age : {age}{trailing_space}
 Tobacco : 3
 Overweight : N
 Arterial hypertension : Y
@@ -124,7 +123,8 @@ def emidec_dataset(tmp_path):
     for case, sex, age in (("N006", "F", 70), ("P001", "M", 65), ("P002", "M", 59)):
         write_pair(root, f"Case_{case}/Images/Case_{case}.nii.gz", f"Case_{case}/Contours/Case_{case}.nii.gz",
                    ellipsoid_labels())
-        (root / f"Case {case}.txt").write_bytes(EMIDEC_TXT.format(case=case, sex=sex, age=age).encode("latin-1"))
+        text = EMIDEC_TXT.format(case=case, sex=sex, age=age, trailing_space=" ")
+        (root / f"Case {case}.txt").write_bytes(text.encode("latin-1"))
     return root
 
 
@@ -134,7 +134,8 @@ def test_emidec_layout(emidec_dataset):
     assert [s.subject_id for s in cohort.subjects] == ["Case_N006", "Case_P001", "Case_P002"]
     assert cohort.labels.tolist() == [0, 1, 1]
     first = cohort.subjects[0].attributes
-    assert (first["sex"], first["age"], first["tobacco"], first["troponin"], first["lvef_pct"]) == (1.0, 70.0, 3.0, 1.1, 60.0)
+    assert (first["sex"], first["age"], first["tobacco"]) == (1.0, 70.0, 3.0)
+    assert (first["troponin"], first["lvef_pct"]) == (1.1, 60.0)
     assert (first["arterial_hypertension"], first["diabetes"], first["ecg_st_elevation"]) == (1.0, 0.0, 1.0)
     assert {"killip_max", "nt_probnp", "overweight", "family_history_cad"} <= set(first)
     assert first["infarct_size_pct"] > 0 and first["lv_volume_ml"] > 0

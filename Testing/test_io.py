@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import make_image
 
 from AttriVAELib import InvalidVolumeError
 from AttriVAELib.io import atomic_path, read_label_map, read_volume
-
-from conftest import make_image
 
 
 def test_reads_a_3d_volume(tmp_path):

@@ -14,18 +14,24 @@ from AttriVAELib.losses import (
 )
 from AttriVAELib.model import VAEOutput
 
+RECON = torch.tensor([0.5, 0.9, 0.2, 0.4]).view(2, 1, 1, 1, 2)  # sigmoid outputs
+TARGET = torch.tensor([1.0, 1.0, 0.0, 1.0]).view(2, 1, 1, 1, 2)
+
 
 def test_bce_reconstruction_sums_voxels_and_averages_batch():
-    recon = torch.tensor([0.5, 0.9, 0.2, 0.4]).view(2, 1, 1, 1, 2)
-    target = torch.tensor([1.0, 1.0, 0.0, 1.0]).view(2, 1, 1, 1, 2)
     expected = -(math.log(0.5) + math.log(0.9) + math.log(0.8) + math.log(0.4)) / 2
-    assert reconstruction_loss(recon, target, "bce").item() == pytest.approx(expected, rel=1e-6)
+    assert reconstruction_loss(torch.logit(RECON), TARGET, "bce").item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_mse_reconstruction_sums_voxels_and_averages_batch():
-    recon = torch.tensor([0.5, 0.9, 0.2, 0.4]).view(2, 1, 1, 1, 2)
-    target = torch.tensor([1.0, 1.0, 0.0, 1.0]).view(2, 1, 1, 1, 2)
-    assert reconstruction_loss(recon, target, "mse").item() == pytest.approx((0.25 + 0.01 + 0.04 + 0.36) / 2)
+    expected = (0.25 + 0.01 + 0.04 + 0.36) / 2
+    assert reconstruction_loss(torch.logit(RECON), TARGET, "mse").item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_bce_from_logits_stays_finite_where_the_sigmoid_saturates():
+    logits = torch.tensor([-200.0, 200.0]).view(1, 1, 1, 1, 2)
+    target = torch.tensor([0.0, 1.0]).view(1, 1, 1, 1, 2)
+    assert reconstruction_loss(logits, target, "bce").item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_kl_matches_the_closed_form():
@@ -76,8 +82,9 @@ def test_l1_penalty_sums_absolute_weights():
 def test_total_is_the_weighted_sum_of_the_terms():
     torch.manual_seed(0)
     x = torch.rand(3, 1, 2, 2, 2)
-    output = VAEOutput(torch.rand(3, 1, 2, 2, 2).clamp(0.01, 0.99), torch.randn(3, 4), torch.randn(3, 4),
-                       torch.randn(3, 4), torch.randn(3))
+    logits = torch.randn(3, 1, 2, 2, 2)
+    output = VAEOutput(torch.sigmoid(logits), logits, torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4),
+                       torch.randn(3))
     labels, attributes = torch.tensor([0, 1, 1]), torch.randn(3, 2)
     layer = torch.nn.Linear(2, 2)
     config = LossConfig(beta=2.0, alpha=0.5, gamma=7.0, delta=3.0, l1_weight=0.1)

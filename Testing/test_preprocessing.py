@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import ellipsoid_labels, make_image
 
 from AttriVAELib import InvalidVolumeError, PreprocessConfig, preprocess
 from AttriVAELib.labels import EMIDEC_SCHEME
-
-from conftest import ellipsoid_labels, make_image
 
 
 def subject(seed: int = 0):

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from AttriVAELib import InvalidConfigError, load_cohort, load_model, preset, select_attributes, train
+from AttriVAELib import (
+    InvalidConfigError,
+    TrainingDivergedError,
+    load_cohort,
+    load_model,
+    preset,
+    select_attributes,
+    train,
+)
 from AttriVAELib.bundle import read_safetensors
 from AttriVAELib.training import TrainingInterrupted
 
@@ -104,3 +112,9 @@ def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names):
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=32))
     with pytest.raises(InvalidConfigError, match="another model"):
         train(*cohort_and_names, config, two_epoch_run, resume=True)
+
+
+def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort_and_names):
+    config = tiny_config(1, learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
+        train(*cohort_and_names, config, tmp_path / "diverged")

@@ -1,0 +1,43 @@
+"""Static checks of the packaging files (real Slicer builds cannot run here)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_library_file_is_listed_in_its_cmake():
+    cmake = (ROOT / "AttriVAELib" / "CMakeLists.txt").read_text()
+    listed = set(re.search(r"set\(MODULE_PYTHON_SCRIPTS(.*?)\)", cmake, re.S).group(1).split())
+    assert listed == {p.stem for p in (ROOT / "AttriVAELib").glob("*.py")}
+    assert "WITH_SUBDIR" in cmake
+
+
+def test_top_level_cmake_adds_every_subdirectory_with_a_cmake_file():
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    added = set(re.findall(r"add_subdirectory\((\w+)\)", cmake))
+    assert added == {p.parent.name for p in ROOT.glob("*/CMakeLists.txt")}
+    for key in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_DESCRIPTION", "EXTENSION_DEPENDS"):
+        assert f"set({key}" in cmake
+
+
+def test_pyproject_declares_the_distribution_and_the_cli():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "attrivae"
+    assert project["scripts"]["attrivae"] == "AttriVAELib.cli:main"
+    assert project["requires-python"] == ">=3.10"
+    names = {re.split(r"[<>=]", dep)[0] for dep in project["dependencies"]}
+    assert {"numpy", "torch", "SimpleITK", "scipy", "safetensors"} <= names
+    assert {"test", "report"} <= set(project["optional-dependencies"])
+
+
+def test_readme_opens_with_the_two_commands_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    commands = [line for line in first_block if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert commands[0].endswith("attrivae demo")
+    assert commands[1].endswith((ROOT / ".ci" / "run").read_text().strip().splitlines()[-1])
