@@ -1,11 +1,207 @@
-"""Evaluation metrics used in training summaries (the full disentanglement set comes with evaluation)."""
+"""Metrics of disentanglement, interpretability, reconstruction and classification (paper §3.4).
+
+Z is (N, L) latent codes (we use μ: deterministic), A is (N, K) attribute values, N subjects. Unless said
+otherwise the definitions follow the AR-VAE reference evaluation, which Attri-VAE most likely used (README,
+"Metrics"); each function names its variant. Written here because no maintained library implements the
+AR-VAE set (interpretability and SCC exist nowhere) and the reference code fails on numpy 2.
+"""
 
 from __future__ import annotations
 
-__all__ = ["accuracy", "roc_auc", "spearman"]
+__all__ = [
+    "accuracy",
+    "dice",
+    "interpretability",
+    "mig_binned",
+    "mig_ksg",
+    "mmd",
+    "modularity",
+    "mutual_information_ksg",
+    "roc_auc",
+    "sap",
+    "scc",
+    "spearman",
+]
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
+from scipy.spatial import cKDTree
+
+from .errors import InvalidConfigError
+
+KSG_NEIGHBOURS = 3  # k of the Kraskov estimator, as scikit-learn's mutual_info_regression
+
+
+def _check(z: np.ndarray, a: np.ndarray, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    z, a = np.asarray(z, dtype=np.float64), np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if z.ndim != 2 or len(z) != len(a):
+        raise InvalidConfigError(f"codes {z.shape} and attributes {a.shape} must be (N, L) and (N, K) with one N")
+    if len(z) < minimum:
+        raise InvalidConfigError(f"this metric needs at least {minimum} samples, got {len(z)}")
+    return z, a
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    std = x.std()
+    return x / std if std > 0 else x
+
+
+def mutual_information_ksg(x: np.ndarray, y: np.ndarray, neighbours: int = KSG_NEIGHBOURS) -> float:
+    """I(x; y) in nats of two continuous samples (N,), Kraskov–Stögbauer–Grassberger estimator 1.
+
+    As scikit-learn's ``mutual_info_regression`` (both variables scaled to unit variance, max-norm
+    neighbourhoods, negative estimates clipped to 0) but without its 1e-10 jitter. Needs N > k + 1."""
+    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    n = len(x)
+    if n <= neighbours + 1:
+        raise InvalidConfigError(f"KSG mutual information needs more than {neighbours + 1} samples, got {n}")
+    x, y = _standardise(x), _standardise(y)
+    joint = np.column_stack([x, y])
+    radius = cKDTree(joint).query(joint, k=neighbours + 1, p=np.inf)[0][:, -1]
+    radius = np.nextafter(radius, 0)  # strictly inside the k-th neighbour's distance
+    n_x = cKDTree(x[:, None]).query_ball_point(x[:, None], radius, p=np.inf, return_length=True)
+    n_y = cKDTree(y[:, None]).query_ball_point(y[:, None], radius, p=np.inf, return_length=True)
+    mi = (special.digamma(n) + special.digamma(neighbours)
+          - np.mean(special.digamma(n_x)) - np.mean(special.digamma(n_y)))
+    return max(0.0, float(mi))
+
+
+def _mi_matrix(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(L, K) KSG mutual information of every code with every attribute."""
+    return np.array([[mutual_information_ksg(z[:, i], a[:, j]) for j in range(a.shape[1])] for i in range(z.shape[1])])
+
+
+def interpretability(z: np.ndarray, a: np.ndarray) -> list[dict[str, float]]:
+    """Per attribute j: the code k* with the highest KSG mutual information with it, and the R² of the
+    1-D least-squares line a_j ≈ w·z_k* + b (AR-VAE's version of Adel et al. 2018). Needs N > 4."""
+    z, a = _check(z, a, KSG_NEIGHBOURS + 2)
+    mi = _mi_matrix(z, a)
+    results = []
+    for j in range(a.shape[1]):
+        best = int(np.argmax(mi[:, j]))
+        r = np.corrcoef(z[:, best], a[:, j])[0, 1] if np.ptp(z[:, best]) and np.ptp(a[:, j]) else 0.0
+        results.append({"dim": best, "r2": float(r**2)})
+    return results
+
+
+def _gap_over_entropy(mi: np.ndarray, entropy: np.ndarray) -> float:
+    top = np.sort(mi, axis=0)[::-1]  # (L, K), largest first
+    gaps = (top[0] - top[1]) / np.where(entropy > 0, entropy, np.nan)
+    return float(np.nanmean(gaps)) if np.isfinite(gaps).any() else 0.0
+
+
+def mig_ksg(z: np.ndarray, a: np.ndarray) -> float:
+    """Mutual information gap, AR-VAE's continuous variant: mean over attributes of (top-1 − top-2 KSG MI
+    over codes) / I(a; a), where the KSG self-information I(a; a) stands in for the entropy (it grows like
+    ln N, so values depend on N). Needs N > 4 and at least 2 codes."""
+    z, a = _check(z, a, KSG_NEIGHBOURS + 2)
+    if z.shape[1] < 2:
+        raise InvalidConfigError("MIG needs at least 2 latent codes")
+    entropy = np.array([mutual_information_ksg(a[:, j], a[:, j]) for j in range(a.shape[1])])
+    return _gap_over_entropy(_mi_matrix(z, a), entropy)
+
+
+def _discretise(x: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width bins over the column's own range (``np.histogram`` edges), as disentanglement_lib."""
+    return np.digitize(x, np.histogram(x, bins)[1][:-1])
+
+
+def _discrete_mi(x: np.ndarray, y: np.ndarray) -> float:
+    """Mutual information (nats) of two integer label arrays from their contingency table."""
+    _, x = np.unique(x, return_inverse=True)
+    _, y = np.unique(y, return_inverse=True)
+    joint = np.zeros((x.max() + 1, y.max() + 1))
+    np.add.at(joint, (x, y), 1)
+    joint /= joint.sum()
+    outer = joint.sum(1, keepdims=True) @ joint.sum(0, keepdims=True)
+    nonzero = joint > 0
+    return float((joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])).sum())
+
+
+def mig_binned(z: np.ndarray, a: np.ndarray, bins: int = 20) -> float:
+    """Mutual information gap, disentanglement_lib's discrete variant: codes and (continuous) attributes
+    are cut into ``bins`` equal-width bins, MI and entropy are discrete (nats). Needs N ≥ 2, 2 codes."""
+    z, a = _check(z, a, 2)
+    if z.shape[1] < 2:
+        raise InvalidConfigError("MIG needs at least 2 latent codes")
+    codes = np.column_stack([_discretise(z[:, i], bins) for i in range(z.shape[1])])
+    factors = np.column_stack([_discretise(a[:, j], bins) for j in range(a.shape[1])])
+    mi = np.array([[_discrete_mi(codes[:, i], factors[:, j]) for j in range(a.shape[1])] for i in range(z.shape[1])])
+    entropy = np.array([_discrete_mi(factors[:, j], factors[:, j]) for j in range(a.shape[1])])
+    return _gap_over_entropy(mi, entropy)
+
+
+def sap(z: np.ndarray, a: np.ndarray) -> float:
+    """Separated attribute predictability (Kumar et al. 2018), continuous variant: S[k, j] = squared
+    Pearson correlation of code k and attribute j (0 for a constant code); mean over j of the gap between
+    the two largest S[:, j]. Needs N ≥ 3 and 2 codes."""
+    z, a = _check(z, a, 3)
+    if z.shape[1] < 2:
+        raise InvalidConfigError("SAP needs at least 2 latent codes")
+    scores = np.zeros((z.shape[1], a.shape[1]))
+    for i in range(z.shape[1]):
+        for j in range(a.shape[1]):
+            if z[:, i].var() > 1e-12 and a[:, j].var() > 0:
+                scores[i, j] = np.corrcoef(z[:, i], a[:, j])[0, 1] ** 2
+    top = np.sort(scores, axis=0)[::-1]
+    return float(np.mean(top[0] - top[1]))
+
+
+def scc(z: np.ndarray, a: np.ndarray, alpha: float = 0.05) -> float:
+    """Spearman correlation coefficient score: |ρ(z_k, a_j)| where its p-value ≤ ``alpha`` (else 0),
+    maximum over codes, mean over attributes. Needs N ≥ 3."""
+    z, a = _check(z, a, 3)
+    best = []
+    for j in range(a.shape[1]):
+        scores = [0.0]
+        for i in range(z.shape[1]):
+            if np.ptp(z[:, i]) and np.ptp(a[:, j]):
+                result = stats.spearmanr(z[:, i], a[:, j])
+                scores.append(abs(result.statistic) if result.pvalue <= alpha else 0.0)
+        best.append(max(scores))
+    return float(np.mean(best))
+
+
+def modularity(z: np.ndarray, a: np.ndarray) -> float:
+    """Modularity (Ridgeway & Mozer 2018) on the KSG MI matrix M (L × K): per code, θ = max_j M², δ =
+    (Σ_j M² − θ) / (θ (K − 1)), score 1 − δ (0 for a code with no information); mean over codes. Needs
+    N > 4 and K ≥ 2."""
+    z, a = _check(z, a, KSG_NEIGHBOURS + 2)
+    if a.shape[1] < 2:
+        raise InvalidConfigError("modularity needs at least 2 attributes")
+    squared = _mi_matrix(z, a) ** 2
+    theta = squared.max(axis=1)
+    deviation = np.divide(squared.sum(axis=1) - theta, theta * (a.shape[1] - 1),
+                          out=np.ones_like(theta), where=theta > 0)
+    return float(np.mean(np.where(theta > 0, 1.0 - deviation, 0.0)))
+
+
+def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """Dice overlap of two boolean masks; 1 when both are empty."""
+    prediction, reference = np.asarray(prediction, bool), np.asarray(reference, bool)
+    total = prediction.sum() + reference.sum()
+    return float(2 * (prediction & reference).sum() / total) if total else 1.0
+
+
+def mmd(x: np.ndarray, y: np.ndarray, bandwidth: float | None = None) -> float:
+    """Unbiased squared maximum mean discrepancy (Gretton et al. 2012) between two samples (N, D) and
+    (M, D) with the Gaussian kernel exp(−‖u − v‖² / (2σ²)); σ defaults to the median pairwise distance of
+    the pooled samples (median heuristic). Needs at least 2 samples on each side."""
+    x, y = np.asarray(x, dtype=np.float64).reshape(len(x), -1), np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+    if len(x) < 2 or len(y) < 2:
+        raise InvalidConfigError("MMD needs at least 2 samples on each side")
+    pooled = np.concatenate([x, y])
+    squared = np.maximum((pooled**2).sum(1)[:, None] + (pooled**2).sum(1)[None] - 2 * pooled @ pooled.T, 0.0)
+    if bandwidth is None:
+        bandwidth = float(np.sqrt(np.median(squared[np.triu_indices(len(pooled), 1)]))) or 1.0
+    kernel = np.exp(-squared / (2 * bandwidth**2))
+    n = len(x)
+    kxx, kyy, kxy = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
+    m = len(y)
+    return float((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                 - 2 * kxy.mean())
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = ["CubeGeometry", "PreprocessedVolume", "preprocess"]
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -122,6 +123,7 @@ class PreprocessedVolume:
     lv_mask: np.ndarray  # (S, S, S) bool, LV mask on the cube
     geometry: CubeGeometry
     lv_fraction_inside: float  # share of the source LV voxels whose centres fall inside the cube
+    infarct_mask: np.ndarray | None = None  # (S, S, S) bool infarct + no-reflow; None without scar labels
 
 
 def preprocess(
@@ -150,33 +152,41 @@ def preprocess(
         raise InvalidVolumeError(f"{name} is constant inside the LV mask; check that image and mask match")
     source = _Grid.of(image)
     if config.mode == "physical":
-        cube, volume, cube_mask = _resample_physical(masked, lv, source, size, config.field_of_view_mm)
+        cube, to_cube = _physical_cube(lv, source, size, config.field_of_view_mm)
     else:
-        cube, volume, cube_mask = _resize_box(masked, lv, source, size, config.margin_mm)
+        cube, to_cube = _resized_box(lv, source, size, config.margin_mm)
+    cube_mask = to_cube(lv.astype(np.float32)) >= 0.5
+    infarct = scheme.infarct_mask(sitk.GetArrayViewFromImage(labels)) if scheme.infarct else None
     geometry = CubeGeometry(cube, source)
     lv_in_cube = geometry.physical_to_cube(geometry.source_to_physical(np.argwhere(lv)[:, ::-1]))
     inside = float(np.mean(np.all((lv_in_cube > -0.5) & (lv_in_cube < size - 0.5), axis=1)))
-    volume = _scale_intensity(volume, cube_mask, config, name)
-    return PreprocessedVolume(volume, cube_mask, geometry, inside)
+    return PreprocessedVolume(
+        volume=_scale_intensity(to_cube(masked), cube_mask, config, name),
+        lv_mask=cube_mask,
+        geometry=geometry,
+        lv_fraction_inside=inside,
+        infarct_mask=None if infarct is None else to_cube(infarct.astype(np.float32)) >= 0.5,
+    )
 
 
-def _resample_physical(masked: np.ndarray, lv: np.ndarray, source: _Grid, size: int,
-                       field_of_view_mm: float) -> tuple[_Grid, np.ndarray, np.ndarray]:
-    """Isotropic cube of field_of_view_mm, oriented like the source, centred on the LV bounding box."""
+ToCube = Callable[[np.ndarray], np.ndarray]
+
+
+def _physical_cube(lv: np.ndarray, source: _Grid, size: int, field_of_view_mm: float) -> tuple[_Grid, ToCube]:
+    """Isotropic cube of field_of_view_mm, oriented like the source, centred on the LV bounding box;
+    arrays move onto it by linear resampling."""
     low, high = _bounding_box(lv)  # (i, j, k) inclusive
     centre = _apply(source.index_to_physical, ((low + high) / 2.0)[None])[0]
     spacing = field_of_view_mm / size
     direction = np.asarray(source.direction).reshape(3, 3)
     origin = centre - direction @ np.full(3, spacing * (size - 1) / 2.0)
     cube = _Grid((size,) * 3, (spacing,) * 3, tuple(float(v) for v in origin), source.direction)
-    volume = _resample(masked, source, cube)
-    cube_mask = _resample(lv.astype(np.float32), source, cube) >= 0.5
-    return cube, volume, cube_mask
+    return cube, lambda array: _resample(array, source, cube)
 
 
-def _resize_box(masked: np.ndarray, lv: np.ndarray, source: _Grid, size: int,
-                margin_mm: float) -> tuple[_Grid, np.ndarray, np.ndarray]:
-    """Crop the LV bounding box (+ margin) and resize it to size³ by area averaging (official code)."""
+def _resized_box(lv: np.ndarray, source: _Grid, size: int, margin_mm: float) -> tuple[_Grid, ToCube]:
+    """The LV bounding box (+ margin) resized to size³; arrays move onto it by cropping and area
+    averaging (official code)."""
     margin = np.ceil(margin_mm / np.asarray(source.spacing)).astype(int)
     low, high = _bounding_box(lv)
     low = np.maximum(low - margin, 0)
@@ -188,9 +198,7 @@ def _resize_box(masked: np.ndarray, lv: np.ndarray, source: _Grid, size: int,
     first_centre = _apply(source.index_to_physical, (low + 0.5 * scale - 0.5)[None])[0]
     cube = _Grid((size,) * 3, tuple(float(v) for v in np.asarray(source.spacing) * scale),
                  tuple(float(v) for v in first_centre), source.direction)
-    volume = _area_resize(masked[box], size)
-    cube_mask = _area_resize(lv[box].astype(np.float32), size) >= 0.5
-    return cube, volume, cube_mask
+    return cube, lambda array: _area_resize(array[box], size)
 
 
 def _area_resize(array: np.ndarray, size: int) -> np.ndarray:

@@ -12,15 +12,12 @@ Run folder layout::
 
 from __future__ import annotations
 
-__all__ = ["PreparedData", "TrainingInterrupted", "evaluate_split", "prepare_data", "train"]
+__all__ = ["TrainingInterrupted", "resolve_device", "train"]
 
 import csv
 import dataclasses
-import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,17 +29,16 @@ from . import __version__
 from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
 from .config import RunConfig
 from .constants import CLASS_NAMES
+from .data import PreparedData, Progress, prepare_data
 from .datasets import Cohort
 from .errors import InvalidConfigError, TrainingDivergedError
-from .io import atomic_path, read_label_map, read_volume, to_json
+from .evaluation import encode_all, evaluate_split
+from .io import atomic_path, to_json
 from .losses import total_loss
-from .metrics import accuracy, roc_auc, spearman
+from .metrics import spearman
 from .model import AttriVAE
-from .preprocessing import preprocess
 from .splits import Split, oversample_minority, stratified_split
 
-log = logging.getLogger(__name__)
-Progress = Callable[[dict[str, Any]], None]
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
 
 
@@ -55,38 +51,6 @@ class TrainingInterrupted(Exception):
         self.epochs_done = epochs_done
 
 
-@dataclass
-class PreparedData:
-    """The cohort as tensors, preprocessed once and kept in memory."""
-
-    volumes: torch.Tensor  # (N, 1, S, S, S) float32 in [0, 1]
-    labels: torch.Tensor  # (N,) float32 0/1
-    attributes: torch.Tensor  # (N, K) float32, column k ↔ latent dim k
-    subject_ids: list[str]
-
-
-def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig,
-                 progress: Progress | None = None) -> PreparedData:
-    """Read and preprocess every subject (see :func:`AttriVAELib.preprocessing.preprocess`)."""
-    volumes = []
-    for index, subject in enumerate(cohort.subjects):
-        image, mask = read_volume(subject.image, "image"), read_label_map(subject.mask, "mask")
-        prepared = preprocess(image, mask, cohort.scheme, config.preprocess, config.model.input_size,
-                              name=f"image {subject.image}")
-        if prepared.lv_fraction_inside < 0.95:
-            log.warning("%s: %.0f%% of the LV lies outside the %d mm cube; raise field_of_view_mm",
-                        subject.subject_id, 100 * (1 - prepared.lv_fraction_inside), config.preprocess.field_of_view_mm)
-        volumes.append(torch.from_numpy(prepared.volume))
-        if progress:
-            progress({"event": "preprocess", "done": index + 1, "total": len(cohort.subjects)})
-    return PreparedData(
-        volumes=torch.stack(volumes)[:, None],  # (N, 1, S, S, S)
-        labels=torch.from_numpy(cohort.labels).float(),
-        attributes=torch.from_numpy(cohort.attribute_matrix(attribute_names)).float(),
-        subject_ids=[s.subject_id for s in cohort.subjects],
-    )
-
-
 def resolve_device(name: str) -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
     if name == "auto":
@@ -97,8 +61,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, out_dir: Path | str,
-          resume: bool = False, progress: Progress | None = None) -> Path:
+          resume: bool = False, progress: Progress | None = None, data: PreparedData | None = None,
+          split: Split | None = None) -> Path:
     """Train Attri-VAE on ``cohort`` and return the path of the best model bundle.
+
+    ``data`` reuses an earlier :func:`prepare_data` of the same cohort, attributes and preprocessing;
+    ``split`` replaces the seeded stratified split (cross-validation passes its folds).
 
     Raises:
         InvalidConfigError: ``out_dir`` holds another run (without ``resume``) or no run (with it).
@@ -112,9 +80,9 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     device = resolve_device(config.train.device)
     seed = config.train.seed
 
-    data = prepare_data(cohort, attribute_names, config, emit)
+    data = data or prepare_data(cohort, attribute_names, config, emit)
     labels = data.labels.numpy().astype(int)
-    split = stratified_split(labels, config.train.val_fraction, config.train.test_fraction, seed)
+    split = split or stratified_split(labels, config.train.val_fraction, config.train.test_fraction, seed)
     train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
 
     if device.type == "cuda":  # deterministic convolutions, so --resume is bit-for-bit on GPUs too
@@ -128,8 +96,7 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "config.json", config.to_dict())
-        _write_json(out_dir / "split.json",
-                    {part: [data.subject_ids[i] for i in indices] for part, indices in split.to_dict().items()})
+        _write_json(out_dir / "split.json", _split_ids(split, data))
     card = _model_card(config, cohort, split, data, attribute_names)
 
     try:
@@ -208,37 +175,11 @@ def _evaluate_losses(model: AttriVAE, data: PreparedData, indices: np.ndarray, c
     return {key: value / len(indices) for key, value in sums.items()}
 
 
-@torch.no_grad()
-def _encode(model: AttriVAE, volumes: torch.Tensor, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, S, S, S) → μ (N, L) and class-1 probabilities (N,), in eval mode, batches of 16."""
-    model.eval()
-    mus, probabilities = [], []
-    for start in range(0, len(volumes), 16):
-        output = model(volumes[start:start + 16].to(device))
-        mus.append(output.mu.cpu())
-        probabilities.append(torch.sigmoid(output.logits).cpu())
-    return torch.cat(mus).numpy(), torch.cat(probabilities).numpy()
-
-
-def evaluate_split(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
-                   attribute_names: tuple[str, ...], device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Spearman ρ between latent dim k (μ) and attribute k, classifier AUC and accuracy on a split."""
-    mu, probabilities = _encode(bundle.model, data.volumes[indices], torch.device(device))
-    labels = data.labels[indices].numpy()
-    attributes = data.attributes[indices].numpy()
-    return {
-        "subjects": len(indices),
-        "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
-        "auc": roc_auc(labels, probabilities),
-        "accuracy": accuracy(labels, probabilities),
-    }
-
-
 def _attribute_entries(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
                        attribute_names: tuple[str, ...], device: torch.device) -> list[dict[str, Any]]:
     """Per attribute: latent dim, training statistics, and the least-squares line μ_k ≈ slope·a + intercept
     on the training split (lets later tools express latent values in attribute units)."""
-    mu, _ = _encode(bundle.model, data.volumes[indices], device)
+    mu, _ = encode_all(bundle.model, data.volumes[indices], device)
     entries = []
     for k, name in enumerate(attribute_names):
         values = data.attributes[indices, k].numpy().astype(np.float64)
@@ -267,8 +208,12 @@ def _model_card(config: RunConfig, cohort: Cohort, split: Split, data: PreparedD
         "data": {"format": cohort.format,
                  "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
                  "subjects": len(cohort.subjects), "class_counts": np.bincount(cohort.labels, minlength=2).tolist(),
-                 "train": len(split.train), "val": len(split.val), "test": len(split.test)},
+                 "split": _split_ids(split, data)},
     }
+
+
+def _split_ids(split: Split, data: PreparedData) -> dict[str, list[str]]:
+    return {part: [data.subject_ids[i] for i in indices] for part, indices in split.to_dict().items()}
 
 
 def _training_summary(state: dict[str, Any], config: RunConfig) -> dict[str, Any]:

@@ -57,6 +57,7 @@ def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
     assert card["preprocess"]["mode"] == "physical" and card["preprocess"]["input_size"] == 32
     assert card["preprocess"]["label_scheme"]["name"] == "emidec"
     assert card["data"]["subjects"] == 24 and card["class_names"] == ["healthy", "MINF"]
+    assert sum(len(ids) for ids in card["data"]["split"].values()) == 24
     assert card["training"]["best_epoch"] in (1, 2) and card["preset"] == "paper"
     assert set(card["test"]["spearman"]) == set(cohort_and_names[1])
 

@@ -1,0 +1,60 @@
+"""A cohort as in-memory tensors: every subject read and preprocessed once."""
+
+from __future__ import annotations
+
+__all__ = ["PreparedData", "prepare_data"]
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .datasets import Cohort
+from .io import read_label_map, read_volume
+from .preprocessing import CubeGeometry, preprocess
+
+log = logging.getLogger(__name__)
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class PreparedData:
+    """The cohort as tensors, preprocessed once and kept in memory."""
+
+    volumes: torch.Tensor  # (N, 1, S, S, S) float32 in [0, 1]
+    labels: torch.Tensor  # (N,) float32 0/1
+    attributes: torch.Tensor  # (N, K) float32, column k ↔ latent dim k
+    subject_ids: list[str]
+    lv_masks: np.ndarray  # (N, S, S, S) bool LV masks on the cubes
+    infarct_masks: np.ndarray | None  # (N, S, S, S) bool, None when the labels have no infarct
+    geometries: list[CubeGeometry]  # cube ↔ source image, per subject
+
+
+def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig,
+                 progress: Progress | None = None) -> PreparedData:
+    """Read and preprocess every subject (see :func:`AttriVAELib.preprocessing.preprocess`)."""
+    prepared_subjects = []
+    for index, subject in enumerate(cohort.subjects):
+        image, mask = read_volume(subject.image, "image"), read_label_map(subject.mask, "mask")
+        prepared = preprocess(image, mask, cohort.scheme, config.preprocess, config.model.input_size,
+                              name=f"image {subject.image}")
+        if prepared.lv_fraction_inside < 0.95:
+            log.warning("%s: %.0f%% of the LV lies outside the %d mm cube; raise field_of_view_mm",
+                        subject.subject_id, 100 * (1 - prepared.lv_fraction_inside), config.preprocess.field_of_view_mm)
+        prepared_subjects.append(prepared)
+        if progress:
+            progress({"event": "preprocess", "done": index + 1, "total": len(cohort.subjects)})
+    has_infarct = all(p.infarct_mask is not None for p in prepared_subjects)
+    return PreparedData(
+        volumes=torch.stack([torch.from_numpy(p.volume) for p in prepared_subjects])[:, None],  # (N, 1, S, S, S)
+        labels=torch.from_numpy(cohort.labels).float(),
+        attributes=torch.from_numpy(cohort.attribute_matrix(attribute_names)).float(),
+        subject_ids=[s.subject_id for s in cohort.subjects],
+        lv_masks=np.stack([p.lv_mask for p in prepared_subjects]),
+        infarct_masks=np.stack([p.infarct_mask for p in prepared_subjects]) if has_infarct else None,
+        geometries=[p.geometry for p in prepared_subjects],
+    )

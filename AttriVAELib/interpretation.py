@@ -1,0 +1,178 @@
+"""Interpretation API: encode, reconstruct, predict, traverse a latent dimension, interpolate.
+
+B = batch, S = cube edge in voxels, L = latent size, N = number of traversal/interpolation steps.
+Volumes are network-cube tensors (B, 1, S, S, S) in [0, 1] as :func:`~AttriVAELib.preprocessing.preprocess`
+makes them (axes (k, j, i)). Every function runs the model in eval mode without gradients.
+
+Attribute units: a bundle's card stores, per attribute, the least-squares line μ_k ≈ slope·value +
+intercept fitted on the training split, and the training range. :func:`attribute_to_latent` uses it to
+express a traversal in attribute units ("LV volume 120 → 180 mL"). Values outside the training range
+are clamped to it with a warning: the decoder never saw such anatomy, so extrapolated images would be
+fiction.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "attribute_index",
+    "attribute_to_latent",
+    "decode",
+    "encode",
+    "interpolate",
+    "latent_to_attribute",
+    "predict",
+    "reconstruct",
+    "traverse",
+]
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .bundle import ModelBundle
+from .errors import InvalidConfigError
+from .model import AttriVAE
+
+ModelLike = AttriVAE | ModelBundle
+
+
+def _model(model: ModelLike) -> AttriVAE:
+    return (model.model if isinstance(model, ModelBundle) else model).eval()
+
+
+def _device(model: AttriVAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _volumes(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Accept (S, S, S), (1, S, S, S) or (B, 1, S, S, S); return (B, 1, S, S, S) on the model's device."""
+    tensor = torch.as_tensor(volumes, dtype=torch.float32)
+    while tensor.dim() < 5:
+        tensor = tensor.unsqueeze(0)
+    size = model.config.input_size
+    if tensor.shape[1:] != (1, size, size, size):
+        raise InvalidConfigError(f"volume of shape {tuple(tensor.shape)} does not fit the model's "
+                                 f"(B, 1, {size}, {size}, {size}) input; preprocess it with input_size={size}")
+    return tensor.to(_device(model))
+
+
+@torch.no_grad()
+def encode(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean μ and standard deviation σ, each (B, L)."""
+    net = _model(model)
+    mu, logvar = net.encode(_volumes(net, volumes))
+    return mu, torch.exp(0.5 * logvar)
+
+
+@torch.no_grad()
+def decode(model: ModelLike, z: torch.Tensor) -> torch.Tensor:
+    """(N, L) latent codes → (N, 1, S, S, S) volumes in [0, 1], decoded in one batch."""
+    net = _model(model)
+    return net.decode(torch.as_tensor(z, dtype=torch.float32, device=_device(net)).reshape(-1, net.config.latent_size))
+
+
+@torch.no_grad()
+def reconstruct(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Decode the posterior mean: (B, 1, S, S, S) → (B, 1, S, S, S) in [0, 1]."""
+    net = _model(model)
+    return net.decode(net.encode(_volumes(net, volumes))[0])
+
+
+@torch.no_grad()
+def predict(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Probability of class 1 (myocardial infarction) from the posterior mean, (B,)."""
+    net = _model(model)
+    return torch.sigmoid(net.classify(net.encode(_volumes(net, volumes))[0]))
+
+
+def attribute_index(model: ModelLike, attribute: int | str) -> int:
+    """Latent dim of an attribute given by name (needs a bundle) or by dim.
+
+    Raises:
+        InvalidConfigError: unknown name, or a dim outside the latent size.
+    """
+    if isinstance(attribute, str):
+        if not isinstance(model, ModelBundle):
+            raise InvalidConfigError(f"attribute {attribute!r} given by name needs a model bundle (load_model)")
+        names = model.attribute_names
+        if attribute not in names:
+            raise InvalidConfigError(f"attribute {attribute!r} is not in the model; it encodes {', '.join(names)}")
+        return names.index(attribute)
+    latent_size = _model(model).config.latent_size
+    if not 0 <= attribute < latent_size:
+        raise InvalidConfigError(f"latent dim {attribute} is outside 0..{latent_size - 1}")
+    return int(attribute)
+
+
+def _card_entry(bundle: ModelBundle, attribute: int | str) -> dict:
+    dim = attribute_index(bundle, attribute)
+    entries = [e for e in bundle.card["attributes"] if e["dim"] == dim]
+    if not entries or "latent_slope" not in entries[0]:
+        raise InvalidConfigError(f"latent dim {dim} is not a regularised attribute with training statistics")
+    return entries[0]
+
+
+def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Sequence[float]) -> np.ndarray:
+    """Attribute values (in the attribute's units) → latent values of its dim, via the training fit.
+
+    Values outside the training range are clamped to it, with a warning."""
+    entry = _card_entry(bundle, attribute)
+    values = np.asarray(values, dtype=np.float64)
+    clamped = np.clip(values, entry["min"], entry["max"])
+    if not np.array_equal(clamped, values):
+        warnings.warn(f"{entry['name']} values outside the training range [{entry['min']:.4g}, "
+                      f"{entry['max']:.4g}] were clamped to it", stacklevel=2)
+    if entry["latent_slope"] == 0:
+        raise InvalidConfigError(f"latent dim {entry['dim']} does not vary with {entry['name']}; "
+                                 f"traverse it in latent units")
+    return entry["latent_slope"] * clamped + entry["latent_intercept"]
+
+
+def latent_to_attribute(bundle: ModelBundle, attribute: int | str, latent: Sequence[float]) -> np.ndarray:
+    """Latent values of an attribute's dim → attribute units (inverse of :func:`attribute_to_latent`)."""
+    entry = _card_entry(bundle, attribute)
+    if entry["latent_slope"] == 0:
+        raise InvalidConfigError(f"latent dim {entry['dim']} does not vary with {entry['name']}")
+    return (np.asarray(latent, dtype=np.float64) - entry["latent_intercept"]) / entry["latent_slope"]
+
+
+def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Sequence[float],
+             units: str = "latent") -> torch.Tensor:
+    """Decode ``z`` with one latent dim set to each of ``values``, all steps in one batch.
+
+    Args:
+        model: a model, or a bundle (needed for names and attribute units).
+        z: (L,) or (1, L) latent code of the subject (e.g. μ from :func:`encode`).
+        attribute: attribute name or latent dim.
+        values: N values, in latent units or, with ``units="attribute"``, in the attribute's units.
+
+    Returns:
+        (N, 1, S, S, S) volumes in [0, 1].
+    """
+    if units not in ("latent", "attribute"):
+        raise InvalidConfigError(f"units {units!r} is not 'latent' or 'attribute'")
+    dim = attribute_index(model, attribute)
+    if units == "attribute":
+        if not isinstance(model, ModelBundle):
+            raise InvalidConfigError("a traversal in attribute units needs a model bundle (load_model)")
+        latent = attribute_to_latent(model, dim, values)
+    else:
+        latent = np.asarray(values, dtype=np.float64)
+    codes = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).repeat(len(latent), 1)  # (N, L)
+    codes[:, dim] = torch.as_tensor(latent, dtype=torch.float32)
+    return decode(model, codes)
+
+
+def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` codes evenly spaced from z_a to z_b, both included: (L,) × 2 → (steps, L).
+
+    Decode them with :func:`decode`."""
+    if steps < 2:
+        raise InvalidConfigError(f"interpolation needs at least 2 steps, got {steps}")
+    z_a, z_b = (torch.as_tensor(z, dtype=torch.float32).reshape(-1) for z in (z_a, z_b))
+    if z_a.shape != z_b.shape:
+        raise InvalidConfigError(f"latent codes of sizes {z_a.numel()} and {z_b.numel()} cannot be interpolated")
+    alphas = torch.linspace(0.0, 1.0, steps)[:, None]  # (steps, 1)
+    return (1 - alphas) * z_a + alphas * z_b
