@@ -28,6 +28,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from .constants import MYOCARDIAL_DENSITY_G_PER_ML
 from .errors import InvalidVolumeError
+from .io import check_same_geometry
 from .labels import LabelScheme
 
 SHAPE_ATTRIBUTES = (
@@ -76,7 +77,10 @@ def shape_attributes(
     if scheme.infarct:
         attributes["infarct_size_pct"] = 100.0 * scheme.infarct_mask(array).sum() / myocardium.sum()
     if es_labels is not None:
+        check_same_geometry(labels, es_labels, name, f"end-systolic mask of {name}")
         es_cavity = scheme.cavity_mask(sitk.GetArrayViewFromImage(es_labels)).sum()
+        if not es_cavity:
+            raise InvalidVolumeError(f"end-systolic mask of {name} has no cavity voxels; check its label values")
         es_volume = es_cavity * float(np.prod(es_labels.GetSpacing())) / 1000.0
         attributes["ef_pct"] = 100.0 * (attributes["lv_volume_ml"] - es_volume) / attributes["lv_volume_ml"]
     return {key: float(value) for key, value in attributes.items()}

@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig
+from .config import ModelConfig, RunConfig
 from .errors import AttriVAEError, InvalidModelError
 from .io import atomic_path, to_json
 from .model import AttriVAE
@@ -38,6 +38,14 @@ class ModelBundle:
     def attribute_names(self) -> list[str]:
         """Regularised attributes; entry k is encoded by latent dim k."""
         return [entry["name"] for entry in self.card["attributes"]]
+
+    def run_config(self) -> RunConfig:
+        """The model, loss and preprocessing settings the model was trained with."""
+        card_only = ("input_size", "label_scheme")  # recorded in the card, not preprocessing settings
+        preprocess = {k: v for k, v in self.card.get("preprocess", {}).items() if k not in card_only}
+        return RunConfig.from_dict({"preset": self.card.get("preset", "paper"), "attributes": self.attribute_names,
+                                    "model": self.card["model"], "loss": self.card.get("loss", {}),
+                                    "preprocess": preprocess})
 
 
 def write_safetensors(path: Path | str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
@@ -86,9 +94,13 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBun
             not match the architecture its card describes.
     """
     tensors, card = read_safetensors(path)
-    if card.get("format") != FORMAT:
-        raise InvalidModelError(f"{path} holds {card.get('format')!r}, not an AttriVAE model bundle")
-    if int(card.get("format_version", 0)) > FORMAT_VERSION:
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        found = card.get("format") if isinstance(card, dict) else type(card).__name__
+        raise InvalidModelError(f"{path} is not an AttriVAE model bundle (its card says {found!r})")
+    version = card.get("format_version")
+    if not isinstance(version, int):
+        raise InvalidModelError(f"{path} has a model card without an integer format_version; the file is corrupt")
+    if version > FORMAT_VERSION:
         raise InvalidModelError(f"{path} was written by a newer AttriVAE (bundle version "
                                 f"{card['format_version']}); upgrade with pip install -U attrivae")
     for key in ("model", "attributes"):

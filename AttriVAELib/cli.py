@@ -1,4 +1,4 @@
-"""Command-line interface: ``attrivae synth | train | demo``.
+"""Command-line interface: ``attrivae synth | train | evaluate | traverse | attention | crossval | demo``.
 
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
 during training exits with 130 after saving a resumable checkpoint.
@@ -17,9 +17,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .config import PRESETS, RunConfig, preset
+from .config import ABLATION_PRESETS, PRESETS, RunConfig, preset
 from .errors import AttriVAEError
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -35,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("attrivae: interrupted; nothing was left half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as err:  # permissions, a full disk, a file where a folder should be
+        print(f"attrivae: error: {err.strerror or err}: {err.filename or ''}; check the path and free space",
+              file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,10 +61,55 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
     train.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
     train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=["auto", "cpu", "cuda"])
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="metrics and an HTML report of a model on a dataset")
+    evaluate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
+    evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
+    evaluate.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
+    evaluate.add_argument("--subjects", default="auto", choices=["auto", "test", "all"],
+                          help="auto: the model's test split when the dataset holds it, else all subjects")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.set_defaults(handler=_evaluate)
+
+    for name, handler, help_text in (("traverse", _traverse, "decode one attribute's sweep as NIfTI volumes"),
+                                     ("attention", _attention, "per-attribute attention maps as NIfTI volumes")):
+        command = commands.add_parser(name, help=help_text + " in the input image's geometry")
+        command.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+        command.add_argument("--image", type=Path, required=True, help="3D image")
+        command.add_argument("--mask", type=Path, required=True, help="LV label map on the image's grid")
+        command.add_argument("--labels", default="emidec", choices=["emidec", "acdc"], help="label values of --mask")
+        command.add_argument("--out", type=Path, required=True, help="new output folder")
+        command.set_defaults(handler=handler)
+        if name == "traverse":
+            command.add_argument("--attribute", required=True, help="attribute name (or latent dim number)")
+            command.add_argument("--values", required=True, help="comma-separated values, e.g. 80,120,160")
+            command.add_argument("--units", default="attribute", choices=["attribute", "latent"])
+        else:
+            command.add_argument("--attributes", help="comma-separated names; default all regularised attributes")
+            command.add_argument("--layer", default="conv5", help="encoder layer conv1..conv5 (paper: conv5)")
+
+    crossval = commands.add_parser("crossval", help="cross-validate presets: mean ± sd of every metric")
+    crossval.add_argument("--data", type=Path, required=True)
+    crossval.add_argument("--out", type=Path, required=True, help="new folder for runs and crossval.json")
+    crossval.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
+    crossval.add_argument("--folds", type=int, default=5)
+    crossval.add_argument("--seeds", type=int, default=3)
+    crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
+    crossval.add_argument("--config", type=Path, help="JSON config for model and training settings")
+    crossval.add_argument("--epochs", type=int)
+    crossval.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16")
+    crossval.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
+    crossval.add_argument("--batch-size", type=int)
+    crossval.add_argument("--learning-rate", type=float)
+    crossval.add_argument("--seed", type=int)
+    crossval.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    crossval.set_defaults(handler=_crossval, resume=False, preset=None)
 
     demo = commands.add_parser("demo", help="synthesise a cohort, train, and summarise (about 6 min on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
@@ -91,10 +141,15 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
-    requested = args.attributes.split(",") if args.attributes else list(config.attributes) or None
+    requested = _names(args.attributes) or list(config.attributes) or None
     summary = _run_training(args.data, args.format, args.out, config, requested, args.resume)
     _print_summary(summary)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    """Comma-separated names, blanks stripped."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def _resolve_config(args: argparse.Namespace) -> RunConfig:
@@ -106,18 +161,13 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
     else:
         config = preset(args.preset or "paper")
     if args.preset and args.preset != config.preset:
-        config = RunConfig.from_dict({**_without_preset_sections(config), "preset": args.preset})
-    model = {"input_size": args.size} if args.size else {}
+        config = config.with_preset(args.preset)
+    model = {"input_size": args.size} if args.size is not None else {}
     train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                            ("seed", args.seed), ("device", args.device)) if value is not None}
+                                            ("learning_rate", args.learning_rate), ("seed", args.seed),
+                                            ("device", args.device)) if value is not None}
     return dataclasses.replace(config, model=dataclasses.replace(config.model, **model),
                                train=dataclasses.replace(config.train, **train))
-
-
-def _without_preset_sections(config: RunConfig) -> dict[str, Any]:
-    """Keep model and train settings when switching preset; loss and preprocessing follow the preset."""
-    data = config.to_dict()
-    return {"attributes": data["attributes"], "model": data["model"], "train": data["train"]}
 
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
@@ -178,10 +228,18 @@ class _ProgressReporter:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     print(f"model: {summary['model']} (best validation epoch {summary['best_epoch']})")
-    print(f"test split ({summary['subjects']} subjects): AUC {summary['auc']:.3f}, accuracy {summary['accuracy']:.3f}")
+    print(f"test split ({summary['subjects']} subjects): AUC {_number(summary['auc'])}, "
+          f"accuracy {_number(summary['accuracy'])}")
     print("Spearman ρ between latent dim k and attribute k on the test split:")
     for k, (name, rho) in enumerate(summary["spearman"].items()):
-        print(f"  dim {k:2d}  {name:24s} {rho:+.3f}")
+        print(f"  dim {k:2d}  {name:24s} {_number(rho, signed=True)}")
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    """Three decimals, or n/a for a metric that is undefined here (one class, constant code)."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -190,16 +248,133 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.out.exists() and any(args.out.iterdir()):
         raise InvalidConfigError(f"demo folder {args.out} is not empty; remove it or pass --out NEW_FOLDER")
+    base = preset("paper")  # built first: a bad --input-size fails before any file is written
+    config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.input_size),
+                                 train=dataclasses.replace(base.train, epochs=args.epochs, seed=args.seed,
+                                                           learning_rate=args.learning_rate))
     data = args.out / "data"
     make_cohort(data, args.subjects, args.size, args.seed, args.infarct_fraction,
                 slice_thickness_mm=args.slice_thickness)
     print(f"synthetic cohort: {args.subjects} subjects in {data}", file=sys.stderr)
-    base = preset("paper")
-    config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.input_size),
-                                 train=dataclasses.replace(base.train, epochs=args.epochs, seed=args.seed,
-                                                           learning_rate=args.learning_rate))
     summary = _run_training(data, "csv", args.out / "run", config, None, resume=False)
     _print_summary(summary)
+    report = _write_evaluation(summary["model"], data, "csv", args.out / "report", "test", "auto")
+    print(f"report: {report}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    report = _write_evaluation(args.model, args.data, args.format, args.out, args.subjects, args.device)
+    print(f"report: {report}")
+    return 0
+
+
+def _write_evaluation(model_path: Path, data_path: Path, format: str, out: Path, subjects: str,
+                      device: str) -> Path:
+    """Evaluate a bundle on a dataset (its test split when available) and write the report folder."""
+    import numpy as np
+
+    from .bundle import load_model
+    from .data import prepare_data
+    from .datasets import load_cohort, select_attributes
+    from .errors import InvalidConfigError
+    from .evaluation import evaluate
+    from .io import staged_directory
+    from .report import write_report
+    from .training import resolve_device
+
+    with staged_directory(out, "report folder"):  # refuse a used folder before any work
+        pass
+    torch_device = resolve_device(device)
+    bundle = load_model(model_path, torch_device)
+    cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
+    data = prepare_data(cohort, names, bundle.run_config())
+    test_ids = bundle.card.get("data", {}).get("split", {}).get("test", [])
+    held_out = bool(test_ids) and set(test_ids) <= set(data.subject_ids)
+    if subjects == "test" and not held_out:
+        raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
+    use_test = subjects == "test" or (subjects == "auto" and held_out)
+    indices = np.array([data.subject_ids.index(s) for s in test_ids]) if use_test else np.arange(len(data.subject_ids))
+    print(f"evaluating on {len(indices)} subjects ({'test split' if use_test else 'all'})", file=sys.stderr)
+    evaluation = evaluate(bundle, data, indices, tuple(names), torch_device)
+    return write_report(evaluation, bundle, data.volumes[indices][:, 0].numpy(), out,
+                        f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")
+
+
+def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Load --model and preprocess --image/--mask as the model expects."""
+    from .bundle import load_model
+    from .interpretation import preprocess_for
+    from .io import read_label_map, read_volume
+    from .labels import ACDC_SCHEME, EMIDEC_SCHEME
+
+    bundle = load_model(args.model)
+    scheme = {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[args.labels]
+    image, mask = read_volume(args.image, "image"), read_label_map(args.mask, "mask")
+    return bundle, preprocess_for(bundle, image, mask, scheme, name=f"image {args.image}")
+
+
+def _traverse(args: argparse.Namespace) -> int:
+    from .errors import InvalidConfigError
+    from .interpretation import encode, traverse
+
+    try:
+        values = [float(v) for v in args.values.split(",")]
+    except ValueError as err:
+        raise InvalidConfigError(f"--values {args.values!r} must be comma-separated numbers") from err
+    attribute: int | str = int(args.attribute) if args.attribute.isdigit() else args.attribute
+    bundle, prepared = _single_subject(args)
+    mu, _ = encode(bundle, prepared.volume)
+    volumes = traverse(bundle, mu[0], attribute, values, units=args.units)[:, 0].cpu().numpy()
+    label = args.attribute if isinstance(attribute, str) else f"dim{attribute}"
+    files = {f"traverse_{label}_{step:02d}.nii.gz": volume for step, volume in enumerate(volumes)}
+    _write_volumes(args.out, files, prepared.geometry, {"attribute": args.attribute, "units": args.units,
+                                                        "values": dict(zip(files, values))})
+    return 0
+
+
+def _attention(args: argparse.Namespace) -> int:
+    from .attention import attention
+
+    bundle, prepared = _single_subject(args)
+    names = _names(args.attributes) or None
+    maps = attention(bundle, prepared.volume, names, layer=args.layer)
+    files = {f"attention_{name.replace(' ', '')}.nii.gz": cam for name, cam in maps.items()}
+    _write_volumes(args.out, files, prepared.geometry, {"layer": args.layer, "maps": dict(zip(files, maps))})
+    return 0
+
+
+def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[str, Any]) -> None:
+    """Write cube arrays resampled into the input image's geometry, plus an index.json, atomically."""
+    import SimpleITK as sitk
+
+    from .io import staged_directory, to_json
+
+    with staged_directory(out) as folder:
+        for name, array in files.items():
+            sitk.WriteImage(geometry.to_source(array), str(folder / name), useCompression=True)
+        (folder / "index.json").write_text(to_json(index, indent=2) + "\n")
+    print(f"wrote {len(files)} volumes to {out}")
+
+
+def _crossval(args: argparse.Namespace) -> int:
+    from .crossval import cross_validate
+    from .datasets import load_cohort, select_attributes
+
+    config = _resolve_config(args)
+    requested = _names(args.attributes) or list(config.attributes) or None
+    cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
+    presets = _names(args.presets)
+    for name in presets:
+        preset(name)  # unknown names fail before any training
+    results = cross_validate(cohort, names, config, presets, args.folds, args.seeds, args.out,
+                             progress=_ProgressReporter(config.train.epochs))
+    headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
+    print(f"{'preset':12s} " + " ".join(f"{m:>22s}" for m in headline))
+    for name, metrics in results["summary"].items():
+        print(f"{name:12s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
+                                        for m in headline))
+    print(f"all metrics: {args.out / 'crossval.json'}")
     return 0
 
 

@@ -7,6 +7,7 @@ offered as presets and ``paper`` is the default.
 from __future__ import annotations
 
 __all__ = [
+    "ABLATION_PRESETS",
     "LossConfig",
     "ModelConfig",
     "PreprocessConfig",
@@ -50,8 +51,9 @@ class ModelConfig:
             )
         if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
             raise InvalidConfigError("encoder_channels and decoder_channels need exactly 5 entries each")
-        if any(c <= 0 for c in self.encoder_channels + self.decoder_channels + self.hidden_sizes):
-            raise InvalidConfigError("channel and layer widths must be positive")
+        widths = self.encoder_channels + self.decoder_channels + self.hidden_sizes + self.classifier_sizes
+        if any(c <= 0 for c in widths) or self.latent_size <= 0:
+            raise InvalidConfigError("channel and layer widths and the latent size must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise InvalidConfigError(f"dropout {self.dropout} must be in [0, 1)")
 
@@ -93,7 +95,7 @@ class PreprocessConfig:
     mode: Literal["physical", "official-code"] = "physical"  # resample at fixed spacing vs resize box
     field_of_view_mm: float = 120.0  # physical mode: cube edge in mm (spacing = fov / input_size)
     margin_mm: float = 0.0  # official-code mode: margin added around the LV bounding box (code: 0)
-    gamma: float = 1.0  # power-law contrast before scaling to [0, 1] (official code: 5 for EMIDEC)
+    gamma: float = 1.0  # power-law contrast applied to the [0, 1]-scaled cube (official code: 5 for EMIDEC)
     clip_percentiles: tuple[float, float] = (0.5, 99.5)  # intensity window inside the LV mask
 
     def __post_init__(self) -> None:
@@ -154,15 +156,29 @@ class RunConfig:
         if unknown:
             raise InvalidConfigError(f"unknown config keys {sorted(unknown)}; expected {sorted(sections)}")
         base = preset(data.get("preset", "paper"))
-        kwargs: dict[str, Any] = {"preset": base.preset, "attributes": tuple(data.get("attributes", ()))}
+        attributes = data.get("attributes", [])
+        if not isinstance(attributes, (list, tuple)) or not all(isinstance(a, str) for a in attributes):
+            raise InvalidConfigError(f"config 'attributes' must be a list of names, not {attributes!r}")
+        kwargs: dict[str, Any] = {"preset": base.preset, "attributes": tuple(attributes)}
         for name, section_cls in sections.items():
             current = dataclasses.asdict(getattr(base, name))
             overrides = data.get(name, {})
+            if not isinstance(overrides, dict):
+                raise InvalidConfigError(f"config section {name!r} must be a JSON object, not {overrides!r}")
             bad = set(overrides) - set(current)
             if bad:
                 raise InvalidConfigError(f"unknown {name} config keys {sorted(bad)}; expected {sorted(current)}")
-            kwargs[name] = section_cls(**{**current, **overrides})
+            try:
+                kwargs[name] = section_cls(**{**current, **overrides})
+            except TypeError as err:  # e.g. "input_size": "80"
+                raise InvalidConfigError(f"config section {name!r} has a value of the wrong type ({err})") from err
         return cls(**kwargs)
+
+    def with_preset(self, name: str) -> RunConfig:
+        """The same model, training settings and attributes under another preset's loss and preprocessing."""
+        data = self.to_dict()
+        return RunConfig.from_dict({"preset": name, "attributes": data["attributes"], "model": data["model"],
+                                    "train": data["train"]})
 
     @classmethod
     def from_json(cls, path: Path) -> RunConfig:
@@ -183,7 +199,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "loss": {"reconstruction": "mse", "gamma": 10.0, "delta": 100.0, "l1_weight": 5e-5},
         "preprocess": {"mode": "official-code", "gamma": 5.0},
     },
+    # The ablations of the paper's Tables 2–3, on top of the paper settings.
+    "attri-vae": {},  # the full method (= paper)
+    "ar-vae": {"loss": {"alpha": 0.0}},  # no classifier
+    "beta-vae": {"loss": {"alpha": 0.0, "gamma": 0.0}},  # no classifier, no attribute regularisation
+    "vae": {"loss": {"alpha": 0.0, "gamma": 0.0, "beta": 1.0}},  # plain VAE
 }
+ABLATION_PRESETS = ("vae", "beta-vae", "ar-vae", "attri-vae")
 
 
 def preset(name: str) -> RunConfig:

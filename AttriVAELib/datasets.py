@@ -107,6 +107,11 @@ def select_attributes(cohort: Cohort, requested: Sequence[str] | None = None) ->
         cohort = _with_measured_shapes(cohort)
         available = set(cohort.attribute_names)
     if not requested:
+        incomplete = [n for n in DEFAULT_ATTRIBUTES if n in cohort.non_numeric]
+        if incomplete:  # dropping it would silently move every later attribute to another latent dim
+            raise InvalidDatasetError(f"default attribute column {incomplete[0]!r} of {cohort.root} has a value that "
+                                      f"is not a finite number ({cohort.non_numeric[incomplete[0]]}); fix it or "
+                                      f"name the attributes with --attributes")
         names = tuple(n for n in DEFAULT_ATTRIBUTES if n in available)
         if not names:
             raise InvalidDatasetError(
@@ -128,7 +133,7 @@ def select_attributes(cohort: Cohort, requested: Sequence[str] | None = None) ->
 def _detect_format(path: Path) -> str:
     if (path.is_file() and path.suffix.lower() == ".csv") or (path / ATTRIBUTES_CSV).is_file():
         return "csv"
-    if path.is_dir() and next(path.glob("**/Info.cfg"), None) is not None:
+    if path.is_dir() and any(p.is_file() for p in path.glob("**/Info.cfg")):
         return "acdc"
     if path.is_dir() and any(p.is_dir() and (p / "Images").is_dir() for p in path.glob("Case_*")):
         return "emidec"
@@ -158,8 +163,12 @@ def _load_csv(path: Path) -> Cohort:
         attributes = {}
         for column in attribute_columns:
             try:
-                attributes[column] = float(row[column])
+                value = float(row[column])
             except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value):
+                attributes[column] = value
+            else:  # empty, text, nan or inf
                 non_numeric.setdefault(column, f"{row[column]!r} at line {line}")
         subjects.append(Subject(
             subject_id=_required(row, "subject", where),
@@ -240,7 +249,11 @@ def _emidec_clinical(root: Path, case: Path) -> dict[str, float]:
     if path is None:
         raise InvalidDatasetError(f"EMIDEC case {case.name}: clinical file {candidates[0]} is missing")
     values: dict[str, float] = {}
-    for line in path.read_bytes().decode("latin-1").splitlines():
+    try:
+        text = path.read_bytes().decode("latin-1")
+    except OSError as err:
+        raise InvalidDatasetError(f"cannot read {path} ({err.strerror}); check its permissions") from err
+    for line in text.splitlines():
         key, _, raw = line.replace("\xa0", " ").partition(":")
         key = re.sub(r"[^a-z]", "", key.lower())
         if key not in _EMIDEC_CLINICAL:
@@ -260,7 +273,7 @@ def _emidec_clinical(root: Path, case: Path) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------- ACDC
 def _load_acdc(root: Path) -> Cohort:
     subjects = []
-    for info_path in sorted(root.glob("**/Info.cfg")):
+    for info_path in sorted(p for p in root.glob("**/Info.cfg") if p.is_file()):
         folder, patient = info_path.parent, info_path.parent.name
         info = _read_info(info_path)
         frames = {}
@@ -278,7 +291,11 @@ def _load_acdc(root: Path) -> Cohort:
 
 def _read_info(path: Path) -> dict[str, str]:
     info = {}
-    for line in path.read_text(errors="replace").splitlines():
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as err:
+        raise InvalidDatasetError(f"cannot read {path} ({err.strerror}); check its permissions") from err
+    for line in text.splitlines():
         key, sep, value = line.partition(":")
         if sep:
             info[key.strip()] = value.strip()

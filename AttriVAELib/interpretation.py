@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "attribute_index",
+    "preprocess_for",
     "attribute_to_latent",
     "decode",
     "encode",
@@ -29,13 +30,23 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+import SimpleITK as sitk
 import torch
 
 from .bundle import ModelBundle
 from .errors import InvalidConfigError
+from .labels import EMIDEC_SCHEME, LabelScheme
 from .model import AttriVAE
+from .preprocessing import PreprocessedVolume, preprocess
 
 ModelLike = AttriVAE | ModelBundle
+
+
+def preprocess_for(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
+                   scheme: LabelScheme = EMIDEC_SCHEME, name: str = "image") -> PreprocessedVolume:
+    """Preprocess one subject exactly as the bundle's training data were (mode, size, spacing, gamma)."""
+    config = bundle.run_config()
+    return preprocess(image, labels, scheme, config.preprocess, config.model.input_size, name)
 
 
 def _model(model: ModelLike) -> AttriVAE:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["atomic_path", "check_same_geometry", "read_label_map", "read_volume", "to_json", "write_volume"]
+__all__ = [
+    "atomic_path",
+    "check_same_geometry",
+    "read_label_map",
+    "read_volume",
+    "staged_directory",
+    "to_json",
+]
 
 import contextlib
+import gzip
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +25,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from .errors import InvalidVolumeError
+from .errors import InvalidDatasetError, InvalidVolumeError
 
 GEOMETRY_TOLERANCE = 1e-3
 """Relative tolerance on spacing/origin/direction when comparing an image with its mask."""
@@ -34,10 +43,44 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        with open(temporary, "rb+") as written:  # on disk before it takes the final name
+            os.fsync(written.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+@contextlib.contextmanager
+def staged_directory(path: Path | str, what: str = "output folder") -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; on success it becomes ``path`` in one rename.
+
+    ``path`` must not exist or be empty. On error the staging folder is removed and ``path`` is left as it was.
+
+    Raises:
+        InvalidDatasetError: ``path`` exists and is not empty.
+    """
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InvalidDatasetError(f"{what} {path} is not empty; choose a new --out or empty it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
+        if path.exists():
+            path.rmdir()
+        staging.rename(path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_volume(path: Path | str, what: str = "image") -> sitk.Image:
@@ -55,6 +98,8 @@ def read_volume(path: Path | str, what: str = "image") -> sitk.Image:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else "unknown reason"
         raise InvalidVolumeError(f"cannot read {what} {path} ({first_line}); give a NIfTI/NRRD/MHA file") from err
     check_volume(image, f"{what} {path}")
+    if _nifti_has_non_finite(path):
+        raise InvalidVolumeError(f"{what} {path} contains NaN or Inf values; clean or re-export the volume")
     return image
 
 
@@ -101,12 +146,6 @@ def check_same_geometry(image: sitk.Image, mask: sitk.Image, image_name: str, ma
         )
 
 
-def write_volume(image: sitk.Image, path: Path | str) -> None:
-    """Write a volume atomically (compressed when the extension says so)."""
-    with atomic_path(path) as temporary:
-        sitk.WriteImage(image, str(temporary), useCompression=True)
-
-
 def to_json(data: Any, indent: int | None = None) -> str:
     """JSON text in which NaN and ±Inf become null (standard JSON has no non-finite numbers)."""
     return json.dumps(_finite(data), indent=indent, allow_nan=False)
@@ -120,3 +159,29 @@ def _finite(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [_finite(value) for value in data]
     return data
+
+
+_NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI-1 datatype codes of float32 and float64
+
+
+def _nifti_has_non_finite(path: Path) -> bool:
+    """True when a single-file float NIfTI-1 stores NaN or Inf voxels.
+
+    ITK's NIfTI reader hands NaN voxels over as 0, so :func:`check_volume` cannot see them; this reads
+    the raw voxels. Other formats and other data types return False (SimpleITK keeps their values)."""
+    name = path.name.lower()
+    if not name.endswith((".nii", ".nii.gz")):
+        return False
+    with (gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb")) as handle:
+        data = handle.read()
+    if len(data) < 352:
+        return False
+    for order in ("<", ">"):
+        if np.frombuffer(data, f"{order}i4", 1, 0)[0] == 348:  # sizeof_hdr tells the byte order
+            datatype = int(np.frombuffer(data, f"{order}i2", 1, 70)[0])
+            offset = int(np.frombuffer(data, f"{order}f4", 1, 108)[0])
+            if datatype not in _NIFTI_FLOAT_TYPES:
+                return False
+            voxels = np.frombuffer(data, f"{order}{_NIFTI_FLOAT_TYPES[datatype]}", offset=offset)
+            return not np.isfinite(voxels).all()
+    return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["Split", "oversample_minority", "stratified_split"]
+__all__ = ["Split", "oversample_minority", "stratified_folds", "stratified_split"]
 
 from dataclasses import dataclass
 
@@ -59,3 +59,32 @@ def oversample_minority(indices: np.ndarray, labels: np.ndarray, seed: int) -> n
     extra = [rng.choice(indices[labels[indices] == c], size=counts.max() - n, replace=counts.max() - n > n)
              for c, n in zip(classes, counts) if n < counts.max()]
     return np.concatenate([indices, *extra]) if extra else indices
+
+
+def stratified_folds(labels: np.ndarray, folds: int, val_fraction: float, seed: int) -> list[Split]:
+    """K stratified folds: fold i is the test part of split i; a stratified ``val_fraction`` of all
+    subjects is drawn from the other folds for model selection, the rest trains.
+
+    Raises:
+        InvalidDatasetError: fewer subjects of a class than folds.
+    """
+    if folds < 2:
+        raise InvalidDatasetError(f"cross-validation needs at least 2 folds, got {folds}")
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if len(members) < folds:
+            raise InvalidDatasetError(f"class {label} has {len(members)} subjects, fewer than {folds} folds; "
+                                      f"use fewer --folds")
+        assignment[members] = np.arange(len(members)) % folds
+    splits = []
+    for fold in range(folds):
+        val = []
+        for label in np.unique(labels):
+            candidates = rng.permutation(np.flatnonzero((labels == label) & (assignment != fold)))
+            val += candidates[:max(1, int(round(val_fraction * (labels == label).sum())))].tolist()
+        in_val = np.isin(np.arange(len(labels)), val)
+        splits.append(Split(np.flatnonzero((assignment != fold) & ~in_val), np.sort(np.array(val)),
+                            np.flatnonzero(assignment == fold)))
+    return splits

@@ -18,8 +18,6 @@ __all__ = ["PhantomFactors", "analytic_volumes", "make_cohort", "render_phantom"
 import csv
 import dataclasses
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +28,8 @@ from scipy.spatial.transform import Rotation
 
 from .attributes import SHAPE_ATTRIBUTES, shape_attributes
 from .constants import ATTRIBUTES_CSV, EmidecLabel
-from .errors import InvalidConfigError, InvalidDatasetError
+from .errors import InvalidConfigError
+from .io import staged_directory
 from .labels import EMIDEC_SCHEME
 
 Phase = Literal["ed", "es"]
@@ -323,23 +322,17 @@ def make_cohort(
         raise InvalidConfigError(f"--subjects {subjects} is too small; a cohort needs at least 2 subjects")
     if size < 16:
         raise InvalidConfigError(f"--size {size} is too small; use at least 16 pixels in-plane")
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InvalidDatasetError(f"output folder {out_dir} is not empty; choose a new --out or empty it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    if slice_thickness_mm <= 0 or field_of_view_mm <= 0:
+        raise InvalidConfigError("--slice-thickness and the field of view must be positive (mm)")
+    if not 0.0 <= infarct_probability <= 1.0:
+        raise InvalidConfigError(f"--infarct-fraction {infarct_probability} must be a probability in [0, 1]")
+    with staged_directory(out_dir) as staging:
         rows = [_write_subject(staging, index, seed, size, infarct_probability, field_of_view_mm, slice_thickness_mm)
                 for index in range(subjects)]
         with open(staging / ATTRIBUTES_CSV, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        if out_dir.exists():
-            out_dir.rmdir()
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return out_dir / ATTRIBUTES_CSV
 
 
@@ -361,6 +354,7 @@ def _write_subject(folder: Path, index: int, seed: int, size: int, infarct_proba
     measured = shape_attributes(label_maps["ed"], EMIDEC_SCHEME, label_maps["es"], name=paths["ed"][1])
     ed, es = analytic_volumes(factors, "ed"), analytic_volumes(factors, "es")
     truth = {f"gt_{key}": value for key, value in dataclasses.asdict(factors).items() if key != "shift_mm"}
+    truth.update({f"gt_shift_{axis}_mm": value for axis, value in zip("ijk", factors.shift_mm)})
     truth.update({"gt_lv_volume_ml": ed["lv_volume_ml"], "gt_myo_volume_ml": ed["myo_volume_ml"],
                   "gt_ef_pct": 100.0 * (ed["lv_volume_ml"] - es["lv_volume_ml"]) / ed["lv_volume_ml"]})
     row: dict[str, object] = {"subject": subject, "image": paths["ed"][0], "mask": paths["ed"][1],

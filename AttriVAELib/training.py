@@ -14,10 +14,12 @@ from __future__ import annotations
 
 __all__ = ["TrainingInterrupted", "resolve_device", "train"]
 
+import contextlib
 import csv
 import dataclasses
-import math
+import json
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from .model import AttriVAE
 from .splits import Split, oversample_minority, stratified_split
 
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
+CHECKPOINT = "checkpoint.safetensors"
 
 
 class TrainingInterrupted(Exception):
@@ -66,38 +69,49 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     """Train Attri-VAE on ``cohort`` and return the path of the best model bundle.
 
     ``data`` reuses an earlier :func:`prepare_data` of the same cohort, attributes and preprocessing;
-    ``split`` replaces the seeded stratified split (cross-validation passes its folds).
+    ``split`` replaces the seeded stratified split (cross-validation passes its folds). The global torch
+    RNG and cuDNN flags are restored afterwards.
 
     Raises:
-        InvalidConfigError: ``out_dir`` holds another run (without ``resume``) or no run (with it).
+        InvalidConfigError: more attributes than latent dims; ``out_dir`` holds another run (without
+            ``resume``) or no run or a run with other settings (with it).
         TrainingInterrupted: on Ctrl-C, after the last finished epoch was checkpointed.
     """
     out_dir = Path(out_dir)
-    checkpoint_path, model_path = out_dir / "checkpoint.safetensors", out_dir / "model.safetensors"
-    _check_run_folder(out_dir, checkpoint_path, resume)
-    emit = progress or (lambda event: None)
     config = dataclasses.replace(config, attributes=tuple(attribute_names))
+    if len(attribute_names) > config.model.latent_size:
+        raise InvalidConfigError(f"{len(attribute_names)} attributes need at least as many latent dims; "
+                                 f"latent_size is {config.model.latent_size}")
+    _check_run_folder(out_dir, resume)
     device = resolve_device(config.train.device)
-    seed = config.train.seed
+    data = data or prepare_data(cohort, attribute_names, config, progress)
+    if resume:
+        split = _saved_split(out_dir, config, data)
+    split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
+                                      config.train.test_fraction, config.train.seed)
+    with _torch_state(device):
+        return _run(cohort, config, data, split, out_dir, resume, device, progress or (lambda event: None))
 
-    data = data or prepare_data(cohort, attribute_names, config, emit)
+
+def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, out_dir: Path, resume: bool,
+         device: torch.device, emit: Progress) -> Path:
+    """The training loop proper (see :func:`train`)."""
+    checkpoint_path, model_path = out_dir / CHECKPOINT, out_dir / "model.safetensors"
     labels = data.labels.numpy().astype(int)
-    split = split or stratified_split(labels, config.train.val_fraction, config.train.test_fraction, seed)
+    seed = config.train.seed
     train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
-
-    if device.type == "cuda":  # deterministic convolutions, so --resume is bit-for-bit on GPUs too
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.manual_seed(seed)
     model = AttriVAE(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
-    state = {"epoch": 0, "best_val_loss": math.inf, "best_epoch": -1, "history": []}
+    state = {"epoch": 0, "best_val_loss": None, "best_epoch": None, "history": []}  # None: no epoch finished yet
     if resume:
-        state = _load_checkpoint(checkpoint_path, model, optimizer, config)
+        state = _load_checkpoint(checkpoint_path, model, optimizer)
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "config.json", config.to_dict())
         _write_json(out_dir / "split.json", _split_ids(split, data))
-    card = _model_card(config, cohort, split, data, attribute_names)
+        _save_checkpoint(checkpoint_path, model, optimizer, config, state)  # epoch 0: resumable from the start
+    _write_json(out_dir / "config.json", config.to_dict())
+    card = _model_card(config, cohort, data, config.attributes, split)
 
     try:
         for epoch in range(state["epoch"], config.train.epochs):
@@ -106,11 +120,11 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
             val_losses = _evaluate_losses(model, data, split.val, config, device)
             row = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train_losses.items()},
                    **{f"val_{k}": v for k, v in val_losses.items()}, "seconds": time.perf_counter() - started}
-            if val_losses["total"] < state["best_val_loss"]:
-                state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
-                save_model(model_path, model, {**card, "training": _training_summary(state, config)})
             state["epoch"] = epoch + 1
             state["history"].append(row)
+            if state["best_val_loss"] is None or val_losses["total"] < state["best_val_loss"]:
+                state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
+                save_model(model_path, model, {**card, "training": _training_summary(state, config)})
             _save_checkpoint(checkpoint_path, model, optimizer, config, state)
             _write_log(out_dir / "log.csv", state["history"])
             emit({"event": "epoch", **row, "epochs": config.train.epochs, "best_epoch": state["best_epoch"]})
@@ -118,13 +132,47 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
         raise TrainingInterrupted(state["epoch"], out_dir) from None
 
     best = load_model(model_path, device)
-    summary = evaluate_split(best, data, split.test, attribute_names, device)
+    summary = evaluate_split(best, data, split.test, config.attributes, device)
     _write_json(out_dir / "summary.json", {"split": "test", **summary})
     final_card = {**best.card, "test": summary, "training": _training_summary(state, config)}
-    final_card["attributes"] = _attribute_entries(best, data, split.train, attribute_names, device)
+    final_card["attributes"] = _attribute_entries(best, data, split.train, config.attributes, device)
     save_model(model_path, best.model, final_card)
     emit({"event": "done", "model": str(model_path), "test": summary})
     return model_path
+
+
+@contextlib.contextmanager
+def _torch_state(device: torch.device) -> Iterator[None]:
+    """Fork the global RNG and set deterministic cuDNN (bit-for-bit resume on GPUs), restoring both after."""
+    flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            if device.type == "cuda":
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+            yield
+        finally:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+
+
+def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
+    """The split of the run being resumed, after checking that its settings match ``config``."""
+    _, meta = read_safetensors(out_dir / CHECKPOINT, "checkpoint")
+    saved = RunConfig.from_dict(meta["config"])
+    resumable = ("epochs", "device")  # the only settings a resumed run may change
+    if (saved.model, saved.preprocess, saved.loss, saved.attributes) != (
+            config.model, config.preprocess, config.loss, config.attributes) or any(
+            getattr(saved.train, f.name) != getattr(config.train, f.name)
+            for f in dataclasses.fields(config.train) if f.name not in resumable):
+        raise InvalidConfigError(f"{out_dir} was trained with other settings (only epochs and device may change "
+                                 f"on resume); resume with its config.json or start a new --out")
+    try:
+        ids = json.loads((out_dir / "split.json").read_text())
+        position = {subject: index for index, subject in enumerate(data.subject_ids)}
+        return Split(*(np.array([position[s] for s in ids[part]], dtype=np.int64) for part in ("train", "val", "test")))
+    except (OSError, ValueError, KeyError) as err:
+        raise InvalidConfigError(f"{out_dir / 'split.json'} is missing or does not match the dataset ({err}); "
+                                 f"resume with the run's own data") from err
 
 
 def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: PreparedData, indices: np.ndarray,
@@ -191,8 +239,8 @@ def _attribute_entries(bundle: ModelBundle, data: PreparedData, indices: np.ndar
     return entries
 
 
-def _model_card(config: RunConfig, cohort: Cohort, split: Split, data: PreparedData,
-                attribute_names: tuple[str, ...]) -> dict[str, Any]:
+def _model_card(config: RunConfig, cohort: Cohort, data: PreparedData, attribute_names: tuple[str, ...],
+                split: Split) -> dict[str, Any]:
     train_attributes = data.attributes[split.train].numpy()
     return {
         "library_version": __version__,
@@ -222,7 +270,8 @@ def _training_summary(state: dict[str, Any], config: RunConfig) -> dict[str, Any
             "learning_rate": config.train.learning_rate}
 
 
-def _check_run_folder(out_dir: Path, checkpoint: Path, resume: bool) -> None:
+def _check_run_folder(out_dir: Path, resume: bool) -> None:
+    checkpoint = out_dir / CHECKPOINT
     if resume and not checkpoint.is_file():
         raise InvalidConfigError(f"--resume: {checkpoint} does not exist; start a new run without --resume")
     if not resume and out_dir.exists() and any(out_dir.iterdir()):
@@ -245,14 +294,8 @@ def _save_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimiz
                                       "param_groups": optimizer_state["param_groups"]})
 
 
-def _load_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer,
-                     config: RunConfig) -> dict[str, Any]:
+def _load_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     tensors, meta = read_safetensors(path, "checkpoint")
-    saved = RunConfig.from_dict(meta["config"])
-    if (saved.model, saved.preprocess, saved.attributes, saved.train.seed) != (
-            config.model, config.preprocess, config.attributes, config.train.seed):
-        raise InvalidConfigError(f"{path} was made with another model, preprocessing, attributes or seed; "
-                                 f"resume with the original settings or start a new --out")
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     moments: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():

@@ -41,11 +41,12 @@ def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
-    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--subjects", "12", "--size", "32",
-                       "--epochs", "1", "--input-size", "16")
-    assert code == 0
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--subjects", "36", "--size", "32",
+                         "--epochs", "1", "--input-size", "16")
+    assert code == 0, err
     assert "AUC" in out and "lv_volume_ml" in out
     assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
+    assert (tmp_path / "demo" / "report" / "report.html").is_file()
 
 
 def test_size_not_a_multiple_of_16(tiny_cohort, tmp_path, capsys):

@@ -108,11 +108,43 @@ def test_resume_without_a_checkpoint(tmp_path, cohort_and_names):
         train(*cohort_and_names, tiny_config(2), tmp_path / "new", resume=True)
 
 
-def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names):
+@pytest.mark.parametrize("change", [{"model": {"latent_size": 32}}, {"train": {"batch_size": 8}},
+                                    {"loss": {"gamma": 10.0}}])
+def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names, change):
     config = tiny_config(3)
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=32))
-    with pytest.raises(InvalidConfigError, match="another model"):
+    for section, values in change.items():
+        config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
+    with pytest.raises(InvalidConfigError, match="other settings"):
         train(*cohort_and_names, config, two_epoch_run, resume=True)
+
+
+def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
+    out = tmp_path / "early"
+
+    def interrupt_at_once(event):
+        if event["event"] == "batch":
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="after 0 finished epoch"):
+        train(*cohort_and_names, tiny_config(2), out, progress=interrupt_at_once)
+    train(*cohort_and_names, tiny_config(1), out, resume=True)
+    assert load_model(out / "model.safetensors").card["training"]["epochs"] == 1
+
+
+def test_more_attributes_than_latent_dims(tmp_path, cohort_and_names):
+    config = tiny_config(1)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=4))
+    with pytest.raises(InvalidConfigError, match="7 attributes need at least as many latent dims"):
+        train(*cohort_and_names, config, tmp_path / "small")
+    assert not (tmp_path / "small").exists()
+
+
+def test_training_leaves_the_global_rng_alone(tmp_path, cohort_and_names):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(*cohort_and_names, tiny_config(1), tmp_path / "rng")
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort_and_names):

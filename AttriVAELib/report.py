@@ -1,0 +1,193 @@
+"""The evaluation report: ``metrics.json``, ``report.html`` and its PNG figures (needs matplotlib,
+``pip install attrivae[report]``)."""
+
+from __future__ import annotations
+
+__all__ = ["attribute_unit", "write_report"]
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .attention import attention
+from .bundle import ModelBundle
+from .constants import CLASS_NAMES
+from .errors import AttriVAEError
+from .evaluation import Evaluation
+from .interpretation import traverse
+from .io import staged_directory, to_json
+
+TRAVERSAL_STEPS = 7
+_UNITS = {"_ml": "mL", "_mm": "mm", "_pct": "%", "_g": "g", "_cm": "cm", "_kg": "kg"}
+
+
+def attribute_unit(name: str) -> str:
+    """Unit of an attribute from its name's suffix (``lv_volume_ml`` → mL); '' when unitless."""
+    return next((unit for suffix, unit in _UNITS.items() if name.endswith(suffix)), "")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise AttriVAEError("the report needs matplotlib; install it with pip install 'attrivae[report]'") from err
+    return plt
+
+
+def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarray, out_dir: Path | str,
+                 title: str) -> Path:
+    """Write the report folder (appears only when complete) and return its ``report.html``.
+
+    Args:
+        evaluation: the metrics and per-subject arrays of one split.
+        bundle: the evaluated model.
+        volumes: (N, S, S, S) preprocessed cubes of the same subjects, in the same order.
+        out_dir: new folder.
+        title: heading of the page.
+    """
+    plt = _pyplot()
+    with staged_directory(out_dir, "report folder") as folder:
+        (folder / "metrics.json").write_text(to_json(evaluation.metrics, indent=2) + "\n")
+        figures = {"ROC curve": _roc(plt, evaluation, folder),
+                   "Attributes against their latent dimensions": _attribute_scatter(plt, evaluation, folder),
+                   "Regularised latent dimensions by class": _latent_scatter(plt, evaluation, folder)}
+        subject = _example_subject(evaluation)
+        for name in evaluation.attribute_names:
+            figures[f"Traversal of {name} ({evaluation.subject_ids[subject]})"] = _traversal(
+                plt, bundle, evaluation, subject, name, folder)
+        figures[f"Attention maps ({evaluation.subject_ids[subject]})"] = _attention(
+            plt, bundle, volumes[subject], evaluation.attribute_names, folder)
+        (folder / "report.html").write_text(_html(title, evaluation, bundle, figures))
+    return Path(out_dir) / "report.html"
+
+
+def _example_subject(evaluation: Evaluation) -> int:
+    """The first infarcted subject (its attention maps are the interesting ones), else the first."""
+    infarcted = np.flatnonzero(evaluation.labels == 1)
+    return int(infarcted[0]) if len(infarcted) else 0
+
+
+def _save(plt: Any, figure: Any, folder: Path, name: str) -> str:
+    figure.savefig(folder / name, dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return name
+
+
+def _mid_slices(volume: np.ndarray) -> list[np.ndarray]:
+    """Axial, coronal and sagittal mid-slices of a (k, j, i) cube (cube axes; oriented like the image)."""
+    k, j, i = (n // 2 for n in volume.shape)
+    return [volume[k], volume[:, j, :], volume[:, :, i]]
+
+
+def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: int, name: str, folder: Path) -> str:
+    entry = next(e for e in bundle.card["attributes"] if e["name"] == name)
+    values = np.linspace(entry["min"], entry["max"], TRAVERSAL_STEPS)
+    decoded = traverse(bundle, evaluation.mu[subject], name, values, units="attribute")[:, 0].cpu().numpy()
+    figure, axes = plt.subplots(3, TRAVERSAL_STEPS, figsize=(1.6 * TRAVERSAL_STEPS, 5.2))
+    for column, (value, volume) in enumerate(zip(values, decoded)):
+        for row, view in enumerate(_mid_slices(volume)):
+            axes[row, column].imshow(view, cmap="gray", vmin=0, vmax=1, origin="lower")
+            axes[row, column].axis("off")
+        axes[0, column].set_title(f"{value:.3g} {attribute_unit(name)}", fontsize=9)
+    figure.suptitle(f"{name}: latent dim {entry['dim']} swept over the training range", fontsize=10)
+    return _save(plt, figure, folder, f"traversal_{name}.png")
+
+
+def _attention(plt: Any, bundle: ModelBundle, volume: np.ndarray, names: tuple[str, ...], folder: Path) -> str:
+    maps = attention(bundle, volume, list(names))
+    figure, axes = plt.subplots(len(names), 3, figsize=(5.4, 1.8 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for column, (image, heat) in enumerate(zip(_mid_slices(volume), _mid_slices(maps[name]))):
+            axes[row, column].imshow(image, cmap="gray", vmin=0, vmax=1, origin="lower")
+            axes[row, column].imshow(heat, cmap="jet", alpha=0.4, vmin=0, vmax=1, origin="lower")
+            axes[row, column].axis("off")
+        axes[row, 0].set_title(name, fontsize=8, loc="left")
+    return _save(plt, figure, folder, "attention.png")
+
+
+def _attribute_scatter(plt: Any, evaluation: Evaluation, folder: Path) -> str:
+    count = len(evaluation.attribute_names)
+    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 2.6), squeeze=False)
+    for k, name in enumerate(evaluation.attribute_names):
+        axis = axes[0, k]
+        axis.scatter(evaluation.mu[:, k], evaluation.attributes[:, k], c=evaluation.labels, cmap="coolwarm", s=12)
+        axis.set_xlabel(f"μ dim {k}")
+        axis.set_ylabel(f"{name} ({attribute_unit(name)})" if attribute_unit(name) else name, fontsize=8)
+        axis.set_title(f"ρ = {evaluation.metrics['spearman'][name]:.2f}", fontsize=9)
+    figure.tight_layout()
+    return _save(plt, figure, folder, "attributes_vs_latent.png")
+
+
+def _latent_scatter(plt: Any, evaluation: Evaluation, folder: Path) -> str:
+    count = len(evaluation.attribute_names)
+    pairs = [(a, b) for a in range(count) for b in range(a + 1, count)][:3] or [(0, 1)]
+    figure, axes = plt.subplots(1, len(pairs), figsize=(3.0 * len(pairs), 3.0), squeeze=False)
+    for axis, (a, b) in zip(axes[0], pairs):
+        for label, colour in ((0, "tab:blue"), (1, "tab:red")):
+            chosen = evaluation.labels == label
+            axis.scatter(evaluation.mu[chosen, a], evaluation.mu[chosen, b], s=12, c=colour, label=CLASS_NAMES[label])
+        axis.set_xlabel(_dim_label(evaluation, a), fontsize=8)
+        axis.set_ylabel(_dim_label(evaluation, b), fontsize=8)
+    axes[0, 0].legend(fontsize=8)
+    figure.tight_layout()
+    return _save(plt, figure, folder, "latent_scatter.png")
+
+
+def _dim_label(evaluation: Evaluation, dim: int) -> str:
+    names = evaluation.attribute_names
+    return f"dim {dim} ({names[dim]})" if dim < len(names) else f"dim {dim}"
+
+
+def _roc(plt: Any, evaluation: Evaluation, folder: Path) -> str:
+    order = np.argsort(-evaluation.probabilities, kind="stable")
+    labels = evaluation.labels[order].astype(bool)
+    positives, negatives = max(labels.sum(), 1), max((~labels).sum(), 1)
+    tpr = np.concatenate([[0.0], np.cumsum(labels) / positives])
+    fpr = np.concatenate([[0.0], np.cumsum(~labels) / negatives])
+    figure, axis = plt.subplots(figsize=(3.2, 3.2))
+    axis.plot(fpr, tpr, drawstyle="steps-post")
+    axis.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title(f"AUC = {evaluation.metrics['classification']['auc']:.3f}", fontsize=9)
+    return _save(plt, figure, folder, "roc.png")
+
+
+def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict[str, str]) -> str:
+    m = evaluation.metrics
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{html.escape(name)}</td><td>{m['interpretability'][name]['dim']}</td>"
+        f"<td>{m['interpretability'][name]['r2']:.3f}</td><td>{m['spearman'][name]:.3f}</td>"
+        f"<td>{_number(m.get('attention_iou', {}).get(name))}</td></tr>"
+        for k, name in enumerate(evaluation.attribute_names))
+    summary = {"interpretability (mean R²)": m["interpretability_mean"], "MIG (KSG, AR-VAE)": m["mig_ksg"],
+               "MIG (binned, disentanglement_lib)": m["mig_binned"], "SAP": m["sap"], "SCC": m["scc"],
+               "modularity": m["modularity"], "reconstruction MSE": m["reconstruction"]["mse"],
+               "reconstruction Dice": m["reconstruction"]["dice"], "MMD²": m["reconstruction"]["mmd"],
+               "accuracy": m["classification"]["accuracy"], "ROC-AUC": m["classification"]["auc"]}
+    summary_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_number(v)}</td></tr>" for k, v in summary.items())
+    images = "".join(f"<h3>{html.escape(caption)}</h3><img src='{html.escape(name)}' alt='{html.escape(caption)}'>"
+                     for caption, name in figures.items())
+    card = bundle.card
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}td,th{{padding:2px 10px;text-align:left}}
+table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}img{{max-width:100%}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<p>{m['subjects']} subjects; model preset <b>{html.escape(str(card.get('preset')))}</b>, input
+{card['model']['input_size']}³, latent size {card['model']['latent_size']}; metrics on the posterior mean μ.</p>
+<h2>Attributes</h2><table><tr><th>dim</th><th>attribute</th><th>max-MI dim</th><th>interpretability R²</th>
+<th>Spearman ρ (dim k)</th><th>attention IoU</th></tr>{rows}</table>
+<h2>Summary</h2><table>{summary_rows}</table>
+<h2>Figures</h2>{images}
+</body></html>
+"""
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
