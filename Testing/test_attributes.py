@@ -72,3 +72,16 @@ def test_empty_cavity_is_an_error():
     labels[labels == 1] = 0
     with pytest.raises(InvalidVolumeError, match="no cavity"):
         shape_attributes(make_image(labels), EMIDEC_SCHEME, name="case.nii.gz")
+
+
+def test_end_systolic_mask_on_another_grid_is_an_error():
+    labels = ellipsoid_labels()
+    es = make_image(labels, spacing=(1.5, 1.25, 10.0))
+    with pytest.raises(InvalidVolumeError, match="do not share one voxel grid"):
+        shape_attributes(make_image(labels), EMIDEC_SCHEME, es, name="ed.nii.gz")
+
+
+def test_end_systolic_mask_without_cavity_is_an_error():
+    labels = ellipsoid_labels()
+    with pytest.raises(InvalidVolumeError, match="end-systolic mask.*no cavity"):
+        shape_attributes(make_image(labels), EMIDEC_SCHEME, make_image(np.where(labels == 1, 0, labels)))

@@ -75,3 +75,10 @@ def test_another_format_is_refused(tmp_path):
     write_bundle_with_card_changes(path, format="something-else")
     with pytest.raises(InvalidModelError, match="not an AttriVAE model bundle"):
         load_model(path)
+
+
+def test_a_card_that_is_not_an_object(tmp_path):
+    path = tmp_path / "model.safetensors"
+    write_safetensors(path, {"w": torch.zeros(1)}, ["not", "a", "card"])
+    with pytest.raises(InvalidModelError, match="not an AttriVAE model bundle"):
+        load_model(path)

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -39,11 +41,12 @@ def test_4d_image_is_refused(tmp_path):
         read_volume(path)
 
 
+@pytest.mark.parametrize("suffix", [".mha", ".nii.gz", ".nii"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_and_inf_are_refused(tmp_path, bad):
+def test_nan_and_inf_are_refused(tmp_path, bad, suffix):
     array = np.ones((3, 4, 5), np.float32)
     array[1, 2, 3] = bad
-    path = tmp_path / "bad.mha"  # ITK's NIfTI reader turns NaN into 0; MetaImage keeps it
+    path = tmp_path / f"bad{suffix}"  # ITK's NIfTI reader hands NaN over as 0: the raw voxels are checked
     sitk.WriteImage(make_image(array), str(path))
     with pytest.raises(InvalidVolumeError, match="NaN or Inf"):
         read_volume(path)
@@ -64,3 +67,16 @@ def test_atomic_path_leaves_the_target_untouched_on_error(tmp_path):
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    target = tmp_path / "shared.txt"
+    with atomic_path(target) as temporary:
+        temporary.write_text("x")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from AttriVAELib.config import LossConfig, preset
+from AttriVAELib.config import LossConfig, RunConfig, preset
+from AttriVAELib.errors import InvalidConfigError
 from AttriVAELib.losses import (
     attribute_regularization_loss,
     classifier_loss,
@@ -102,3 +103,24 @@ def test_presets_hold_the_paper_and_code_values():
     assert (code.loss.beta, code.loss.gamma, code.loss.delta, code.loss.reconstruction) == (2.0, 10.0, 100.0, "mse")
     assert code.loss.l1_weight == 5e-5 and code.preprocess.mode == "official-code" and code.preprocess.gamma == 5.0
     assert (paper.train.learning_rate, paper.train.batch_size) == (1e-4, 16)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"model": {"input_size": "80"}}, "wrong type"),
+    ({"model": 5}, "must be a JSON object"),
+    ({"attributes": "lv_volume_ml"}, "list of names"),
+    ({"loss": {"gamma": -1}}, "gamma=-1"),
+    ({"training": {}}, "unknown config keys"),
+    ({"preset": "fast"}, "unknown preset"),
+])
+def test_bad_config_values(data, message):
+    with pytest.raises(InvalidConfigError, match=message):
+        RunConfig.from_dict(data)
+
+
+def test_with_preset_keeps_model_and_training_settings():
+    config = RunConfig.from_dict({"model": {"input_size": 32}, "train": {"epochs": 7}, "attributes": ["a"]})
+    switched = config.with_preset("beta-vae")
+    assert (switched.model.input_size, switched.train.epochs, switched.attributes) == (32, 7, ("a",))
+    assert (switched.loss.alpha, switched.loss.gamma, switched.loss.beta) == (0.0, 0.0, 2.0)
+    assert preset("vae").loss.beta == 1.0 and preset("ar-vae").loss.gamma == 200.0

@@ -24,6 +24,15 @@ def test_measured_volumes_match_analytic_at_1_5_mm(seed):
         assert measured[name] == pytest.approx(truth[name], rel=0.02)
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_ejection_fraction_from_masks_matches_analytic(seed):
+    f = factors(seed)
+    labels = {phase: render_phantom(f, phase, size=80, slice_thickness_mm=1.5)[1] for phase in ("ed", "es")}
+    measured = shape_attributes(labels["ed"], EMIDEC_SCHEME, labels["es"])["ef_pct"]
+    ed, es = analytic_volumes(f, "ed")["lv_volume_ml"], analytic_volumes(f, "es")["lv_volume_ml"]
+    assert measured == pytest.approx(100 * (ed - es) / ed, abs=1.5)  # percentage points
+
+
 def test_end_systole_contracts_less_where_infarcted():
     infarcted = factors(3, infarct_probability=1.0)
     healthy = type(infarcted)(**{**infarcted.__dict__, "infarct": False, "no_reflow": False})
