@@ -11,6 +11,7 @@ __all__ = ["main"]
 import argparse
 import dataclasses
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            code = args.handler(args)
+        for warning in caught:
+            print(f"attrivae: warning: {warning.message}", file=sys.stderr)
+        return code
     except AttriVAEError as err:
         print(f"attrivae: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -279,12 +285,11 @@ def _write_evaluation(model_path: Path, data_path: Path, format: str, out: Path,
     from .datasets import load_cohort, select_attributes
     from .errors import InvalidConfigError
     from .evaluation import evaluate
-    from .io import staged_directory
+    from .io import require_new_folder
     from .report import write_report
     from .training import resolve_device
 
-    with staged_directory(out, "report folder"):  # refuse a used folder before any work
-        pass
+    require_new_folder(out, "report folder")  # refuse a used folder before any work
     torch_device = resolve_device(device)
     bundle = load_model(model_path, torch_device)
     cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
@@ -316,7 +321,7 @@ def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _traverse(args: argparse.Namespace) -> int:
     from .errors import InvalidConfigError
-    from .interpretation import encode, traverse
+    from .interpretation import attribute_to_latent, encode, latent_to_attribute, traverse
 
     try:
         values = [float(v) for v in args.values.split(",")]
@@ -328,6 +333,8 @@ def _traverse(args: argparse.Namespace) -> int:
     volumes = traverse(bundle, mu[0], attribute, values, units=args.units)[:, 0].cpu().numpy()
     label = args.attribute if isinstance(attribute, str) else f"dim{attribute}"
     files = {f"traverse_{label}_{step:02d}.nii.gz": volume for step, volume in enumerate(volumes)}
+    if args.units == "attribute":  # the values actually decoded, after clamping to the training range
+        values = latent_to_attribute(bundle, attribute, attribute_to_latent(bundle, attribute, values)).tolist()
     _write_volumes(args.out, files, prepared.geometry, {"attribute": args.attribute, "units": args.units,
                                                         "values": dict(zip(files, values))})
     return 0

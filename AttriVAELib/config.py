@@ -1,7 +1,8 @@
 """Configuration dataclasses and the named presets of the method.
 
-The paper and the official code disagree on several settings (see README, "Paper vs code"); both are
-offered as presets and ``paper`` is the default.
+The paper and the official code disagree on several settings (see README, "Losses and presets"); both
+are offered as presets and ``paper`` is the default. The ablation presets of the paper's Tables 2–3
+(``vae``, ``beta-vae``, ``ar-vae``, ``attri-vae``) sit on top of the paper settings.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ __all__ = [
     "check_same_geometry",
     "read_label_map",
     "read_volume",
+    "require_new_folder",
     "staged_directory",
     "to_json",
 ]
@@ -52,6 +53,14 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             os.remove(temporary)
 
 
+def require_new_folder(path: Path | str, what: str = "output folder") -> Path:
+    """Return ``path`` if it does not exist or is an empty folder, else raise InvalidDatasetError."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InvalidDatasetError(f"{what} {path} is not empty; choose a new --out or empty it")
+    return path
+
+
 @contextlib.contextmanager
 def staged_directory(path: Path | str, what: str = "output folder") -> Iterator[Path]:
     """Yield an empty staging folder beside ``path``; on success it becomes ``path`` in one rename.
@@ -61,9 +70,7 @@ def staged_directory(path: Path | str, what: str = "output folder") -> Iterator[
     Raises:
         InvalidDatasetError: ``path`` exists and is not empty.
     """
-    path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise InvalidDatasetError(f"{what} {path} is not empty; choose a new --out or empty it")
+    path = require_new_folder(path, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

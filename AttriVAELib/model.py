@@ -1,6 +1,6 @@
 """The Attri-VAE network: a 3D convolutional β-VAE with an MLP classifier on the latent code.
 
-Layer table: Cetin et al. 2023 §3.3 and the official code (see README, "Architecture"). Shapes use
+Layer table: Cetin et al. 2023 §3.3 and the official code (see README, "Model"). Shapes use
 B = batch, S = input cube edge (voxels), L = latent size; volumes are (B, 1, S, S, S) with axes
 (D, H, W) = (k, j, i) of the cube grid.
 """

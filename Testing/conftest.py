@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from AttriVAELib import load_cohort, preset, select_attributes, train
 from AttriVAELib.synthetic import make_cohort
 
 
@@ -17,6 +19,25 @@ def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("cohort") / "data"
     make_cohort(folder, subjects=24, size=32, seed=7)
     return folder
+
+
+@pytest.fixture(scope="session")
+def eval_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 synthetic subjects (test split of 6) for evaluation tests."""
+    folder = tmp_path_factory.mktemp("eval_cohort") / "data"
+    make_cohort(folder, subjects=40, size=32, seed=3)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, eval_cohort: Path) -> Path:
+    """A run folder of a 32³ model trained for 2 epochs on ``eval_cohort``."""
+    base = preset("paper")
+    config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=32),
+                                 train=dataclasses.replace(base.train, epochs=2, seed=0))
+    out = tmp_path_factory.mktemp("tiny_run") / "run"
+    train(*select_attributes(load_cohort(eval_cohort)), config, out)
+    return out
 
 
 def make_image(array: np.ndarray, spacing=(1.5, 1.25, 8.0), origin=(10.0, -20.0, 5.0),

@@ -190,3 +190,97 @@ def test_an_unwritable_output_is_one_line(tiny_cohort, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     code, _, err = run(capsys, "synth", "--out", str(tmp_path / "file" / "D"), "--subjects", "2", "--size", "16")
     assert code == 1 and err.startswith("attrivae: error:") and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_evaluate_writes_the_report_on_the_test_split(tiny_run, eval_cohort, tmp_path, capsys):
+    code, out, err = run(capsys, "evaluate", "--model", str(tiny_run / "model.safetensors"), "--data",
+                         str(eval_cohort), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    assert "test split" in err and (tmp_path / "report" / "report.html").is_file()
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["subjects"] == len(json.loads((tiny_run / "split.json").read_text())["test"])
+
+
+def test_evaluate_with_a_missing_attribute(tiny_run, csv_without_attributes, tmp_path, capsys):
+    code, _, err = run(capsys, "evaluate", "--model", str(tiny_run / "model.safetensors"), "--data",
+                       str(csv_without_attributes), "--out", str(tmp_path / "report"))
+    assert_one_line_error(code, err, "unknown attribute 'ef_pct'")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.fixture
+def csv_without_attributes(eval_cohort, tmp_path):
+    """The evaluation cohort without ES masks, so EF cannot be measured."""
+    data = tmp_path / "data"
+    shutil.copytree(eval_cohort, data)
+    lines = (data / "attributes.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name in ("subject", "image", "mask", "label")]
+    (data / "attributes.csv").write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines))
+    return data
+
+
+def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tmp_path, capsys):
+    image = eval_cohort / "images" / "sub-002_ed.nii.gz"
+    code, _, err = run(capsys, "traverse", "--model", str(tiny_run / "model.safetensors"), "--image", str(image),
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--attribute", "lv_volume_ml",
+                       "--values", "90,120,900", "--out", str(tmp_path / "sweep"))
+    assert code == 0, err
+    assert "attrivae: warning: lv_volume_ml values outside the training range" in err  # 900 mL is clamped
+    written = sorted((tmp_path / "sweep").glob("*.nii.gz"))
+    assert [p.name for p in written] == [f"traverse_lv_volume_ml_{i:02d}.nii.gz" for i in range(3)]
+    source, step = sitk.ReadImage(str(image)), sitk.ReadImage(str(written[0]))
+    assert step.GetSize() == source.GetSize()
+    for getter in ("GetOrigin", "GetSpacing", "GetDirection"):
+        assert getattr(step, getter)() == pytest.approx(getattr(source, getter)())
+    index = json.loads((tmp_path / "sweep" / "index.json").read_text())
+    maximum = json.loads(json.dumps(load_model(tiny_run / "model.safetensors").card["attributes"][0]))["max"]
+    assert list(index["values"].values()) == pytest.approx([90.0, 120.0, maximum])
+
+
+def test_attention_writes_one_map_per_attribute(tiny_run, eval_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "attention", "--model", str(tiny_run / "model.safetensors"),
+                       "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"),
+                       "--attributes", "lv_volume_ml, ef_pct", "--layer", "conv4", "--out", str(tmp_path / "maps"))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "maps").glob("*.nii.gz")) == [
+        "attention_ef_pct.nii.gz", "attention_lv_volume_ml.nii.gz"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--attribute", "heart_rate", "--values", "1"], "not in the model"),
+    (["--attribute", "lv_volume_ml", "--values", "a,b"], "comma-separated numbers"),
+])
+def test_traverse_bad_requests(tiny_run, eval_cohort, tmp_path, capsys, extra, message):
+    code, _, err = run(capsys, "traverse", "--model", str(tiny_run / "model.safetensors"),
+                       "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), *extra,
+                       "--out", str(tmp_path / "sweep"))
+    assert_one_line_error(code, err, message)
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_model_file_that_is_not_a_bundle(eval_cohort, tmp_path, capsys):
+    (tmp_path / "model.safetensors").write_bytes(b"nonsense")
+    code, _, err = run(capsys, "attention", "--model", str(tmp_path / "model.safetensors"),
+                       "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--out", str(tmp_path / "maps"))
+    assert_one_line_error(code, err, "not a readable .safetensors")
+
+
+@pytest.mark.slow
+def test_crossval_prints_mean_and_sd_per_preset(tiny_cohort, tmp_path, capsys):
+    code, out, err = run(capsys, "crossval", "--data", str(tiny_cohort), "--out", str(tmp_path / "cv"),
+                         "--folds", "2", "--seeds", "1", "--presets", "vae,ar-vae", "--epochs", "1", "--size", "16",
+                         "--attributes", "lv_volume_ml,myo_volume_ml")
+    assert code == 0, err
+    assert "vae " in out and "ar-vae" in out and "±" in out
+    assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["folds"] == 2
+
+
+def test_crossval_unknown_preset(tiny_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "crossval", "--data", str(tiny_cohort), "--out", str(tmp_path / "cv"),
+                       "--presets", "attri-vae,fast")
+    assert_one_line_error(code, err, "unknown preset 'fast'")

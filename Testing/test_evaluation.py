@@ -1,0 +1,106 @@
+import json
+
+import numpy as np
+import pytest
+from test_training import tiny_config
+
+from AttriVAELib import InvalidDatasetError, load_cohort, load_model, select_attributes
+from AttriVAELib.crossval import cross_validate, summarise
+from AttriVAELib.data import prepare_data
+from AttriVAELib.evaluation import evaluate
+from AttriVAELib.report import attribute_unit, write_report
+from AttriVAELib.splits import stratified_folds
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_run, eval_cohort):
+    bundle = load_model(tiny_run / "model.safetensors")
+    cohort, names = select_attributes(load_cohort(eval_cohort), bundle.attribute_names)
+    data = prepare_data(cohort, names, bundle.run_config())
+    test = np.array([data.subject_ids.index(s) for s in bundle.card["data"]["split"]["test"]])
+    return bundle, data, test, evaluate(bundle, data, test, tuple(names))
+
+
+def test_every_metric_is_reported(evaluated):
+    bundle, _, test, evaluation = evaluated
+    m = evaluation.metrics
+    assert m["subjects"] == len(test) == len(evaluation.subject_ids)
+    assert set(m["interpretability"]) == set(bundle.attribute_names) == set(m["spearman"])
+    for key in ("mig_ksg", "mig_binned", "sap", "scc", "modularity", "interpretability_mean"):
+        assert np.isfinite(m[key]), key
+    assert 0 <= m["reconstruction"]["dice"] <= 1 and m["reconstruction"]["mse"] >= 0
+    assert np.isfinite(m["reconstruction"]["mmd"])
+    assert 0 <= m["classification"]["accuracy"] <= 1
+    assert set(m["attention_iou"]) == set(bundle.attribute_names)
+    assert evaluation.mu.shape == (len(test), 64) and evaluation.probabilities.shape == (len(test),)
+
+
+def test_too_few_subjects_is_a_clear_error(evaluated):
+    bundle, data, test, _ = evaluated
+    with pytest.raises(InvalidDatasetError, match="at least 5 subjects"):
+        evaluate(bundle, data, test[:4], tuple(bundle.attribute_names))
+
+
+def test_report_renders_with_all_figures(evaluated, tmp_path):
+    bundle, data, test, evaluation = evaluated
+    page = write_report(evaluation, bundle, data.volumes[test][:, 0].numpy(), tmp_path / "report", "tiny")
+    files = {p.name for p in page.parent.iterdir()}
+    assert {"report.html", "metrics.json", "roc.png", "attention.png", "latent_scatter.png",
+            "attributes_vs_latent.png"} <= files
+    assert {f"traversal_{name}.png" for name in bundle.attribute_names} <= files
+    html = page.read_text()
+    assert all(name in html for name in files if name.endswith(".png"))
+    assert json.loads((page.parent / "metrics.json").read_text())["subjects"] == len(test)
+
+
+def test_report_refuses_a_used_folder(evaluated, tmp_path):
+    bundle, data, test, evaluation = evaluated
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "keep").write_text("x")
+    with pytest.raises(InvalidDatasetError, match="not empty"):
+        write_report(evaluation, bundle, data.volumes[test][:, 0].numpy(), tmp_path / "used", "tiny")
+
+
+def test_units_from_attribute_names():
+    assert [attribute_unit(n) for n in ("lv_volume_ml", "wall_thickness_mm", "ef_pct", "lv_sphericity")] == [
+        "mL", "mm", "%", ""]
+
+
+def test_folds_are_stratified_and_every_subject_is_tested_once():
+    labels = np.array([1] * 30 + [0] * 15)
+    folds = stratified_folds(labels, 5, 0.15, seed=0)
+    tested = np.concatenate([fold.test for fold in folds])
+    assert sorted(tested.tolist()) == list(range(45))
+    for fold in folds:
+        parts = [set(fold.train), set(fold.val), set(fold.test)]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert len(parts[0] | parts[1] | parts[2]) == 45
+        assert labels[fold.test].sum() == 6
+
+
+def test_cross_validation_compares_presets_on_the_same_folds(tiny_cohort, tmp_path):
+    cohort, names = select_attributes(load_cohort(tiny_cohort), ["lv_volume_ml", "myo_volume_ml"])
+    config = tiny_config(1)
+    results = cross_validate(cohort, names, config, ["beta-vae", "attri-vae"], folds=2, seeds=1,
+                             out_dir=tmp_path / "cv")
+    assert [(r["preset"], r["fold"]) for r in results["runs"]] == [
+        ("beta-vae", 0), ("beta-vae", 1), ("attri-vae", 0), ("attri-vae", 1)]
+    assert set(results["summary"]) == {"beta-vae", "attri-vae"}
+    assert results["summary"]["attri-vae"]["interpretability_mean"]["n"] == 2
+    for preset in ("beta-vae", "attri-vae"):
+        splits = [json.loads((tmp_path / "cv" / "runs" / preset / "seed1" / f"fold{f}" / "split.json").read_text())
+                  for f in range(2)]
+        assert not set(splits[0]["test"]) & set(splits[1]["test"])
+        assert all(not set(s["test"]) & (set(s["train"]) | set(s["val"])) for s in splits)
+    assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["presets"] == ["beta-vae", "attri-vae"]
+
+
+def test_summary_statistics():
+    runs = [{"preset": "a", "metrics": {"x": 1.0, "nested": {"y": 2.0}, "subjects": 5}},
+            {"preset": "a", "metrics": {"x": 3.0, "nested": {"y": float("nan")}, "subjects": 5}}]
+    summary = summarise(runs)["a"]
+    assert summary["x"] == {"mean": 2.0, "sd": pytest.approx(np.sqrt(2.0)), "n": 2}
+    assert summary["nested.y"]["mean"] == 2.0 and summary["nested.y"]["n"] == 1
+    assert "subjects" not in summary

@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+from AttriVAELib import InvalidConfigError, load_model
+from AttriVAELib.interpretation import (
+    attribute_to_latent,
+    decode,
+    encode,
+    interpolate,
+    latent_to_attribute,
+    predict,
+    preprocess_for,
+    reconstruct,
+    traverse,
+)
+from AttriVAELib.labels import EMIDEC_SCHEME
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_run):
+    return load_model(tiny_run / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def volume(bundle, eval_cohort):
+    image = sitk.ReadImage(str(eval_cohort / "images" / "sub-001_ed.nii.gz"))
+    labels = sitk.ReadImage(str(eval_cohort / "labels" / "sub-001_ed.nii.gz"))
+    return preprocess_for(bundle, image, labels, EMIDEC_SCHEME).volume
+
+
+def test_preprocess_for_uses_the_models_input_size(volume):
+    assert volume.shape == (32, 32, 32)
+
+
+def test_encode_reconstruct_predict_shapes(bundle, volume):
+    batch = np.stack([volume, volume])[:, None]  # (2, 1, S, S, S)
+    mu, sigma = encode(bundle, batch)
+    assert mu.shape == sigma.shape == (2, 64) and (sigma > 0).all()
+    assert torch.equal(mu[0], mu[1])
+    recon = reconstruct(bundle, batch)
+    assert recon.shape == (2, 1, 32, 32, 32) and 0 <= recon.min() and recon.max() <= 1
+    probability = predict(bundle, volume)
+    assert probability.shape == (1,) and 0 <= probability.item() <= 1
+
+
+def test_wrong_volume_shape(bundle):
+    with pytest.raises(InvalidConfigError, match="does not fit the model"):
+        encode(bundle, np.zeros((16, 16, 16)))
+
+
+def test_traversal_decodes_every_step_in_one_batch(bundle, volume):
+    mu, _ = encode(bundle, volume)
+    values = [-2.0, mu[0, 0].item(), 2.0]
+    steps = traverse(bundle, mu[0], "lv_volume_ml", values)
+    assert steps.shape == (3, 1, 32, 32, 32)
+    assert torch.allclose(steps[1], reconstruct(bundle, volume)[0], atol=1e-5)  # its own value: the recon
+    assert not torch.allclose(steps[0], steps[2])
+    one_by_one = torch.cat([traverse(bundle, mu[0], 0, [v]) for v in values])
+    assert torch.allclose(steps, one_by_one, atol=1e-5)
+
+
+def test_traversal_in_attribute_units(bundle, volume):
+    entry = bundle.card["attributes"][0]
+    mu, _ = encode(bundle, volume)
+    values = [entry["min"], entry["max"]]
+    latent = attribute_to_latent(bundle, "lv_volume_ml", values)
+    assert np.allclose(latent_to_attribute(bundle, "lv_volume_ml", latent), values)
+    by_units = traverse(bundle, mu[0], "lv_volume_ml", values, units="attribute")
+    by_latent = traverse(bundle, mu[0], 0, latent.tolist())
+    assert torch.allclose(by_units, by_latent, atol=1e-6)
+
+
+def test_out_of_range_attribute_values_are_clamped_with_a_warning(bundle):
+    entry = bundle.card["attributes"][0]
+    with pytest.warns(UserWarning, match="clamped"):
+        latent = attribute_to_latent(bundle, "lv_volume_ml", [entry["max"] * 10])
+    assert latent[0] == pytest.approx(attribute_to_latent(bundle, "lv_volume_ml", [entry["max"]])[0])
+
+
+def test_unknown_attribute_names_the_known_ones(bundle, volume):
+    mu, _ = encode(bundle, volume)
+    with pytest.raises(InvalidConfigError, match="not in the model.*lv_volume_ml"):
+        traverse(bundle, mu[0], "heart_rate", [0.0])
+    with pytest.raises(InvalidConfigError, match="outside 0..63"):
+        traverse(bundle, mu[0], 64, [0.0])
+    with pytest.raises(InvalidConfigError, match="needs a model bundle"):
+        traverse(bundle.model, mu[0], "lv_volume_ml", [0.0])
+
+
+def test_interpolation_is_linear_with_both_endpoints():
+    z_a, z_b = torch.zeros(4), torch.arange(4.0)
+    codes = interpolate(z_a, z_b, 5)
+    assert codes.shape == (5, 4)
+    assert torch.equal(codes[0], z_a) and torch.equal(codes[-1], z_b)
+    assert torch.allclose(codes[2], (z_a + z_b) / 2)
+    with pytest.raises(InvalidConfigError, match="at least 2 steps"):
+        interpolate(z_a, z_b, 1)
+    with pytest.raises(InvalidConfigError, match="cannot be interpolated"):
+        interpolate(z_a, torch.zeros(3), 3)
+
+
+def test_decoding_interpolated_codes(bundle, volume):
+    mu, _ = encode(bundle, volume)
+    volumes = decode(bundle, interpolate(mu[0], torch.zeros(64), 3))
+    assert volumes.shape == (3, 1, 32, 32, 32)

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from scipy.linalg import hadamard
+from sklearn.feature_selection import mutual_info_regression
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import roc_auc_score
+
+from AttriVAELib import InvalidConfigError, metrics
+
+
+def codes(aligned: bool, n: int = 400, noise: float = 0.02, seed: int = 0):
+    """Attributes (n, 4) and a 16-dim code whose dims 0-3 are the attributes (+ noise), optionally rotated."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(size=(n, 4))
+    z = rng.normal(size=(n, 16))
+    z[:, :4] = a + noise * rng.normal(size=(n, 4))
+    if not aligned:  # every code an equal mix of all four attributes (orthonormal Hadamard matrix)
+        z[:, :4] = z[:, :4] @ (hadamard(4) / 2.0)
+    return z, a
+
+
+def test_ksg_matches_scikit_learn():
+    z, a = codes(True, n=300)
+    ours = [metrics.mutual_information_ksg(z[:, k], a[:, 0]) for k in range(6)]
+    theirs = mutual_info_regression(z[:, :6], a[:, 0], random_state=0)
+    assert np.allclose(ours, theirs, atol=1e-4)
+
+
+def test_interpretability_matches_the_scikit_learn_recipe():
+    z, a = codes(False, n=200, noise=0.2)
+    ours = metrics.interpretability(z, a)
+    for j in range(4):
+        best = int(np.argmax(mutual_info_regression(z, a[:, j], random_state=0)))
+        r2 = LinearRegression().fit(z[:, [best]], a[:, j]).score(z[:, [best]], a[:, j])
+        assert ours[j]["dim"] == best
+        assert ours[j]["r2"] == pytest.approx(r2, rel=1e-6)
+
+
+def test_roc_auc_matches_scikit_learn_with_ties():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 60)
+    scores = np.round(rng.uniform(size=60) + 0.3 * labels, 1)  # rounding makes ties
+    assert metrics.roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+    assert np.isnan(metrics.roc_auc(np.ones(5), np.arange(5)))
+
+
+@pytest.mark.parametrize(("name", "aligned_at_least", "margin"), [
+    ("interpretability", 0.99, 0.2), ("sap", 0.95, 0.2), ("scc", 0.99, 0.1),
+    ("mig_ksg", 0.3, 0.2), ("mig_binned", 0.3, 0.2), ("modularity", 0.6, 0.1),
+])
+def test_axis_aligned_codes_score_high_and_rotated_codes_clearly_lower(name, aligned_at_least, margin):
+    def score(z, a):
+        value = getattr(metrics, name)(z, a)
+        return float(np.mean([entry["r2"] for entry in value])) if name == "interpretability" else value
+
+    aligned, rotated = score(*codes(True)), score(*codes(False))
+    assert aligned >= aligned_at_least
+    assert rotated <= aligned - margin
+
+
+def test_scc_ignores_insignificant_correlations():
+    rng = np.random.default_rng(0)
+    assert metrics.scc(rng.normal(size=(8, 2)), rng.normal(size=(8, 1))) <= 0.8
+    z = np.arange(10.0)[:, None]
+    assert metrics.scc(z, z**3) == pytest.approx(1.0)
+
+
+def test_sap_of_a_perfect_single_code():
+    z = np.column_stack([np.arange(10.0), np.zeros(10)])
+    assert metrics.sap(z, np.arange(10.0)) == pytest.approx(1.0)
+
+
+def test_dice():
+    a = np.array([1, 1, 0, 0], bool)
+    assert metrics.dice(a, np.array([1, 0, 1, 0], bool)) == pytest.approx(0.5)
+    assert metrics.dice(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
+
+
+def test_mmd_by_hand_and_by_distribution():
+    x, y = np.array([[0.0], [1.0]]), np.array([[0.0], [2.0]])
+    k = lambda d: np.exp(-(d**2) / 2)  # noqa: E731 (bandwidth 1)
+    expected = (2 * k(1)) / 2 + (2 * k(2)) / 2 - 2 * (k(0) + k(2) + k(1) + k(1)) / 4
+    assert metrics.mmd(x, y, bandwidth=1.0) == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    same = metrics.mmd(rng.normal(size=(100, 5)), rng.normal(size=(100, 5)))
+    shifted = metrics.mmd(rng.normal(size=(100, 5)), rng.normal(1.0, size=(100, 5)))
+    assert abs(same) < 0.02 < shifted
+
+
+@pytest.mark.parametrize("name", ["interpretability", "mig_ksg", "modularity"])
+def test_too_few_samples_for_ksg(name):
+    z, a = codes(True, n=4)
+    with pytest.raises(InvalidConfigError, match="at least 5 samples"):
+        getattr(metrics, name)(z, a)
+
+
+def test_mismatched_lengths():
+    with pytest.raises(InvalidConfigError, match="one N"):
+        metrics.sap(np.zeros((5, 2)), np.zeros((4, 1)))
