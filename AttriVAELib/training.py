@@ -101,7 +101,8 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     seed = config.train.seed
     train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
     torch.manual_seed(seed)
-    model = AttriVAE(config.model).to(device)
+    # channels-last 3D memory layout: the same arithmetic, about twice the CPU throughput (README, "Speed")
+    model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     state = {"epoch": 0, "best_val_loss": None, "best_epoch": None, "history": []}  # None: no epoch finished yet
     if resume:
@@ -188,7 +189,7 @@ def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: Prepar
     beta = config.loss.beta * min(1.0, (epoch + 1) / warmup) if warmup else config.loss.beta
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
     for step, batch in enumerate(batches):
-        x = data.volumes[batch].to(device)
+        x = data.volumes[batch].to(device, memory_format=torch.channels_last_3d)
         output = model(x)
         terms = total_loss(output, x, data.labels[batch].to(device), data.attributes[batch].to(device),
                            config.loss, beta=beta, model=model)
@@ -215,7 +216,7 @@ def _evaluate_losses(model: AttriVAE, data: PreparedData, indices: np.ndarray, c
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
     for start in range(0, len(indices), config.train.batch_size):
         batch = torch.from_numpy(indices[start:start + config.train.batch_size])
-        x = data.volumes[batch].to(device)
+        x = data.volumes[batch].to(device, memory_format=torch.channels_last_3d)
         terms = total_loss(model(x), x, data.labels[batch].to(device), data.attributes[batch].to(device), config.loss)
         for key in LOSS_TERMS:
             sums[key] += terms[key].item() * len(batch)
