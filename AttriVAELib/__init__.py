@@ -1,16 +1,19 @@
 """AttriVAE: attribute-based interpretable representations of 3D cardiac MRI (Cetin et al. 2023).
 
-Public API::
-
-    from AttriVAELib import load_model, make_cohort, load_cohort, train, AttriVAE
+Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``preprocess``), training
+(``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
+interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate``, ``metrics``).
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import metrics
+from .attention import attention, attention_iou, maps_in_source
 from .bundle import ModelBundle, load_model, save_model
 from .config import LossConfig, ModelConfig, PreprocessConfig, RunConfig, TrainConfig, preset
+from .crossval import cross_validate
 from .datasets import Cohort, Subject, load_cohort, select_attributes
 from .errors import (
     AttriVAEError,
@@ -19,6 +22,18 @@ from .errors import (
     InvalidModelError,
     InvalidVolumeError,
     TrainingDivergedError,
+)
+from .evaluation import Evaluation, evaluate
+from .interpretation import (
+    attribute_to_latent,
+    decode,
+    encode,
+    interpolate,
+    latent_to_attribute,
+    predict,
+    preprocess_for,
+    reconstruct,
+    traverse,
 )
 from .model import AttriVAE, VAEOutput
 from .preprocessing import CubeGeometry, PreprocessedVolume, preprocess
@@ -30,6 +45,7 @@ __all__ = [
     "AttriVAEError",
     "Cohort",
     "CubeGeometry",
+    "Evaluation",
     "InvalidConfigError",
     "InvalidDatasetError",
     "InvalidModelError",
@@ -45,12 +61,27 @@ __all__ = [
     "TrainingDivergedError",
     "VAEOutput",
     "__version__",
+    "attention",
+    "attention_iou",
+    "attribute_to_latent",
+    "cross_validate",
+    "decode",
+    "encode",
+    "evaluate",
+    "interpolate",
+    "latent_to_attribute",
     "load_cohort",
     "load_model",
     "make_cohort",
+    "maps_in_source",
+    "metrics",
+    "predict",
     "preprocess",
+    "preprocess_for",
     "preset",
+    "reconstruct",
     "save_model",
     "select_attributes",
     "train",
+    "traverse",
 ]

@@ -53,10 +53,12 @@ def main() -> None:
         bundle = load_model(model_path, device)
         test = np.array([data.subject_ids.index(s) for s in bundle.card["data"]["split"]["test"]])
         metrics = evaluate(bundle, data, test, names, device).metrics
-        results.append({"preset": name, "epochs": epochs, "learning_rate": rate,
+        best_epoch = bundle.card["training"]["best_epoch"]
+        results.append({"preset": name, "epochs": epochs, "learning_rate": rate, "best_epoch": best_epoch,
                          "seconds": time.perf_counter() - started, "metrics": metrics})
         r2 = " ".join(f"{metrics['interpretability'][n]['r2']:.2f}" for n in names)
-        print(f"{name:10s} e{epochs:<5d} lr{rate:<7g} R² [{r2}] mean {metrics['interpretability_mean']:.3f} "
+        print(f"{name:10s} e{epochs:<5d} lr{rate:<7g} best e{best_epoch:<5d} R² [{r2}] "
+              f"mean {metrics['interpretability_mean']:.3f} "
               f"AUC {metrics['classification']['auc']:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
     (args.out / "sweep.json").write_text(json.dumps({"attributes": list(names), "device": str(device),
                                                      "torch": torch.__version__, "results": results}, indent=2))
