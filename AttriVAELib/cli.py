@@ -117,10 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     crossval.add_argument("--device", choices=["auto", "cpu", "cuda"])
     crossval.set_defaults(handler=_crossval, resume=False, preset=None)
 
-    demo = commands.add_parser("demo", help="synthesise a cohort, train, and summarise (about 6 min on 2 cores)")
+    demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 8 min on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
-    _add_synth_options(demo, subjects=120, size=48)
-    demo.add_argument("--epochs", type=int, default=200)
+    _add_synth_options(demo, subjects=200, size=48)
+    demo.add_argument("--epochs", type=int, default=300)
     demo.add_argument("--learning-rate", type=float, default=1e-3,
                       help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
     demo.add_argument("--input-size", type=int, default=32, help="network cube edge in voxels")

@@ -47,14 +47,16 @@ DEFAULT_ATTRIBUTES = (
     "lv_volume_ml",
     "myo_volume_ml",
     "wall_thickness_mm",
-    "wall_thickness_sd_mm",
+    "infarct_size_pct",
     "ef_pct",
     "lv_sphericity",
     "myo_max_diameter_mm",
 )
-"""Attributes regularised when none are named, in latent-dimension order (dim k ↔ attribute k).
+"""Attributes regularised when none are named, in latent-dimension order (dim k ↔ attribute k): the
+paper's shape attributes (LV and myocardial volume, wall thickness, EF, sphericity, myocardial maximum 2D
+diameter) plus infarct size, the attribute LGE images show best.
 
-Only those present in the dataset are used (EF needs an end-systolic mask)."""
+Only those present in the dataset are used (EF needs an end-systolic mask, infarct size scar labels)."""
 
 RESERVED_COLUMNS = ("subject", "image", "mask", "label", "image_es", "mask_es")
 """Folder+CSV columns that are never attributes."""
