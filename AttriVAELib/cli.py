@@ -60,16 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train Attri-VAE on a dataset")
     train.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     train.add_argument("--out", type=Path, required=True, help="run folder (new, or existing with --resume)")
-    train.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
-    train.add_argument("--config", type=Path, help="JSON config (as the config.json a run writes)")
     train.add_argument("--preset", choices=list(PRESETS), help="named settings; default: paper")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
-    train.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.set_defaults(handler=_train)
 
@@ -103,18 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     crossval = commands.add_parser("crossval", help="cross-validate presets: mean ± sd of every metric")
     crossval.add_argument("--data", type=Path, required=True)
     crossval.add_argument("--out", type=Path, required=True, help="new folder for runs and crossval.json")
-    crossval.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
     crossval.add_argument("--folds", type=int, default=5)
     crossval.add_argument("--seeds", type=int, default=3)
     crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
-    crossval.add_argument("--config", type=Path, help="JSON config for model and training settings")
-    crossval.add_argument("--epochs", type=int)
-    crossval.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16")
-    crossval.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
-    crossval.add_argument("--batch-size", type=int)
-    crossval.add_argument("--learning-rate", type=float)
-    crossval.add_argument("--seed", type=int)
-    crossval.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    _add_training_options(crossval)
     crossval.set_defaults(handler=_crossval, resume=False, preset=None)
 
     demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 8 min on 2 cores)")
@@ -126,6 +110,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--input-size", type=int, default=32, help="network cube edge in voxels")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Dataset format, config file and the training flags shared by train and crossval."""
+    parser.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
+    parser.add_argument("--config", type=Path, help="JSON config (as the config.json a run writes)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
+    parser.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
 
 
 def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, size: int) -> None:

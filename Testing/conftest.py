@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from AttriVAELib import load_cohort, preset, select_attributes, train
+from AttriVAELib import (
+    ModelBundle,
+    PreprocessedVolume,
+    load_cohort,
+    load_model,
+    preprocess_for,
+    preset,
+    select_attributes,
+    train,
+)
 from AttriVAELib.synthetic import make_cohort
 
 
@@ -38,6 +47,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, eval_cohort: Path) -> Pat
     out = tmp_path_factory.mktemp("tiny_run") / "run"
     train(*select_attributes(load_cohort(eval_cohort)), config, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run: Path) -> ModelBundle:
+    return load_model(tiny_run / "model.safetensors")
+
+
+@pytest.fixture(scope="session")
+def tiny_subject(tiny_bundle: ModelBundle, eval_cohort: Path) -> tuple[sitk.Image, PreprocessedVolume]:
+    """Subject 1 of ``eval_cohort``: its source image and its preprocessed cube for ``tiny_bundle``."""
+    image = sitk.ReadImage(str(eval_cohort / "images" / "sub-001_ed.nii.gz"))
+    labels = sitk.ReadImage(str(eval_cohort / "labels" / "sub-001_ed.nii.gz"))
+    return image, preprocess_for(tiny_bundle, image, labels)
 
 
 def make_image(array: np.ndarray, spacing=(1.5, 1.25, 8.0), origin=(10.0, -20.0, 5.0),

@@ -1,25 +1,20 @@
 import numpy as np
 import pytest
-import SimpleITK as sitk
 import torch
 import torch.nn.functional as F
 
-from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig, load_model
+from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
 from AttriVAELib.attention import attention, attention_iou, maps_in_source
-from AttriVAELib.interpretation import preprocess_for
-from AttriVAELib.labels import EMIDEC_SCHEME
 
 
-@pytest.fixture(scope="module")
-def bundle(tiny_run):
-    return load_model(tiny_run / "model.safetensors")
+@pytest.fixture
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
-@pytest.fixture(scope="module")
-def subject(bundle, eval_cohort):
-    image = sitk.ReadImage(str(eval_cohort / "images" / "sub-001_ed.nii.gz"))
-    labels = sitk.ReadImage(str(eval_cohort / "labels" / "sub-001_ed.nii.gz"))
-    return image, preprocess_for(bundle, image, labels, EMIDEC_SCHEME)
+@pytest.fixture
+def subject(tiny_subject):
+    return tiny_subject
 
 
 def test_maps_for_every_attribute_are_unit_range_cubes(bundle, subject):

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-import SimpleITK as sitk
 import torch
 
-from AttriVAELib import InvalidConfigError, load_model
+from AttriVAELib import InvalidConfigError
 from AttriVAELib.interpretation import (
     attribute_to_latent,
     decode,
@@ -11,23 +10,19 @@ from AttriVAELib.interpretation import (
     interpolate,
     latent_to_attribute,
     predict,
-    preprocess_for,
     reconstruct,
     traverse,
 )
-from AttriVAELib.labels import EMIDEC_SCHEME
 
 
-@pytest.fixture(scope="module")
-def bundle(tiny_run):
-    return load_model(tiny_run / "model.safetensors")
+@pytest.fixture
+def bundle(tiny_bundle):
+    return tiny_bundle
 
 
-@pytest.fixture(scope="module")
-def volume(bundle, eval_cohort):
-    image = sitk.ReadImage(str(eval_cohort / "images" / "sub-001_ed.nii.gz"))
-    labels = sitk.ReadImage(str(eval_cohort / "labels" / "sub-001_ed.nii.gz"))
-    return preprocess_for(bundle, image, labels, EMIDEC_SCHEME).volume
+@pytest.fixture
+def volume(tiny_subject):
+    return tiny_subject[1].volume
 
 
 def test_preprocess_for_uses_the_models_input_size(volume):
