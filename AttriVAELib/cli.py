@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_training_options(crossval)
     crossval.set_defaults(handler=_crossval, resume=False, preset=None)
 
-    demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 8 min on 2 cores)")
+    demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 6½ min on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
     _add_synth_options(demo, subjects=200, size=48)
     demo.add_argument("--epochs", type=int, default=300)

@@ -97,3 +97,9 @@ def test_too_few_samples_for_ksg(name):
 def test_mismatched_lengths():
     with pytest.raises(InvalidConfigError, match="one N"):
         metrics.sap(np.zeros((5, 2)), np.zeros((4, 1)))
+
+
+def test_accuracy_and_spearman():
+    assert metrics.accuracy(np.array([1, 0, 1, 0]), np.array([0.9, 0.4, 0.3, 0.5])) == 0.5
+    assert metrics.spearman(np.arange(5.0), np.arange(5.0) ** 3) == pytest.approx(1.0)
+    assert np.isnan(metrics.spearman(np.ones(5), np.arange(5.0)))
