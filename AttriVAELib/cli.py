@@ -121,6 +121,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
 
@@ -167,7 +168,8 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
         config = config.with_preset(args.preset)
     model = {"input_size": args.size} if args.size is not None else {}
     train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                            ("learning_rate", args.learning_rate), ("seed", args.seed),
+                                            ("learning_rate", args.learning_rate),
+                                            ("lr_schedule", args.lr_schedule), ("seed", args.seed),
                                             ("device", args.device)) if value is not None}
     return dataclasses.replace(config, model=dataclasses.replace(config.model, **model),
                                train=dataclasses.replace(config.train, **train))

@@ -117,6 +117,7 @@ class TrainConfig:
     epochs: int = 100  # passes over the (oversampled) training split
     batch_size: int = 16  # subjects per optimisation step
     learning_rate: float = 1e-4  # Adam step size
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decays to 1 % of learning_rate (paper: constant)
     seed: int = 0  # seeds the split, the oversampling, the data order and the weights
     val_fraction: float = 0.15  # share of subjects for model selection
     test_fraction: float = 0.15  # share of subjects never seen until the final report
@@ -128,6 +129,8 @@ class TrainConfig:
             raise InvalidConfigError("epochs and batch size must be at least 1")
         if self.learning_rate <= 0:
             raise InvalidConfigError(f"learning rate {self.learning_rate} must be > 0")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InvalidConfigError(f"lr_schedule {self.lr_schedule!r} is not 'constant' or 'cosine'")
         if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1):
             raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")

@@ -12,12 +12,13 @@ Run folder layout::
 
 from __future__ import annotations
 
-__all__ = ["TrainingInterrupted", "resolve_device", "train"]
+__all__ = ["TrainingInterrupted", "learning_rate", "resolve_device", "train"]
 
 import contextlib
 import csv
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -142,6 +143,15 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     return model_path
 
 
+def learning_rate(config: RunConfig, epoch: int) -> float:
+    """Adam step size of an epoch (0-based): constant, or a cosine from learning_rate to 1 % of it."""
+    rate = config.train.learning_rate
+    if config.train.lr_schedule == "constant" or config.train.epochs == 1:
+        return rate
+    progress = epoch / (config.train.epochs - 1)  # 0 at the first epoch, 1 at the last
+    return rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
 @contextlib.contextmanager
 def _torch_state(device: torch.device) -> Iterator[None]:
     """Fork the global RNG and set deterministic cuDNN (bit-for-bit resume on GPUs), restoring both after."""
@@ -180,6 +190,8 @@ def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: Prepar
                  config: RunConfig, epoch: int, device: torch.device, emit: Progress) -> dict[str, float]:
     """One pass over ``indices`` in an order fixed by (seed, epoch); returns mean loss terms."""
     model.train()
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(config, epoch)
     order = torch.from_numpy(indices)[torch.randperm(
         len(indices), generator=torch.Generator().manual_seed(config.train.seed * 1_000_003 + epoch))]
     batches = [order[i:i + config.train.batch_size] for i in range(0, len(order), config.train.batch_size)]

@@ -102,10 +102,11 @@ def test_a_bad_volume_stops_before_anything_is_written(tiny_cohort, tmp_path, ca
 def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"loss": {"gamma": 50.0}, "train": {"batch_size": 8}}))
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--size", "16",
-                     "--epochs", "1", "--config", str(tmp_path / "config.json"))
+                     "--epochs", "1", "--config", str(tmp_path / "config.json"), "--lr-schedule", "cosine")
     assert code == 0
     written = json.loads((tmp_path / "A" / "config.json").read_text())
     assert (written["preset"], written["loss"]["gamma"], written["train"]["batch_size"]) == ("paper", 50.0, 8)
+    assert written["train"]["lr_schedule"] == "cosine"
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--size", "16",
                      "--epochs", "1", "--preset", "official-code")
     assert code == 0

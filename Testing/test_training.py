@@ -15,7 +15,7 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.bundle import read_safetensors
-from AttriVAELib.training import TrainingInterrupted
+from AttriVAELib.training import TrainingInterrupted, learning_rate
 
 pytestmark = pytest.mark.slow
 
@@ -151,3 +151,12 @@ def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort_and_names):
     config = tiny_config(1, learning_rate=1e30)
     with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
         train(*cohort_and_names, config, tmp_path / "diverged")
+
+
+def test_learning_rate_schedules():
+    constant = tiny_config(10, learning_rate=1e-3)
+    assert [learning_rate(constant, e) for e in (0, 9)] == [1e-3, 1e-3]
+    cosine = tiny_config(10, learning_rate=1e-3, lr_schedule="cosine")
+    rates = [learning_rate(cosine, e) for e in range(10)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
