@@ -248,11 +248,10 @@ def _number(value: float | None, signed: bool = False) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .errors import InvalidConfigError
+    from .io import require_new_folder
     from .synthetic import make_cohort
 
-    if args.out.exists() and any(args.out.iterdir()):
-        raise InvalidConfigError(f"demo folder {args.out} is not empty; remove it or pass --out NEW_FOLDER")
+    require_new_folder(args.out, "demo folder")
     base = preset("paper")  # built first: a bad --input-size fails before any file is written
     config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.input_size),
                                  train=dataclasses.replace(base.train, epochs=args.epochs, seed=args.seed,
@@ -298,7 +297,7 @@ def _write_evaluation(model_path: Path, data_path: Path, format: str, out: Path,
     if subjects == "test" and not held_out:
         raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
     use_test = subjects == "test" or (subjects == "auto" and held_out)
-    indices = np.array([data.subject_ids.index(s) for s in test_ids]) if use_test else np.arange(len(data.subject_ids))
+    indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
     print(f"evaluating on {len(indices)} subjects ({'test split' if use_test else 'all'})", file=sys.stderr)
     evaluation = evaluate(bundle, data, indices, tuple(names), torch_device)
     return write_report(evaluation, bundle, data.volumes[indices][:, 0].numpy(), out,

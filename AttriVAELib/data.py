@@ -33,6 +33,11 @@ class PreparedData:
     infarct_masks: np.ndarray | None  # (N, S, S, S) bool, None when the labels have no infarct
     geometries: list[CubeGeometry]  # cube ↔ source image, per subject
 
+    def indices(self, subject_ids: list[str]) -> np.ndarray:
+        """(M,) int64 positions of the given subjects; KeyError for an id the data does not hold."""
+        position = {subject: index for index, subject in enumerate(self.subject_ids)}
+        return np.array([position[s] for s in subject_ids], dtype=np.int64)
+
 
 def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig,
                  progress: Progress | None = None) -> PreparedData:

@@ -25,29 +25,44 @@ MINIMUM_SUBJECTS = metrics.KSG_NEIGHBOURS + 2
 
 
 @torch.no_grad()
-def encode_all(model: AttriVAE, volumes: torch.Tensor, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 1, S, S, S) → μ (N, L) and class-1 probabilities (N,), in eval mode, batches of 16."""
+def _forward_all(model: AttriVAE, volumes: torch.Tensor, device: torch.device,
+                 keep_reconstructions: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(N, 1, S, S, S) → μ (N, L), class-1 probabilities (N,) and, if asked, the reconstructions of μ
+    (N, S, S, S); eval mode, batches of 16, one forward pass each."""
     model.eval()
-    mus, probabilities = [], []
+    mus, probabilities, reconstructions = [], [], []
     for start in range(0, len(volumes), 16):
-        output = model(volumes[start:start + 16].to(device))
+        output = model(volumes[start:start + 16].to(device))  # eval mode: z = μ
         mus.append(output.mu.cpu())
         probabilities.append(torch.sigmoid(output.logits).cpu())
-    return torch.cat(mus).numpy(), torch.cat(probabilities).numpy()
+        if keep_reconstructions:
+            reconstructions.append(output.recon[:, 0].cpu())
+    recon = torch.cat(reconstructions).numpy() if keep_reconstructions else None
+    return torch.cat(mus).numpy(), torch.cat(probabilities).numpy(), recon
+
+
+def encode_all(model: AttriVAE, volumes: torch.Tensor, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 1, S, S, S) → μ (N, L) and class-1 probabilities (N,), in eval mode, batches of 16."""
+    mu, probabilities, _ = _forward_all(model, volumes, device, keep_reconstructions=False)
+    return mu, probabilities
+
+
+def _order_and_class_metrics(mu: np.ndarray, attributes: np.ndarray, labels: np.ndarray,
+                             probabilities: np.ndarray, attribute_names: tuple[str, ...]) -> dict[str, Any]:
+    """Spearman ρ of latent dim k with attribute k, and the classifier's AUC and accuracy."""
+    return {
+        "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
+        "auc": roc_auc(labels, probabilities),
+        "accuracy": accuracy(labels, probabilities),
+    }
 
 
 def evaluate_split(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
                    attribute_names: tuple[str, ...], device: torch.device | str = "cpu") -> dict[str, Any]:
     """Spearman ρ between latent dim k (μ) and attribute k, classifier AUC and accuracy on a split."""
     mu, probabilities = encode_all(bundle.model, data.volumes[indices], torch.device(device))
-    labels = data.labels[indices].numpy()
-    attributes = data.attributes[indices].numpy()
-    return {
-        "subjects": len(indices),
-        "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
-        "auc": roc_auc(labels, probabilities),
-        "accuracy": accuracy(labels, probabilities),
-    }
+    return {"subjects": len(indices), **_order_and_class_metrics(
+        mu, data.attributes[indices].numpy(), data.labels[indices].numpy(), probabilities, attribute_names)}
 
 
 @dataclass
@@ -63,14 +78,6 @@ class Evaluation:
     metrics: dict[str, Any]
 
 
-@torch.no_grad()
-def _reconstruct_all(model: AttriVAE, volumes: torch.Tensor, device: torch.device) -> np.ndarray:
-    """(N, 1, S, S, S) → (N, S, S, S) reconstructions of μ, batches of 16."""
-    model.eval()
-    parts = [model.decode(model.encode(volumes[i:i + 16].to(device))[0]).cpu() for i in range(0, len(volumes), 16)]
-    return torch.cat(parts)[:, 0].numpy()
-
-
 def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attribute_names: tuple[str, ...],
              device: torch.device | str = "cpu", attention_layer: str = "conv5") -> Evaluation:
     """Every metric of the paper (README, "Metrics") on the subjects ``indices`` of ``data``, using μ.
@@ -83,17 +90,17 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
                                   f"uses {metrics.KSG_NEIGHBOURS} neighbours); this split has {len(indices)}")
     device = torch.device(device)
     volumes = data.volumes[indices]
-    mu, probabilities = encode_all(bundle.model, volumes, device)
+    mu, probabilities, recon = _forward_all(bundle.model, volumes, device, keep_reconstructions=True)
     attributes = data.attributes[indices].numpy().astype(np.float64)
     labels = data.labels[indices].numpy().astype(int)
-    recon = _reconstruct_all(bundle.model, volumes, device)
     real = volumes[:, 0].numpy()
+    order_and_class = _order_and_class_metrics(mu, attributes, labels, probabilities, attribute_names)
     interpretability = metrics.interpretability(mu, attributes)
     results: dict[str, Any] = {
         "subjects": len(indices),
         "interpretability": {name: entry for name, entry in zip(attribute_names, interpretability)},
         "interpretability_mean": float(np.mean([entry["r2"] for entry in interpretability])),
-        "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
+        "spearman": order_and_class["spearman"],
         "mig_ksg": metrics.mig_ksg(mu, attributes),
         "mig_binned": metrics.mig_binned(mu, attributes),
         "sap": metrics.sap(mu, attributes),
@@ -105,7 +112,7 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
                                    for volume, mask in zip(recon, data.lv_masks[indices])])),
             "mmd": metrics.mmd(real, recon),
         },
-        "classification": {"accuracy": accuracy(labels, probabilities), "auc": roc_auc(labels, probabilities)},
+        "classification": {"accuracy": order_and_class["accuracy"], "auc": order_and_class["auc"]},
     }
     if data.infarct_masks is not None and labels.any():
         results["attention_iou"] = _attention_iou(bundle, data, indices[labels == 1], attribute_names, attention_layer)

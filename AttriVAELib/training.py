@@ -179,8 +179,7 @@ def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
                                  f"on resume); resume with its config.json or start a new --out")
     try:
         ids = json.loads((out_dir / "split.json").read_text())
-        position = {subject: index for index, subject in enumerate(data.subject_ids)}
-        return Split(*(np.array([position[s] for s in ids[part]], dtype=np.int64) for part in ("train", "val", "test")))
+        return Split(*(data.indices(ids[part]) for part in ("train", "val", "test")))
     except (OSError, ValueError, KeyError) as err:
         raise InvalidConfigError(f"{out_dir / 'split.json'} is missing or does not match the dataset ({err}); "
                                  f"resume with the run's own data") from err

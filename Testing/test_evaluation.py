@@ -19,7 +19,7 @@ def evaluated(tiny_run, eval_cohort):
     bundle = load_model(tiny_run / "model.safetensors")
     cohort, names = select_attributes(load_cohort(eval_cohort), bundle.attribute_names)
     data = prepare_data(cohort, names, bundle.run_config())
-    test = np.array([data.subject_ids.index(s) for s in bundle.card["data"]["split"]["test"]])
+    test = data.indices(bundle.card["data"]["split"]["test"])
     return bundle, data, test, evaluate(bundle, data, test, tuple(names))
 
 

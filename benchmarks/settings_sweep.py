@@ -16,7 +16,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from AttriVAELib import load_cohort, load_model, preset, select_attributes, train
@@ -53,7 +52,7 @@ def main() -> None:
         model_path = train(cohort, names, config, args.out / f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}",
                            data=data)
         bundle = load_model(model_path, device)
-        test = np.array([data.subject_ids.index(s) for s in bundle.card["data"]["split"]["test"]])
+        test = data.indices(bundle.card["data"]["split"]["test"])
         metrics = evaluate(bundle, data, test, names, device).metrics
         best_epoch = bundle.card["training"]["best_epoch"]
         results.append({"preset": name, "epochs": epochs, "learning_rate": rate, "best_epoch": best_epoch,
