@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 __all__ = [
+    "as_label_map",
     "atomic_path",
     "check_same_geometry",
+    "check_volume",
     "read_label_map",
     "read_volume",
     "require_new_folder",
@@ -127,10 +129,14 @@ def check_volume(image: sitk.Image, name: str) -> None:
 
 def read_label_map(path: Path | str, what: str = "mask") -> sitk.Image:
     """Read a 3D label map; non-integer values are an error."""
-    image = read_volume(path, what)
+    return as_label_map(read_volume(path, what), f"{what} {path}")
+
+
+def as_label_map(image: sitk.Image, name: str) -> sitk.Image:
+    """``image`` as an integer label map (uint8 when the labels fit); non-integer values are an error."""
     array = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.round(array)):
-        raise InvalidVolumeError(f"{what} {path} has non-integer values; give a label map, not an image")
+        raise InvalidVolumeError(f"{name} has non-integer values; give a label map, not an image")
     fits_in_a_byte = array.min() >= 0 and array.max() < 256
     return sitk.Cast(image, sitk.sitkUInt8 if fits_in_a_byte else sitk.sitkInt32)
 

@@ -88,3 +88,36 @@ def ellipsoid_labels(shape=(12, 40, 40), spacing=(1.5, 1.25, 8.0)) -> np.ndarray
     labels[q <= 1] = 1
     labels[(labels == 2) & (x > 8)] = 3
     return labels
+
+
+@pytest.fixture
+def scene():
+    """A real, empty MRML scene (slicer-core) set as ``slicer.mrmlScene``, with the colour, segmentation,
+    sequence and volume-rendering logics Slicer would have. Yields (scene, logics namespace)."""
+    import types
+
+    import slicer
+
+    mrml = slicer.vtkMRMLScene()
+    slicer.mrmlScene = mrml
+    application = slicer.vtkSlicerApplicationLogic()
+    application.SetMRMLScene(mrml)
+    application.GetColorLogic().SetMRMLScene(mrml)
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+    segmentations.SetMRMLScene(mrml)  # registers the converters: before any segmentation node exists
+    sequences = slicer.vtkSlicerSequencesLogic()
+    sequences.SetMRMLScene(mrml)
+    volume_rendering = slicer.vtkSlicerVolumeRenderingLogic()
+    volume_rendering.SetMRMLApplicationLogic(application)
+    volume_rendering.SetMRMLScene(mrml)
+    yield mrml, types.SimpleNamespace(application=application, segmentations=segmentations, sequences=sequences,
+                                      volume_rendering=volume_rendering)
+    mrml.Clear(1)
+
+
+def ras_matrix(image: sitk.Image) -> np.ndarray:
+    """IJK → RAS 4×4 of a SimpleITK (LPS) image, computed independently of the bridge."""
+    lps = np.eye(4)
+    lps[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) @ np.diag(image.GetSpacing())
+    lps[:3, 3] = image.GetOrigin()
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps

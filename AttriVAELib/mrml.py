@@ -1,0 +1,293 @@
+"""MRML bridge: Slicer nodes ↔ SimpleITK images, and the nodes AttriVAE shows its results in.
+
+The only library module that touches Slicer. It imports ``slicer`` lazily (inside functions) and takes
+the scene, nodes and module logics as arguments, so it runs in real Slicer and, for tests, against
+``slicer-core`` (Kitware's pip build of MRML). It never modifies input nodes.
+
+Geometry: MRML stores IJK → RAS; SimpleITK images are in LPS. Both describe the same voxel grid, so a volume
+read here and an output written back share one IJK → RAS exactly. Arrays are (k, j, i) in both.
+
+Output nodes are tagged with the attribute ``AttriVAE.Role`` (saved with the scene); asking for the same
+role again returns the same node, so re-analysing updates the outputs instead of piling up new ones.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ROLE",
+    "heat_colour_table",
+    "image_from_volume",
+    "labels_from_labelmap",
+    "labels_from_segmentation",
+    "output_node",
+    "segment_names",
+    "set_loss_chart",
+    "set_sequence",
+    "set_table",
+    "set_volume_image",
+    "show_heat",
+    "show_heat_rendering",
+    "show_in_slice_views",
+]
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from .errors import InvalidVolumeError
+from .io import as_label_map, check_volume
+
+ROLE = "AttriVAE.Role"
+HEAT_TABLE_NAME = "AttriVAE Heat"
+_LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
+
+
+def _slicer() -> Any:
+    import slicer
+
+    return slicer
+
+
+def _ijk_to_ras(node: Any) -> np.ndarray:
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def image_from_volume(node: Any, what: str = "volume") -> sitk.Image:
+    """A copy of a scalar volume node as a float32 (labelmap: int32) SimpleITK image in LPS.
+
+    Raises:
+        InvalidVolumeError: no node, no voxels, a vector (multi-component) volume, not 3D, NaN values.
+    """
+    name = f"{what} '{node.GetName()}'" if node is not None else what
+    if node is None or node.GetImageData() is None:
+        raise InvalidVolumeError(f"no {what} selected; choose a volume that holds an image")
+    components = node.GetImageData().GetNumberOfScalarComponents()
+    if components != 1:
+        raise InvalidVolumeError(f"{name} has {components} components (4D or colour); choose a scalar 3D volume")
+    array = _slicer().util.arrayFromVolume(node)  # (k, j, i) view on the node's memory: copied below
+    labelmap = node.IsA("vtkMRMLLabelMapVolumeNode")
+    image = sitk.GetImageFromArray(np.array(array, dtype=np.int32 if labelmap else np.float32))
+    lps = _LPS_FROM_RAS @ _ijk_to_ras(node)
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    image.SetSpacing(spacing.tolist())
+    image.SetOrigin(lps[:3, 3].tolist())
+    image.SetDirection((lps[:3, :3] / spacing).flatten().tolist())
+    check_volume(image, name)
+    return image
+
+
+def labels_from_labelmap(node: Any) -> sitk.Image:
+    """A label map (or integer scalar volume) node as an integer label image (LPS)."""
+    image = image_from_volume(node, "label map")
+    return as_label_map(image, f"label map '{node.GetName()}'")
+
+
+def segment_names(segmentation: Any) -> list[str]:
+    """Names of a segmentation node's segments, in order."""
+    segments = segmentation.GetSegmentation()
+    return [segments.GetNthSegment(i).GetName() for i in range(segments.GetNumberOfSegments())]
+
+
+def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mapping[int, str]) -> sitk.Image:
+    """Rasterise named segments onto the reference volume's grid as one label image (LPS).
+
+    ``segments`` maps the label value to write to a segment name, e.g. ``{1: "LV cavity", 2: "Myocardium"}``;
+    later entries win where segments overlap (so list the myocardium before an infarct inside it). Nothing
+    is added to the scene.
+
+    Raises:
+        InvalidVolumeError: no segmentation, or a segment name it does not hold.
+    """
+    slicer = _slicer()
+    if segmentation is None:
+        raise InvalidVolumeError("no segmentation selected; choose the LV segmentation of the volume")
+    reference_image = image_from_volume(reference)
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    geometry = logic.CreateOrientedImageDataFromVolumeNode(reference)
+    labels = np.zeros(sitk.GetArrayViewFromImage(reference_image).shape, np.int32)
+    available = segment_names(segmentation)
+    for value, name in segments.items():
+        segment_id = segmentation.GetSegmentation().GetSegmentIdBySegmentName(name)
+        if not segment_id:
+            raise InvalidVolumeError(f"segmentation '{segmentation.GetName()}' has no segment named {name!r}; "
+                                     f"its segments are {', '.join(map(repr, available)) or 'none'}")
+        shared = slicer.vtkOrientedImageData()
+        logic.GetSegmentBinaryLabelmapRepresentation(segmentation, segment_id, shared)
+        resampled = slicer.vtkOrientedImageData()
+        slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
+            shared, geometry, resampled, False, True)  # nearest neighbour, padded to the reference extent
+        from vtk.util.numpy_support import vtk_to_numpy
+
+        mask = vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(labels.shape)
+        labels[mask == segmentation.GetSegmentation().GetSegment(segment_id).GetLabelValue()] = value
+    image = sitk.GetImageFromArray(labels)
+    image.CopyInformation(reference_image)
+    return image
+
+
+def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScalarVolumeNode") -> Any:
+    """The scene's node tagged with ``role``, or a new one of ``class_name`` named ``name``."""
+    nodes = scene.GetNodesByClass(class_name)
+    for index in range(nodes.GetNumberOfItems()):
+        node = nodes.GetItemAsObject(index)
+        if node.GetAttribute(ROLE) == role:
+            return node
+    node = scene.AddNewNodeByClass(class_name, scene.GenerateUniqueName(name))
+    node.SetAttribute(ROLE, role)
+    return node
+
+
+def _ras_matrix(image: sitk.Image) -> Any:
+    """IJK → RAS vtkMatrix4x4 of a SimpleITK image."""
+    import vtk
+
+    lps = np.eye(4)
+    lps[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
+    lps[:3, 3] = image.GetOrigin()
+    matrix = vtk.vtkMatrix4x4()
+    for r, row in enumerate(_LPS_FROM_RAS @ lps):
+        for c, value in enumerate(row):
+            matrix.SetElement(r, c, value)
+    return matrix
+
+
+def set_volume_image(node: Any, image: sitk.Image) -> Any:
+    """Put an image's voxels and geometry into a volume node (creating its display node); return the node."""
+    node.SetIJKToRASMatrix(_ras_matrix(image))
+    _slicer().util.updateVolumeFromArray(node, sitk.GetArrayFromImage(image))
+    if node.GetDisplayNode() is None:
+        node.CreateDefaultDisplayNodes()
+    return node
+
+
+def heat_colour_table(scene: Any) -> Any:
+    """AttriVAE's heat colour table (black → red → yellow → white, 256 entries), built in code so it is the
+    same in real Slicer and in slicer-core (which ships no colour files). Created once per scene."""
+    table = output_node(scene, "heat colours", HEAT_TABLE_NAME, "vtkMRMLColorTableNode")
+    if table.GetNumberOfColors() != 256:
+        table.SetTypeToUser()
+        table.SetNumberOfColors(256)
+        for index, t in enumerate(np.linspace(0.0, 1.0, 256)):
+            red, green, blue = np.clip([3 * t, 3 * t - 1, 3 * t - 2], 0.0, 1.0)
+            table.SetColor(index, f"{t:.3f}", red, green, blue, 1.0)
+    return table
+
+
+def show_heat(node: Any, threshold: float = 0.2) -> None:
+    """Display a [0, 1] map with the heat table; values below ``threshold`` are transparent."""
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(heat_colour_table(node.GetScene()).GetID())
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(0.0, 1.0)
+    display.AutoThresholdOff()
+    display.SetThreshold(threshold, 1.0)
+    display.ApplyThresholdOn()
+
+
+def show_in_slice_views(background: Any, foreground: Any | None = None, opacity: float = 0.5) -> None:
+    """Show ``background`` (and ``foreground`` blended on top) in every slice view of the scene."""
+    _slicer().util.setSliceViewerLayers(
+        background=background, foreground=foreground, foregroundOpacity=opacity if foreground else 0.0, fit=False)
+
+
+def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float = 0.2) -> Any:
+    """Volume-render a [0, 1] map in 3D views with the heat colours; opacity ramps up from ``threshold``.
+
+    ``volume_rendering_logic`` is ``slicer.modules.volumerendering.logic()`` in Slicer. Returns the display node."""
+    import vtk
+
+    display = volume_rendering_logic.GetFirstVolumeRenderingDisplayNode(node)
+    if display is None:
+        display = volume_rendering_logic.CreateDefaultVolumeRenderingNodes(node)
+    volume_property = display.GetVolumePropertyNode().GetVolumeProperty()
+    colours, opacity = vtk.vtkColorTransferFunction(), vtk.vtkPiecewiseFunction()
+    table = heat_colour_table(node.GetScene())
+    for t in np.linspace(0.0, 1.0, 9):
+        colours.AddRGBPoint(t, *table.GetLookupTable().GetTableValue(int(round(t * 255)))[:3])
+    opacity.AddPoint(0.0, 0.0)
+    opacity.AddPoint(threshold, 0.0)
+    opacity.AddPoint(1.0, 0.8)
+    volume_property.SetColor(colours)
+    volume_property.SetScalarOpacity(opacity)
+    display.SetVisibility(True)
+    return display
+
+
+def set_sequence(scene: Any, sequences_logic: Any, role: str, name: str, images: Sequence[sitk.Image],
+                 index_values: Sequence[float], index_name: str, index_unit: str = "") -> tuple[Any, Any]:
+    """Fill the role's sequence with one volume per image and point its browser at it (to play in Slicer).
+
+    ``sequences_logic`` is ``slicer.modules.sequences.logic()`` in Slicer. Returns (sequence, browser)."""
+    sequence = output_node(scene, role, name, "vtkMRMLSequenceNode")
+    sequence.RemoveAllDataNodes()
+    sequence.SetIndexName(index_name)
+    sequence.SetIndexUnit(index_unit)
+    sequence.SetIndexType(sequence.NumericIndex)
+    slicer = _slicer()
+    for image, value in zip(images, index_values):
+        frame = slicer.vtkMRMLScalarVolumeNode()
+        frame.SetIJKToRASMatrix(_ras_matrix(image))
+        frame.SetAndObserveImageData(_vtk_image(image))
+        sequence.SetDataNodeAtValue(frame, f"{value:.6g}")
+    browser = output_node(scene, f"{role} browser", f"{name} browser", "vtkMRMLSequenceBrowserNode")
+    browser.SetAndObserveMasterSequenceNodeID(sequence.GetID())
+    browser.SetSelectedItemNumber(0)
+    sequences_logic.UpdateProxyNodesFromSequences(browser)
+    return sequence, browser
+
+
+def _vtk_image(image: sitk.Image) -> Any:
+    """A vtkImageData holding a copy of the image's voxels (geometry goes in the node's IJK → RAS)."""
+    import vtk
+    from vtk.util.numpy_support import numpy_to_vtk
+
+    array = sitk.GetArrayFromImage(image)
+    data = vtk.vtkImageData()
+    data.SetDimensions(array.shape[::-1])
+    data.GetPointData().SetScalars(numpy_to_vtk(array.ravel(), deep=True))
+    return data
+
+
+def set_table(scene: Any, role: str, name: str, columns: Mapping[str, Sequence[Any]]) -> Any:
+    """Replace the role's table with ``columns`` (str values make a text column, others numeric)."""
+    import vtk
+
+    table = output_node(scene, role, name, "vtkMRMLTableNode")
+    with _slicer().util.NodeModify(table):
+        table.RemoveAllColumns()
+        for title, values in columns.items():
+            column = vtk.vtkStringArray() if any(isinstance(v, str) for v in values) else vtk.vtkDoubleArray()
+            column.SetName(title)
+            for value in values:
+                column.InsertNextValue(value if isinstance(column, vtk.vtkStringArray)
+                                       else (np.nan if value is None else float(value)))
+            table.AddColumn(column)
+    return table
+
+
+def set_loss_chart(scene: Any, rows: Sequence[Mapping[str, float]], series: Sequence[str] = ("train_total", "val_total"),
+                   role: str = "loss") -> Any:
+    """A plot chart of loss curves per epoch (``rows`` as training's per-epoch log). Returns the chart node,
+    to show with ``slicer.modules.plots.logic().ShowChartInLayout(chart)`` in Slicer."""
+    table = set_table(scene, f"{role} table", "AttriVAE loss",
+                      {"epoch": [row["epoch"] for row in rows], **{s: [row[s] for row in rows] for s in series}})
+    chart = output_node(scene, f"{role} chart", "AttriVAE loss chart", "vtkMRMLPlotChartNode")
+    chart.SetTitle("AttriVAE training loss")
+    chart.SetXAxisTitle("epoch")
+    chart.SetYAxisTitle("loss")
+    for column in series:
+        plot = output_node(scene, f"{role} series {column}", column, "vtkMRMLPlotSeriesNode")
+        plot.SetAndObserveTableNodeID(table.GetID())
+        plot.SetXColumnName("epoch")
+        plot.SetYColumnName(column)
+        plot.SetPlotType(plot.PlotTypeScatter)
+        plot.SetMarkerStyle(plot.MarkerStyleNone)
+        if not chart.HasPlotSeriesNodeID(plot.GetID()):
+            chart.AddAndObservePlotSeriesNodeID(plot.GetID())
+    return chart

@@ -1,0 +1,180 @@
+"""The MRML bridge against real MRML (slicer-core): geometry, segmentations, outputs, sequences, tables, charts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from conftest import ellipsoid_labels, make_image, ras_matrix
+
+from AttriVAELib import mrml
+from AttriVAELib.errors import InvalidVolumeError
+
+
+def _ijk_to_ras(node) -> np.ndarray:
+    import slicer
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return slicer.util.arrayFromVTKMatrix(matrix)
+
+
+def _add_volume(image: sitk.Image, name: str, class_name: str = "vtkMRMLScalarVolumeNode"):
+    import slicer
+
+    return slicer.util.addVolumeFromArray(sitk.GetArrayFromImage(image), ras_matrix(image), name, class_name)
+
+
+def _oblique_subject() -> tuple[sitk.Image, sitk.Image]:
+    labels = ellipsoid_labels()
+    image = make_image((labels * 100.0 + 10.0).astype(np.float32))
+    return image, make_image(labels)
+
+
+def test_volume_round_trip_keeps_oblique_anisotropic_geometry(scene) -> None:
+    mri, _ = _oblique_subject()
+    node = _add_volume(mri, "mri")
+    image = mrml.image_from_volume(node)
+    assert image.GetSize() == mri.GetSize()
+    np.testing.assert_allclose(image.GetSpacing(), mri.GetSpacing(), atol=1e-9)
+    np.testing.assert_allclose(image.GetOrigin(), mri.GetOrigin(), atol=1e-9)
+    np.testing.assert_allclose(image.GetDirection(), mri.GetDirection(), atol=1e-9)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(mri))
+
+    output = mrml.set_volume_image(mrml.output_node(scene[0], "reconstruction", "recon"), image)
+    np.testing.assert_allclose(_ijk_to_ras(output), _ijk_to_ras(node), atol=1e-9)
+    assert output.GetDisplayNode() is not None
+
+
+def test_output_nodes_are_reused_by_role_and_recreated_when_deleted(scene) -> None:
+    mrml_scene = scene[0]
+    first = mrml.output_node(mrml_scene, "reconstruction", "AttriVAE reconstruction")
+    assert mrml.output_node(mrml_scene, "reconstruction", "AttriVAE reconstruction") is first
+    assert mrml.output_node(mrml_scene, "attention", "AttriVAE attention") is not first
+    mrml_scene.RemoveNode(first)
+    again = mrml.output_node(mrml_scene, "reconstruction", "AttriVAE reconstruction")
+    assert again is not first and again.GetAttribute(mrml.ROLE) == "reconstruction"
+
+
+def _segmentation_of(scene, labels: sitk.Image, names: dict[int, str]):
+    import slicer
+
+    labelmap = _add_volume(labels, "labels", "vtkMRMLLabelMapVolumeNode")
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "segmentation")
+    slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, segmentation)
+    segments = segmentation.GetSegmentation()
+    for index in range(segments.GetNumberOfSegments()):  # imported names come from the colour table: rename
+        segment = segments.GetNthSegment(index)
+        segment.SetName(names[segment.GetLabelValue()])
+    scene.RemoveNode(labelmap)
+    return segmentation
+
+
+def test_segments_rasterise_onto_the_reference_grid(scene) -> None:
+    mri, labels = _oblique_subject()
+    volume = _add_volume(mri, "mri")
+    segmentation = _segmentation_of(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"})
+    assert sorted(mrml.segment_names(segmentation)) == ["LV", "Myo", "Scar"]
+    nodes_before = scene[0].GetNumberOfNodes()
+    result = mrml.labels_from_segmentation(segmentation, volume, {1: "LV", 2: "Myo", 3: "Scar"})
+    assert scene[0].GetNumberOfNodes() == nodes_before  # nothing added to the scene
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(result), sitk.GetArrayFromImage(labels))
+    np.testing.assert_allclose(result.GetOrigin(), mri.GetOrigin(), atol=1e-9)
+    merged = mrml.labels_from_segmentation(segmentation, volume, {2: "Myo", 1: "LV"})  # scar left out
+    expected = sitk.GetArrayFromImage(labels).astype(np.int32)
+    expected[expected == 3] = 0  # "Scar" voxels are not "Myo" voxels: left out, they stay background
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(merged), expected)
+
+
+def test_unknown_segment_name_says_which_segments_exist(scene) -> None:
+    mri, labels = _oblique_subject()
+    volume = _add_volume(mri, "mri")
+    segmentation = _segmentation_of(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"})
+    with pytest.raises(InvalidVolumeError, match="no segment named 'Cavity'.*'LV'"):
+        mrml.labels_from_segmentation(segmentation, volume, {1: "Cavity"})
+    with pytest.raises(InvalidVolumeError, match="no segmentation selected"):
+        mrml.labels_from_segmentation(None, volume, {1: "LV"})
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((1, 20, 20), np.float32), "needs at least 2 voxels per axis"),
+    (np.zeros((4, 20, 20, 3), np.float32), "3 components"),
+    (np.full((4, 20, 20), np.nan, np.float32), "NaN"),
+])
+def test_unusable_volumes_are_refused(scene, array: np.ndarray, message: str) -> None:
+    import slicer
+
+    class_name = "vtkMRMLVectorVolumeNode" if array.ndim == 4 else "vtkMRMLScalarVolumeNode"
+    node = slicer.util.addVolumeFromArray(array, np.eye(4), "bad", class_name)
+    with pytest.raises(InvalidVolumeError, match=message):
+        mrml.image_from_volume(node)
+    with pytest.raises(InvalidVolumeError, match="no volume selected"):
+        mrml.image_from_volume(None)
+
+
+def test_label_map_from_a_float_image_must_be_integral(scene) -> None:
+    import slicer
+
+    node = slicer.util.addVolumeFromArray(np.full((4, 8, 8), 1.5, np.float32), np.eye(4), "float")
+    with pytest.raises(InvalidVolumeError, match="non-integer"):
+        mrml.labels_from_labelmap(node)
+
+
+def test_heat_display_and_volume_rendering(scene) -> None:
+    mrml_scene, logics = scene
+    heat = make_image(np.linspace(0, 1, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8))
+    node = mrml.set_volume_image(mrml.output_node(mrml_scene, "attention", "heat"), heat)
+    mrml.show_heat(node, threshold=0.3)
+    display = node.GetDisplayNode()
+    table = display.GetColorNode()
+    assert table.GetName() == mrml.HEAT_TABLE_NAME and table.GetNumberOfColors() == 256
+    assert (display.GetWindow(), display.GetLevel()) == pytest.approx((1.0, 0.5))
+    assert display.GetApplyThreshold() and display.GetLowerThreshold() == pytest.approx(0.3)
+    np.testing.assert_allclose(table.GetLookupTable().GetTableValue(0)[:3], (0, 0, 0))
+    np.testing.assert_allclose(table.GetLookupTable().GetTableValue(255)[:3], (1, 1, 1))
+    assert mrml.heat_colour_table(mrml_scene) is table  # one table per scene
+
+    rendering = mrml.show_heat_rendering(logics.volume_rendering, node, threshold=0.3)
+    assert rendering.GetVisibility()
+    opacity = rendering.GetVolumePropertyNode().GetVolumeProperty().GetScalarOpacity()
+    assert opacity.GetValue(0.2) == 0.0 and opacity.GetValue(1.0) == pytest.approx(0.8)
+    assert mrml.show_heat_rendering(logics.volume_rendering, node) is rendering
+
+
+def test_sequence_holds_one_volume_per_step_with_geometry(scene) -> None:
+    mrml_scene, logics = scene
+    steps = [make_image(np.full((4, 8, 8), value, np.float32)) for value in (0.1, 0.5, 0.9)]
+    sequence, browser = mrml.set_sequence(mrml_scene, logics.sequences, "traversal", "LV volume traversal",
+                                          steps, [100.0, 140.0, 180.0], "lv_volume_ml", "mL")
+    assert sequence.GetNumberOfDataNodes() == 3
+    assert [sequence.GetNthIndexValue(i) for i in range(3)] == ["100", "140", "180"]
+    assert sequence.GetIndexName() == "lv_volume_ml" and sequence.GetIndexUnit() == "mL"
+    import slicer
+
+    frame = sequence.GetNthDataNode(2)
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(frame), 0.9)
+    np.testing.assert_allclose(_ijk_to_ras(frame), ras_matrix(steps[0]), atol=1e-9)
+    proxy = browser.GetProxyNode(sequence)
+    assert proxy is not None and proxy.GetImageData() is not None
+    again, _ = mrml.set_sequence(mrml_scene, logics.sequences, "traversal", "x", steps[:2], [1, 2], "dim")
+    assert again is sequence and sequence.GetNumberOfDataNodes() == 2
+
+
+def test_table_and_loss_chart(scene) -> None:
+    mrml_scene = scene[0]
+    table = mrml.set_table(mrml_scene, "attributes", "AttriVAE attributes",
+                           {"attribute": ["lv_volume_ml", "ef_pct"], "measured": [120.5, None]})
+    assert table.GetNumberOfColumns() == 2 and table.GetNumberOfRows() == 2
+    assert table.GetCellText(0, 0) == "lv_volume_ml" and float(table.GetCellText(0, 1)) == 120.5
+    assert table.GetCellText(1, 1) == "nan"
+    assert mrml.set_table(mrml_scene, "attributes", "x", {"a": [1.0]}) is table and table.GetNumberOfRows() == 1
+
+    rows = [{"epoch": e, "train_total": 10.0 / e, "val_total": 12.0 / e} for e in (1, 2, 3)]
+    chart = mrml.set_loss_chart(mrml_scene, rows)
+    assert chart.GetNumberOfPlotSeriesNodes() == 2
+    series = chart.GetNthPlotSeriesNode(1)
+    assert series.GetYColumnName() == "val_total" and series.GetTableNode().GetNumberOfRows() == 3
+    rows.append({"epoch": 4, "train_total": 2.0, "val_total": 3.0})
+    assert mrml.set_loss_chart(mrml_scene, rows) is chart and chart.GetNumberOfPlotSeriesNodes() == 2
+    assert series.GetTableNode().GetNumberOfRows() == 4
