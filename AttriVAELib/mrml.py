@@ -271,8 +271,8 @@ def set_table(scene: Any, role: str, name: str, columns: Mapping[str, Sequence[A
     return table
 
 
-def set_loss_chart(scene: Any, rows: Sequence[Mapping[str, float]], series: Sequence[str] = ("train_total", "val_total"),
-                   role: str = "loss") -> Any:
+def set_loss_chart(scene: Any, rows: Sequence[Mapping[str, float]],
+                   series: Sequence[str] = ("train_total", "val_total"), role: str = "loss") -> Any:
     """A plot chart of loss curves per epoch (``rows`` as training's per-epoch log). Returns the chart node,
     to show with ``slicer.modules.plots.logic().ShowChartInLayout(chart)`` in Slicer."""
     table = set_table(scene, f"{role} table", "AttriVAE loss",
