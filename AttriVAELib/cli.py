@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=list(PRESETS), help="named settings; default: paper")
     _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--progress", default="text", choices=["text", "json"],
+                       help="json: one JSON event per line on stdout, for programs (the Slicer module)")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="metrics and an HTML report of a model on a dataset")
@@ -146,8 +148,10 @@ def _synth(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
     requested = _names(args.attributes) or list(config.attributes) or None
-    summary = _run_training(args.data, args.format, args.out, config, requested, args.resume)
-    _print_summary(summary)
+    reporter = _print_json if args.progress == "json" else _ProgressReporter(config.train.epochs)
+    summary = _run_training(args.data, args.format, args.out, config, requested, args.resume, reporter)
+    if args.progress == "text":
+        _print_summary(summary)
     return 0
 
 
@@ -176,7 +180,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
-                  resume: bool) -> dict[str, Any]:
+                  resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
     from .training import TrainingInterrupted, train
@@ -184,16 +188,26 @@ def _run_training(data: Path, format: str, out: Path, config: RunConfig, request
     cohort, names = select_attributes(load_cohort(data, format), requested)
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
-    reporter = _ProgressReporter(config.train.epochs)
     try:
         model_path = train(cohort, names, config, out, resume=resume, progress=reporter)
     except TrainingInterrupted as err:
-        reporter.close()
+        _close(reporter)
         print(f"attrivae: {err}", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None
-    reporter.close()
+    _close(reporter)
     card = load_model(model_path).card
     return {"model": model_path, **card["test"], "best_epoch": card["training"]["best_epoch"]}
+
+
+def _print_json(event: dict[str, Any]) -> None:
+    from .io import to_json
+
+    print(to_json(event), flush=True)
+
+
+def _close(reporter: Callable[[dict[str, Any]], None]) -> None:
+    if isinstance(reporter, _ProgressReporter):
+        reporter.close()
 
 
 class _ProgressReporter:
@@ -260,7 +274,7 @@ def _demo(args: argparse.Namespace) -> int:
     make_cohort(data, args.subjects, args.size, args.seed, args.infarct_fraction,
                 slice_thickness_mm=args.slice_thickness)
     print(f"synthetic cohort: {args.subjects} subjects in {data}", file=sys.stderr)
-    summary = _run_training(data, "csv", args.out / "run", config, None, resume=False)
+    summary = _run_training(data, "csv", args.out / "run", config, None, False, _ProgressReporter(args.epochs))
     _print_summary(summary)
     report = _write_evaluation(summary["model"], data, "csv", args.out / "report", "test", "auto")
     print(f"report: {report}")

@@ -1,0 +1,118 @@
+"""The training process as the Slicer module drives it: command, JSON progress, errors, Cancel, resume."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from AttriVAELib import load_model
+from AttriVAELib.process import TrainingProcess, parse_progress, training_command
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('{"event": "epoch", "epoch": 3, "train_total": 1.5}', {"event": "epoch", "epoch": 3, "train_total": 1.5}),
+    ('  {"event": "done", "model": "m.safetensors"}\n', {"event": "done", "model": "m.safetensors"}),
+    ("epoch 3/10: train 1.5", None),
+    ("", None),
+    ('{"epoch": 3}', None),  # not an event
+    ('{"event": 3}', None),
+    ('{"event": "epoch", ', None),  # cut off
+    ('["event"]', None),
+])
+def test_parse_progress(line: str, expected: dict | None) -> None:
+    assert parse_progress(line) == expected
+
+
+def test_training_command_names_every_choice() -> None:
+    command = training_command("data", "run", data_format="emidec", preset="beta-vae", attributes=["a", "b"],
+                               epochs=3, size=16, device="cpu", python="/opt/PythonSlicer")
+    assert command[:4] == ["/opt/PythonSlicer", "-m", "AttriVAELib", "train"]
+    text = " ".join(command)
+    for flag in ("--data data", "--out run", "--format emidec", "--preset beta-vae", "--attributes a,b",
+                 "--epochs 3", "--size 16", "--device cpu", "--progress json"):
+        assert flag in text
+    assert training_command("d", "o")[0] == sys.executable
+
+
+def _live_members(group: int) -> list[int]:
+    """Processes of a process group that are alive (not zombies waiting for a reaper), from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while listing
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _wait_for(process: TrainingProcess, kind: str, timeout_s: float = 120.0) -> list[dict]:
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen += process.events()
+        if any(event["event"] == kind for event in seen) or not process.running:
+            return seen + process.events()
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind!r} event within {timeout_s} s; stderr: {process.stderr_lines[-5:]}")
+
+
+@pytest.mark.slow
+def test_training_process_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = TrainingProcess(training_command(tiny_cohort, out, epochs=2, size=16, device="cpu"),
+                              env={**os.environ, "PYTHONPATH": ""})  # the runner itself points at this library
+    assert process.wait(300) == 0, process.stderr_lines[-5:]
+    events = process.events()
+    kinds = [event["event"] for event in events]
+    assert kinds.count("preprocess") == 24 and kinds.count("epoch") == 2 and kinds[-1] == "done"
+    epochs = [event for event in events if event["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["train_total"] > 0 for e in epochs)
+    model = load_model(events[-1]["model"])
+    assert model.card["training"]["epochs"] == 2 and Path(events[-1]["model"]).parent == out
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process groups from /proc")
+
+
+@needs_proc
+@pytest.mark.slow
+def test_cancel_interrupts_with_a_resumable_checkpoint(tiny_cohort: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = TrainingProcess(training_command(tiny_cohort, out, epochs=500, size=16, device="cpu"))
+    events = _wait_for(process, "epoch")
+    assert process.running
+    code = process.cancel(grace_s=30)
+    assert code == 130, process.stderr_lines[-5:]
+    assert not process.running and (out / "checkpoint.safetensors").is_file()
+    assert any("resume" in line for line in process.stderr_lines)
+    assert events[-1]["event"] in ("epoch", "batch")
+    assert _live_members(process.process.pid) == []
+
+
+@needs_proc
+def test_cancel_kills_a_process_that_ignores_interrupts(tmp_path: Path) -> None:
+    stubborn = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+                "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)']); "
+                "print('{\"event\": \"started\"}', flush=True); time.sleep(60)")
+    process = TrainingProcess([sys.executable, "-c", stubborn])
+    _wait_for(process, "started", 30)
+    started = time.monotonic()
+    code = process.cancel(grace_s=0.5)
+    assert code == -9 and time.monotonic() - started < 10
+    time.sleep(0.2)
+    assert _live_members(process.process.pid) == []  # the grandchild went with it
+
+
+def test_failed_training_reports_its_one_line_error(tmp_path: Path) -> None:
+    process = TrainingProcess(training_command(tmp_path / "missing", tmp_path / "run", epochs=1))
+    assert process.wait(120) == 2
+    assert "does not exist" in (process.error() or "") or "no dataset" in (process.error() or ""), \
+        process.stderr_lines
+    assert not (tmp_path / "run").exists()
