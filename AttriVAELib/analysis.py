@@ -62,10 +62,10 @@ def decode_in_source(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometr
     return geometry.to_source(cube)
 
 
-def latent_with(bundle: ModelBundle, mu: torch.Tensor, values: Mapping[str, float]) -> torch.Tensor:
-    """A copy of code ``mu`` (L,) with the dims of the named attributes set to the given attribute values
+def latent_with(bundle: ModelBundle, z: torch.Tensor, values: Mapping[str, float]) -> torch.Tensor:
+    """A copy of code ``z`` (L,) with the dims of the named attributes set to the given attribute values
     (in the attribute's units; clamped to the training range with a warning)."""
-    z = mu.detach().clone().reshape(-1)
+    z = z.detach().clone().reshape(-1)
     for name, value in values.items():
         z[bundle.attribute_names.index(name)] = float(attribute_to_latent(bundle, name, [value])[0])
     return z

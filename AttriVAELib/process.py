@@ -112,8 +112,10 @@ class TrainingProcess:
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the end (and for its output to be read); return the exit status."""
         code = self.process.wait(timeout)
-        for reader in self._readers:
+        for reader, stream in zip(self._readers, (self.process.stdout, self.process.stderr)):
             reader.join(timeout)
+            if not reader.is_alive():
+                stream.close()
         return code
 
     def cancel(self, grace_s: float = 10.0) -> int:

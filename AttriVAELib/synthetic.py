@@ -13,7 +13,7 @@ core); at end-systole the cavity contracts less where the wall is infarcted, so 
 
 from __future__ import annotations
 
-__all__ = ["PhantomFactors", "analytic_volumes", "make_cohort", "render_phantom", "sample_factors"]
+__all__ = ["PhantomFactors", "analytic_volumes", "make_cohort", "render_phantom", "sample_factors", "synthetic_subject"]
 
 import csv
 import dataclasses
@@ -336,11 +336,26 @@ def make_cohort(
     return out_dir / ATTRIBUTES_CSV
 
 
+def synthetic_subject(seed: int = 0, infarct: bool | None = None, size: int = 80,
+                      slice_thickness_mm: float = 8.0) -> tuple[sitk.Image, sitk.Image]:
+    """One end-diastolic subject as :func:`make_cohort` draws them: (LGE-like image, EMIDEC label map) on an
+    oblique grid of ``size``² pixels (120 mm field of view). ``infarct`` forces the class (None: 60 % chance)."""
+    rng = np.random.default_rng(seed)
+    factors, direction = _draw_subject(rng, 0.6 if infarct is None else float(infarct))
+    return render_phantom(factors, "ed", size, slice_thickness_mm=slice_thickness_mm, direction=direction,
+                          seed=int(rng.integers(2**31)))
+
+
+def _draw_subject(rng: np.random.Generator, infarct_probability: float) -> tuple[PhantomFactors, np.ndarray]:
+    """Factors and an oblique "scanner" orientation (3×3 rotation) of one subject."""
+    factors = sample_factors(rng, infarct_probability)
+    return factors, Rotation.random(random_state=rng).as_matrix()
+
+
 def _write_subject(folder: Path, index: int, seed: int, size: int, infarct_probability: float,
                    field_of_view_mm: float, slice_thickness_mm: float) -> dict[str, object]:
     rng = np.random.default_rng([seed, index])
-    factors = sample_factors(rng, infarct_probability)
-    direction = Rotation.random(random_state=rng).as_matrix()  # oblique "scanner" orientation
+    factors, direction = _draw_subject(rng, infarct_probability)
     subject = f"sub-{index:03d}"
     paths, label_maps = {}, {}
     for phase in ("ed", "es"):

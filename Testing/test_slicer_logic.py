@@ -1,0 +1,343 @@
+"""AttriVAELogic (the Slicer module's logic) against real MRML (slicer-core) on oblique, anisotropic volumes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from conftest import ras_matrix
+from slicer_module import load_module
+
+from AttriVAELib import ModelBundle, mrml
+from AttriVAELib.analysis import attention_in_source
+from AttriVAELib.attributes import shape_attributes
+from AttriVAELib.errors import InvalidModelError, InvalidVolumeError
+from AttriVAELib.labels import EMIDEC_SCHEME
+
+SEGMENTS = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
+
+
+@pytest.fixture
+def logic(scene, tiny_run: Path, monkeypatch: pytest.MonkeyPatch):
+    module = load_module()
+    monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))
+    instance = module.AttriVAELogic()
+    instance.loadModel(tiny_run / "model.safetensors")
+    return instance
+
+
+def _volume_state(node) -> tuple[bytes, np.ndarray]:
+    import slicer
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return slicer.util.arrayFromVolume(node).tobytes(), slicer.util.arrayFromVTKMatrix(matrix)
+
+
+def _ijk_to_ras(node) -> np.ndarray:
+    return _volume_state(node)[1]
+
+
+def _scene_ids(scene) -> set[str]:
+    return {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+
+
+def test_synthetic_sample_is_an_oblique_volume_with_named_segments(logic) -> None:
+    volume, segmentation = logic.generateSyntheticSample(seed=3)
+    assert sorted(mrml.segment_names(segmentation)) == ["Infarct", "LV cavity", "Myocardium"]
+    direction = _ijk_to_ras(volume)[:3, :3]
+    assert not np.allclose(np.abs(direction), np.diag(np.abs(np.diag(direction))))  # oblique
+    assert len(set(np.round(np.linalg.norm(direction, axis=0), 3))) == 2  # anisotropic: 1.5 mm in-plane, 8 mm
+
+
+def test_analyze_keeps_geometry_and_inputs_and_reuses_outputs(logic, scene) -> None:
+    volume, segmentation = logic.generateSyntheticSample(seed=3)
+    before = _volume_state(volume)
+    segments_before = mrml.labels_from_segmentation(segmentation, volume, {1: "LV cavity", 2: "Myocardium"})
+    result = logic.analyze(volume, segmentation, SEGMENTS)
+    reconstruction = result["reconstruction"]
+    np.testing.assert_allclose(_ijk_to_ras(reconstruction), _ijk_to_ras(volume), atol=1e-9)
+    import slicer
+
+    recon = slicer.util.arrayFromVolume(reconstruction)
+    assert recon.shape == slicer.util.arrayFromVolume(volume).shape and 0 <= recon.min() and recon.max() <= 1
+    assert 0.0 <= result["probability"] <= 1.0
+
+    table = result["table"]
+    names = logic.attributeNames()
+    assert table.GetNumberOfRows() == len(names) + 1 and table.GetCellText(len(names), 0) == "P(infarct)"
+    labels = mrml.labels_from_segmentation(segmentation, volume, {1: "LV cavity", 2: "Myocardium", 3: "Infarct"})
+    measured = shape_attributes(labels, EMIDEC_SCHEME)
+    for row, name in enumerate(names):
+        assert table.GetCellText(row, 0) == name
+        if name in measured:
+            assert table.GetTable().GetColumn(1).GetValue(row) == pytest.approx(measured[name], rel=1e-9)
+        assert np.isfinite(float(table.GetCellText(row, 2)))
+
+    nodes_after_first = _scene_ids(scene[0])
+    again = logic.analyze(volume, segmentation, SEGMENTS)
+    assert again["reconstruction"] is reconstruction and again["table"] is table
+    assert _scene_ids(scene[0]) == nodes_after_first  # re-analysis adds no node
+    assert _volume_state(volume)[0] == before[0]
+    np.testing.assert_array_equal(_volume_state(volume)[1], before[1])
+    after = mrml.labels_from_segmentation(segmentation, volume, {1: "LV cavity", 2: "Myocardium"})
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(after), sitk.GetArrayFromImage(segments_before))
+
+
+def test_label_map_input_gives_the_same_analysis(logic, scene) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=4)
+    labels = mrml.labels_from_segmentation(segmentation, volume, {1: "LV cavity", 2: "Myocardium", 3: "Infarct"})
+    labelmap = slicer.util.addVolumeFromArray(sitk.GetArrayFromImage(labels), ras_matrix(labels), "labels",
+                                              "vtkMRMLLabelMapVolumeNode")
+    from_segments = logic.analyze(volume, segmentation, SEGMENTS)["encoded"]
+    from_labelmap = logic.analyze(volume, None, None, labelmap, "emidec")["encoded"]
+    assert from_labelmap == pytest.approx(from_segments)
+
+
+def _bright_spot_model(bundle: ModelBundle, attribute: str, prepared) -> ModelBundle:
+    """The bundle with conv1 made a positive 3³ box filter and the attribute's μ row oriented so that its
+    Grad-CAM at conv1 is ReLU(w · smoothed input) with w > 0: the map then peaks where the input is
+    brightest (the LGE infarct), whatever the rest of the network learned."""
+    model = bundle.model
+    conv = model.encoder.conv1[0]
+    with torch.no_grad():
+        conv.weight.fill_(1.0 / 27.0)
+        conv.bias.zero_()
+        maps = attention_in_source(bundle, prepared, [attribute], "conv1")
+        if float(sitk.GetArrayViewFromImage(maps[attribute]).max()) == 0.0:  # w < 0: flip the sign of μ_k
+            dim = bundle.attribute_names.index(attribute)
+            model.encoder.mu.weight[dim] *= -1
+            model.encoder.mu.bias[dim] *= -1
+    return bundle
+
+
+def test_attention_peak_lands_on_the_infarct_in_ras(logic, scene) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=5)
+    logic.analyze(volume, segmentation, SEGMENTS)
+    attribute = "infarct_size_pct"
+    _bright_spot_model(logic.bundle, attribute, logic.analyses[volume.GetID()].prepared)
+    nodes = logic.showAttention([attribute], layer="conv1", threshold=0.3,
+                                volumeRenderingLogic=scene[1].volume_rendering)
+    heat = nodes[attribute]
+    np.testing.assert_allclose(_ijk_to_ras(heat), _ijk_to_ras(volume), atol=1e-9)
+    heat_array = slicer.util.arrayFromVolume(heat)
+    peak_ijk = np.array(np.unravel_index(np.argmax(heat_array), heat_array.shape)[::-1], float)
+    peak_ras = (_ijk_to_ras(heat) @ np.append(peak_ijk, 1.0))[:3]
+
+    infarct = sitk.GetArrayFromImage(mrml.labels_from_segmentation(segmentation, volume, {3: "Infarct"})) == 3
+    infarct_ijk = np.argwhere(infarct)[:, ::-1].astype(float)  # (N, 3) i, j, k
+    peak_in_volume = (np.linalg.inv(_ijk_to_ras(volume)) @ np.append(peak_ras, 1.0))[:3]
+    assert np.abs(infarct_ijk - peak_in_volume).max(axis=1).min() <= 2.0  # within 2 voxels of an infarct voxel
+    composite = scene[0].GetNodesByClass("vtkMRMLSliceCompositeNode")
+    assert all(composite.GetItemAsObject(i).GetForegroundVolumeID() == heat.GetID()
+               for i in range(composite.GetNumberOfItems()))
+    assert heat.GetDisplayNode().GetColorNode().GetName() == mrml.HEAT_TABLE_NAME
+
+
+def test_attention_for_all_attributes_is_deterministic(logic) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=6)
+    logic.analyze(volume, segmentation, SEGMENTS)
+    first = {name: slicer.util.arrayFromVolume(node).copy() for name, node in logic.showAttention().items()}
+    second = logic.showAttention()
+    assert list(first) == logic.attributeNames()
+    for name, node in second.items():
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(node), first[name])
+
+
+def test_explore_traversal_and_interpolation(logic, scene) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=7)
+    other, other_segmentation = logic.generateSyntheticSample(seed=8)
+    encoded = logic.analyze(volume, segmentation, SEGMENTS)["encoded"]
+    name = "lv_volume_ml"
+    low, high, unit = logic.attributeRanges()[name]
+    assert unit == "mL" and low < high
+
+    explored = logic.explore({name: high})
+    np.testing.assert_allclose(_ijk_to_ras(explored), _ijk_to_ras(volume), atol=1e-9)
+    assert logic.lastUpdateSeconds > 0
+    large = slicer.util.arrayFromVolume(explored).copy()
+    assert logic.explore({name: low}) is explored
+    assert not np.array_equal(slicer.util.arrayFromVolume(explored), large)
+    with pytest.warns(UserWarning, match="clamped"):
+        logic.explore({name: high * 10})
+    assert logic.resetExplore() == pytest.approx(encoded)
+
+    sequence, browser = logic.exportTraversal(name, 5, scene[1].sequences)
+    assert sequence.GetNumberOfDataNodes() == 5 and sequence.GetIndexUnit() == "mL"
+    values = [float(sequence.GetNthIndexValue(i)) for i in range(5)]
+    assert values == pytest.approx(np.linspace(low, high, 5).tolist(), rel=1e-5)
+    np.testing.assert_allclose(_ijk_to_ras(sequence.GetNthDataNode(0)), _ijk_to_ras(volume), atol=1e-9)
+    frames = [slicer.util.arrayFromVolume(sequence.GetNthDataNode(i)) for i in (0, 4)]
+    assert not np.array_equal(*frames)
+
+    with pytest.raises(ValueError, match="analyse both volumes first: " + other.GetName()):
+        logic.interpolate(volume, other, 4, scene[1].sequences)
+    logic.analyze(other, other_segmentation, SEGMENTS)
+    sequence, _ = logic.interpolate(volume, other, 4, scene[1].sequences)
+    assert sequence.GetNumberOfDataNodes() == 4
+    analysis = logic.analyses[volume.GetID()]
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(sequence.GetNthDataNode(0)),
+                               sitk.GetArrayFromImage(analysis.reconstruction), atol=1e-6)
+
+
+def test_scene_save_and_reload_keeps_outputs(logic, scene, tmp_path: Path) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=9)
+    result = logic.analyze(volume, segmentation, SEGMENTS)
+    heat = logic.showAttention(["lv_volume_ml"])["lv_volume_ml"]
+    expected = {node.GetName(): slicer.util.arrayFromVolume(node).copy()
+                for node in (volume, result["reconstruction"], heat)}
+    scene_file = _save_scene(scene[0], tmp_path)
+
+    reloaded = slicer.vtkMRMLScene()
+    slicer.mrmlScene = reloaded
+    reloaded.SetURL(str(scene_file))
+    assert reloaded.Import()
+    for name, array in expected.items():
+        node = reloaded.GetFirstNodeByName(name)
+        np.testing.assert_allclose(slicer.util.arrayFromVolume(node), array, atol=1e-6)
+    recon = reloaded.GetFirstNodeByName(result["reconstruction"].GetName())
+    assert recon.GetAttribute(mrml.ROLE) == "reconstruction"
+    assert mrml.output_node(reloaded, "reconstruction", "x") is recon  # a reloaded scene's outputs are reused
+    table = reloaded.GetFirstNodeByName("AttriVAE attributes")
+    assert table.GetNumberOfRows() == len(logic.attributeNames()) + 1
+    reloaded.Clear(1)
+
+
+def _save_scene(scene, folder: Path) -> Path:
+    """Save as Slicer's "Save scene" does: every storable node's data through its storage node, then the .mrml.
+    (``WriteToMRB`` works in slicer-core but reading an .mrb needs Slicer's data IO manager.)"""
+    for index in range(scene.GetNumberOfNodes()):
+        node = scene.GetNthNode(index)
+        if node.IsA("vtkMRMLStorableNode") and node.GetStorageNode() is None and node.AddDefaultStorageNode():
+            storage = node.GetStorageNode()
+            storage.SetFileName(str(folder / f"{node.GetID()}.{storage.GetDefaultWriteFileExtension()}"))
+            assert storage.WriteData(node), node.GetName()
+    scene.SetRootDirectory(str(folder))
+    scene.SetURL(str(folder / "scene.mrml"))
+    assert scene.Commit()
+    return folder / "scene.mrml"
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no volume", "no input volume selected"),
+    ("no segmentation", "no LV segmentation selected"),
+    ("wrong segment", "no segment named 'Scar'"),
+    ("2D volume", "at least 2 voxels"),
+    ("4D volume", "components"),
+    ("grid mismatch", "do not share one voxel grid"),
+])
+def test_bad_inputs_fail_with_one_line_and_change_nothing(logic, scene, case: str, message: str) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=10)
+    args = {"volumeNode": volume, "segmentationNode": segmentation, "segments": SEGMENTS}
+    if case == "no volume":
+        args["volumeNode"] = None
+    elif case == "no segmentation":
+        args["segmentationNode"] = None
+    elif case == "wrong segment":
+        args["segments"] = {**SEGMENTS, "infarct": "Scar"}
+    elif case in ("2D volume", "4D volume"):
+        shape, class_name = ((1, 30, 30), "vtkMRMLScalarVolumeNode") if case == "2D volume" else \
+            ((5, 30, 30, 4), "vtkMRMLVectorVolumeNode")
+        args["volumeNode"] = slicer.util.addVolumeFromArray(np.ones(shape, np.float32), np.eye(4), "bad", class_name)
+    else:
+        labelmap = slicer.util.addVolumeFromArray(np.ones((4, 10, 10), np.int16), np.eye(4), "small",
+                                                  "vtkMRMLLabelMapVolumeNode")
+        args.update(segmentationNode=None, labelMapNode=labelmap)
+    ids, state = _scene_ids(scene[0]), _volume_state(volume)
+    with pytest.raises((InvalidVolumeError, ValueError), match=message) as error:
+        logic.analyze(**args)
+    assert "\n" not in str(error.value)
+    assert _scene_ids(scene[0]) == ids and _volume_state(volume)[0] == state[0]
+
+
+def test_bad_model_file_keeps_the_current_model(logic, tmp_path: Path) -> None:
+    current = logic.bundle
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(InvalidModelError):
+        logic.loadModel(broken)
+    assert logic.bundle is current
+
+
+def test_missing_torch_or_declined_install_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+    import types
+
+    module = load_module()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else object())
+    monkeypatch.delitem(sys.modules, "PyTorchUtils", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "PyTorch" not in p])
+    with pytest.raises(RuntimeError, match="needs the PyTorch extension"):
+        module.AttriVAELogic.ensureDependencies()
+
+    calls = []
+
+    class DecliningLogic:
+        def installTorch(self, askConfirmation: bool, torchVersionRequirement: str):
+            calls.append((askConfirmation, torchVersionRequirement))
+            return None  # the user pressed Cancel
+
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", types.SimpleNamespace(PyTorchUtilsLogic=DecliningLogic))
+    with pytest.raises(RuntimeError, match="PyTorch was not installed"):
+        module.AttriVAELogic.ensureDependencies()
+    assert calls == [(True, module.TORCH_REQUIREMENT)]
+
+
+def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_cohort: Path, tmp_path: Path) -> None:
+    logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16)
+    with pytest.raises(RuntimeError, match="already running"):
+        logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run2", size=16)
+    deadline, status = time.monotonic() + 300, {"finished": False}
+    while not status["finished"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = logic.pollTraining()
+    assert status["finished"] and status["error"] is None and status["fraction"] == 1.0
+    assert Path(status["model"]).is_file() and len(logic.trainingRows) == 2
+    chart = status["chart"] or scene[0].GetFirstNodeByName("AttriVAE loss chart")
+    assert chart.GetNumberOfPlotSeriesNodes() == 2
+    assert chart.GetNthPlotSeriesNode(0).GetTableNode().GetNumberOfRows() == 2
+    logic.loadModel(status["model"])
+    assert logic.bundle.card["training"]["epochs"] == 2
+
+
+def test_training_errors_and_cancel_reach_the_panel(logic, tiny_cohort: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="does not exist"):
+        logic.startTraining(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    logic.startTraining(tmp_path / "empty", outputFolder=tmp_path / "run", epochs=1)
+    status = _poll_until(logic, lambda s: s["finished"])
+    assert status["error"] and "\n" not in status["error"]
+
+    logic.startTraining(tiny_cohort, "csv", [], "paper", 500, "cpu", tmp_path / "long", size=16)
+    _poll_until(logic, lambda s: s["newEpochs"] > 0)
+    logic.cancelTraining()
+    status = _poll_until(logic, lambda s: s["finished"])
+    assert "resumable checkpoint" in status["error"] and (tmp_path / "long" / "checkpoint.safetensors").is_file()
+
+
+def _poll_until(logic, condition, timeout_s: float = 300) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = logic.pollTraining()
+        if condition(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError("training did not reach the expected state in time")
