@@ -8,7 +8,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import ctk
 import qt
@@ -151,7 +151,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not self._parameterNode.inputVolume:
             self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
-    def setParameterNode(self, inputParameterNode: Optional[AttriVAEParameterNode]) -> None:
+    def setParameterNode(self, inputParameterNode: AttriVAEParameterNode | None) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
         self._parameterNode = inputParameterNode
@@ -428,7 +428,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         check_same_geometry(image, labels, "the input volume", "the label map")
         return image, labels, {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[labelScheme]
 
-    def generateSyntheticSample(self, seed: Optional[int] = None):
+    def generateSyntheticSample(self, seed: int | None = None):
         """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct) to the scene."""
         self.ensureDependencies()
         import SimpleITK as sitk
@@ -569,7 +569,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     # Train
 
     def startTraining(self, dataFolder, dataFormat: str = "auto", attributes=(), preset: str = "paper",
-                      epochs: Optional[int] = None, device: str = "auto", outputFolder=None, size=None):
+                      epochs: int | None = None, device: str = "auto", outputFolder=None, size=None):
         """Start training in a separate process (``PythonSlicer -m AttriVAELib train``); poll with
         :meth:`pollTraining`, stop with :meth:`cancelTraining`."""
         if self.trainingRunning():
