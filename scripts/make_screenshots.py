@@ -1,0 +1,79 @@
+"""Write the README screenshots and the icons from a real MRML scene (slicer-core, offscreen):
+
+    python scripts/make_screenshots.py            # → Resources/Screenshots/*.png, Resources/AttriVAE.png,
+                                                  #   AttriVAE/Resources/Icons/AttriVAE.png
+
+The module's logic analyses a synthetic sample with the shipped demo model and shows the attention of one
+attribute; the pictures are the slice view with the heat overlay and the 3D volume rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "Testing"))
+from offscreen import SliceView, render_3d, write_png  # noqa: E402
+from slicer_module import load_module  # noqa: E402
+
+
+def _scene() -> tuple[object, types.SimpleNamespace]:
+    import slicer
+
+    scene = slicer.vtkMRMLScene()
+    slicer.mrmlScene = scene
+    application = slicer.vtkSlicerApplicationLogic()
+    application.SetMRMLScene(scene)
+    application.GetColorLogic().SetMRMLScene(scene)
+    slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(scene)
+    rendering = slicer.vtkSlicerVolumeRenderingLogic()
+    rendering.SetMRMLApplicationLogic(application)
+    rendering.SetMRMLScene(scene)
+    return scene, types.SimpleNamespace(application=application, volume_rendering=rendering)
+
+
+def _icon(slice_pixels: np.ndarray, size: int = 128) -> np.ndarray:
+    """A square crop around the hottest part of the slice picture, resampled to ``size``²."""
+    heat = slice_pixels[..., 0].astype(int) - slice_pixels[..., 2]
+    row, column = np.unravel_index(np.argmax(heat), heat.shape)
+    half = slice_pixels.shape[0] // 4
+    row, column = (int(np.clip(v, half, slice_pixels.shape[0] - half)) for v in (row, column))
+    crop = slice_pixels[row - half:row + half, column - half:column + half]
+    index = np.linspace(0, crop.shape[0] - 1, size).round().astype(int)
+    return np.ascontiguousarray(crop[index][:, index])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attribute", default="infarct_size_pct")
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--layer", default="conv3", help="encoder layer of the attention map (paper: conv5)")
+    args = parser.parse_args()
+
+    module = load_module()
+    scene, logics = _scene()
+    logic = module.AttriVAELogic()
+    logic.loadModel()
+    volume, segmentation = logic.generateSyntheticSample(seed=args.seed)
+    result = logic.analyze(volume, segmentation, {"cavity": "LV cavity", "myocardium": "Myocardium",
+                                                  "infarct": "Infarct"})
+    print(f"P(infarct) {result['probability']:.2f}; encoded {result['encoded']}")
+    heat = logic.showAttention([args.attribute], args.layer, threshold=0.3,
+                               volumeRenderingLogic=logics.volume_rendering)
+    pixels = SliceView(logics.application, scene, size=512).image(volume, heat[args.attribute], opacity=0.6)
+    out = ROOT / "Resources" / "Screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    write_png(pixels, out / "attention-slice.png")
+    write_png(render_3d(logics.application, scene, size=512), out / "attention-3d.png")
+    for path in (ROOT / "Resources" / "AttriVAE.png", ROOT / "AttriVAE" / "Resources" / "Icons" / "AttriVAE.png"):
+        write_png(_icon(pixels), path)
+    print(f"wrote {out}/attention-slice.png, attention-3d.png and the icons")
+
+
+if __name__ == "__main__":
+    main()
