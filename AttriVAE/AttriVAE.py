@@ -6,6 +6,7 @@ Slicer without PyTorch) and to its MRML bridge ``AttriVAELib.mrml``.
 
 import logging
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,8 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 MODULE_DIR = Path(__file__).resolve().parent
+if (MODULE_DIR.parent / "AttriVAELib").is_dir() and str(MODULE_DIR.parent) not in sys.path:
+    sys.path.append(str(MODULE_DIR.parent))  # a source checkout: AttriVAELib sits next to the module folder
 DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 TORCH_REQUIREMENT = ">=2.2"

@@ -1,0 +1,87 @@
+"""Interactive speed of the Slicer module's logic on a real MRML scene (slicer-core): one Explore slider update
+(decode + resample into the input's grid + volume node update), a full analysis, attention for every attribute.
+
+The model is the paper's architecture at ``--size`` (default 80³) with untrained weights (speed does not depend
+on training) and the demo model's card; the input is a synthetic sample (80 × 80 × 15 voxels, oblique).
+
+    python benchmarks/slicer_interactive.py --json slicer-interactive.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "Testing"))
+from slicer_module import load_module  # noqa: E402
+
+from AttriVAELib import AttriVAE, ModelBundle, ModelConfig, load_model  # noqa: E402
+
+
+def _bundle(size: int) -> ModelBundle:
+    demo = load_model(ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors")
+    card = copy.deepcopy(demo.card)
+    card["model"]["input_size"] = card["preprocess"]["input_size"] = size
+    torch.manual_seed(0)
+    return ModelBundle(AttriVAE(ModelConfig(**{**card["model"], "input_size": size})).eval(), card)
+
+
+def _timed(action, repeats: int) -> list[float]:
+    seconds = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        action(index)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+
+    import slicer
+
+    module = load_module()
+    slicer.mrmlScene = slicer.vtkMRMLScene()
+    slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(slicer.mrmlScene)
+    logic = module.AttriVAELogic()
+    logic.bundle, logic.modelPath = _bundle(args.size), Path("untrained")
+    volume, segmentation = logic.generateSyntheticSample(seed=1)
+    segments = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
+    low, high, _ = logic.attributeRanges()["lv_volume_ml"]
+    logic.analyze(volume, segmentation, segments)  # warm-up
+    results = {
+        "explore_update_s": _timed(lambda i: logic.explore({"lv_volume_ml": low + (high - low) * (i % 10) / 9}),
+                                   args.repeats),
+        "analyze_s": _timed(lambda i: logic.analyze(volume, segmentation, segments), max(3, args.repeats // 10)),
+        "attention_all_s": _timed(lambda i: logic.showAttention(), max(3, args.repeats // 10)),
+    }
+    summary = {name: {"median": statistics.median(v), "max": max(v)} for name, v in results.items()}
+    summary["analyze_plus_attention_s"] = {key: summary["analyze_s"][key] + summary["attention_all_s"][key]
+                                           for key in ("median", "max")}
+    print(f"input {slicer.util.arrayFromVolume(volume).shape[::-1]} voxels, network {args.size}³, "
+          f"{len(logic.attributeNames())} attributes, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name, values in summary.items():
+        print(f"{name:26s} median {values['median'] * 1000:8.1f} ms   max {values['max'] * 1000:8.1f} ms")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                         "cpus": os.cpu_count(), "torch": torch.__version__,
+                                         "threads": torch.get_num_threads(), "size": args.size,
+                                         "summary": summary, "samples": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
