@@ -238,6 +238,9 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                            p.inputLabelMap, p.labelScheme)
         if result is None:
             return
+        if not self._sliders:  # the demo model was loaded on first use
+            self.ui.modelCardBrowser.setPlainText(self.logic.modelDescription())
+            self._buildModelControls()
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
         self.ui.attributeTableView.setMRMLTableNode(result["table"])
         for name, slider in self._sliders.items():
@@ -362,17 +365,15 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
                                                                   torchVersionRequirement=TORCH_REQUIREMENT)
             if torch is None:
                 raise RuntimeError(_("PyTorch was not installed; AttriVAE cannot run without it"))
-        requirements = [line.strip() for line in REQUIREMENTS.read_text().splitlines()
-                        if line.strip() and not line.startswith("#")]
         try:
-            from slicer.packaging import pip_ensure
-        except ImportError:  # Slicer < 5.12
-            missing = [r for r in requirements
-                       if importlib.util.find_spec(r.split(">")[0].split("=")[0].strip()) is None]
+            from slicer.packaging import load_requirements, pip_ensure
+        except ImportError:  # Slicer < 5.12: install what is missing, without asking again
+            requirements = [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip()]
+            missing = [r for r in requirements if importlib.util.find_spec(r.split(">")[0].split("=")[0]) is None]
             if missing:
                 slicer.util.pip_install(missing)
         else:
-            pip_ensure(requirements, prompt_install=askConfirmation, requester="AttriVAE")
+            pip_ensure(load_requirements(REQUIREMENTS), prompt_install=askConfirmation, requester="AttriVAE")
 
     def loadModel(self, path=None) -> dict:
         """Load a model bundle (default: the shipped demo model); returns its model card."""

@@ -301,6 +301,32 @@ def test_missing_torch_or_declined_install_is_a_clear_error(monkeypatch: pytest.
     assert calls == [(True, module.TORCH_REQUIREMENT)]
 
 
+def test_requirements_go_through_pip_ensure_or_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+    import types
+
+    import slicer
+
+    module = load_module()
+    ensured: list = []
+    packaging = types.SimpleNamespace(
+        load_requirements=lambda path: [line for line in Path(path).read_text().split()],
+        pip_ensure=lambda requirements, **options: ensured.append((requirements, options)))
+    monkeypatch.setitem(sys.modules, "slicer.packaging", packaging)
+    module.AttriVAELogic.ensureDependencies(askConfirmation=True)
+    assert ensured == [(module.REQUIREMENTS.read_text().split(), {"prompt_install": True, "requester": "AttriVAE"})]
+
+    monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # Slicer < 5.12
+    installed: list = []
+    monkeypatch.setattr(slicer.util, "pip_install", installed.append, raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "safetensors" else real_find_spec(name, *a))
+    module.AttriVAELogic.ensureDependencies()
+    assert installed == [["safetensors>=0.4"]]
+
+
 def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_cohort: Path, tmp_path: Path) -> None:
     logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16)
     with pytest.raises(RuntimeError, match="already running"):
