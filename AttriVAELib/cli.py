@@ -126,6 +126,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="forward-pass autocast; auto: bf16 where the CPU/GPU has it (default)")
+    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
 
 
 def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, size: int) -> None:
@@ -174,7 +177,8 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
     train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                             ("learning_rate", args.learning_rate),
                                             ("lr_schedule", args.lr_schedule), ("seed", args.seed),
-                                            ("device", args.device)) if value is not None}
+                                            ("device", args.device), ("precision", args.precision),
+                                            ("compile", args.compile)) if value is not None}
     return dataclasses.replace(config, model=dataclasses.replace(config.model, **model),
                                train=dataclasses.replace(config.train, **train))
 

@@ -123,6 +123,8 @@ class TrainConfig:
     test_fraction: float = 0.15  # share of subjects never seen until the final report
     oversample: bool = True  # duplicate minority-class training subjects until classes balance
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 where the hardware has it) | fp32 | bf16: autocast of the forward pass
+    compile: bool = False  # torch.compile the model (falls back to eager with a warning when it cannot)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -134,6 +136,8 @@ class TrainConfig:
         if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1):
             raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise InvalidConfigError(f"precision {self.precision!r} is not auto, fp32 or bf16")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise InvalidConfigError(f"device {self.device!r} is not auto, cpu or cuda")
 

@@ -14,6 +14,8 @@ __all__ = [
     "total_loss",
 ]
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -86,6 +88,7 @@ def total_loss(
     config: LossConfig,
     beta: float | None = None,
     model: nn.Module | None = None,
+    gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """All terms and their weighted sum.
 
@@ -97,6 +100,8 @@ def total_loss(
         config: loss weights.
         beta: KL weight to use instead of ``config.beta`` (for annealing).
         model: needed only when ``config.l1_weight`` > 0.
+        gather: in data-parallel training, concatenates a (B, ...) tensor over all processes so that the
+            pairwise attribute loss sees the whole global batch (:func:`AttriVAELib.distributed.gather`).
 
     Returns:
         ``recon``, ``kl``, ``mlp``, ``ar``, ``l1`` (unweighted) and ``total`` (weighted sum), all scalars.
@@ -105,7 +110,8 @@ def total_loss(
         "recon": reconstruction_loss(output.recon_logits, target, config.reconstruction),
         "kl": kl_divergence(output.mu, output.logvar),
         "mlp": classifier_loss(output.logits, labels),
-        "ar": attribute_regularization_loss(output.z, attributes, config.delta),
+        "ar": attribute_regularization_loss(*_global(output.z[:, :attributes.shape[1]], attributes, gather),
+                                            config.delta),
     }
     terms["l1"] = l1_penalty(model) if config.l1_weight > 0 and model is not None else target.new_zeros(())
     kl_weight = config.beta if beta is None else beta
@@ -114,3 +120,9 @@ def total_loss(
         + config.gamma * terms["ar"] + config.l1_weight * terms["l1"]
     )
     return terms
+
+
+def _global(z: torch.Tensor, attributes: torch.Tensor,
+            gather: Callable[[torch.Tensor], torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, K) regularised codes and (B, K) attributes, of the global batch when ``gather`` is given."""
+    return (z, attributes) if gather is None else (gather(z), gather(attributes))

@@ -32,6 +32,14 @@ def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm3d(channels), nn.ReLU())
 
 
+def _in_float32(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``block(x)`` in float32 even under autocast. Used for the blocks that see the S/16 bottleneck grid:
+    they cost under 2 % of the arithmetic, and on CPUs oneDNN's bf16 weight gradient of a 3D convolution
+    on a 2³ input is wrong and varies from run to run (measured with torch 2.13; README, "Speed")."""
+    with torch.autocast(x.device.type, enabled=False):
+        return block(x.float())
+
+
 class Encoder(nn.Module):
     """(B, 1, S, S, S) → μ, log σ² of shape (B, L)."""
 
@@ -51,8 +59,9 @@ class Encoder(nn.Module):
         self.logvar = nn.Linear(widths[-1], config.latent_size)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        for index in range(1, 6):
+        for index in range(1, 5):
             x = getattr(self, f"conv{index}")(x)
+        x = _in_float32(self.conv5, x)  # (B, C5, S/16, S/16, S/16)
         features = self.fc(self.dropout(x.flatten(1)))  # (B, C5·s³) → (B, hidden[-1])
         return self.mu(features), self.logvar(features)
 
@@ -76,7 +85,8 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C5, s, s, s)
-        x = self.conv_out(self.up(self.conv_in(x)))
+        x = _in_float32(self.up[0], _in_float32(self.conv_in, x))  # the bottleneck-resolution blocks
+        x = self.conv_out(self.up[1:](x))
         return self.head(x)
 
 

@@ -20,15 +20,19 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 
-from . import __version__
+from . import __version__, distributed
+from .acceleration import autocast, compiled, resolve_precision, to_device
 from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
 from .config import RunConfig
 from .constants import CLASS_NAMES
@@ -39,7 +43,7 @@ from .evaluation import encode_all, evaluate_split
 from .io import atomic_path, to_json
 from .losses import total_loss
 from .metrics import spearman
-from .model import AttriVAE
+from .model import AttriVAE, VAEOutput
 from .splits import Split, oversample_minority, stratified_split
 
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
@@ -83,20 +87,24 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     if len(attribute_names) > config.model.latent_size:
         raise InvalidConfigError(f"{len(attribute_names)} attributes need at least as many latent dims; "
                                  f"latent_size is {config.model.latent_size}")
-    _check_run_folder(out_dir, resume)
     device = resolve_device(config.train.device)
-    data = data or prepare_data(cohort, attribute_names, config, progress)
+    context = distributed.setup(device)
+    device = distributed.local_device(device, context)
+    _check_run_folder(out_dir, resume)
+    context.barrier()  # every process checked the folder before rank 0 writes to it
+    emit = (progress or (lambda event: None)) if context.is_main else (lambda event: None)
+    data = data or prepare_data(cohort, attribute_names, config, emit)
     if resume:
         split = _saved_split(out_dir, config, data)
     split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
                                       config.train.test_fraction, config.train.seed)
     with _torch_state(device):
-        return _run(cohort, config, data, split, out_dir, resume, device, progress or (lambda event: None))
+        return _run(cohort, config, data, split, out_dir, resume, device, emit, context)
 
 
 def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, out_dir: Path, resume: bool,
-         device: torch.device, emit: Progress) -> Path:
-    """The training loop proper (see :func:`train`)."""
+         device: torch.device, emit: Progress, context: distributed.Distributed) -> Path:
+    """The training loop proper (see :func:`train`); only rank 0 writes files."""
     checkpoint_path, model_path = out_dir / CHECKPOINT, out_dir / "model.safetensors"
     labels = data.labels.numpy().astype(int)
     seed = config.train.seed
@@ -104,35 +112,49 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     torch.manual_seed(seed)
     # channels-last 3D memory layout: the same arithmetic, about twice the CPU throughput (README, "Speed")
     model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
+    if context.enabled:
+        distributed.use_global_batch_norm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     state = {"epoch": 0, "best_val_loss": None, "best_epoch": None, "history": []}  # None: no epoch finished yet
     if resume:
         state = _load_checkpoint(checkpoint_path, model, optimizer)
-    else:
+    elif context.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write_json(out_dir / "split.json", _split_ids(split, data))
         _save_checkpoint(checkpoint_path, model, optimizer, config, state)  # epoch 0: resumable from the start
-    _write_json(out_dir / "config.json", config.to_dict())
+    if context.is_main:
+        _write_json(out_dir / "config.json", config.to_dict())
     card = _model_card(config, cohort, data, config.attributes, split)
+    network = DistributedDataParallel(model) if context.enabled else model
+    step = Step(model, compiled(network, config.train.compile), optimizer, config,
+                resolve_precision(config.train.precision, device), device,
+                distributed.gather if context.enabled else None)
 
     try:
         for epoch in range(state["epoch"], config.train.epochs):
             started = time.perf_counter()
-            train_losses = _train_epoch(model, optimizer, data, train_indices, config, epoch, device, emit)
-            val_losses = _evaluate_losses(model, data, split.val, config, device)
+            train_losses = _train_epoch(step, data, train_indices, epoch, emit)
+            val_losses = _evaluate_losses(step, data, split.val)
             row = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train_losses.items()},
                    **{f"val_{k}": v for k, v in val_losses.items()}, "seconds": time.perf_counter() - started}
             state["epoch"] = epoch + 1
             state["history"].append(row)
-            if state["best_val_loss"] is None or val_losses["total"] < state["best_val_loss"]:
+            improved = state["best_val_loss"] is None or val_losses["total"] < state["best_val_loss"]
+            if improved:
                 state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
-                save_model(model_path, model, {**card, "training": _training_summary(state, config)})
-            _save_checkpoint(checkpoint_path, model, optimizer, config, state)
-            _write_log(out_dir / "log.csv", state["history"])
+            if context.is_main:
+                if improved:
+                    save_model(model_path, model, {**card, "training": _training_summary(state, config)})
+                _save_checkpoint(checkpoint_path, model, optimizer, config, state)
+                _write_log(out_dir / "log.csv", state["history"])
             emit({"event": "epoch", **row, "epochs": config.train.epochs, "best_epoch": state["best_epoch"]})
     except KeyboardInterrupt:
         raise TrainingInterrupted(state["epoch"], out_dir) from None
 
+    context.barrier()
+    if not context.is_main:  # rank 0 evaluates and writes the final bundle
+        context.barrier()
+        return model_path
     best = load_model(model_path, device)
     summary = evaluate_split(best, data, split.test, config.attributes, device)
     _write_json(out_dir / "summary.json", {"split": "test", **summary})
@@ -140,6 +162,7 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     final_card["attributes"] = _attribute_entries(best, data, split.train, config.attributes, device)
     save_model(model_path, best.model, final_card)
     emit({"event": "done", "model": str(model_path), "test": summary})
+    context.barrier()
     return model_path
 
 
@@ -170,13 +193,13 @@ def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
     """The split of the run being resumed, after checking that its settings match ``config``."""
     _, meta = read_safetensors(out_dir / CHECKPOINT, "checkpoint")
     saved = RunConfig.from_dict(meta["config"])
-    resumable = ("epochs", "device")  # the only settings a resumed run may change
+    resumable = ("epochs", "device", "precision", "compile")  # the only settings a resumed run may change
     if (saved.model, saved.preprocess, saved.loss, saved.attributes) != (
             config.model, config.preprocess, config.loss, config.attributes) or any(
             getattr(saved.train, f.name) != getattr(config.train, f.name)
             for f in dataclasses.fields(config.train) if f.name not in resumable):
-        raise InvalidConfigError(f"{out_dir} was trained with other settings (only epochs and device may change "
-                                 f"on resume); resume with its config.json or start a new --out")
+        raise InvalidConfigError(f"{out_dir} was trained with other settings (only {', '.join(resumable)} may "
+                                 f"change on resume); resume with its config.json or start a new --out")
     try:
         ids = json.loads((out_dir / "split.json").read_text())
         return Split(*(data.indices(ids[part]) for part in ("train", "val", "test")))
@@ -185,53 +208,89 @@ def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
                                  f"resume with the run's own data") from err
 
 
-def _train_epoch(model: AttriVAE, optimizer: torch.optim.Optimizer, data: PreparedData, indices: np.ndarray,
-                 config: RunConfig, epoch: int, device: torch.device, emit: Progress) -> dict[str, float]:
-    """One pass over ``indices`` in an order fixed by (seed, epoch); returns mean loss terms."""
-    model.train()
-    for group in optimizer.param_groups:
+@dataclass
+class Step:
+    """One optimisation step of the default training path: channels-last input, the forward pass under
+    autocast (bf16 where supported), float32 losses, optional compile and data-parallel gather."""
+
+    model: AttriVAE  # the parameters (unwrapped: checkpoints and bundles save this)
+    forward: Callable[[torch.Tensor], VAEOutput]  # the model, maybe wrapped by DDP and/or torch.compile
+    optimizer: torch.optim.Optimizer
+    config: RunConfig
+    precision: torch.dtype  # autocast dtype of the forward pass (float32: none)
+    device: torch.device
+    gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # data-parallel: concatenate over processes
+
+    def losses(self, network: Callable[[torch.Tensor], VAEOutput], batch: torch.Tensor, data: PreparedData,
+               beta: float | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms of ``batch`` (indices into ``data``) through ``network``."""
+        x = to_device(data.volumes[batch], self.device)
+        with autocast(self.device, self.precision):
+            output = network(x)
+        output = VAEOutput(*(t.float() for t in output))  # losses in float32
+        return total_loss(output, x, data.labels[batch].to(self.device), data.attributes[batch].to(self.device),
+                          self.config.loss, beta=beta, model=self.model, gather=self.gather)
+
+    def __call__(self, batch: torch.Tensor, data: PreparedData, beta: float) -> dict[str, torch.Tensor]:
+        """Forward, backward and update on ``batch``; returns the loss terms (before the update)."""
+        terms = self.losses(self.forward, batch, data, beta)
+        if not torch.isfinite(terms["total"]):
+            raise TrainingDivergedError(
+                f"the loss became {terms['total'].item()}; lower the learning rate or check the data "
+                f"(the last finished epoch is in the checkpoint)")
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.optimizer.step()
+        return terms
+
+
+def _epoch_order(indices: np.ndarray, seed: int, epoch: int) -> torch.Tensor:
+    """``indices`` shuffled in an order fixed by (seed, epoch), identical in every process."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.from_numpy(indices)[torch.randperm(len(indices), generator=generator)]
+
+
+def _train_epoch(step: Step, data: PreparedData, indices: np.ndarray, epoch: int, emit: Progress) -> dict[str, float]:
+    """One pass over ``indices`` (this process's share of them under torchrun); returns mean loss terms."""
+    config = step.config
+    step.model.train()
+    for group in step.optimizer.param_groups:
         group["lr"] = learning_rate(config, epoch)
-    order = torch.from_numpy(indices)[torch.randperm(
-        len(indices), generator=torch.Generator().manual_seed(config.train.seed * 1_000_003 + epoch))]
+    order = _epoch_order(indices, config.train.seed, epoch)
+    if step.gather is not None:  # torchrun: this process's share, equal in size across processes
+        order = order[list(DistributedSampler(range(len(order)), shuffle=False))]
     batches = [order[i:i + config.train.batch_size] for i in range(0, len(order), config.train.batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:  # BatchNorm cannot normalise a batch of one
         batches = batches[:-1]
     warmup = config.loss.kl_warmup_epochs
     beta = config.loss.beta * min(1.0, (epoch + 1) / warmup) if warmup else config.loss.beta
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
-    for step, batch in enumerate(batches):
-        x = data.volumes[batch].to(device, memory_format=torch.channels_last_3d)
-        output = model(x)
-        terms = total_loss(output, x, data.labels[batch].to(device), data.attributes[batch].to(device),
-                           config.loss, beta=beta, model=model)
-        if not torch.isfinite(terms["total"]):
-            raise TrainingDivergedError(
-                f"the loss became {terms['total'].item()} at epoch {epoch + 1}, step {step + 1}; lower the "
-                f"learning rate or check the data (the last finished epoch is in the checkpoint)")
-        optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        optimizer.step()
+    for number, batch in enumerate(batches):
+        try:
+            terms = step(batch, data, beta)
+        except TrainingDivergedError as err:
+            raise TrainingDivergedError(f"epoch {epoch + 1}, step {number + 1}: {err}") from None
         for key in LOSS_TERMS:
             sums[key] += terms[key].item() * len(batch)
-        emit({"event": "batch", "epoch": epoch + 1, "step": step + 1, "steps": len(batches),
+        emit({"event": "batch", "epoch": epoch + 1, "step": number + 1, "steps": len(batches),
               **{key: terms[key].item() for key in LOSS_TERMS}})
     count = sum(len(b) for b in batches)
     return {key: value / count for key, value in sums.items()}
 
 
 @torch.no_grad()
-def _evaluate_losses(model: AttriVAE, data: PreparedData, indices: np.ndarray, config: RunConfig,
-                     device: torch.device) -> dict[str, float]:
-    """Loss terms on a split in eval mode (z = μ, no dropout), as one batch-weighted mean."""
-    model.eval()
+def _evaluate_losses(step: Step, data: PreparedData, indices: np.ndarray) -> dict[str, float]:
+    """Loss terms on a split in eval mode (z = μ, no dropout), as one batch-weighted mean; every process
+    evaluates the whole split with the same weights, so all agree on the best epoch."""
+    step.model.eval()
     sums = dict.fromkeys(LOSS_TERMS, 0.0)
-    for start in range(0, len(indices), config.train.batch_size):
-        batch = torch.from_numpy(indices[start:start + config.train.batch_size])
-        x = data.volumes[batch].to(device, memory_format=torch.channels_last_3d)
-        terms = total_loss(model(x), x, data.labels[batch].to(device), data.attributes[batch].to(device), config.loss)
+    size = step.config.train.batch_size
+    for start in range(0, len(indices), size):
+        batch = torch.from_numpy(indices[start:start + size])
+        terms = Step.losses(dataclasses.replace(step, gather=None), step.model, batch, data)
         for key in LOSS_TERMS:
             sums[key] += terms[key].item() * len(batch)
-    model.train()
+    step.model.train()
     return {key: value / len(indices) for key, value in sums.items()}
 
 

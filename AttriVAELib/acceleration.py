@@ -1,0 +1,75 @@
+"""Speed without changing the model: bf16 autocast where the hardware has it, optional torch.compile with a
+clean fallback to eager, channels-last 3D memory layout.
+
+bf16 autocast runs convolutions and matrix products in bfloat16 (8-bit mantissa) with float32 weights,
+optimizer state and losses; its effect on the results is measured by ``benchmarks/precision_parity.py``
+(README, "Speed").
+"""
+
+from __future__ import annotations
+
+__all__ = ["PRECISIONS", "autocast", "bf16_supported", "compiled", "resolve_precision", "to_device"]
+
+import contextlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .errors import InvalidConfigError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 convolutions natively (CPU: AVX-512-BF16 or AMX; CUDA: Ampere+)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """``fp32`` → float32; ``bf16`` → bfloat16 (error where unsupported); ``auto`` → bf16 where supported."""
+    if name not in PRECISIONS:
+        raise InvalidConfigError(f"precision {name!r} is not one of {', '.join(PRECISIONS)}")
+    if name == "bf16" and not bf16_supported(device):
+        raise InvalidConfigError(f"precision bf16 was asked for but this {device.type.upper()} has no native bf16; "
+                                 f"use --precision fp32 or auto")
+    return torch.bfloat16 if name == "bf16" or (name == "auto" and bf16_supported(device)) else torch.float32
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager[Any]:
+    """Mixed-precision context for forward passes (a no-op for float32)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def to_device(volumes: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(B, 1, S, S, S) volumes on ``device`` in channels-last 3D layout (the model's layout)."""
+    return volumes.to(device, memory_format=torch.channels_last_3d)
+
+
+def compiled(function: Callable[..., Any], enabled: bool) -> Callable[..., Any]:
+    """``torch.compile(function)`` when ``enabled``. If compiling fails (no C++ compiler, an unsupported
+    platform or op), it warns once and runs eagerly from then on; an error that is not the compiler's
+    shows again in the eager run."""
+    if not enabled:
+        return function
+    state = {"call": torch.compile(function)}
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if state["call"] is function:
+            return function(*args, **kwargs)
+        try:
+            return state["call"](*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any compiler failure means: run eagerly
+            warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).strip()[:200]}); "
+                          f"running without it", stacklevel=2)
+            state["call"] = function
+            return function(*args, **kwargs)
+
+    return call

@@ -1,0 +1,123 @@
+"""Data-parallel training under ``torchrun`` (one process per GPU or per CPU socket, one or more machines).
+
+``torchrun --nproc_per_node N -m AttriVAELib train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK; training then
+shards each epoch's order with a DistributedSampler and each process runs ``--batch-size`` volumes per step,
+so one optimizer step sees a global batch of N × batch-size volumes. Two choices make the loss of a step
+equal to the single-process loss on that global batch (``Testing/test_distributed.py`` checks it):
+
+- the attribute loss is pairwise within a batch, so each process gathers z and the attributes of the whole
+  global batch (with gradients) before computing it;
+- batch normalisation uses the statistics of the global batch (:class:`GlobalBatchNorm`), as a single
+  process would (``torch.nn.SyncBatchNorm`` does this only on GPUs; this one also works on CPUs with gloo).
+
+DistributedDataParallel averages gradients over processes; every other loss term is a batch mean, so the
+averaged gradient is the gradient of the global-batch loss. Only rank 0 writes files and reports progress.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Distributed", "GlobalBatchNorm", "gather", "local_device", "setup", "use_global_batch_norm"]
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_autograd
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands: ``world`` processes, this one is ``rank``."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+
+def setup(device: torch.device) -> Distributed:
+    """Join the process group torchrun described in the environment (gloo on CPU, NCCL on CUDA, one GPU per
+    local rank); a single process when there is none."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Distributed()
+    context = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(minutes=30))
+    return context
+
+
+def local_device(device: torch.device, context: Distributed) -> torch.device:
+    """This process's device: its own GPU (cuda:LOCAL_RANK) under torchrun, else ``device``."""
+    if context.enabled and device.type == "cuda":
+        torch.cuda.set_device(context.local_rank)
+        return torch.device("cuda", context.local_rank)
+    return device
+
+
+def gather(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate every process's (B, ...) ``tensor`` along dim 0, in rank order; differentiable (each
+    process's gradient flows back to the process that owns the rows). The identity in one process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    return torch.cat(dist_autograd.all_gather(tensor.contiguous()), dim=0)
+
+
+class GlobalBatchNorm(_BatchNorm):
+    """Batch normalisation with the statistics of the global batch (all processes); the same parameters,
+    buffers and state-dict keys as ``BatchNorm1d``/``3d``, so bundles load into the plain model."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        dtype, x = x.dtype, x.float()  # statistics in float32, also under bf16 autocast
+        dims = [0, *range(2, x.dim())]  # all but the channel axis
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        count = x.new_tensor(float(x.numel() // x.shape[1]))
+        sums = torch.cat([x.sum(dims), (x * x).sum(dims), count[None]])
+        sums = dist_autograd.all_reduce(sums)  # differentiable sum over processes
+        channels = x.shape[1]
+        total = sums[-1]
+        mean = sums[:channels] / total
+        variance = sums[channels:2 * channels] / total - mean * mean  # biased, as in normalisation
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+            self.running_mean.lerp_(mean.detach(), momentum)
+            self.running_var.lerp_(variance.detach() * total / (total - 1), momentum)  # unbiased
+        normalised = (x - mean.view(shape)) * torch.rsqrt(variance.view(shape) + self.eps)
+        return (normalised * self.weight.view(shape) + self.bias.view(shape)).to(dtype)
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() not in (2, 5):
+            raise ValueError(f"GlobalBatchNorm expects (B, C) or (B, C, D, H, W) inputs, got {x.dim()}D")
+
+
+def use_global_batch_norm(model: nn.Module) -> nn.Module:
+    """Replace every BatchNorm layer of ``model`` (in place) by a :class:`GlobalBatchNorm` holding the same
+    parameters and buffers; returns ``model``."""
+    for name, child in model.named_children():
+        if isinstance(child, _BatchNorm) and not isinstance(child, GlobalBatchNorm):
+            replacement = GlobalBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                          child.track_running_stats, device=child.weight.device)
+            replacement.load_state_dict(child.state_dict())
+            setattr(model, name, replacement)
+        else:
+            use_global_batch_norm(child)
+    return model
