@@ -10,6 +10,7 @@ __all__ = ["main"]
 
 import argparse
 import dataclasses
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -152,8 +153,10 @@ def _train(args: argparse.Namespace) -> int:
     config = _resolve_config(args)
     requested = _names(args.attributes) or list(config.attributes) or None
     reporter = _print_json if args.progress == "json" else _ProgressReporter(config.train.epochs)
-    summary = _run_training(args.data, args.format, args.out, config, requested, args.resume, reporter)
-    if args.progress == "text":
+    worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
+    summary = _run_training(args.data, args.format, args.out, config, requested, args.resume,
+                            (lambda event: None) if worker else reporter)
+    if args.progress == "text" and not worker:
         _print_summary(summary)
     return 0
 

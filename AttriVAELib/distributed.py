@@ -21,10 +21,10 @@ __all__ = ["Distributed", "GlobalBatchNorm", "gather", "local_device", "setup", 
 import datetime
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_autograd
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -71,12 +71,61 @@ def local_device(device: torch.device, context: Distributed) -> torch.device:
     return device
 
 
+_LOSS_GROUP: list[dist.ProcessGroup] = []
+
+
+def _loss_group() -> dist.ProcessGroup:
+    """A process group of its own for the collectives inside the loss (batch statistics, gathered codes).
+    DistributedDataParallel all-reduces gradients in the background during the backward pass; sharing its
+    group would let the two streams of collectives pair up differently on different processes."""
+    if not _LOSS_GROUP:
+        _LOSS_GROUP.append(dist.new_group())  # every process reaches this at its first forward pass
+    return _LOSS_GROUP[0]
+
+
 def gather(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate every process's (B, ...) ``tensor`` along dim 0, in rank order; differentiable (each
-    process's gradient flows back to the process that owns the rows). The identity in one process."""
+    """Concatenate every process's (B, ...) ``tensor`` along dim 0, in rank order (B equal everywhere);
+    differentiable: each row receives the sum of every process's gradient for it. The identity in one
+    process."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return tensor
-    return torch.cat(dist_autograd.all_gather(tensor.contiguous()), dim=0)
+    return _Gather.apply(tensor, _loss_group())
+
+
+class _Gather(torch.autograd.Function):
+    """all_gather forward; backward all-reduces the gradient of the whole gathered tensor and keeps this
+    process's rows (one collective that every backend has; torch.distributed.nn's versions are deprecated)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, group: dist.ProcessGroup) -> torch.Tensor:
+        ctx.group, ctx.rows = group, tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(parts, tensor.contiguous(), group=group)
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: torch.Tensor) -> tuple[torch.Tensor, None]:
+        gradient = gradient.contiguous().clone()
+        dist.all_reduce(gradient, group=ctx.group)
+        start = dist.get_rank(ctx.group) * ctx.rows
+        return gradient[start:start + ctx.rows], None
+
+
+class _Sum(torch.autograd.Function):
+    """Sum over processes (all_reduce), differentiable: the gradient is summed over processes too."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, group: dist.ProcessGroup) -> torch.Tensor:
+        ctx.group = group
+        total = tensor.clone()
+        dist.all_reduce(total, group=group)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, gradient: torch.Tensor) -> tuple[torch.Tensor, None]:
+        gradient = gradient.contiguous().clone()
+        dist.all_reduce(gradient, group=ctx.group)
+        return gradient, None
 
 
 class GlobalBatchNorm(_BatchNorm):
@@ -89,19 +138,18 @@ class GlobalBatchNorm(_BatchNorm):
         dtype, x = x.dtype, x.float()  # statistics in float32, also under bf16 autocast
         dims = [0, *range(2, x.dim())]  # all but the channel axis
         shape = [1, -1] + [1] * (x.dim() - 2)
-        count = x.new_tensor(float(x.numel() // x.shape[1]))
-        sums = torch.cat([x.sum(dims), (x * x).sum(dims), count[None]])
-        sums = dist_autograd.all_reduce(sums)  # differentiable sum over processes
-        channels = x.shape[1]
+        count = x.new_tensor([float(x.numel() // x.shape[1])])
+        sums = _Sum.apply(torch.cat([x.sum(dims), count]), _loss_group())
         total = sums[-1]
-        mean = sums[:channels] / total
-        variance = sums[channels:2 * channels] / total - mean * mean  # biased, as in normalisation
+        mean = sums[:-1] / total
+        centred = x - mean.view(shape)
+        variance = _Sum.apply(centred.square().sum(dims), _loss_group()) / total  # biased
         with torch.no_grad():
             self.num_batches_tracked += 1
             momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
             self.running_mean.lerp_(mean.detach(), momentum)
             self.running_var.lerp_(variance.detach() * total / (total - 1), momentum)  # unbiased
-        normalised = (x - mean.view(shape)) * torch.rsqrt(variance.view(shape) + self.eps)
+        normalised = centred * torch.rsqrt(variance.view(shape) + self.eps)
         return (normalised * self.weight.view(shape) + self.bias.view(shape)).to(dtype)
 
     def _check_input_dim(self, x: torch.Tensor) -> None:
