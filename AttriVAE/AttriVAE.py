@@ -527,7 +527,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.exploreCode = latent_with(self._requireModel(), self.exploreCode, values)
         scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
         node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"),
-                                     decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry))
+                                     decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry,
+                                                      precision="auto"))  # live preview: bf16 where fast
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
 

@@ -56,9 +56,11 @@ def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
     )
 
 
-def decode_in_source(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometry) -> sitk.Image:
-    """Decode one latent code (L,) and resample the volume onto the input grid (one slider update)."""
-    cube = decode(bundle, z.reshape(1, -1))[0, 0].cpu().numpy()
+def decode_in_source(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometry,
+                     precision: str = "fp32") -> sitk.Image:
+    """Decode one latent code (L,) and resample the volume onto the input grid (one slider update;
+    ``precision`` as :func:`~AttriVAELib.interpretation.decode`)."""
+    cube = decode(bundle, z.reshape(1, -1), precision)[0, 0].cpu().numpy()
     return geometry.to_source(cube)
 
 

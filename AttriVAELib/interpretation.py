@@ -33,6 +33,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from .acceleration import autocast, resolve_precision, to_device
 from .bundle import ModelBundle
 from .errors import InvalidConfigError
 from .labels import EMIDEC_SCHEME, LabelScheme
@@ -66,7 +67,7 @@ def _volumes(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tenso
     if tensor.shape[1:] != (1, size, size, size):
         raise InvalidConfigError(f"volume of shape {tuple(tensor.shape)} does not fit the model's "
                                  f"(B, 1, {size}, {size}, {size}) input; preprocess it with input_size={size}")
-    return tensor.to(_device(model))
+    return to_device(tensor, _device(model))
 
 
 @torch.no_grad()
@@ -77,11 +78,17 @@ def encode(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> tuple[torch.
     return mu, torch.exp(0.5 * logvar)
 
 
-@torch.no_grad()
-def decode(model: ModelLike, z: torch.Tensor) -> torch.Tensor:
-    """(N, L) latent codes → (N, 1, S, S, S) volumes in [0, 1], decoded in one batch."""
+@torch.inference_mode()
+def decode(model: ModelLike, z: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+    """(N, L) latent codes → (N, 1, S, S, S) float32 volumes in [0, 1], decoded in one batch.
+
+    ``precision="auto"`` decodes in bf16 where the hardware has it (about 2x faster on CPUs with AVX-512-BF16;
+    voxel values within about 0.01 of float32): the Slicer module's live sliders use it."""
     net = _model(model)
-    return net.decode(torch.as_tensor(z, dtype=torch.float32, device=_device(net)).reshape(-1, net.config.latent_size))
+    device = _device(net)
+    with autocast(device, resolve_precision(precision, device)):
+        volumes = net.decode(torch.as_tensor(z, dtype=torch.float32, device=device).reshape(-1, net.config.latent_size))
+    return volumes.float()
 
 
 @torch.no_grad()

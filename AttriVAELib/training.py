@@ -98,7 +98,7 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
         split = _saved_split(out_dir, config, data)
     split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
                                       config.train.test_fraction, config.train.seed)
-    with _torch_state(device):
+    with _torch_state(device), _out_of_memory_as_error(config, device):
         return _run(cohort, config, data, split, out_dir, resume, device, emit, context)
 
 
@@ -187,6 +187,22 @@ def _torch_state(device: torch.device) -> Iterator[None]:
             yield
         finally:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+
+
+@contextlib.contextmanager
+def _out_of_memory_as_error(config: RunConfig, device: torch.device) -> Iterator[None]:
+    """Turn an out-of-memory failure into a one-line error that says what to change."""
+    try:
+        yield
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        text = str(err)
+        if not isinstance(err, torch.OutOfMemoryError) and "can't allocate memory" not in text \
+                and "out of memory" not in text.lower():
+            raise
+        raise InvalidConfigError(
+            f"out of {device.type.upper()} memory training batches of {config.train.batch_size} volumes of "
+            f"{config.model.input_size}³ voxels; use a smaller --batch-size or --size (the last finished epoch "
+            f"is in the checkpoint; `attrivae bench` prints the peak memory per batch size)") from None
 
 
 def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:

@@ -160,3 +160,21 @@ def test_learning_rate_schedules():
     rates = [learning_rate(cosine, e) for e in range(10)]
     assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-5)
     assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 17179869184 bytes"),
+])
+def test_out_of_memory_becomes_a_one_line_error(cohort_and_names, tmp_path, monkeypatch, error):
+    from AttriVAELib import training
+    from AttriVAELib.errors import InvalidConfigError
+
+    def out_of_memory(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(training.Step, "__call__", out_of_memory)
+    with pytest.raises(InvalidConfigError, match="out of (CPU|CUDA) memory .* batches of 16 volumes of 32³ "
+                                                 "voxels; use a smaller --batch-size or --size"):
+        train(*cohort_and_names, tiny_config(1), tmp_path / "run")
