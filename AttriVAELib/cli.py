@@ -1,4 +1,4 @@
-"""Command-line interface: ``attrivae synth | train | evaluate | traverse | attention | crossval | demo``.
+"""Command-line interface: ``attrivae synth | train | evaluate | traverse | attention | crossval | bench | demo``.
 
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
 during training exits with 130 after saving a resumable checkpoint.
@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
     _add_training_options(crossval)
     crossval.set_defaults(handler=_crossval, resume=False, preset=None)
+
+    bench = commands.add_parser("bench", help="training and inference speed against a plain eager baseline")
+    bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
+    bench.add_argument("--batch-size", type=int, default=16)
+    bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
+    bench.add_argument("--compile", action="store_true", help="torch.compile the default path")
+    bench.add_argument("--json", type=Path, help="also write the results here")
+    bench.set_defaults(handler=_bench)
 
     demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 6½ min on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
@@ -285,6 +293,24 @@ def _demo(args: argparse.Namespace) -> int:
     _print_summary(summary)
     report = _write_evaluation(summary["model"], data, "csv", args.out / "report", "test", "auto")
     print(f"report: {report}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .benchmark import format_table, run_benchmark
+    from .config import ModelConfig
+    from .io import atomic_path, to_json
+
+    ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
+    if args.batch_size < 2:
+        raise AttriVAEError(f"--batch-size {args.batch_size}: training needs at least 2 volumes per batch")
+    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile,
+                           tuple(sorted({1, 4, args.batch_size} - {1})) or (args.batch_size,))
+    print(format_table(result))
+    if args.json:
+        with atomic_path(args.json) as path:
+            path.write_text(to_json(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

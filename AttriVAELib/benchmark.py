@@ -1,0 +1,210 @@
+"""``attrivae bench``: training and inference speed of the default paths against a plain eager baseline.
+
+Baseline: the same architecture and loss run the plain way, as an eager PyTorch port of the paper would:
+default (channels-first) memory layout, float32, no autocast, no compile. It reuses the model's layer
+definitions (one source of truth for the architecture) but none of the project's speed paths, which live in
+:class:`AttriVAELib.training.Step` and :mod:`AttriVAELib.acceleration`.
+
+Everything runs on random volumes with an untrained model (speed does not depend on the weights). Results:
+volumes/s for both training paths and their ratio, inference latencies (encode, one slider update, attention
+maps for all attributes, one full analysis), achieved GFLOP/s against a measured matmul GFLOP/s, and the peak
+memory of a training step per batch size (each measured in a fresh process).
+"""
+
+from __future__ import annotations
+
+__all__ = ["run_benchmark"]
+
+import dataclasses
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .acceleration import compiled, resolve_precision
+from .bundle import ModelBundle
+from .config import RunConfig, preset
+from .constants import DEFAULT_ATTRIBUTES
+from .data import PreparedData
+from .losses import total_loss
+from .model import AttriVAE
+from .synthetic import synthetic_subject
+from .training import Step
+
+
+def _seconds(action: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``action`` after one warm-up call."""
+    action()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
+    a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
+    return 2 * size**3 / _seconds(lambda: a @ b, 10) / 1e9
+
+
+def _config(size: int, batch_size: int, compile_model: bool) -> RunConfig:
+    base = preset("paper")
+    return dataclasses.replace(base, attributes=DEFAULT_ATTRIBUTES,
+                               model=dataclasses.replace(base.model, input_size=size),
+                               train=dataclasses.replace(base.train, batch_size=batch_size, device="cpu",
+                                                         compile=compile_model))
+
+
+def _random_data(config: RunConfig) -> PreparedData:
+    generator = torch.Generator().manual_seed(0)
+    count, size = config.train.batch_size, config.model.input_size
+    return PreparedData(volumes=torch.rand(count, 1, size, size, size, generator=generator),
+                        labels=torch.tensor([0.0, 1.0] * (count // 2) + [1.0] * (count % 2)),
+                        attributes=torch.randn(count, len(config.attributes), generator=generator),
+                        subject_ids=[f"r{i}" for i in range(count)], lv_masks=np.zeros(0), infarct_masks=None,
+                        geometries=[])
+
+
+def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
+    """One eager float32 channels-first training step: forward, loss, backward, Adam."""
+    torch.manual_seed(0)
+    model = AttriVAE(config.model).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+
+    def step() -> None:
+        terms = total_loss(model(data.volumes), data.volumes, data.labels, data.attributes, config.loss)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+
+    return step
+
+
+def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], torch.dtype]:
+    """One step of the project's training path (:class:`~AttriVAELib.training.Step`)."""
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    model = AttriVAE(config.model).to(memory_format=torch.channels_last_3d).train()
+    precision = resolve_precision(config.train.precision, device)
+    step = Step(model, compiled(model, config.train.compile), torch.optim.Adam(model.parameters()), config,
+                precision, device)
+    batch = torch.arange(config.train.batch_size)
+    return (lambda: step(batch, data, config.loss.beta)), precision
+
+
+def _training_flops(config: RunConfig, data: PreparedData) -> float:
+    """Floating-point operations of one training step (forward + backward), counted by PyTorch."""
+    model = AttriVAE(config.model).train()
+    with FlopCounterMode(display=False) as counter:
+        total_loss(model(data.volumes), data.volumes, data.labels, data.attributes, config.loss)["total"].backward()
+    return float(counter.get_total_flops())
+
+
+def _untrained_bundle(config: RunConfig) -> ModelBundle:
+    """The default architecture with random weights and a card whose attribute lines are the identity."""
+    torch.manual_seed(0)
+    model = AttriVAE(config.model).to(memory_format=torch.channels_last_3d).eval()
+    card = {"preset": config.preset, "model": dataclasses.asdict(config.model), "loss": config.to_dict()["loss"],
+            "preprocess": config.to_dict()["preprocess"],
+            "attributes": [{"name": name, "dim": k, "min": -3.0, "max": 3.0, "latent_slope": 1.0,
+                            "latent_intercept": 0.0} for k, name in enumerate(config.attributes)]}
+    return ModelBundle(model, card)
+
+
+def _inference(config: RunConfig, repeats: int) -> dict[str, float]:
+    """Median seconds of the single-subject operations the Slicer module runs."""
+    from .analysis import analyse_subject, attention_in_source, decode_in_source
+    from .interpretation import encode
+
+    bundle = _untrained_bundle(config)
+    image, labels = synthetic_subject(seed=1, infarct=True)
+    analysis = analyse_subject(bundle, image, labels)
+    return {
+        "encode_s": _seconds(lambda: encode(bundle, analysis.prepared.volume), repeats),
+        "slider_update_s": _seconds(lambda: sitk.GetArrayViewFromImage(decode_in_source(
+            bundle, analysis.mu, analysis.prepared.geometry, precision="auto")), repeats),
+        "attention_all_s": _seconds(lambda: attention_in_source(bundle, analysis.prepared), max(3, repeats // 4)),
+        "analysis_with_attention_s": _seconds(
+            lambda: attention_in_source(bundle, analyse_subject(bundle, image, labels).prepared), max(3, repeats // 4)),
+        "source_voxels": float(np.prod(image.GetSize())),
+    }
+
+
+def _peak_memory_mb(size: int, batch_size: int) -> float:
+    """Peak resident memory (MB) of a fresh process that runs two default training steps."""
+    code = (f"from AttriVAELib.benchmark import _config, _default_step, _random_data\n"
+            f"import resource\nconfig = _config({size}, {batch_size}, False)\n"
+            f"step, _ = _default_step(config, _random_data(config))\nstep(); step()\n"
+            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(result.stdout.split()[-1]) / 1024.0  # ru_maxrss is in KiB on Linux
+
+
+def _machine() -> dict[str, Any]:
+    model_name = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        model_name = names[0] if names else model_name
+    return {"cpu": model_name, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_model: bool = False,
+                  memory_batch_sizes: tuple[int, ...] = (1, 4, 16), repeats: int = 20) -> dict[str, Any]:
+    """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict."""
+    config = _config(size, batch_size, compile_model)
+    data = _random_data(config)
+    baseline = _seconds(_baseline_step(config, data), steps)
+    default_step, precision = _default_step(config, data)
+    default = _seconds(default_step, steps)
+    flops = _training_flops(config, data)
+    peak_gflops = {"fp32": _matmul_gflops(torch.float32)}
+    if precision == torch.bfloat16:
+        peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
+    return {
+        "machine": _machine(), "size": size, "batch_size": batch_size,
+        "default_path": {"layout": "channels_last_3d", "dtype": str(precision).removeprefix("torch."),
+                         "compile": compile_model},
+        "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
+                     "ratio": baseline / default, "gflop_per_step": flops / 1e9,
+                     "baseline_gflops": flops / baseline / 1e9, "default_gflops": flops / default / 1e9,
+                     "matmul_gflops": peak_gflops},
+        "inference": _inference(config, repeats),
+        "peak_memory_mb": {str(b): _peak_memory_mb(size, b) for b in memory_batch_sizes},
+        "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The benchmark as a short text table."""
+    training, inference = result["training"], result["inference"]
+    machine, path = result["machine"], result["default_path"]
+    lines = [f"{machine['cpu']} ({machine['cores']} cores, {machine['threads']} threads), torch {machine['torch']}",
+             f"training at {result['size']}³, batch {result['batch_size']}:",
+             f"  baseline (eager fp32, channels-first)   {training['baseline_volumes_per_s']:8.2f} volumes/s",
+             f"  default ({path['layout']}, {path['dtype']}{', compiled' if path['compile'] else ''})"
+             f"{'':>3s}{training['default_volumes_per_s']:8.2f} volumes/s   ratio {training['ratio']:.2f}x",
+             f"  {training['gflop_per_step']:.1f} GFLOP per step: baseline {training['baseline_gflops']:.0f}, "
+             f"default {training['default_gflops']:.0f} GFLOP/s; matmul "
+             + ", ".join(f"{k} {v:.0f}" for k, v in training["matmul_gflops"].items()) + " GFLOP/s",
+             "inference (one subject):",
+             f"  encode {inference['encode_s'] * 1e3:.1f} ms, "
+             f"slider update {inference['slider_update_s'] * 1e3:.1f} ms "
+             f"(decode + resample to {inference['source_voxels']:.0f} voxels), attention for all attributes "
+             f"{inference['attention_all_s'] * 1e3:.0f} ms, full analysis + attention "
+             f"{inference['analysis_with_attention_s'] * 1e3:.0f} ms",
+             "peak memory of training (fresh process): "
+             + ", ".join(f"batch {b}: {mb:.0f} MB" for b, mb in result["peak_memory_mb"].items())]
+    return "\n".join(lines)
+

@@ -1,0 +1,41 @@
+"""`attrivae bench` on a tiny model: every number is measured and reported (speeds are not asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from AttriVAELib import AttriVAE, ModelConfig
+from AttriVAELib.benchmark import _baseline_step, _config, _default_step, _random_data, _training_flops
+from AttriVAELib.cli import main
+
+
+def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
+    assert main(["bench", "--size", "16", "--batch-size", "4", "--steps", "1", "--json", str(tmp_path / "b.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "ratio" in printed and "slider update" in printed and "peak memory" in printed
+    result = json.loads((tmp_path / "b.json").read_text())
+    training, inference = result["training"], result["inference"]
+    assert training["ratio"] == training["default_volumes_per_s"] / training["baseline_volumes_per_s"] > 0
+    assert training["matmul_gflops"]["fp32"] > 0 and training["gflop_per_step"] > 0
+    assert all(inference[key] > 0 for key in ("encode_s", "slider_update_s", "attention_all_s",
+                                              "analysis_with_attention_s"))
+    assert set(result["peak_memory_mb"]) == {"4"} and result["peak_memory_mb"]["4"] > 100
+    assert result["default_path"]["layout"] == "channels_last_3d"
+    assert {"cpu", "cores", "threads", "torch"} <= set(result["machine"])
+
+
+def test_baseline_and_default_paths_train_the_same_architecture() -> None:
+    config = _config(16, 2, False)
+    data = _random_data(config)
+    _baseline_step(config, data)()
+    _default_step(config, data)[0]()
+    parameters = sum(p.numel() for p in AttriVAE(ModelConfig(input_size=16)).parameters())
+    assert parameters == sum(p.numel() for p in AttriVAE(config.model).parameters())
+    assert _training_flops(config, data) > 0
+
+
+def test_bench_refuses_bad_sizes(capsys) -> None:
+    assert main(["bench", "--size", "20"]) == 2
+    assert main(["bench", "--batch-size", "1"]) == 2
+    assert "multiple of 16" in capsys.readouterr().err
