@@ -58,12 +58,12 @@ def _matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
     return 2 * size**3 / _seconds(lambda: a @ b, 10) / 1e9
 
 
-def _config(size: int, batch_size: int, compile_model: bool) -> RunConfig:
+def _config(size: int, batch_size: int, compile_model: bool, precision: str = "fp32") -> RunConfig:
     base = preset("paper")
     return dataclasses.replace(base, attributes=DEFAULT_ATTRIBUTES,
                                model=dataclasses.replace(base.model, input_size=size),
                                train=dataclasses.replace(base.train, batch_size=batch_size, device="cpu",
-                                                         compile=compile_model))
+                                                         compile=compile_model, precision=precision))
 
 
 def _random_data(config: RunConfig) -> PreparedData:
@@ -141,14 +141,25 @@ def _inference(config: RunConfig, repeats: int) -> dict[str, float]:
     }
 
 
-def _peak_memory_mb(size: int, batch_size: int) -> float:
+def _peak_memory_mb(size: int, batch_size: int, precision: str) -> float:
     """Peak resident memory (MB) of a fresh process that runs two default training steps."""
     code = (f"from AttriVAELib.benchmark import _config, _default_step, _random_data\n"
-            f"import resource\nconfig = _config({size}, {batch_size}, False)\n"
-            f"step, _ = _default_step(config, _random_data(config))\nstep(); step()\n"
-            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            f"from AttriVAELib.benchmark import _peak_rss_mb\nconfig = _config({size}, {batch_size}, False, "
+            f"{precision!r})\nstep, _ = _default_step(config, _random_data(config))\nstep(); step()\n"
+            f"print(_peak_rss_mb())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(result.stdout.split()[-1]) / 1024.0  # ru_maxrss is in KiB on Linux
+    return float(result.stdout.split()[-1])
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB: VmHWM from /proc (ru_maxrss survives exec, so a child
+    started by a big parent would report the parent's peak), ru_maxrss where there is no /proc."""
+    if os.path.exists("/proc/self/status"):
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
 def _machine() -> dict[str, Any]:
@@ -161,28 +172,30 @@ def _machine() -> dict[str, Any]:
 
 
 def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_model: bool = False,
-                  memory_batch_sizes: tuple[int, ...] = (1, 4, 16), repeats: int = 20) -> dict[str, Any]:
-    """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict."""
-    config = _config(size, batch_size, compile_model)
+                  precision: str = "fp32", memory_batch_sizes: tuple[int, ...] = (1, 4, 16),
+                  repeats: int = 20) -> dict[str, Any]:
+    """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict. The
+    project's path uses ``precision`` and ``compile_model`` as training would."""
+    config = _config(size, batch_size, compile_model, precision)
     data = _random_data(config)
     baseline = _seconds(_baseline_step(config, data), steps)
-    default_step, precision = _default_step(config, data)
+    default_step, dtype = _default_step(config, data)
     default = _seconds(default_step, steps)
     flops = _training_flops(config, data)
     peak_gflops = {"fp32": _matmul_gflops(torch.float32)}
-    if precision == torch.bfloat16:
+    if dtype == torch.bfloat16:
         peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
     return {
         "machine": _machine(), "size": size, "batch_size": batch_size,
-        "default_path": {"layout": "channels_last_3d", "dtype": str(precision).removeprefix("torch."),
+        "default_path": {"layout": "channels_last_3d", "dtype": str(dtype).removeprefix("torch."),
                          "compile": compile_model},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
                      "ratio": baseline / default, "gflop_per_step": flops / 1e9,
                      "baseline_gflops": flops / baseline / 1e9, "default_gflops": flops / default / 1e9,
                      "matmul_gflops": peak_gflops},
         "inference": _inference(config, repeats),
-        "peak_memory_mb": {str(b): _peak_memory_mb(size, b) for b in memory_batch_sizes},
-        "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_memory_mb": {str(b): _peak_memory_mb(size, b, precision) for b in memory_batch_sizes},
+        "process_peak_rss_mb": _peak_rss_mb(),
     }
 
 
@@ -192,9 +205,9 @@ def format_table(result: dict[str, Any]) -> str:
     machine, path = result["machine"], result["default_path"]
     lines = [f"{machine['cpu']} ({machine['cores']} cores, {machine['threads']} threads), torch {machine['torch']}",
              f"training at {result['size']}³, batch {result['batch_size']}:",
-             f"  baseline (eager fp32, channels-first)   {training['baseline_volumes_per_s']:8.2f} volumes/s",
-             f"  default ({path['layout']}, {path['dtype']}{', compiled' if path['compile'] else ''})"
-             f"{'':>3s}{training['default_volumes_per_s']:8.2f} volumes/s   ratio {training['ratio']:.2f}x",
+             f"  baseline (eager float32, channels-first): {training['baseline_volumes_per_s']:8.2f} volumes/s",
+             f"  AttriVAE ({path['layout']}, {path['dtype']}{', compiled' if path['compile'] else ''}): "
+             f"{training['default_volumes_per_s']:8.2f} volumes/s   ratio {training['ratio']:.2f}x",
              f"  {training['gflop_per_step']:.1f} GFLOP per step: baseline {training['baseline_gflops']:.0f}, "
              f"default {training['default_gflops']:.0f} GFLOP/s; matmul "
              + ", ".join(f"{k} {v:.0f}" for k, v in training["matmul_gflops"].items()) + " GFLOP/s",

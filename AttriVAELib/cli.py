@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
     bench.add_argument("--batch-size", type=int, default=16)
     bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
-    bench.add_argument("--compile", action="store_true", help="torch.compile the default path")
+    bench.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                       help="precision of the project's path (as train --precision)")
+    bench.add_argument("--compile", action="store_true", help="torch.compile the project's path")
     bench.add_argument("--json", type=Path, help="also write the results here")
     bench.set_defaults(handler=_bench)
 
@@ -135,8 +137,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                        help="forward-pass autocast; auto: bf16 where the CPU/GPU has it (default)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "auto"],
+                        help="forward-pass autocast (default fp32); auto: bf16 where the CPU/GPU has it")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
 
 
@@ -304,8 +306,8 @@ def _bench(args: argparse.Namespace) -> int:
     ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
     if args.batch_size < 2:
         raise AttriVAEError(f"--batch-size {args.batch_size}: training needs at least 2 volumes per batch")
-    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile,
-                           tuple(sorted({1, 4, args.batch_size} - {1})) or (args.batch_size,))
+    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile, args.precision,
+                           tuple(b for b in (2, 4, 8, 16, 32) if b < args.batch_size) + (args.batch_size,))
     print(format_table(result))
     if args.json:
         with atomic_path(args.json) as path:

@@ -123,7 +123,7 @@ class TrainConfig:
     test_fraction: float = 0.15  # share of subjects never seen until the final report
     oversample: bool = True  # duplicate minority-class training subjects until classes balance
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "auto"  # auto (bf16 where the hardware has it) | fp32 | bf16: autocast of the forward pass
+    precision: str = "fp32"  # fp32 | bf16 | auto (bf16 where the hardware has it): autocast of the forward pass
     compile: bool = False  # torch.compile the model (falls back to eager with a warning when it cannot)
 
     def __post_init__(self) -> None:
