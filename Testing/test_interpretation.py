@@ -100,3 +100,18 @@ def test_decoding_interpolated_codes(bundle, volume):
     mu, _ = encode(bundle, volume)
     volumes = decode(bundle, interpolate(mu[0], torch.zeros(64), 3))
     assert volumes.shape == (3, 1, 32, 32, 32)
+
+
+def test_fast_decode_stays_close_to_float32(tiny_bundle) -> None:
+    from AttriVAELib.acceleration import bf16_supported
+    from AttriVAELib.interpretation import decode
+
+    z = torch.randn(3, tiny_bundle.model.config.latent_size, generator=torch.Generator().manual_seed(0))
+    exact, fast = decode(tiny_bundle, z), decode(tiny_bundle, z, precision="auto")
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape
+    if bf16_supported(torch.device("cpu")):
+        assert 0 < float((fast - exact).abs().max()) < 0.02
+    else:
+        assert torch.equal(fast, exact)
+    with pytest.raises(InvalidConfigError, match="precision 'fp16'"):
+        decode(tiny_bundle, z, precision="fp16")
