@@ -367,3 +367,19 @@ def _poll_until(logic, condition, timeout_s: float = 300) -> dict:
             return status
         time.sleep(0.2)
     raise AssertionError("training did not reach the expected state in time")
+
+
+def test_the_in_slicer_self_test_passes_on_real_mrml(scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AttriVAETest (what `Slicer --testing` runs) with slicer.modules standing in for Slicer's module list."""
+    import types
+
+    import slicer
+
+    module = load_module()
+    monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))
+    mrml_scene, logics = scene
+    monkeypatch.setattr(slicer, "modules", types.SimpleNamespace(
+        attrivae=object(), volumerendering=types.SimpleNamespace(logic=lambda: logics.volume_rendering),
+        sequences=types.SimpleNamespace(logic=lambda: logics.sequences)), raising=False)
+    module.AttriVAETest().runTest()
+    assert mrml_scene.GetFirstNodeByName("AttriVAE traversal lv_volume_ml") is not None
