@@ -4,6 +4,7 @@ the global batch; torchrun trains, writes one run folder and resumes."""
 from __future__ import annotations
 
 import faulthandler
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,16 @@ def test_torchrun_trains_one_run_folder_and_resumes(tiny_cohort: Path, tmp_path:
     resumed = _torchrun(*common, "--epochs", "3", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert np.genfromtxt(out / "log.csv", delimiter=",", names=True).size == 3
+
+
+@pytest.mark.slow
+def test_ddp_throughput_benchmark_runs_under_torchrun(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "ddp_throughput.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parents[1])}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             str(script), "--size", "16", "--batch-size", "2", "--steps", "1", "--device", "cpu",
+                             "--json", str(tmp_path / "ddp.json")], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    measured = json.loads((tmp_path / "ddp.json").read_text())
+    assert measured["processes"] == 2 and measured["global_volumes_per_s"] > 0

@@ -1,0 +1,83 @@
+"""Data-parallel training throughput: the project's training step (AttriVAELib.training.Step with the
+gathered attribute loss and global-batch BatchNorm) in every torchrun process, on random volumes.
+
+Meant for GPU machines; runs on CPUs with gloo too:
+
+    torchrun --standalone --nproc_per_node 1 benchmarks/ddp_throughput.py --size 80 --precision bf16
+    torchrun --standalone --nproc_per_node 8 benchmarks/ddp_throughput.py --size 80 --precision bf16 --json out.json
+
+Rank 0 prints the global volumes/s (all processes together) and writes JSON; compare runs with 1 and N
+processes for the scaling efficiency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from AttriVAELib import distributed
+from AttriVAELib.acceleration import compiled, resolve_precision
+from AttriVAELib.benchmark import _config, _machine, _random_data
+from AttriVAELib.model import AttriVAE
+from AttriVAELib.training import Step, resolve_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=80)
+    parser.add_argument("--batch-size", type=int, default=16, help="volumes per process and step")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    context = distributed.setup(device)
+    device = distributed.local_device(device, context)
+    config = _config(args.size, args.batch_size, args.compile, args.precision)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=str(device)))
+    data = _random_data(config)
+    data = dataclasses.replace(data, volumes=data.volumes.to(device), labels=data.labels.to(device),
+                               attributes=data.attributes.to(device))
+    torch.manual_seed(0)
+    model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
+    if context.enabled:
+        distributed.use_global_batch_norm(model)
+    network = DistributedDataParallel(model) if context.enabled else model
+    step = Step(model, compiled(network, args.compile), torch.optim.Adam(model.parameters()), config,
+                resolve_precision(args.precision, device), device, distributed.gather if context.enabled else None)
+    batch = torch.arange(args.batch_size)
+    for _ in range(3):  # warm-up (and compilation)
+        step(batch, data, 1.0)
+    context.barrier()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(args.steps):
+        step(batch, data, 1.0)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - started) / args.steps
+    context.barrier()
+    if context.is_main:
+        result = {"machine": _machine(), "device": str(device), "processes": context.world, "size": args.size,
+                  "batch_per_process": args.batch_size, "precision": args.precision, "compile": args.compile,
+                  "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
+                  "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+        print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
+              f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at {args.size}³, "
+              f"{args.precision}{', compiled' if args.compile else ''})")
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
