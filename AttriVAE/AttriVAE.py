@@ -560,8 +560,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib.analysis import decode_in_source
         from AttriVAELib.interpretation import interpolate
 
-        missing = [v.GetName() for v in (volumeA, volumeB) if v is None or v.GetID() not in self.analyses] \
-            if volumeA is not None and volumeB is not None else [_("(no volume selected)")]
+        if volumeA is None or volumeB is None:
+            raise ValueError(_("choose the two volumes to interpolate between (Inputs and Explore sections)"))
+        missing = [v.GetName() for v in (volumeA, volumeB) if v.GetID() not in self.analyses]
         if missing:
             raise ValueError(_("analyse both volumes first: {names}").format(names=", ".join(missing)))
         a, b = self.analyses[volumeA.GetID()], self.analyses[volumeB.GetID()]

@@ -185,6 +185,8 @@ def test_explore_traversal_and_interpolation(logic, scene) -> None:
 
     with pytest.raises(ValueError, match="analyse both volumes first: " + other.GetName()):
         logic.interpolate(volume, other, 4, scene[1].sequences)
+    with pytest.raises(ValueError, match="choose the two volumes"):
+        logic.interpolate(volume, None, 4, scene[1].sequences)
     logic.analyze(other, other_segmentation, SEGMENTS)
     sequence, _ = logic.interpolate(volume, other, 4, scene[1].sequences)
     assert sequence.GetNumberOfDataNodes() == 4
