@@ -31,7 +31,6 @@ import SimpleITK as sitk
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .acceleration import compiled, resolve_precision
 from .bundle import ModelBundle
 from .config import RunConfig, preset
 from .constants import DEFAULT_ATTRIBUTES
@@ -39,7 +38,7 @@ from .data import PreparedData
 from .losses import total_loss
 from .model import AttriVAE
 from .synthetic import synthetic_subject
-from .training import Step
+from .training import build_step
 
 
 def _seconds(action: Callable[[], Any], repeats: int) -> float:
@@ -92,15 +91,11 @@ def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
 
 
 def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], torch.dtype]:
-    """One step of the project's training path (:class:`~AttriVAELib.training.Step`)."""
+    """One step of the project's training path (:func:`~AttriVAELib.training.build_step`)."""
     torch.manual_seed(0)
-    device = torch.device("cpu")
-    model = AttriVAE(config.model).to(memory_format=torch.channels_last_3d).train()
-    precision = resolve_precision(config.train.precision, device)
-    step = Step(model, compiled(model, config.train.compile), torch.optim.Adam(model.parameters()), config,
-                precision, device)
+    step = build_step(config, torch.device("cpu"))
     batch = torch.arange(config.train.batch_size)
-    return (lambda: step(batch, data, config.loss.beta)), precision
+    return (lambda: step(batch, data, config.loss.beta)), step.precision
 
 
 def _training_flops(config: RunConfig, data: PreparedData) -> float:

@@ -16,7 +16,7 @@ averaged gradient is the gradient of the global-batch loss. Only rank 0 writes f
 
 from __future__ import annotations
 
-__all__ = ["Distributed", "GlobalBatchNorm", "gather", "local_device", "setup", "use_global_batch_norm"]
+__all__ = ["Distributed", "GlobalBatchNorm", "gather", "setup", "use_global_batch_norm"]
 
 import datetime
 import os
@@ -50,25 +50,21 @@ class Distributed:
             dist.barrier()
 
 
-def setup(device: torch.device) -> Distributed:
-    """Join the process group torchrun described in the environment (gloo on CPU, NCCL on CUDA, one GPU per
-    local rank); a single process when there is none."""
+def setup(device: torch.device) -> tuple[Distributed, torch.device]:
+    """Join the process group torchrun described in the environment (gloo on CPU, NCCL on CUDA) and return
+    where this process stands and its device (its own GPU, cuda:LOCAL_RANK, under torchrun); a single
+    process and ``device`` when there is no torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return Distributed()
+        return Distributed(), device
     context = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=datetime.timedelta(minutes=30))
-    return context
-
-
-def local_device(device: torch.device, context: Distributed) -> torch.device:
-    """This process's device: its own GPU (cuda:LOCAL_RANK) under torchrun, else ``device``."""
-    if context.enabled and device.type == "cuda":
+    if device.type == "cuda":
         torch.cuda.set_device(context.local_rank)
-        return torch.device("cuda", context.local_rank)
-    return device
+        device = torch.device("cuda", context.local_rank)
+    return context, device
 
 
 _LOSS_GROUP: list[dist.ProcessGroup] = []

@@ -87,9 +87,7 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     if len(attribute_names) > config.model.latent_size:
         raise InvalidConfigError(f"{len(attribute_names)} attributes need at least as many latent dims; "
                                  f"latent_size is {config.model.latent_size}")
-    device = resolve_device(config.train.device)
-    context = distributed.setup(device)
-    device = distributed.local_device(device, context)
+    context, device = distributed.setup(resolve_device(config.train.device))
     _check_run_folder(out_dir, resume)
     context.barrier()  # every process checked the folder before rank 0 writes to it
     emit = (progress or (lambda event: None)) if context.is_main else (lambda event: None)
@@ -110,11 +108,8 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     seed = config.train.seed
     train_indices = oversample_minority(split.train, labels, seed) if config.train.oversample else split.train
     torch.manual_seed(seed)
-    # channels-last 3D memory layout: the same arithmetic, about twice the CPU throughput (README, "Speed")
-    model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
-    if context.enabled:
-        distributed.use_global_batch_norm(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    step = build_step(config, device, context)
+    model, optimizer = step.model, step.optimizer
     state = {"epoch": 0, "best_val_loss": None, "best_epoch": None, "history": []}  # None: no epoch finished yet
     if resume:
         state = _load_checkpoint(checkpoint_path, model, optimizer)
@@ -125,10 +120,6 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     if context.is_main:
         _write_json(out_dir / "config.json", config.to_dict())
     card = _model_card(config, cohort, data, config.attributes, split)
-    network = DistributedDataParallel(model) if context.enabled else model
-    step = Step(model, compiled(network, config.train.compile), optimizer, config,
-                resolve_precision(config.train.precision, device), device,
-                distributed.gather if context.enabled else None)
 
     try:
         for epoch in range(state["epoch"], config.train.epochs):
@@ -238,18 +229,20 @@ class Step:
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # data-parallel: concatenate over processes
 
     def losses(self, network: Callable[[torch.Tensor], VAEOutput], batch: torch.Tensor, data: PreparedData,
-               beta: float | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms of ``batch`` (indices into ``data``) through ``network``."""
+               beta: float | None = None, training: bool = False) -> dict[str, torch.Tensor]:
+        """Loss terms of ``batch`` (indices into ``data``) through ``network``. ``training`` adds what only the
+        optimised loss has: the L1 weight penalty and, under torchrun, the global-batch attribute loss."""
         x = to_device(data.volumes[batch], self.device)
         with autocast(self.device, self.precision):
             output = network(x)
         output = VAEOutput(*(t.float() for t in output))  # losses in float32
         return total_loss(output, x, data.labels[batch].to(self.device), data.attributes[batch].to(self.device),
-                          self.config.loss, beta=beta, model=self.model, gather=self.gather)
+                          self.config.loss, beta=beta, model=self.model if training else None,
+                          gather=self.gather if training else None)
 
     def __call__(self, batch: torch.Tensor, data: PreparedData, beta: float) -> dict[str, torch.Tensor]:
         """Forward, backward and update on ``batch``; returns the loss terms (before the update)."""
-        terms = self.losses(self.forward, batch, data, beta)
+        terms = self.losses(self.forward, batch, data, beta, training=True)
         if not torch.isfinite(terms["total"]):
             raise TrainingDivergedError(
                 f"the loss became {terms['total'].item()}; lower the learning rate or check the data "
@@ -258,6 +251,21 @@ class Step:
         terms["total"].backward()
         self.optimizer.step()
         return terms
+
+
+def build_step(config: RunConfig, device: torch.device,
+               context: distributed.Distributed | None = None) -> Step:
+    """The default training path: the model in channels-last 3D layout (the same arithmetic, about twice
+    the CPU throughput; README, "Speed"), Adam, autocast and compile as configured; under torchrun
+    (``context.enabled``) global-batch BatchNorm, DistributedDataParallel and the gathered attribute loss."""
+    parallel = context is not None and context.enabled
+    model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
+    if parallel:
+        distributed.use_global_batch_norm(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
+    network = DistributedDataParallel(model) if parallel else model
+    return Step(model, compiled(network, config.train.compile), optimizer, config,
+                resolve_precision(config.train.precision, device), device, distributed.gather if parallel else None)
 
 
 def _epoch_order(indices: np.ndarray, seed: int, epoch: int) -> torch.Tensor:
@@ -303,7 +311,7 @@ def _evaluate_losses(step: Step, data: PreparedData, indices: np.ndarray) -> dic
     size = step.config.train.batch_size
     for start in range(0, len(indices), size):
         batch = torch.from_numpy(indices[start:start + size])
-        terms = Step.losses(dataclasses.replace(step, gather=None), step.model, batch, data)
+        terms = step.losses(step.model, batch, data)
         for key in LOSS_TERMS:
             sums[key] += terms[key].item() * len(batch)
     step.model.train()

@@ -195,3 +195,17 @@ def test_bf16_training_is_deterministic_at_32(cohort_and_names, tmp_path):
         weights.append({k: v for k, v in tensors.items() if k.startswith("model.")})
     assert weights[0] and all(torch.isfinite(v.float()).all() for v in weights[0].values())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_validation_losses_leave_out_the_weight_penalty():
+    from AttriVAELib.benchmark import _random_data
+    from AttriVAELib.training import build_step
+
+    config = preset("official-code")  # the preset with an L1 weight penalty
+    config = dataclasses.replace(config, attributes=("a", "b"), model=dataclasses.replace(config.model, input_size=16),
+                                 train=dataclasses.replace(config.train, batch_size=4))
+    assert config.loss.l1_weight > 0
+    step = build_step(config, torch.device("cpu"))
+    data, batch = _random_data(config), torch.arange(4)
+    assert float(step.losses(step.model, batch, data)["l1"]) == 0.0
+    assert step.losses(step.model, batch, data, training=True)["l1"].item() > 0.0

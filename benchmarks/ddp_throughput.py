@@ -19,13 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from AttriVAELib import distributed
-from AttriVAELib.acceleration import compiled, resolve_precision
 from AttriVAELib.benchmark import _config, _machine, _random_data
-from AttriVAELib.model import AttriVAE
-from AttriVAELib.training import Step, resolve_device
+from AttriVAELib.training import build_step, resolve_device
 
 
 def main() -> None:
@@ -39,21 +36,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    device = resolve_device(args.device)
-    context = distributed.setup(device)
-    device = distributed.local_device(device, context)
+    context, device = distributed.setup(resolve_device(args.device))
     config = _config(args.size, args.batch_size, args.compile, args.precision)
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=str(device)))
     data = _random_data(config)
     data = dataclasses.replace(data, volumes=data.volumes.to(device), labels=data.labels.to(device),
                                attributes=data.attributes.to(device))
     torch.manual_seed(0)
-    model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
-    if context.enabled:
-        distributed.use_global_batch_norm(model)
-    network = DistributedDataParallel(model) if context.enabled else model
-    step = Step(model, compiled(network, args.compile), torch.optim.Adam(model.parameters()), config,
-                resolve_precision(args.precision, device), device, distributed.gather if context.enabled else None)
+    step = build_step(config, device, context)
     batch = torch.arange(args.batch_size)
     for _ in range(3):  # warm-up (and compilation)
         step(batch, data, 1.0)

@@ -2,7 +2,7 @@
 (decode + resample into the input's grid + volume node update), a full analysis, attention for every attribute.
 
 The model is the paper's architecture at ``--size`` (default 80³) with untrained weights (speed does not depend
-on training) and the demo model's card; the input is a synthetic sample (80 × 80 × 15 voxels, oblique).
+on training), as ``attrivae bench`` builds it; the input is a synthetic sample (80 × 80 × 15 voxels, oblique).
 
     python benchmarks/slicer_interactive.py --json slicer-interactive.json
 """
@@ -10,7 +10,6 @@ on training) and the demo model's card; the input is a synthetic sample (80 × 8
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -25,15 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
 from slicer_module import load_module  # noqa: E402
 
-from AttriVAELib import AttriVAE, ModelBundle, ModelConfig, load_model  # noqa: E402
-
-
-def _bundle(size: int) -> ModelBundle:
-    demo = load_model(ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors")
-    card = copy.deepcopy(demo.card)
-    card["model"]["input_size"] = card["preprocess"]["input_size"] = size
-    torch.manual_seed(0)
-    return ModelBundle(AttriVAE(ModelConfig(**{**card["model"], "input_size": size})).eval(), card)
+from AttriVAELib.benchmark import _config, _untrained_bundle  # noqa: E402
 
 
 def _timed(action, repeats: int) -> list[float]:
@@ -58,7 +49,7 @@ def main() -> None:
     slicer.mrmlScene = slicer.vtkMRMLScene()
     slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(slicer.mrmlScene)
     logic = module.AttriVAELogic()
-    logic.bundle, logic.modelPath = _bundle(args.size), Path("untrained")
+    logic.bundle, logic.modelPath = _untrained_bundle(_config(args.size, 16, False)), Path("untrained")
     volume, segmentation = logic.generateSyntheticSample(seed=1)
     segments = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
     low, high, _ = logic.attributeRanges()["lv_volume_ml"]
