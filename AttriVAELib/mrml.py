@@ -104,6 +104,8 @@ def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mappin
     Raises:
         InvalidVolumeError: no segmentation, or a segment name it does not hold.
     """
+    from vtk.util.numpy_support import vtk_to_numpy
+
     slicer = _slicer()
     if segmentation is None:
         raise InvalidVolumeError("no segmentation selected; choose the LV segmentation of the volume")
@@ -122,8 +124,6 @@ def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mappin
         resampled = slicer.vtkOrientedImageData()
         slicer.vtkOrientedImageDataResample.ResampleOrientedImageToReferenceOrientedImage(
             shared, geometry, resampled, False, True)  # nearest neighbour, padded to the reference extent
-        from vtk.util.numpy_support import vtk_to_numpy
-
         mask = vtk_to_numpy(resampled.GetPointData().GetScalars()).reshape(labels.shape)
         labels[mask == segmentation.GetSegmentation().GetSegment(segment_id).GetLabelValue()] = value
     image = sitk.GetImageFromArray(labels)
