@@ -185,7 +185,8 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
         "default_path": {"layout": "channels_last_3d", "dtype": str(dtype).removeprefix("torch."),
                          "compile": compile_model},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
-                     "ratio": baseline / default, "gflop_per_step": flops / 1e9,
+                     "ratio": (batch_size / default) / (batch_size / baseline),  # exactly the rates' quotient
+                     "gflop_per_step": flops / 1e9,
                      "baseline_gflops": flops / baseline / 1e9, "default_gflops": flops / default / 1e9,
                      "matmul_gflops": peak_gflops},
         "inference": _inference(config, repeats),
