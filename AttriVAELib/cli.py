@@ -135,6 +135,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
+    parser.add_argument("--augment", type=float, metavar="P",
+                        help="probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", choices=["fp32", "bf16", "auto"],
@@ -190,6 +192,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
     train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                             ("learning_rate", args.learning_rate),
                                             ("lr_schedule", args.lr_schedule), ("seed", args.seed),
+                                            ("augment_probability", args.augment),
                                             ("device", args.device), ("precision", args.precision),
                                             ("compile", args.compile)) if value is not None}
     return dataclasses.replace(config, model=dataclasses.replace(config.model, **model),

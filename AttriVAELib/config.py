@@ -122,6 +122,7 @@ class TrainConfig:
     val_fraction: float = 0.15  # share of subjects for model selection
     test_fraction: float = 0.15  # share of subjects never seen until the final report
     oversample: bool = True  # duplicate minority-class training subjects until classes balance
+    augment_probability: float = 0.0  # chance of each random in-plane flip (2 axes) and 90° rotation (code 0.1)
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 | auto (bf16 where the hardware has it): autocast of the forward pass
     compile: bool = False  # torch.compile the model (falls back to eager with a warning when it cannot)
@@ -136,6 +137,8 @@ class TrainConfig:
         if not (0 < self.val_fraction < 1 and 0 < self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1):
             raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")
+        if not 0.0 <= self.augment_probability <= 1.0:
+            raise InvalidConfigError(f"augment_probability (--augment) {self.augment_probability} must be in [0, 1]")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise InvalidConfigError(f"precision {self.precision!r} is not auto, fp32 or bf16")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -202,10 +205,12 @@ class RunConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Cetin et al. 2023, §3.1 and §3.3: β 2, γ 200, δ 10, BCE reconstruction, crop + pad to the cube.
     "paper": {},
-    # iremcetin/Attri-VAE training_main.py: γ 10, δ 100, MSE, L1 5e-5, box resized to the cube, gamma 5.
+    # iremcetin/Attri-VAE training_main.py: γ 10, δ 100, MSE, L1 5e-5, box resized to the cube, gamma 5,
+    # MONAI RandFlip (axes 0, 1) and RandRotate90 with p = 0.1.
     "official-code": {
         "loss": {"reconstruction": "mse", "gamma": 10.0, "delta": 100.0, "l1_weight": 5e-5},
         "preprocess": {"mode": "official-code", "gamma": 5.0},
+        "train": {"augment_probability": 0.1},
     },
     # The ablations of the paper's Tables 2–3, on top of the paper settings.
     "attri-vae": {},  # the full method (= paper)

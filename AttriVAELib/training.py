@@ -33,6 +33,7 @@ from torch.utils.data import DistributedSampler
 
 from . import __version__, distributed
 from .acceleration import autocast, compiled, resolve_precision, to_device
+from .augmentation import random_in_plane_symmetry
 from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
 from .config import RunConfig
 from .constants import CLASS_NAMES
@@ -231,8 +232,12 @@ class Step:
     def losses(self, network: Callable[[torch.Tensor], VAEOutput], batch: torch.Tensor, data: PreparedData,
                beta: float | None = None, training: bool = False) -> dict[str, torch.Tensor]:
         """Loss terms of ``batch`` (indices into ``data``) through ``network``. ``training`` adds what only the
-        optimised loss has: the L1 weight penalty and, under torchrun, the global-batch attribute loss."""
-        x = to_device(data.volumes[batch], self.device)
+        optimised loss has: random in-plane symmetries of the inputs, the L1 weight penalty and, under
+        torchrun, the global-batch attribute loss."""
+        x = data.volumes[batch]
+        if training:
+            x = random_in_plane_symmetry(x, self.config.train.augment_probability)
+        x = to_device(x, self.device)
         with autocast(self.device, self.precision):
             output = network(x)
         output = VAEOutput(*(t.float() for t in output))  # losses in float32

@@ -102,17 +102,18 @@ def test_a_bad_volume_stops_before_anything_is_written(tiny_cohort, tmp_path, ca
 def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"loss": {"gamma": 50.0}, "train": {"batch_size": 8}}))
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--size", "16",
-                     "--epochs", "1", "--config", str(tmp_path / "config.json"), "--lr-schedule", "cosine")
+                     "--epochs", "1", "--config", str(tmp_path / "config.json"), "--lr-schedule", "cosine",
+                     "--augment", "0.25")
     assert code == 0
     written = json.loads((tmp_path / "A" / "config.json").read_text())
     assert (written["preset"], written["loss"]["gamma"], written["train"]["batch_size"]) == ("paper", 50.0, 8)
-    assert written["train"]["lr_schedule"] == "cosine"
+    assert (written["train"]["lr_schedule"], written["train"]["augment_probability"]) == ("cosine", 0.25)
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--size", "16",
                      "--epochs", "1", "--preset", "official-code")
     assert code == 0
     written = json.loads((tmp_path / "B" / "config.json").read_text())
-    assert (written["loss"]["reconstruction"], written["loss"]["gamma"], written["preprocess"]["mode"]) == (
-        "mse", 10.0, "official-code")
+    assert (written["loss"]["reconstruction"], written["loss"]["gamma"], written["preprocess"]["mode"],
+            written["train"]["augment_probability"]) == ("mse", 10.0, "official-code", 0.1)
 
 
 def _break_image_2d(data):
@@ -170,6 +171,12 @@ def test_bad_inputs_give_one_line_and_write_nothing(tiny_cohort, tmp_path, capsy
     breakage(data)
     code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--size", "16")
     assert_one_line_error(code, err, message)
+    assert not (tmp_path / "R").exists()
+
+
+def test_augment_out_of_range(tiny_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--augment", "1.5")
+    assert_one_line_error(code, err, "--augment")
     assert not (tmp_path / "R").exists()
 
 

@@ -102,6 +102,7 @@ def test_presets_hold_the_paper_and_code_values():
     assert paper.loss.l1_weight == 0.0 and paper.preprocess.mode == "physical"
     assert (code.loss.beta, code.loss.gamma, code.loss.delta, code.loss.reconstruction) == (2.0, 10.0, 100.0, "mse")
     assert code.loss.l1_weight == 5e-5 and code.preprocess.mode == "official-code" and code.preprocess.gamma == 5.0
+    assert (paper.train.augment_probability, code.train.augment_probability) == (0.0, 0.1)
     assert (paper.train.learning_rate, paper.train.batch_size) == (1e-4, 16)
 
 

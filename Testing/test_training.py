@@ -209,3 +209,31 @@ def test_validation_losses_leave_out_the_weight_penalty():
     data, batch = _random_data(config), torch.arange(4)
     assert float(step.losses(step.model, batch, data)["l1"]) == 0.0
     assert step.losses(step.model, batch, data, training=True)["l1"].item() > 0.0
+
+
+def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort_and_names):
+    augmented = tiny_config(2, augment_probability=1.0)
+    train(*cohort_and_names, augmented, tmp_path / "full")
+    train(*cohort_and_names, tiny_config(1, augment_probability=1.0), tmp_path / "resumed")
+    train(*cohort_and_names, augmented, tmp_path / "resumed", resume=True)
+    full, _ = read_safetensors(tmp_path / "full" / "checkpoint.safetensors")
+    resumed, _ = read_safetensors(tmp_path / "resumed" / "checkpoint.safetensors")
+    plain, _ = read_safetensors(two_epoch_run / "checkpoint.safetensors")
+    assert all(torch.equal(full[key], resumed[key]) for key in full)
+    assert not torch.equal(full["model.encoder.conv1.0.weight"], plain["model.encoder.conv1.0.weight"])
+
+
+def test_only_the_training_loss_sees_augmented_inputs():
+    from AttriVAELib.benchmark import _random_data
+    from AttriVAELib.training import build_step
+
+    config = dataclasses.replace(tiny_config(1, augment_probability=1.0, batch_size=4), attributes=("a", "b"))
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=16, dropout=0.0))
+    step = build_step(config, torch.device("cpu"))
+    step.model.eval()  # z = μ, running BatchNorm statistics: the same input gives the same loss
+    data, batch = _random_data(config), torch.arange(4)
+    validation = step.losses(step.model, batch, data)["recon"]
+    flipped = dataclasses.replace(data, volumes=data.volumes.flip(-1).flip(-2).rot90(1, dims=(-2, -1)))
+    assert torch.equal(step.losses(step.model, batch, data, training=True)["recon"],
+                       step.losses(step.model, batch, flipped)["recon"])
+    assert not torch.equal(validation, step.losses(step.model, batch, data, training=True)["recon"])

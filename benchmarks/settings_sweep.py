@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--epochs", default="200")
     parser.add_argument("--learning-rates", default="1e-3")
     parser.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"])
+    parser.add_argument("--augment", type=float, default=0.0, help="in-plane flip/rotation probability")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -46,10 +47,11 @@ def main() -> None:
         config = dataclasses.replace(
             base, model=dataclasses.replace(base.model, input_size=args.size),
             train=dataclasses.replace(base.train, epochs=epochs, learning_rate=rate, seed=args.seed,
-                                      lr_schedule=args.lr_schedule, device=str(device)))
+                                      lr_schedule=args.lr_schedule, augment_probability=args.augment,
+                                      device=str(device)))
         data = data or prepare_data(cohort, names, config)
         started = time.perf_counter()
-        model_path = train(cohort, names, config, args.out / f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}",
+        model_path = train(cohort, names, config, args.out / f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}",
                            data=data)
         bundle = load_model(model_path, device)
         test = data.indices(bundle.card["data"]["split"]["test"])
