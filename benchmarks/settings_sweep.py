@@ -51,8 +51,8 @@ def main() -> None:
                                       device=str(device)))
         data = data or prepare_data(cohort, names, config)
         started = time.perf_counter()
-        model_path = train(cohort, names, config, args.out / f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}",
-                           data=data)
+        run = f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}"
+        model_path = train(cohort, names, config, args.out / run, data=data)
         bundle = load_model(model_path, device)
         test = data.indices(bundle.card["data"]["split"]["test"])
         metrics = evaluate(bundle, data, test, names, device).metrics
