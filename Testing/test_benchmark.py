@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 from AttriVAELib import AttriVAE, ModelConfig
+from AttriVAELib.acceleration import bf16_supported
 from AttriVAELib.benchmark import _baseline_step, _config, _default_step, _random_data, _training_flops
 from AttriVAELib.cli import main
 
@@ -39,3 +45,21 @@ def test_bench_refuses_bad_sizes(capsys) -> None:
     assert main(["bench", "--size", "20"]) == 2
     assert main(["bench", "--batch-size", "1"]) == 2
     assert "multiple of 16" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_precision_parity_script_compares_three_runs(tiny_cohort: Path, eval_cohort: Path, tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_parity.py"
+    result = subprocess.run([sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"),
+                             "--size", "16", "--epochs", "1", "--augment", "0.5", "--test-data", str(tiny_cohort)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    parity = json.loads((tmp_path / "p" / "parity.json").read_text())
+    assert set(parity["runs"]) == {"fp32", "bf16", "fp32 seed 1"}
+    assert set(parity["differences"]) == {f"{run} vs fp32, {where}" for run in ("bf16", "fp32 seed 1")
+                                          for where in ("test split", "independent")}
+    fp32, bf16 = parity["runs"]["fp32"]["independent"], parity["runs"]["bf16"]["independent"]
+    name = parity["attributes"][0]
+    difference = parity["differences"]["bf16 vs fp32, independent"][name]
+    assert difference == pytest.approx(bf16["r2"][name] - fp32["r2"][name])
