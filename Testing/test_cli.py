@@ -48,6 +48,7 @@ def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
     assert "AUC" in out and "lv_volume_ml" in out
     assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
     assert (tmp_path / "demo" / "report" / "report.html").is_file()
+    assert json.loads((tmp_path / "demo" / "run" / "config.json").read_text())["train"]["augment_probability"] == 0.5
 
 
 def test_size_not_a_multiple_of_16(tiny_cohort, tmp_path, capsys):

@@ -2,7 +2,7 @@
 autocast (optionally compiled), plus a float32 run with another seed as the yardstick of run-to-run spread;
 held-out interpretability R² per attribute, the differences to the float32 run, AUC.
 
-    python benchmarks/precision_parity.py --data attrivae-demo/data --out parity --epochs 300 \\
+    python benchmarks/precision_parity.py --data attrivae-demo/data --out parity --epochs 150 \\
         --learning-rate 1e-3 --augment 0.5 --test-data INDEPENDENT_COHORT
 
 Target (issue 5): every attribute's interpretability within 0.02 of the float32 run. ``--test-data``
