@@ -83,6 +83,7 @@ class AttriVAEParameterNode:
     trainAttributes: str = ""
     trainPreset: Annotated[str, Choice(PRESETS)] = "paper"
     trainEpochs: Annotated[int, WithinRange(1, 100000)] = 300
+    trainAugment: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
     trainDevice: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
 
 
@@ -290,7 +291,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         attributes = [a.strip() for a in p.trainAttributes.split(",") if a.strip()]
         started = self._run(self.logic.startTraining, self.ui.trainDataPathLineEdit.currentPath, p.trainDataFormat,
                             attributes, p.trainPreset, p.trainEpochs, p.trainDevice,
-                            self.ui.trainOutputPathLineEdit.currentPath)
+                            self.ui.trainOutputPathLineEdit.currentPath, augment=p.trainAugment)
         if started is not None:
             self.ui.trainButton.text = _("Cancel")
             self.ui.trainProgressBar.setValue(0)
@@ -575,9 +576,11 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     # Train
 
     def startTraining(self, dataFolder, dataFormat: str = "auto", attributes=(), preset: str = "paper",
-                      epochs: int | None = None, device: str = "auto", outputFolder=None, size=None):
+                      epochs: int | None = None, device: str = "auto", outputFolder=None, size=None,
+                      augment: float | None = None):
         """Start training in a separate process (``PythonSlicer -m AttriVAELib train``); poll with
-        :meth:`pollTraining`, stop with :meth:`cancelTraining`."""
+        :meth:`pollTraining`, stop with :meth:`cancelTraining`. ``augment``: probability of each random
+        in-plane flip and 90° rotation (None: the preset's)."""
         if self.trainingRunning():
             raise RuntimeError(_("a training is already running; cancel it first"))
         if not dataFolder or not Path(dataFolder).exists():
@@ -591,7 +594,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         python = shutil.which("PythonSlicer")
         command = training_command(dataFolder, outputFolder, data_format=dataFormat, preset=preset,
                                    attributes=list(attributes), epochs=epochs, size=size, device=device,
-                                   python=python)
+                                   augment=augment, python=python)
         self.trainingRows, self.trainingModel = [], None
         self.training = (self.launchProcess or TrainingProcess)(command)
         return self.training

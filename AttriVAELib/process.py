@@ -27,9 +27,10 @@ _WINDOWS = sys.platform == "win32"
 
 def training_command(data: Path | str, out: Path | str, *, data_format: str = "auto", preset: str = "paper",
                      attributes: Sequence[str] = (), epochs: int | None = None, size: int | None = None,
-                     device: str = "auto", python: str | None = None) -> list[str]:
+                     device: str = "auto", augment: float | None = None, python: str | None = None) -> list[str]:
     """The command line of a training process that reports progress as JSON lines (``None``: the preset's
-    value; ``size``: network cube edge in voxels; ``python``: default this interpreter)."""
+    value; ``size``: network cube edge in voxels; ``augment``: probability of each random in-plane flip and
+    90° rotation; ``python``: default this interpreter)."""
     command = [python or sys.executable, "-m", "AttriVAELib", "train", "--data", str(data), "--out", str(out),
                "--format", data_format, "--preset", preset, "--device", device, "--progress", "json"]
     if attributes:
@@ -38,6 +39,8 @@ def training_command(data: Path | str, out: Path | str, *, data_format: str = "a
         command += ["--epochs", str(epochs)]
     if size is not None:
         command += ["--size", str(size)]
+    if augment is not None:
+        command += ["--augment", str(augment)]
     return command
 
 

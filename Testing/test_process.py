@@ -29,12 +29,13 @@ def test_parse_progress(line: str, expected: dict | None) -> None:
 
 def test_training_command_names_every_choice() -> None:
     command = training_command("data", "run", data_format="emidec", preset="beta-vae", attributes=["a", "b"],
-                               epochs=3, size=16, device="cpu", python="/opt/PythonSlicer")
+                               epochs=3, size=16, device="cpu", augment=0.5, python="/opt/PythonSlicer")
     assert command[:4] == ["/opt/PythonSlicer", "-m", "AttriVAELib", "train"]
     text = " ".join(command)
     for flag in ("--data data", "--out run", "--format emidec", "--preset beta-vae", "--attributes a,b",
-                 "--epochs 3", "--size 16", "--device cpu", "--progress json"):
+                 "--epochs 3", "--size 16", "--device cpu", "--augment 0.5", "--progress json"):
         assert flag in text
+    assert "--augment" not in training_command("d", "o")  # None: the preset's value
     assert training_command("d", "o")[0] == sys.executable
 
 

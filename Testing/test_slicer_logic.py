@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -330,7 +331,7 @@ def test_requirements_go_through_pip_ensure_or_pip_install(monkeypatch: pytest.M
 
 
 def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_cohort: Path, tmp_path: Path) -> None:
-    logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16)
+    logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16, augment=0.5)
     with pytest.raises(RuntimeError, match="already running"):
         logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run2", size=16)
     deadline, status = time.monotonic() + 300, {"finished": False}
@@ -339,6 +340,7 @@ def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_coho
         status = logic.pollTraining()
     assert status["finished"] and status["error"] is None and status["fraction"] == 1.0
     assert Path(status["model"]).is_file() and len(logic.trainingRows) == 2
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["augment_probability"] == 0.5
     chart = status["chart"] or scene[0].GetFirstNodeByName("AttriVAE loss chart")
     assert chart.GetNumberOfPlotSeriesNodes() == 2
     assert chart.GetNthPlotSeriesNode(0).GetTableNode().GetNumberOfRows() == 2

@@ -81,8 +81,8 @@ def test_ui_uses_only_known_custom_widgets_and_connects_node_selectors() -> None
     custom = {node.find("class").text for node in UI.iter("customwidget")}
     assert custom <= KNOWN_CUSTOM_WIDGETS
     used_classes = {widget.get("class") for widget in UI.iter("widget")}
-    assert used_classes - {"QPushButton", "QLabel", "QComboBox", "QCheckBox", "QSpinBox", "QLineEdit", "QFrame",
-                           "QProgressBar", "QTextBrowser"} <= custom
+    assert used_classes - {"QPushButton", "QLabel", "QComboBox", "QCheckBox", "QSpinBox", "QDoubleSpinBox", "QLineEdit",
+                           "QFrame", "QProgressBar", "QTextBrowser"} <= custom
     connected = {c.find("receiver").text for c in UI.iter("connection")
                  if c.find("slot").text == "setMRMLScene(vtkMRMLScene*)"}
     selectors = {w.get("name") for w in UI.iter("widget") if w.get("class") in ("qMRMLNodeComboBox", "qMRMLTableView")}
