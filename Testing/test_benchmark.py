@@ -49,17 +49,24 @@ def test_bench_refuses_bad_sizes(capsys) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16")
-def test_precision_parity_script_compares_three_runs(tiny_cohort: Path, eval_cohort: Path, tmp_path: Path) -> None:
+def test_precision_parity_script_pairs_seeds_and_resumes(tiny_cohort: Path, eval_cohort: Path, tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_parity.py"
-    result = subprocess.run([sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"),
-                             "--size", "16", "--epochs", "1", "--augment", "0.5", "--test-data", str(tiny_cohort)],
-                            capture_output=True, text=True, timeout=600)
+    command = [sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"), "--size", "16",
+               "--epochs", "1", "--augment", "0.5", "--seeds", "0,1", "--test-data", str(tiny_cohort)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     parity = json.loads((tmp_path / "p" / "parity.json").read_text())
-    assert set(parity["runs"]) == {"fp32", "bf16", "fp32 seed 1"}
-    assert set(parity["differences"]) == {f"{run} vs fp32, {where}" for run in ("bf16", "fp32 seed 1")
-                                          for where in ("test split", "independent")}
-    fp32, bf16 = parity["runs"]["fp32"]["independent"], parity["runs"]["bf16"]["independent"]
+    assert set(parity["runs"]) == {f"{p} seed {s}" for p in ("fp32", "bf16") for s in (0, 1)}
+    places = ("test split", "independent")
+    assert set(parity["paired_differences"]) == {f"seed {s}, {w}" for s in (0, 1) for w in places}
+    r2 = {key: run["independent"]["r2"] for key, run in parity["runs"].items()}
     name = parity["attributes"][0]
-    difference = parity["differences"]["bf16 vs fp32, independent"][name]
-    assert difference == pytest.approx(bf16["r2"][name] - fp32["r2"][name])
+    assert parity["paired_differences"]["seed 1, independent"][name] == pytest.approx(
+        r2["bf16 seed 1"][name] - r2["fp32 seed 1"][name])
+    assert parity["difference_of_means"]["independent"][name] == pytest.approx(
+        (r2["bf16 seed 0"][name] + r2["bf16 seed 1"][name] - r2["fp32 seed 0"][name] - r2["fp32 seed 1"][name]) / 2)
+    assert parity["fp32_seed_spread"]["independent"][name] == pytest.approx(
+        abs(r2["fp32 seed 0"][name] - r2["fp32 seed 1"][name]))
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)  # scored again, not retrained
+    assert again.returncode == 0 and json.loads((tmp_path / "p" / "parity.json").read_text())["runs"] == {
+        key: {**run, "seconds": None} for key, run in parity["runs"].items()}
