@@ -26,7 +26,8 @@ def random_in_plane_symmetry(volumes: torch.Tensor, probability: float,
         generator: the random source (default: torch's global one, which checkpoints save).
 
     Returns:
-        (B, C, S, H, W), a new contiguous tensor; ``volumes`` is not modified.
+        (B, C, S, H, W), a new tensor on ``volumes``' device and in its memory format (channels-last 3D or
+        contiguous); ``volumes`` is not modified.
     """
     if probability == 0.0:
         return volumes
@@ -37,4 +38,5 @@ def random_in_plane_symmetry(volumes: torch.Tensor, probability: float,
     out = torch.where(chosen[0], volumes.flip(-1), volumes)
     out = torch.where(chosen[1], out.flip(-2), out)
     out = torch.where(chosen[2], out.rot90(1, dims=(-2, -1)), out)
-    return out.contiguous()
+    channels_last = volumes.is_contiguous(memory_format=torch.channels_last_3d)
+    return out.contiguous(memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format)

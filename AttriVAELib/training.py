@@ -234,10 +234,9 @@ class Step:
         """Loss terms of ``batch`` (indices into ``data``) through ``network``. ``training`` adds what only the
         optimised loss has: random in-plane symmetries of the inputs, the L1 weight penalty and, under
         torchrun, the global-batch attribute loss."""
-        x = data.volumes[batch]
+        x = to_device(data.volumes[batch], self.device)
         if training:
             x = random_in_plane_symmetry(x, self.config.train.augment_probability)
-        x = to_device(x, self.device)
         with autocast(self.device, self.precision):
             output = network(x)
         output = VAEOutput(*(t.float() for t in output))  # losses in float32

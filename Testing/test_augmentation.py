@@ -55,3 +55,10 @@ def test_shape_attributes_do_not_change_under_the_symmetries():
         moved = sitk.GetImageFromArray(image.numpy())
         moved.CopyInformation(labels)
         assert shape_attributes(moved, EMIDEC_SCHEME) == pytest.approx(reference, rel=1e-9)
+
+
+def test_the_memory_format_is_kept():
+    volumes = torch.rand(4, 2, 3, 4, 4)  # two channels, so the two layouts differ
+    channels_last = volumes.to(memory_format=torch.channels_last_3d)
+    assert random_in_plane_symmetry(channels_last, 0.5).is_contiguous(memory_format=torch.channels_last_3d)
+    assert random_in_plane_symmetry(volumes, 0.5).is_contiguous()
