@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 
+from .config import PRECISIONS
 from .errors import InvalidConfigError
-
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def bf16_supported(device: torch.device) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .config import ABLATION_PRESETS, PRESETS, RunConfig, preset
+from .config import ABLATION_PRESETS, PRECISIONS, PRESETS, RunConfig, preset
 from .errors import AttriVAEError
 
 EXIT_FAILURE = 1
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
     bench.add_argument("--batch-size", type=int, default=16)
     bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
-    bench.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+    bench.add_argument("--precision", default="fp32", choices=PRECISIONS,
                        help="precision of the project's path (as train --precision)")
     bench.add_argument("--compile", action="store_true", help="torch.compile the project's path")
     bench.add_argument("--json", type=Path, help="also write the results here")
@@ -141,7 +141,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
                         help="probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--precision", choices=["fp32", "bf16", "auto"],
+    parser.add_argument("--precision", choices=PRECISIONS,
                         help="forward-pass autocast (default fp32); auto: bf16 where the CPU/GPU has it")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
 

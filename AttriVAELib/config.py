@@ -12,6 +12,7 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "PreprocessConfig",
+    "PRECISIONS",
     "PRESETS",
     "RunConfig",
     "TrainConfig",
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import InvalidConfigError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Forward-pass precisions of training and decoding: bf16 where the hardware has it, float32, bfloat16."""
 
 DOWNSAMPLING_FACTOR = 16
 """The encoder halves the cube four times, so the input size must be a multiple of 16."""
@@ -139,8 +143,8 @@ class TrainConfig:
             raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")
         if not 0.0 <= self.augment_probability <= 1.0:
             raise InvalidConfigError(f"augment_probability (--augment) {self.augment_probability} must be in [0, 1]")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise InvalidConfigError(f"precision {self.precision!r} is not auto, fp32 or bf16")
+        if self.precision not in PRECISIONS:
+            raise InvalidConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise InvalidConfigError(f"device {self.device!r} is not auto, cpu or cuda")
 

@@ -22,6 +22,7 @@ import torch
 
 from AttriVAELib import distributed
 from AttriVAELib.benchmark import _config, _machine, _random_data
+from AttriVAELib.config import PRECISIONS
 from AttriVAELib.training import build_step, resolve_device
 
 
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=16, help="volumes per process and step")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path)
