@@ -83,7 +83,7 @@ def decode(model: ModelLike, z: torch.Tensor, precision: str = "fp32") -> torch.
     """(N, L) latent codes → (N, 1, S, S, S) float32 volumes in [0, 1], decoded in one batch.
 
     ``precision="auto"`` decodes in bf16 where the hardware has it (about 2x faster on CPUs with AVX-512-BF16;
-    voxel values within 0.008 of float32 on the demo model): the Slicer module's live sliders use it."""
+    voxel values within 0.006 of float32 on the demo model): the Slicer module's live sliders use it."""
     net = _model(model)
     device = _device(net)
     with autocast(device, resolve_precision(precision, device)):
