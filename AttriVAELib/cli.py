@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .config import ABLATION_PRESETS, PRECISIONS, PRESETS, RunConfig, preset
+from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
 from .errors import AttriVAEError
 
 EXIT_FAILURE = 1
@@ -108,9 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
     bench.add_argument("--batch-size", type=int, default=16)
     bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
-    bench.add_argument("--precision", default="fp32", choices=PRECISIONS,
-                       help="precision of the project's path (as train --precision)")
-    bench.add_argument("--compile", action="store_true", help="torch.compile the project's path")
+    bench.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
+                       help="precision of the project's path (as train --precision; default auto)")
+    bench.add_argument("--compile", nargs="?", const="on", default=TrainConfig.compile, choices=COMPILE_MODES,
+                       help="torch.compile of the project's path (as train --compile; default auto)")
     bench.add_argument("--json", type=Path, help="also write the results here")
     bench.set_defaults(handler=_bench)
 
@@ -142,8 +143,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", choices=PRECISIONS,
-                        help="forward-pass autocast (default fp32); auto: bf16 where the CPU/GPU has it")
-    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+                        help="forward-pass autocast; default auto: bf16 where the CPU/GPU has it, else fp32")
+    parser.add_argument("--compile", nargs="?", const="on", choices=COMPILE_MODES,
+                        help="torch.compile the model (bare --compile: on); default auto: from 64³ input cubes up")
 
 
 def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, size: int) -> None:
@@ -203,10 +205,12 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
                   resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    from .acceleration import retain_freed_memory
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
     from .training import TrainingInterrupted, train
 
+    retain_freed_memory()  # this process is for training only
     cohort, names = select_attributes(load_cohort(data, format), requested)
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
@@ -292,7 +296,8 @@ def _demo(args: argparse.Namespace) -> int:
     config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.input_size),
                                  train=dataclasses.replace(base.train, epochs=args.epochs, seed=args.seed,
                                                            learning_rate=args.learning_rate,
-                                                           augment_probability=args.augment))
+                                                           augment_probability=args.augment,
+                                                           precision="fp32"))  # the README's numbers on any CPU
     data = args.out / "data"
     make_cohort(data, args.subjects, args.size, args.seed, args.infarct_fraction,
                 slice_thickness_mm=args.slice_thickness)
@@ -418,9 +423,11 @@ def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[
 
 
 def _crossval(args: argparse.Namespace) -> int:
+    from .acceleration import retain_freed_memory
     from .crossval import cross_validate
     from .datasets import load_cohort, select_attributes
 
+    retain_freed_memory()  # this process is for training only
     config = _resolve_config(args)
     requested = _names(args.attributes) or list(config.attributes) or None
     cohort, names = select_attributes(load_cohort(args.data, args.format), requested)

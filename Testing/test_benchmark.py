@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,14 @@ from AttriVAELib.cli import main
 def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
     assert main(["bench", "--size", "16", "--batch-size", "4", "--steps", "1", "--json", str(tmp_path / "b.json")]) == 0
     printed = capsys.readouterr().out
-    assert "ratio" in printed and "slider update" in printed and "peak memory" in printed
+    assert all(words in printed for words in ("ratio", "same allocator", "slider update", "peak memory"))
     result = json.loads((tmp_path / "b.json").read_text())
     training, inference = result["training"], result["inference"]
-    assert training["ratio"] == training["default_volumes_per_s"] / training["baseline_volumes_per_s"] > 0
+    assert training["ratio"] == pytest.approx(training["default_volumes_per_s"] / training["baseline_volumes_per_s"])
+    assert training["ratio_to_retained_baseline"] == pytest.approx(
+        training["default_volumes_per_s"] / training["baseline_retained_volumes_per_s"])
+    assert result["default_path"]["compile"] is False  # auto: not at 16³
+    assert result["default_path"]["retains_freed_memory"] == (platform.libc_ver()[0] == "glibc")
     assert training["matmul_gflops"]["fp32"] > 0 and training["gflop_per_step"] > 0
     assert all(inference[key] > 0 for key in ("encode_s", "slider_update_s", "attention_all_s",
                                               "analysis_with_attention_s"))

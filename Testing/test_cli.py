@@ -48,7 +48,16 @@ def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
     assert "AUC" in out and "lv_volume_ml" in out
     assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
     assert (tmp_path / "demo" / "report" / "report.html").is_file()
-    assert json.loads((tmp_path / "demo" / "run" / "config.json").read_text())["train"]["augment_probability"] == 0.5
+    trained = json.loads((tmp_path / "demo" / "run" / "config.json").read_text())["train"]
+    assert (trained["augment_probability"], trained["precision"]) == (0.5, "fp32")  # the README's numbers
+
+
+def test_a_bare_compile_flag_means_on():
+    from AttriVAELib.cli import _parser
+
+    assert _parser().parse_args(["train", "--data", "D", "--out", "R", "--compile"]).compile == "on"
+    assert _parser().parse_args(["train", "--data", "D", "--out", "R"]).compile is None  # the config's: auto
+    assert _parser().parse_args(["bench"]).compile == "auto"
 
 
 def test_size_not_a_multiple_of_16(tiny_cohort, tmp_path, capsys):
@@ -104,17 +113,19 @@ def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"loss": {"gamma": 50.0}, "train": {"batch_size": 8}}))
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--size", "16",
                      "--epochs", "1", "--config", str(tmp_path / "config.json"), "--lr-schedule", "cosine",
-                     "--augment", "0.25")
+                     "--augment", "0.25", "--compile", "off", "--precision", "fp32")
     assert code == 0
     written = json.loads((tmp_path / "A" / "config.json").read_text())
     assert (written["preset"], written["loss"]["gamma"], written["train"]["batch_size"]) == ("paper", 50.0, 8)
     assert (written["train"]["lr_schedule"], written["train"]["augment_probability"]) == ("cosine", 0.25)
+    assert (written["train"]["compile"], written["train"]["precision"]) == ("off", "fp32")
     code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--size", "16",
                      "--epochs", "1", "--preset", "official-code")
     assert code == 0
     written = json.loads((tmp_path / "B" / "config.json").read_text())
     assert (written["loss"]["reconstruction"], written["loss"]["gamma"], written["preprocess"]["mode"],
             written["train"]["augment_probability"]) == ("mse", 10.0, "official-code", 0.1)
+    assert (written["train"]["compile"], written["train"]["precision"]) == ("auto", "auto")  # the defaults
 
 
 def _break_image_2d(data):

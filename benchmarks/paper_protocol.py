@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import cross_validate, load_cohort, make_cohort, preset, select_attributes
+from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.config import ABLATION_PRESETS
 
 HEADLINE = ("interpretability_mean", "mig_ksg", "mig_binned", "sap", "scc", "modularity", "reconstruction.mmd",
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(ABLATION_PRESETS))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    retain_freed_memory()  # as attrivae train
 
     started = time.perf_counter()
     data = args.data or make_cohort(args.out / "data", subjects=args.subjects, size=80, seed=0).parent

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import load_cohort, load_model, preset, select_attributes, train
+from AttriVAELib.acceleration import retain_freed_memory
+from AttriVAELib.config import PRECISIONS, TrainConfig
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate
 from AttriVAELib.training import resolve_device
@@ -36,7 +38,11 @@ def main() -> None:
     parser.add_argument("--augment", type=float, default=0.0, help="in-plane flip/rotation probability")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
+                        help="as train --precision (the README's table: fp32)")
     args = parser.parse_args()
+
+    retain_freed_memory()  # as attrivae train
 
     cohort, names = select_attributes(load_cohort(args.data))
     device = resolve_device(args.device)
@@ -48,7 +54,7 @@ def main() -> None:
             base, model=dataclasses.replace(base.model, input_size=args.size),
             train=dataclasses.replace(base.train, epochs=epochs, learning_rate=rate, seed=args.seed,
                                       lr_schedule=args.lr_schedule, augment_probability=args.augment,
-                                      device=str(device)))
+                                      device=str(device), precision=args.precision))
         data = data or prepare_data(cohort, names, config)
         started = time.perf_counter()
         run = f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}"
