@@ -205,7 +205,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
                   resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    from .acceleration import retain_freed_memory
+    from .acceleration import resolve_compile, retain_freed_memory
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
     from .training import TrainingInterrupted, train
@@ -214,6 +214,9 @@ def _run_training(data: Path, format: str, out: Path, config: RunConfig, request
     cohort, names = select_attributes(load_cohort(data, format), requested)
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
+    if resolve_compile(config.train.compile, config.model.input_size):
+        print("torch.compile: the first training and validation steps compile the model (about a minute on "
+              "2 cores; --compile off skips it)", file=sys.stderr)
     try:
         model_path = train(cohort, names, config, out, resume=resume, progress=reporter)
     except TrainingInterrupted as err:
