@@ -54,6 +54,18 @@ def test_bench_refuses_bad_sizes(capsys) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16")
+def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_paths.py"
+    result = subprocess.run([sys.executable, str(script), "--size", "16", "--batch-size", "2", "--steps", "1",
+                             "--json", str(tmp_path / "s.json")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rates = json.loads((tmp_path / "s.json").read_text())["volumes_per_s"]
+    assert len(rates) == 8 and all(rate > 0 for rate in rates.values())
+    assert len(result.stdout.strip().splitlines()) == 8 and "(the default)" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16")
 def test_precision_parity_script_pairs_seeds_and_resumes(tiny_cohort: Path, eval_cohort: Path, tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_parity.py"
     command = [sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"), "--size", "16",

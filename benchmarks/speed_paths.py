@@ -1,0 +1,74 @@
+"""What each speed path adds: training volumes/s of the plain baseline and of the project's step with each
+setting (layout, precision, compile, freed-memory reuse) switched on in turn, every one in a fresh process.
+
+    python benchmarks/speed_paths.py --size 80 --batch-size 16 --json speed_paths.json
+
+Prints a table (volumes/s and the ratio to the plain baseline) and writes JSON. ``attrivae bench`` measures
+the first and the last row (and the inference side); this script shows where the difference comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+# name: (project's step or the baseline, precision, compile, freed memory retained)
+PATHS = {
+    "baseline: eager float32, channels-first": ("baseline", "fp32", "off", False),
+    "baseline, freed memory retained": ("baseline", "fp32", "off", True),
+    "channels-last, float32": ("step", "fp32", "off", False),
+    "channels-last, float32, freed memory retained": ("step", "fp32", "off", True),
+    "channels-last, bf16, freed memory retained": ("step", "bf16", "off", True),
+    "channels-last, float32, compiled, freed memory retained": ("step", "fp32", "on", True),
+    "channels-last, bf16, compiled": ("step", "bf16", "on", False),
+    "channels-last, bf16, compiled, freed memory retained (the default)": ("step", "bf16", "on", True),
+}
+
+
+def measure(name: str, size: int, batch_size: int, steps: int) -> float:
+    """Seconds per training step of one path, in this process (meant to be a fresh one)."""
+    from AttriVAELib.acceleration import retain_freed_memory
+
+    path, precision, compile_mode, retained = PATHS[name]
+    if retained:
+        retain_freed_memory()
+    from AttriVAELib.benchmark import _baseline_step, _config, _default_step, _random_data, _seconds
+
+    config = _config(size, batch_size, compile_mode, precision)
+    data = _random_data(config)
+    step = _baseline_step(config, data) if path == "baseline" else _default_step(config, data)[0]
+    return _seconds(step, steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=80)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per path (after one warm-up step)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--one", choices=list(PATHS), help=argparse.SUPPRESS)  # the child process's path
+    args = parser.parse_args()
+    if args.one:
+        print(measure(args.one, args.size, args.batch_size, args.steps))
+        return
+
+    from AttriVAELib.benchmark import _machine
+
+    rates = {}
+    for name in PATHS:
+        child = subprocess.run([sys.executable, __file__, "--one", name, "--size", str(args.size), "--batch-size",
+                                str(args.batch_size), "--steps", str(args.steps)],
+                               capture_output=True, text=True, check=True)
+        rates[name] = args.batch_size / float(child.stdout.split()[-1])
+        baseline = rates[next(iter(PATHS))]
+        print(f"{name:68s} {rates[name]:6.2f} volumes/s  {rates[name] / baseline:5.2f}x", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": _machine(), "size": args.size, "batch_size": args.batch_size,
+                                         "volumes_per_s": rates}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
