@@ -215,8 +215,8 @@ def _run_training(data: Path, format: str, out: Path, config: RunConfig, request
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
     if resolve_compile(config.train.compile, config.model.input_size):
-        print("torch.compile: the first training and validation steps compile the model (about a minute on "
-              "2 cores; --compile off skips it)", file=sys.stderr)
+        print("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
+              "--compile off skips it)", file=sys.stderr)
     try:
         model_path = train(cohort, names, config, out, resume=resume, progress=reporter)
     except TrainingInterrupted as err:

@@ -36,8 +36,9 @@ COMPILE_MODES = ("auto", "on", "off")
 """torch.compile of the training step: from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
 
 COMPILE_AUTO_MIN_SIZE = 64
-"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles: compiling takes about 40 s on 2 cores
-and saves about 0.3 s per 80³ training step (README, "Speed"); on small cubes it does not pay back."""
+"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles: at 80³ compiling takes about a minute
+on 2 cores and then saves 0.14 s per bf16 training step (README, "Training"); on small cubes it does not
+pay back."""
 
 DOWNSAMPLING_FACTOR = 16
 """The encoder halves the cube four times, so the input size must be a multiple of 16."""
