@@ -43,11 +43,12 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if name == "bf16" or (name == "auto" and bf16_supported(device)) else torch.float32
 
 
-def resolve_compile(mode: str, input_size: int) -> bool:
-    """``on`` → compile, ``off`` → not; ``auto`` → compile from ``COMPILE_AUTO_MIN_SIZE``³ input cubes up."""
+def resolve_compile(mode: str, input_size: int, dtype: torch.dtype) -> bool:
+    """``on`` → compile, ``off`` → not; ``auto`` → compile a bf16 forward pass (``dtype``) on input cubes of
+    ``COMPILE_AUTO_MIN_SIZE``³ and up. A float32 step was slower compiled than eager (README, "Speed")."""
     if mode not in COMPILE_MODES:
         raise InvalidConfigError(f"compile {mode!r} is not one of {', '.join(COMPILE_MODES)}")
-    return mode == "on" or (mode == "auto" and input_size >= COMPILE_AUTO_MIN_SIZE)
+    return mode == "on" or (mode == "auto" and dtype == torch.bfloat16 and input_size >= COMPILE_AUTO_MIN_SIZE)
 
 
 def retain_freed_memory() -> bool:
@@ -55,19 +56,23 @@ def retain_freed_memory() -> bool:
 
     A training step allocates and frees activations of up to hundreds of MB. glibc serves blocks over 32 MB
     with fresh pages from the kernel and returns them on free, so every step pays page faults: about 70 ms
-    per 260 MB tensor on this project's machine, half of an eager 80³ step (README, "Speed"). With mmap off
-    (``M_MMAP_MAX`` 0) and trimming off (``M_TRIM_THRESHOLD`` −1), freed blocks stay in the heap for the
-    next step; the process's memory then stays at its peak, which is higher (fragmentation; measured by
-    ``attrivae bench``). PyTorch's CPU tuning guide gets the same effect by preloading jemalloc or
-    tcmalloc, which need installing and a restart; glibc's own switches work from inside the process.
+    per 260 MB tensor on this project's machine, 44 % of an eager 80³ baseline step (README, "Speed"). With
+    mmap off (``M_MMAP_MAX`` 0) and trimming off (``M_TRIM_THRESHOLD`` −1), blocks freed by the main thread
+    (which runs the training loop and, on CPUs, the backward pass) stay in its heap for the next step; the
+    process's memory then stays at its peak, which is higher (fragmentation; measured by ``attrivae bench``).
+    PyTorch's CPU tuning guide gets the same effect by preloading jemalloc or tcmalloc, which need installing
+    and a restart; glibc's own switches work from inside the process.
 
-    Process-wide, so the command-line training entry points call it, not the library or the Slicer
-    module. Returns whether it applied (glibc only: on other C libraries it does nothing)."""
+    Process-wide, so only processes that exist to train or to benchmark call it (the ``attrivae`` training
+    commands, :func:`~AttriVAELib.benchmark.run_benchmark`, the benchmark scripts), never the Slicer module.
+    Returns whether glibc accepted both settings (on other C libraries it does nothing and returns False)."""
     if platform.libc_ver()[0] != "glibc":
         return False
-    mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on
+    mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on: int mallopt(int, int)
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, -1))
+    accepted = [mallopt(m_mmap_max, 0), mallopt(m_trim_threshold, -1)]
+    return all(accepted)
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager[Any]:

@@ -194,7 +194,7 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     return {
         "machine": _machine(), "size": size, "batch_size": batch_size,
         "default_path": {"layout": "channels_last_3d", "dtype": str(dtype).removeprefix("torch."),
-                         "compile": resolve_compile(compile_mode, size), "retains_freed_memory": retained},
+                         "compile": resolve_compile(compile_mode, size, dtype), "retains_freed_memory": retained},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
                      "ratio": baseline / default,  # = default volumes/s ÷ baseline volumes/s
                      "baseline_retained_volumes_per_s": batch_size / baseline_retained,

@@ -205,16 +205,17 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
                   resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    from .acceleration import resolve_compile, retain_freed_memory
+    from .acceleration import resolve_compile, resolve_precision, retain_freed_memory
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
-    from .training import TrainingInterrupted, train
+    from .training import TrainingInterrupted, resolve_device, train
 
     retain_freed_memory()  # this process is for training only
     cohort, names = select_attributes(load_cohort(data, format), requested)
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
-    if resolve_compile(config.train.compile, config.model.input_size):
+    precision = resolve_precision(config.train.precision, resolve_device(config.train.device))
+    if resolve_compile(config.train.compile, config.model.input_size, precision):
         print("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
               "--compile off skips it)", file=sys.stderr)
     try:

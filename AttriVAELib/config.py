@@ -33,12 +33,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 """Forward-pass precisions of training and decoding: bf16 where the hardware has it, float32, bfloat16."""
 
 COMPILE_MODES = ("auto", "on", "off")
-"""torch.compile of the training step: from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
+"""torch.compile of the training step: in bf16 from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
 
 COMPILE_AUTO_MIN_SIZE = 64
-"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles: at 80³ compiling takes about a minute
-on 2 cores and then saves 0.14 s per bf16 training step (README, "Training"); on small cubes it does not
-pay back."""
+"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles (in bf16): at 80³ compiling takes about
+a minute on 2 cores and then saves 0.14 s per training step (README, "Training"); on small cubes it does
+not pay back."""
 
 DOWNSAMPLING_FACTOR = 16
 """The encoder halves the cube four times, so the input size must be a multiple of 16."""
@@ -139,7 +139,7 @@ class TrainConfig:
     augment_probability: float = 0.0  # chance of each random in-plane flip (2 axes) and 90° rotation (code 0.1)
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto (bf16 where the hardware has it) | fp32 | bf16: autocast of the forward pass
-    compile: str = "auto"  # auto (from 64³ up) | on | off: torch.compile (falls back to eager with a warning)
+    compile: str = "auto"  # auto (bf16 from 64³ up) | on | off: torch.compile (falls back to eager, warning)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -261,7 +261,7 @@ def build_step(config: RunConfig, device: torch.device,
                context: distributed.Distributed | None = None) -> Step:
     """The default training path: the model in channels-last 3D layout (the same arithmetic, faster on
     CPUs; README, "Speed"), Adam, autocast and compile as configured (by default bf16 where the hardware has
-    it, compiled from 64³ up); under torchrun (``context.enabled``) global-batch BatchNorm,
+    it, then compiled from 64³ up); under torchrun (``context.enabled``) global-batch BatchNorm,
     DistributedDataParallel and the gathered attribute loss."""
     parallel = context is not None and context.enabled
     model = AttriVAE(config.model).to(device, memory_format=torch.channels_last_3d)
@@ -269,9 +269,10 @@ def build_step(config: RunConfig, device: torch.device,
         distributed.use_global_batch_norm(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     network = DistributedDataParallel(model) if parallel else model
-    compile_model = resolve_compile(config.train.compile, config.model.input_size)
-    return Step(model, compiled(network, compile_model), optimizer, config,
-                resolve_precision(config.train.precision, device), device, distributed.gather if parallel else None)
+    precision = resolve_precision(config.train.precision, device)
+    compile_model = resolve_compile(config.train.compile, config.model.input_size, precision)
+    return Step(model, compiled(network, compile_model), optimizer, config, precision, device,
+                distributed.gather if parallel else None)
 
 
 def _epoch_order(indices: np.ndarray, seed: int, epoch: int) -> torch.Tensor:

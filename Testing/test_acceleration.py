@@ -18,11 +18,13 @@ from AttriVAELib.config import RunConfig, preset
 from AttriVAELib.errors import InvalidConfigError
 
 
-def test_compile_auto_starts_at_64_cubed() -> None:
-    assert [resolve_compile("auto", size) for size in (16, 48, 64, 80)] == [False, False, True, True]
-    assert resolve_compile("on", 16) and not resolve_compile("off", 80)
+def test_compile_auto_means_bf16_from_64_cubed() -> None:
+    bf16, fp32 = torch.bfloat16, torch.float32
+    assert [resolve_compile("auto", size, bf16) for size in (16, 48, 64, 80)] == [False, False, True, True]
+    assert not resolve_compile("auto", 80, fp32)  # slower compiled than eager in float32
+    assert resolve_compile("on", 16, fp32) and not resolve_compile("off", 80, bf16)
     with pytest.raises(InvalidConfigError, match="compile 'yes' is not one of auto, on, off"):
-        resolve_compile("yes", 80)
+        resolve_compile("yes", 80, bf16)
 
 
 def test_config_files_with_a_boolean_compile_still_load() -> None:
@@ -51,6 +53,7 @@ def test_a_failing_compiler_warns_once_and_runs_eagerly(monkeypatch) -> None:
         "torch.compile failed (RuntimeError: no C++ compiler found); running without it"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
 def test_the_compiled_training_step_computes_the_eager_losses() -> None:
     from AttriVAELib.benchmark import _random_data
@@ -65,9 +68,10 @@ def test_the_compiled_training_step_computes_the_eager_losses() -> None:
         torch.manual_seed(0)
         step = build_step(dataclasses.replace(config, train=dataclasses.replace(config.train, compile=mode)),
                           torch.device("cpu"))
-        with warnings.catch_warnings(), torch._inductor.config.patch(fallback_random=True):  # eager's z samples
-            warnings.simplefilter("error")  # a fallback to eager would fail here
+        with warnings.catch_warnings(record=True) as caught, torch._inductor.config.patch(fallback_random=True):
+            warnings.simplefilter("always")  # fallback_random: the compiled code draws eager's z samples
             losses[mode] = [step(batch, data, 1.0)["total"].item() for _ in range(2)]  # the 2nd after an update
+        assert not [w for w in caught if "torch.compile failed" in str(w.message)]  # really compiled
     assert losses["on"] == pytest.approx(losses["off"], rel=1e-4)
 
 
@@ -77,10 +81,10 @@ from AttriVAELib.acceleration import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 size = 64 * 2**20 // 4  # a 64 MB float32 tensor, above glibc's largest mmap threshold (32 MB)
-for _ in range(2):  # the first uses take fresh pages from the kernel in both modes (glibc alternates two blocks)
+for _ in range(3):  # warm-up: in both modes the first blocks come fresh from the kernel
     torch.ones(size)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
+for _ in range(6):
     torch.ones(size)  # allocated, written, freed
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
@@ -90,7 +94,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_retained_memory_is_reused_without_page_faults() -> None:
     faults = {mode: int(subprocess.run([sys.executable, "-c", FAULTS_PER_REUSE, mode], capture_output=True,
                                        text=True, check=True).stdout) for mode in ("default", "retain")}
-    assert faults["retain"] * 10 < faults["default"], faults  # default: one fault per 4 kB page (or 2 MB)
+    # default: every cycle faults its block in (6 × 16,384 pages of 4 kB); retained: at most one new block
+    assert faults["retain"] * 4 < faults["default"], faults
 
 
 def test_retain_freed_memory_does_nothing_without_glibc(monkeypatch) -> None:

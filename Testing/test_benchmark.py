@@ -61,7 +61,7 @@ def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     rates = json.loads((tmp_path / "s.json").read_text())["volumes_per_s"]
     assert len(rates) == 8 and all(rate > 0 for rate in rates.values())
-    assert len(result.stdout.strip().splitlines()) == 8 and "(the default)" in result.stdout
+    assert len(result.stdout.strip().splitlines()) == 8 and "(the default with bf16)" in result.stdout
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="volumes per process and step")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS)
-    parser.add_argument("--compile", default=TrainConfig.compile, choices=COMPILE_MODES)
+    parser.add_argument("--compile", nargs="?", const="on", default=TrainConfig.compile, choices=COMPILE_MODES)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -62,13 +62,13 @@ def main() -> None:
     context.barrier()
     if context.is_main:
         result = {"machine": _machine(), "device": str(device), "processes": context.world, "size": args.size,
-                  "batch_per_process": args.batch_size, "precision": args.precision,
-                  "compile": resolve_compile(args.compile, args.size),
+                  "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
+                  "compile": resolve_compile(args.compile, args.size, step.precision),
                   "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
                   "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
         print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
               f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at {args.size}³, "
-              f"{args.precision}{', compiled' if result['compile'] else ''})")
+              f"{result['precision']}{', compiled' if result['compile'] else ''})")
         if args.json:
             args.json.write_text(json.dumps(result, indent=2))
 
