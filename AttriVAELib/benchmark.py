@@ -34,7 +34,7 @@ import SimpleITK as sitk
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .acceleration import resolve_compile, retain_freed_memory
+from .acceleration import retain_freed_memory
 from .bundle import ModelBundle
 from .config import RunConfig, TrainConfig, preset
 from .constants import DEFAULT_ATTRIBUTES
@@ -42,7 +42,7 @@ from .data import PreparedData
 from .losses import total_loss
 from .model import AttriVAE
 from .synthetic import synthetic_subject
-from .training import build_step
+from .training import Step, build_step
 
 
 def _seconds(action: Callable[[], Any], repeats: int) -> float:
@@ -95,12 +95,12 @@ def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
     return step
 
 
-def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], torch.dtype]:
-    """One step of the project's training path (:func:`~AttriVAELib.training.build_step`)."""
+def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], Step]:
+    """One step of the project's training path (:func:`~AttriVAELib.training.build_step`), and that path."""
     torch.manual_seed(0)
     step = build_step(config, torch.device("cpu"))
     batch = torch.arange(config.train.batch_size)
-    return (lambda: step(batch, data, config.loss.beta)), step.precision
+    return (lambda: step(batch, data, config.loss.beta)), step
 
 
 def _training_flops(config: RunConfig, data: PreparedData) -> float:
@@ -185,16 +185,16 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     inference = _inference(config, repeats)  # with the allocator the Slicer module's process has
     retained = retain_freed_memory()
     baseline_retained = _seconds(_baseline_step(config, data), steps)
-    default_step, dtype = _default_step(config, data)
+    default_step, path = _default_step(config, data)
     default = _seconds(default_step, steps)
     flops = _training_flops(config, data)
     peak_gflops = {"fp32": _matmul_gflops(torch.float32)}
-    if dtype == torch.bfloat16:
+    if path.precision == torch.bfloat16:
         peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
     return {
         "machine": _machine(), "size": size, "batch_size": batch_size,
-        "default_path": {"layout": "channels_last_3d", "dtype": str(dtype).removeprefix("torch."),
-                         "compile": resolve_compile(compile_mode, size, dtype), "retains_freed_memory": retained},
+        "default_path": {"layout": "channels_last_3d", "dtype": str(path.precision).removeprefix("torch."),
+                         "compile": path.compiled, "retains_freed_memory": retained},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
                      "ratio": baseline / default,  # = default volumes/s ÷ baseline volumes/s
                      "baseline_retained_volumes_per_s": batch_size / baseline_retained,

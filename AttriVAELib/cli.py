@@ -205,19 +205,15 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
                   resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    from .acceleration import resolve_compile, resolve_precision, retain_freed_memory
+    from .acceleration import retain_freed_memory
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
-    from .training import TrainingInterrupted, resolve_device, train
+    from .training import TrainingInterrupted, train
 
     retain_freed_memory()  # this process is for training only
     cohort, names = select_attributes(load_cohort(data, format), requested)
     print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
           + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
-    precision = resolve_precision(config.train.precision, resolve_device(config.train.device))
-    if resolve_compile(config.train.compile, config.model.input_size, precision):
-        print("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
-              "--compile off skips it)", file=sys.stderr)
     try:
         model_path = train(cohort, names, config, out, resume=resume, progress=reporter)
     except TrainingInterrupted as err:
@@ -257,6 +253,9 @@ class _ProgressReporter:
             if event["done"] == event["total"]:
                 self.close()
                 self.bar = tqdm(total=self.epochs, desc="train", unit="epoch", disable=None)
+        elif kind == "compile":
+            print("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
+                  "--compile off skips it)", file=sys.stderr)
         elif kind == "batch" and self.bar is not None:
             self.bar.set_postfix(loss=f"{event['total']:.4g}", ar=f"{event['ar']:.3f}", refresh=False)
         elif kind == "epoch":

@@ -121,6 +121,8 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     if context.is_main:
         _write_json(out_dir / "config.json", config.to_dict())
     card = _model_card(config, cohort, data, config.attributes, split)
+    if step.compiled and state["epoch"] < config.train.epochs:
+        emit({"event": "compile"})  # the first steps take a while
 
     try:
         for epoch in range(state["epoch"], config.train.epochs):
@@ -228,6 +230,7 @@ class Step:
     precision: torch.dtype  # autocast dtype of the forward pass (float32: none)
     device: torch.device
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # data-parallel: concatenate over processes
+    compiled: bool = False  # whether ``forward`` is wrapped by torch.compile
 
     def losses(self, network: Callable[[torch.Tensor], VAEOutput], batch: torch.Tensor, data: PreparedData,
                beta: float | None = None, training: bool = False) -> dict[str, torch.Tensor]:
@@ -272,7 +275,7 @@ def build_step(config: RunConfig, device: torch.device,
     precision = resolve_precision(config.train.precision, device)
     compile_model = resolve_compile(config.train.compile, config.model.input_size, precision)
     return Step(model, compiled(network, compile_model), optimizer, config, precision, device,
-                distributed.gather if parallel else None)
+                distributed.gather if parallel else None, compile_model)
 
 
 def _epoch_order(indices: np.ndarray, seed: int, epoch: int) -> torch.Tensor:

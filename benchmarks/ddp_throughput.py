@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import distributed
-from AttriVAELib.acceleration import resolve_compile, retain_freed_memory
+from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.benchmark import _config, _machine, _random_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
 from AttriVAELib.training import build_step, resolve_device
@@ -63,7 +63,7 @@ def main() -> None:
     if context.is_main:
         result = {"machine": _machine(), "device": str(device), "processes": context.world, "size": args.size,
                   "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
-                  "compile": resolve_compile(args.compile, args.size, step.precision),
+                  "compile": step.compiled,
                   "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
                   "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
         print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "

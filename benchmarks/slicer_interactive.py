@@ -49,7 +49,7 @@ def main() -> None:
     slicer.mrmlScene = slicer.vtkMRMLScene()
     slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(slicer.mrmlScene)
     logic = module.AttriVAELogic()
-    logic.bundle, logic.modelPath = _untrained_bundle(_config(args.size, 16, False)), Path("untrained")
+    logic.bundle, logic.modelPath = _untrained_bundle(_config(args.size, 16, "off")), Path("untrained")
     volume, segmentation = logic.generateSyntheticSample(seed=1)
     segments = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
     low, high, _ = logic.attributeRanges()["lv_volume_ml"]
