@@ -20,7 +20,6 @@ __all__ = ["run_benchmark"]
 
 import dataclasses
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ from .constants import DEFAULT_ATTRIBUTES
 from .data import PreparedData
 from .losses import total_loss
 from .model import AttriVAE
+from .provenance import machine
 from .synthetic import synthetic_subject
 from .training import Step, build_step
 
@@ -164,15 +164,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
-def _machine() -> dict[str, Any]:
-    model_name = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-        model_name = names[0] if names else model_name
-    return {"cpu": model_name, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
-
-
 def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_mode: str = TrainConfig.compile,
                   precision: str = TrainConfig.precision, memory_batch_sizes: tuple[int, ...] = (1, 4, 16),
                   repeats: int = 20) -> dict[str, Any]:
@@ -192,7 +183,7 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     if path.precision == torch.bfloat16:
         peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
     return {
-        "machine": _machine(), "size": size, "batch_size": batch_size,
+        "machine": machine(), "size": size, "batch_size": batch_size,
         "default_path": {"layout": "channels_last_3d", "dtype": str(path.precision).removeprefix("torch."),
                          "compile": path.compiled, "retains_freed_memory": retained},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = ["FORMAT_VERSION", "ModelBundle", "load_model", "read_safetensors", "save_model", "write_safetensors"]
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ def read_safetensors(path: Path | str, what: str = "model file") -> tuple[dict[s
         InvalidModelError: missing file, not a safetensors file, or no AttriVAE metadata.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InvalidModelError(f"{what} {path} is a folder; give the .safetensors file inside it")
     if not path.is_file():
         raise InvalidModelError(f"{what} {path} does not exist; check the path")
     try:
@@ -86,6 +89,25 @@ def save_model(path: Path | str, model: AttriVAE, card: dict[str, Any]) -> None:
     write_safetensors(path, model.state_dict(), full_card)
 
 
+_ATTRIBUTE_NUMBERS = ("mean", "std", "min", "max", "latent_slope", "latent_intercept")
+
+
+def _check_attribute_entries(entries: Any, path: Path | str) -> None:
+    """Raise :class:`InvalidModelError` unless the card's attributes are what readers rely on: a list of
+    objects with a ``name``, a latent ``dim`` and finite statistics."""
+    if not isinstance(entries, list):
+        raise InvalidModelError(f"model card of {path}: 'attributes' is not a list; the file is damaged")
+    for index, entry in enumerate(entries):
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("dim"), int)):
+            raise InvalidModelError(f"model card of {path}: attribute {index} lacks a name or a latent dim; "
+                                    f"the file is damaged")
+        bad = [key for key in _ATTRIBUTE_NUMBERS if key in entry and not (
+            isinstance(entry[key], (int, float)) and math.isfinite(entry[key]))]
+        if bad:
+            raise InvalidModelError(f"model card of {path}: {bad[0]} of attribute {entry['name']!r} is "
+                                    f"{entry[bad[0]]!r}, not a finite number; the file is damaged")
+
+
 def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBundle:
     """Load a model bundle written by :func:`save_model`; the model is returned in eval mode.
 
@@ -106,6 +128,12 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBun
     for key in ("model", "attributes"):
         if key not in card:
             raise InvalidModelError(f"model card of {path} lacks {key!r}; the file is incomplete")
+    _check_attribute_entries(card["attributes"], path)
+    damaged = next((name for name, tensor in tensors.items()
+                    if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    if damaged:
+        raise InvalidModelError(f"{path} holds NaN or Inf weights ({damaged}); it was saved from a diverged or damaged "
+                                f"run, train again")
     try:
         model = AttriVAE(ModelConfig(**card["model"]))
         model.load_state_dict(tensors, strict=True)

@@ -1,7 +1,9 @@
 """Command-line interface: ``attrivae synth | train | evaluate | traverse | attention | crossval | bench | demo``.
 
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
-during training exits with 130 after saving a resumable checkpoint.
+during training exits with 130 after saving a resumable checkpoint. Warnings print as they happen; long
+commands show their progress with elapsed time and an estimate of the remaining time
+(:class:`~AttriVAELib.progress.ConsoleProgress`).
 """
 
 from __future__ import annotations
@@ -10,135 +12,90 @@ __all__ = ["main"]
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import Any, NoReturn
 
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
-from .errors import AttriVAEError
+from .demo import DemoSettings
+from .errors import AttriVAEError, InvalidConfigError
+from .progress import ConsoleProgress
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+FORMATS = ["auto", "csv", "emidec", "acdc"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)
-            code = args.handler(args)
-        for warning in caught:
-            print(f"attrivae: warning: {warning.message}", file=sys.stderr)
-        return code
-    except AttriVAEError as err:
-        print(f"attrivae: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("attrivae: interrupted; nothing was left half-written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except OSError as err:  # permissions, a full disk, a file where a folder should be
-        print(f"attrivae: error: {err.strerror or err}: {err.filename or ''}; check the path and free space",
-              file=sys.stderr)
-        return EXIT_FAILURE
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed in one line
+        return int(done.code or 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _print_warning
+        try:
+            return args.handler(args)
+        except AttriVAEError as err:
+            print(f"attrivae: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print("attrivae: interrupted; nothing was left half-written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except OSError as err:  # permissions, a full disk, a file where a folder should be
+            print(f"attrivae: error: {err.strerror or err}: {err.filename or ''}; check the path and free space",
+                  file=sys.stderr)
+            return EXIT_FAILURE
+
+
+def _print_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    """Replaces :func:`warnings.showwarning` while a command runs: one line, as it happens."""
+    print(f"attrivae: warning: {message}", file=sys.stderr, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"attrivae: error: {message} (see {self.prog} --help)\n")
+
+
+def _finite(text: str) -> float:
+    """argparse type of a float option: a finite number (float() also accepts nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attrivae", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="attrivae", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    synth = commands.add_parser("synth", help="write a synthetic LV cohort (folder+CSV format)")
-    synth.add_argument("--out", type=Path, required=True, help="new folder for the cohort")
-    _add_synth_options(synth, subjects=100, size=80)
-    synth.set_defaults(handler=_synth)
-
-    train = commands.add_parser("train", help="train Attri-VAE on a dataset")
-    train.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
-    train.add_argument("--out", type=Path, required=True, help="run folder (new, or existing with --resume)")
-    train.add_argument("--preset", choices=list(PRESETS), help="named settings; default: paper")
-    _add_training_options(train)
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    train.add_argument("--progress", default="text", choices=["text", "json"],
-                       help="json: one JSON event per line on stdout, for programs (the Slicer module)")
-    train.set_defaults(handler=_train)
-
-    evaluate = commands.add_parser("evaluate", help="metrics and an HTML report of a model on a dataset")
-    evaluate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
-    evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
-    evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
-    evaluate.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
-    evaluate.add_argument("--subjects", default="auto", choices=["auto", "test", "all"],
-                          help="auto: the model's test split when the dataset holds it, else all subjects")
-    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    evaluate.set_defaults(handler=_evaluate)
-
-    for name, handler, help_text in (("traverse", _traverse, "decode one attribute's sweep as NIfTI volumes"),
-                                     ("attention", _attention, "per-attribute attention maps as NIfTI volumes")):
-        command = commands.add_parser(name, help=help_text + " in the input image's geometry")
-        command.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
-        command.add_argument("--image", type=Path, required=True, help="3D image")
-        command.add_argument("--mask", type=Path, required=True, help="LV label map on the image's grid")
-        command.add_argument("--labels", default="emidec", choices=["emidec", "acdc"], help="label values of --mask")
-        command.add_argument("--out", type=Path, required=True, help="new output folder")
-        command.set_defaults(handler=handler)
-        if name == "traverse":
-            command.add_argument("--attribute", required=True, help="attribute name (or latent dim number)")
-            command.add_argument("--values", required=True, help="comma-separated values, e.g. 80,120,160")
-            command.add_argument("--units", default="attribute", choices=["attribute", "latent"])
-        else:
-            command.add_argument("--attributes", help="comma-separated names; default all regularised attributes")
-            command.add_argument("--layer", default="conv5", help="encoder layer conv1..conv5 (paper: conv5)")
-
-    crossval = commands.add_parser("crossval", help="cross-validate presets: mean ± sd of every metric")
-    crossval.add_argument("--data", type=Path, required=True)
-    crossval.add_argument("--out", type=Path, required=True, help="new folder for runs and crossval.json")
-    crossval.add_argument("--folds", type=int, default=5)
-    crossval.add_argument("--seeds", type=int, default=3)
-    crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
-    _add_training_options(crossval)
-    crossval.set_defaults(handler=_crossval, resume=False, preset=None)
-
-    bench = commands.add_parser("bench", help="training and inference speed against a plain eager baseline")
-    bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
-    bench.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
-                       help="precision of the project's path (as train --precision; default auto)")
-    bench.add_argument("--compile", nargs="?", const="on", default=TrainConfig.compile, choices=COMPILE_MODES,
-                       help="torch.compile of the project's path (as train --compile; default auto)")
-    bench.add_argument("--json", type=Path, help="also write the results here")
-    bench.set_defaults(handler=_bench)
-
-    demo = commands.add_parser("demo", help="synthesise a cohort, train, report (about 7½ min on 2 cores)")
-    demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
-    _add_synth_options(demo, subjects=400, size=48)
-    demo.add_argument("--epochs", type=int, default=150)
-    demo.add_argument("--learning-rate", type=float, default=1e-3,
-                      help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
-    demo.add_argument("--input-size", type=int, default=32, help="network cube edge in voxels")
-    demo.add_argument("--augment", type=float, default=0.5, metavar="P",
-                      help="probability of each random in-plane flip and 90° rotation (README, Scientific result)")
-    demo.set_defaults(handler=_demo)
+    for add in (_add_synth, _add_train, _add_evaluate, _add_traverse, _add_attention, _add_crossval, _add_bench,
+                _add_demo):
+        add(commands)
     return parser
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     """Dataset format, config file and the training flags shared by train and crossval."""
-    parser.add_argument("--format", default="auto", choices=["auto", "csv", "emidec", "acdc"])
+    parser.add_argument("--format", default="auto", choices=FORMATS)
     parser.add_argument("--config", type=Path, help="JSON config (as the config.json a run writes)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
     parser.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--learning-rate", type=_finite)
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
-    parser.add_argument("--augment", type=float, metavar="P",
+    parser.add_argument("--augment", type=_finite, metavar="P",
                         help="probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
@@ -149,37 +106,80 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, size: int) -> None:
+    defaults = DemoSettings()
     parser.add_argument("--subjects", type=int, default=subjects)
     parser.add_argument("--size", type=int, default=size, help="in-plane matrix size of the images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--infarct-fraction", type=float, default=0.6, help="probability of an infarct")
-    parser.add_argument("--slice-thickness", type=float, default=8.0, help="slice spacing in mm")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--infarct-fraction", type=_finite, default=defaults.infarct_fraction,
+                        help="probability of an infarct")
+    parser.add_argument("--slice-thickness", type=_finite, default=defaults.slice_thickness,
+                        help="slice spacing in mm")
+
+
+def _names(text: str | None) -> list[str]:
+    """Comma-separated names, blanks stripped."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def _number(value: float | None, signed: bool = False) -> str:
+    """Three decimals, or n/a for a metric that is undefined here (one class, constant code)."""
+    if value is None or value != value:
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+# ------------------------------------------------------------------------------------------------- synth
+def _add_synth(commands: Any) -> None:
+    synth = commands.add_parser("synth", help="write a synthetic LV cohort (folder+CSV format)")
+    synth.add_argument("--out", type=Path, required=True, help="new folder for the cohort")
+    _add_synth_options(synth, subjects=100, size=80)
+    synth.set_defaults(handler=_synth)
 
 
 def _synth(args: argparse.Namespace) -> int:
     from .synthetic import make_cohort
 
     csv_path = make_cohort(args.out, args.subjects, args.size, args.seed, args.infarct_fraction,
-                           slice_thickness_mm=args.slice_thickness)
+                           slice_thickness_mm=args.slice_thickness, progress=ConsoleProgress())
     print(f"wrote {args.subjects} subjects to {csv_path}")
     return 0
 
 
+# ------------------------------------------------------------------------------------------------- train
+def _add_train(commands: Any) -> None:
+    train = commands.add_parser("train", help="train Attri-VAE on a dataset")
+    train.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
+    train.add_argument("--out", type=Path, required=True, help="run folder (new, or existing with --resume)")
+    train.add_argument("--preset", choices=list(PRESETS), help="named settings; default: paper")
+    _add_training_options(train)
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--progress", default="text", choices=["text", "json"],
+                       help="json: one JSON event per line on stdout, for programs (the Slicer module)")
+    train.set_defaults(handler=_train)
+
+
 def _train(args: argparse.Namespace) -> int:
+    from .acceleration import retain_freed_memory
+    from .bundle import load_model
+    from .datasets import load_cohort, select_attributes
+    from .training import TrainingInterrupted, train
+
     config = _resolve_config(args)
     requested = _names(args.attributes) or list(config.attributes) or None
-    reporter = _print_json if args.progress == "json" else _ProgressReporter(config.train.epochs)
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
-    summary = _run_training(args.data, args.format, args.out, config, requested, args.resume,
-                            (lambda event: None) if worker else reporter)
+    progress: Callable[[dict[str, Any]], None] = (
+        (lambda event: None) if worker else _print_json if args.progress == "json" else ConsoleProgress())
+    retain_freed_memory()  # this process is for training only
+    cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
+    try:
+        model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
+    except TrainingInterrupted as err:
+        print(f"attrivae: {err}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.progress == "text" and not worker:
-        _print_summary(summary)
+        card = load_model(model_path).card
+        _print_summary(model_path, {**card["test"], "best_epoch": card["training"]["best_epoch"]})
     return 0
-
-
-def _names(text: str | None) -> list[str]:
-    """Comma-separated names, blanks stripped."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def _resolve_config(args: argparse.Namespace) -> RunConfig:
@@ -203,79 +203,14 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
                                train=dataclasses.replace(config.train, **train))
 
 
-def _run_training(data: Path, format: str, out: Path, config: RunConfig, requested: list[str] | None,
-                  resume: bool, reporter: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    from .acceleration import retain_freed_memory
-    from .bundle import load_model
-    from .datasets import load_cohort, select_attributes
-    from .training import TrainingInterrupted, train
-
-    retain_freed_memory()  # this process is for training only
-    cohort, names = select_attributes(load_cohort(data, format), requested)
-    print(f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
-          + ", ".join(f"{n}→{k}" for k, n in enumerate(names)), file=sys.stderr)
-    try:
-        model_path = train(cohort, names, config, out, resume=resume, progress=reporter)
-    except TrainingInterrupted as err:
-        _close(reporter)
-        print(f"attrivae: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
-    _close(reporter)
-    card = load_model(model_path).card
-    return {"model": model_path, **card["test"], "best_epoch": card["training"]["best_epoch"]}
-
-
 def _print_json(event: dict[str, Any]) -> None:
     from .io import to_json
 
     print(to_json(event), flush=True)
 
 
-def _close(reporter: Callable[[dict[str, Any]], None]) -> None:
-    if isinstance(reporter, _ProgressReporter):
-        reporter.close()
-
-
-class _ProgressReporter:
-    """Turns training events into tqdm bars (on a terminal) or periodic lines (in logs)."""
-
-    def __init__(self, epochs: int) -> None:
-        self.bar: tqdm | None = None
-        self.epochs = epochs
-        self.every = max(1, epochs // 10)
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "preprocess" and self.bar is None:
-            self.bar = tqdm(total=event["total"], desc="preprocess", unit="subject", disable=None)
-        if kind == "preprocess" and self.bar is not None:
-            self.bar.update(1)
-            if event["done"] == event["total"]:
-                self.close()
-                self.bar = tqdm(total=self.epochs, desc="train", unit="epoch", disable=None)
-        elif kind == "compile":
-            print("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
-                  "--compile off skips it)", file=sys.stderr)
-        elif kind == "batch" and self.bar is not None:
-            self.bar.set_postfix(loss=f"{event['total']:.4g}", ar=f"{event['ar']:.3f}", refresh=False)
-        elif kind == "epoch":
-            message = (f"epoch {event['epoch']}/{event['epochs']}: train {event['train_total']:.4g} "
-                       f"(recon {event['train_recon']:.4g}, kl {event['train_kl']:.3g}, mlp {event['train_mlp']:.3f}, "
-                       f"ar {event['train_ar']:.3f}), val {event['val_total']:.4g}")
-            if self.bar is not None and not self.bar.disable:
-                self.bar.n = event["epoch"]
-                self.bar.set_postfix(train=f"{event['train_total']:.4g}", val=f"{event['val_total']:.4g}")
-            elif event["epoch"] % self.every == 0 or event["epoch"] == event["epochs"]:
-                print(message, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    print(f"model: {summary['model']} (best validation epoch {summary['best_epoch']})")
+def _print_summary(model_path: Path, summary: dict[str, Any]) -> None:
+    print(f"model: {model_path} (best validation epoch {summary['best_epoch']})")
     print(f"test split ({summary['subjects']} subjects): AUC {_number(summary['auc'])}, "
           f"accuracy {_number(summary['accuracy'])}")
     print("Spearman ρ between latent dim k and attribute k on the test split:")
@@ -283,88 +218,35 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  dim {k:2d}  {name:24s} {_number(rho, signed=True)}")
 
 
-def _number(value: float | None, signed: bool = False) -> str:
-    """Three decimals, or n/a for a metric that is undefined here (one class, constant code)."""
-    if value is None or value != value:
-        return "n/a"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from .io import require_new_folder
-    from .synthetic import make_cohort
-
-    require_new_folder(args.out, "demo folder")
-    base = preset("paper")  # built first: a bad --input-size fails before any file is written
-    config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.input_size),
-                                 train=dataclasses.replace(base.train, epochs=args.epochs, seed=args.seed,
-                                                           learning_rate=args.learning_rate,
-                                                           augment_probability=args.augment,
-                                                           precision="fp32"))  # the README's numbers on any CPU
-    data = args.out / "data"
-    make_cohort(data, args.subjects, args.size, args.seed, args.infarct_fraction,
-                slice_thickness_mm=args.slice_thickness)
-    print(f"synthetic cohort: {args.subjects} subjects in {data}", file=sys.stderr)
-    summary = _run_training(data, "csv", args.out / "run", config, None, False, _ProgressReporter(args.epochs))
-    _print_summary(summary)
-    report = _write_evaluation(summary["model"], data, "csv", args.out / "report", "test", "auto")
-    print(f"report: {report}")
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from .benchmark import format_table, run_benchmark
-    from .config import ModelConfig
-    from .io import atomic_path, to_json
-
-    ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
-    if args.batch_size < 2:
-        raise AttriVAEError(f"--batch-size {args.batch_size}: training needs at least 2 volumes per batch")
-    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile, args.precision,
-                           tuple(b for b in (2, 4, 8, 16, 32) if b < args.batch_size) + (args.batch_size,))
-    print(format_table(result))
-    if args.json:
-        with atomic_path(args.json) as path:
-            path.write_text(to_json(result, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0
+# ---------------------------------------------------------------------------------------------- evaluate
+def _add_evaluate(commands: Any) -> None:
+    evaluate = commands.add_parser("evaluate", help="metrics and an HTML report of a model on a dataset")
+    evaluate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
+    evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
+    evaluate.add_argument("--format", default="auto", choices=FORMATS)
+    evaluate.add_argument("--subjects", default="auto", choices=["auto", "test", "all"],
+                          help="auto: the model's test split when the dataset holds it, else all subjects")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    report = _write_evaluation(args.model, args.data, args.format, args.out, args.subjects, args.device)
+    from .report import write_evaluation
+
+    report = write_evaluation(args.model, args.data, args.out, args.format, args.subjects, args.device,
+                              progress=ConsoleProgress())
     print(f"report: {report}")
     return 0
 
 
-def _write_evaluation(model_path: Path, data_path: Path, format: str, out: Path, subjects: str,
-                      device: str) -> Path:
-    """Evaluate a bundle on a dataset (its test split when available) and write the report folder."""
-    import numpy as np
-
-    from .bundle import load_model
-    from .data import prepare_data
-    from .datasets import load_cohort, select_attributes
-    from .errors import InvalidConfigError
-    from .evaluation import evaluate
-    from .io import require_new_folder
-    from .report import write_report
-    from .training import resolve_device
-
-    require_new_folder(out, "report folder")  # refuse a used folder before any work
-    torch_device = resolve_device(device)
-    bundle = load_model(model_path, torch_device)
-    cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.run_config())
-    test_ids = bundle.card.get("data", {}).get("split", {}).get("test", [])
-    held_out = bool(test_ids) and set(test_ids) <= set(data.subject_ids)
-    if subjects == "test" and not held_out:
-        raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
-    use_test = subjects == "test" or (subjects == "auto" and held_out)
-    indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
-    print(f"evaluating on {len(indices)} subjects ({'test split' if use_test else 'all'})", file=sys.stderr)
-    evaluation = evaluate(bundle, data, indices, tuple(names), torch_device)
-    return write_report(evaluation, bundle, data.volumes[indices][:, 0].numpy(), out,
-                        f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")
+# ---------------------------------------------------------------------------------- traverse, attention
+def _add_single_subject_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    command.add_argument("--image", type=Path, required=True, help="3D image")
+    command.add_argument("--mask", type=Path, required=True, help="LV label map on the image's grid")
+    command.add_argument("--labels", default="emidec", choices=["emidec", "acdc"], help="label values of --mask")
+    command.add_argument("--out", type=Path, required=True, help="new output folder")
 
 
 def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -380,14 +262,23 @@ def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
     return bundle, preprocess_for(bundle, image, mask, scheme, name=f"image {args.image}")
 
 
+def _add_traverse(commands: Any) -> None:
+    command = commands.add_parser("traverse", help="decode one attribute's sweep as NIfTI volumes in the input "
+                                                   "image's geometry")
+    _add_single_subject_options(command)
+    command.add_argument("--attribute", required=True, help="attribute name (or latent dim number)")
+    command.add_argument("--values", required=True, help="comma-separated values, e.g. 80,120,160")
+    command.add_argument("--units", default="attribute", choices=["attribute", "latent"])
+    command.set_defaults(handler=_traverse)
+
+
 def _traverse(args: argparse.Namespace) -> int:
-    from .errors import InvalidConfigError
     from .interpretation import attribute_to_latent, encode, latent_to_attribute, traverse
 
     try:
-        values = [float(v) for v in args.values.split(",")]
-    except ValueError as err:
-        raise InvalidConfigError(f"--values {args.values!r} must be comma-separated numbers") from err
+        values = [_finite(v) for v in args.values.split(",")]
+    except argparse.ArgumentTypeError as err:
+        raise InvalidConfigError(f"--values {args.values!r}: {err}; give comma-separated finite numbers") from None
     attribute: int | str = int(args.attribute) if args.attribute.isdigit() else args.attribute
     bundle, prepared = _single_subject(args)
     mu, _ = encode(bundle, prepared.volume)
@@ -399,6 +290,15 @@ def _traverse(args: argparse.Namespace) -> int:
     _write_volumes(args.out, files, prepared.geometry, {"attribute": args.attribute, "units": args.units,
                                                         "values": dict(zip(files, values))})
     return 0
+
+
+def _add_attention(commands: Any) -> None:
+    command = commands.add_parser("attention", help="per-attribute attention maps as NIfTI volumes in the input "
+                                                    "image's geometry")
+    _add_single_subject_options(command)
+    command.add_argument("--attributes", help="comma-separated names; default all regularised attributes")
+    command.add_argument("--layer", default="conv5", help="encoder layer conv1..conv5 (paper: conv5)")
+    command.set_defaults(handler=_attention)
 
 
 def _attention(args: argparse.Namespace) -> int:
@@ -425,6 +325,18 @@ def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[
     print(f"wrote {len(files)} volumes to {out}")
 
 
+# ---------------------------------------------------------------------------------------------- crossval
+def _add_crossval(commands: Any) -> None:
+    crossval = commands.add_parser("crossval", help="cross-validate presets: mean ± sd of every metric")
+    crossval.add_argument("--data", type=Path, required=True)
+    crossval.add_argument("--out", type=Path, required=True, help="new folder for runs and crossval.json")
+    crossval.add_argument("--folds", type=int, default=5)
+    crossval.add_argument("--seeds", type=int, default=3)
+    crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
+    _add_training_options(crossval)
+    crossval.set_defaults(handler=_crossval, resume=False, preset=None)
+
+
 def _crossval(args: argparse.Namespace) -> int:
     from .acceleration import retain_freed_memory
     from .crossval import cross_validate
@@ -438,13 +350,73 @@ def _crossval(args: argparse.Namespace) -> int:
     for name in presets:
         preset(name)  # unknown names fail before any training
     results = cross_validate(cohort, names, config, presets, args.folds, args.seeds, args.out,
-                             progress=_ProgressReporter(config.train.epochs))
+                             progress=ConsoleProgress())
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
     print(f"{'preset':12s} " + " ".join(f"{m:>22s}" for m in headline))
     for name, metrics in results["summary"].items():
         print(f"{name:12s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
                                         for m in headline))
     print(f"all metrics: {args.out / 'crossval.json'}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- bench
+def _add_bench(commands: Any) -> None:
+    bench = commands.add_parser("bench", help="training and inference speed against a plain eager baseline")
+    bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
+    bench.add_argument("--batch-size", type=int, default=16)
+    bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
+    bench.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
+                       help="precision of the project's path (as train --precision; default auto)")
+    bench.add_argument("--compile", nargs="?", const="on", default=TrainConfig.compile, choices=COMPILE_MODES,
+                       help="torch.compile of the project's path (as train --compile; default auto)")
+    bench.add_argument("--json", type=Path, help="also write the results here")
+    bench.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .benchmark import format_table, run_benchmark
+    from .config import ModelConfig
+    from .io import atomic_path, to_json
+
+    ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
+    TrainConfig(batch_size=args.batch_size)
+    if args.steps < 1:
+        raise InvalidConfigError(f"--steps {args.steps}: time at least 1 training step")
+    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile, args.precision,
+                           tuple(b for b in (2, 4, 8, 16, 32) if b < args.batch_size) + (args.batch_size,))
+    print(format_table(result))
+    if args.json:
+        with atomic_path(args.json) as path:
+            path.write_text(to_json(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------- demo
+def _add_demo(commands: Any) -> None:
+    defaults = DemoSettings()
+    demo = commands.add_parser("demo", help="synthesise a cohort, train, report (README, Demo result)")
+    demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
+    _add_synth_options(demo, subjects=defaults.subjects, size=defaults.size)
+    demo.add_argument("--epochs", type=int, default=defaults.epochs)
+    demo.add_argument("--learning-rate", type=_finite, default=defaults.learning_rate,
+                      help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
+    demo.add_argument("--input-size", type=int, default=defaults.input_size, help="network cube edge in voxels")
+    demo.add_argument("--augment", type=_finite, default=defaults.augment, metavar="P",
+                      help="probability of each random in-plane flip and 90° rotation")
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .acceleration import retain_freed_memory
+    from .demo import run_demo
+
+    settings = DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})
+    retain_freed_memory()  # this process is for training only
+    result = run_demo(args.out, settings, progress=ConsoleProgress())
+    _print_summary(result.model, result.summary)
+    print(f"report: {result.report}")
     return 0
 
 

@@ -23,6 +23,9 @@ __all__ = [
 
 import dataclasses
 import json
+import math
+import numbers
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +46,35 @@ not pay back."""
 DOWNSAMPLING_FACTOR = 16
 """The encoder halves the cube four times, so the input size must be a multiple of 16."""
 
+_OPTIONS = {"input_size": "--size", "augment_probability": "--augment", "epochs": "--epochs",
+            "batch_size": "--batch-size", "learning_rate": "--learning-rate", "seed": "--seed"}
+"""Command-line option of a config field, for error messages."""
+
+
+def _check_value_types(section: Any) -> None:
+    """Raise :class:`InvalidConfigError` unless every field of a config dataclass holds its type: whole numbers
+    where ints belong, finite numbers where floats do, true/false and text where those do (a JSON config can
+    hold 1.5 epochs, "80" or NaN, and a command-line float can be nan or inf). Numbers become Python ints and
+    floats, lists become tuples."""
+    hints = typing.get_type_hints(type(section))
+    for item in dataclasses.fields(section):
+        value, hint = getattr(section, item.name), hints[item.name]
+        is_tuple = typing.get_origin(hint) is tuple
+        element = typing.get_args(hint)[0] if is_tuple else hint
+        values = list(value) if is_tuple and isinstance(value, (list, tuple)) else [value]
+        checks = {int: (lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool), "a whole number"),
+                  float: (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v),
+                          "a finite number"),
+                  bool: (lambda v: isinstance(v, bool), "true or false")}
+        valid, expected = checks.get(element, (lambda v: isinstance(v, str), "text"))
+        if (is_tuple and not isinstance(value, (list, tuple))) or not all(valid(v) for v in values):
+            option = f" ({_OPTIONS[item.name]})" if item.name in _OPTIONS else ""
+            expected = f"a list of {expected.removeprefix('a ')}s" if is_tuple else expected
+            where = type(section).__name__.removesuffix("Config").lower()  # the section of a config file
+            raise InvalidConfigError(f"{where}.{item.name}{option} = {value!r} must be {expected}")
+        converted = [element(v) if element in (int, float) else v for v in values]
+        setattr(section, item.name, tuple(converted) if is_tuple else converted[0])
+
 
 @dataclass
 class ModelConfig:
@@ -57,8 +89,7 @@ class ModelConfig:
     dropout: float = 0.25  # dropout on the flattened encoder features (official code)
 
     def __post_init__(self) -> None:
-        for name in ("encoder_channels", "decoder_channels", "hidden_sizes", "classifier_sizes"):
-            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        _check_value_types(self)
         if self.input_size <= 0 or self.input_size % DOWNSAMPLING_FACTOR:
             raise InvalidConfigError(
                 f"input size {self.input_size} is not a positive multiple of {DOWNSAMPLING_FACTOR}; "
@@ -96,6 +127,7 @@ class LossConfig:
     l1_weight: float = 0.0  # λ of an L1 penalty on all weights (code 5e-5, paper none)
 
     def __post_init__(self) -> None:
+        _check_value_types(self)
         if self.reconstruction not in ("bce", "mse"):
             raise InvalidConfigError(f"reconstruction loss {self.reconstruction!r} is not 'bce' or 'mse'")
         for name in ("beta", "alpha", "gamma", "delta", "l1_weight", "kl_warmup_epochs"):
@@ -114,7 +146,7 @@ class PreprocessConfig:
     clip_percentiles: tuple[float, float] = (0.5, 99.5)  # intensity window inside the LV mask
 
     def __post_init__(self) -> None:
-        self.clip_percentiles = tuple(float(v) for v in self.clip_percentiles)  # type: ignore[assignment]
+        _check_value_types(self)
         if self.mode not in ("physical", "official-code"):
             raise InvalidConfigError(f"preprocessing mode {self.mode!r} is not 'physical' or 'official-code'")
         if self.field_of_view_mm <= 0 or self.margin_mm < 0 or self.gamma <= 0:
@@ -142,8 +174,16 @@ class TrainConfig:
     compile: str = "auto"  # auto (bf16 from 64³ up) | on | off: torch.compile (falls back to eager, warning)
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InvalidConfigError("epochs and batch size must be at least 1")
+        if isinstance(self.compile, bool):  # config.json files written before "auto" hold true/false
+            self.compile = "on" if self.compile else "off"
+        _check_value_types(self)
+        if self.epochs < 1:
+            raise InvalidConfigError(f"epochs (--epochs) {self.epochs} must be at least 1")
+        if self.batch_size < 2:
+            raise InvalidConfigError(f"batch size (--batch-size) {self.batch_size} must be at least 2: batch "
+                                     f"normalisation needs two volumes per step")
+        if self.seed < 0:
+            raise InvalidConfigError(f"seed (--seed) {self.seed} must be 0 or more")
         if self.learning_rate <= 0:
             raise InvalidConfigError(f"learning rate {self.learning_rate} must be > 0")
         if self.lr_schedule not in ("constant", "cosine"):
@@ -155,8 +195,6 @@ class TrainConfig:
             raise InvalidConfigError(f"augment_probability (--augment) {self.augment_probability} must be in [0, 1]")
         if self.precision not in PRECISIONS:
             raise InvalidConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if isinstance(self.compile, bool):  # config.json files written before "auto" hold true/false
-            self.compile = "on" if self.compile else "off"
         if self.compile not in COMPILE_MODES:
             raise InvalidConfigError(f"compile {self.compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

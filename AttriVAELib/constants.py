@@ -8,6 +8,7 @@ __all__ = [
     "DEFAULT_ATTRIBUTES",
     "MYOCARDIAL_DENSITY_G_PER_ML",
     "RESERVED_COLUMNS",
+    "SYNTHETIC_JSON",
     "EmidecLabel",
     "AcdcLabel",
 ]
@@ -16,6 +17,9 @@ from enum import IntEnum
 
 ATTRIBUTES_CSV = "attributes.csv"
 """File name of the folder+CSV dataset index (and of the synthetic cohort's index)."""
+
+SYNTHETIC_JSON = "synthetic.json"
+"""File beside a synthetic cohort's index that records how it was generated."""
 
 CLASS_NAMES = ("healthy", "MINF")
 """Names of the binary classes: 0 = healthy, 1 = myocardial infarction."""

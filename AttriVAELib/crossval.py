@@ -16,11 +16,12 @@ import numpy as np
 
 from .bundle import load_model
 from .config import RunConfig
-from .data import PreparedData, Progress, prepare_data
+from .data import PreparedData, prepare_data
 from .datasets import Cohort
 from .errors import InvalidConfigError
 from .evaluation import evaluate
 from .io import atomic_path, to_json
+from .progress import Progress
 from .splits import stratified_folds
 from .training import resolve_device, train
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 __all__ = ["PreparedData", "prepare_data"]
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -16,9 +14,9 @@ from .config import RunConfig
 from .datasets import Cohort
 from .io import read_label_map, read_volume
 from .preprocessing import CubeGeometry, preprocess
+from .progress import Progress
 
 log = logging.getLogger(__name__)
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass

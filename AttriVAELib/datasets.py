@@ -14,16 +14,18 @@ from __future__ import annotations
 __all__ = ["Cohort", "Subject", "load_cohort", "select_attributes"]
 
 import csv
+import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .attributes import SHAPE_ATTRIBUTES, shape_attributes
-from .constants import ATTRIBUTES_CSV, DEFAULT_ATTRIBUTES, RESERVED_COLUMNS
+from .constants import ATTRIBUTES_CSV, DEFAULT_ATTRIBUTES, RESERVED_COLUMNS, SYNTHETIC_JSON
 from .errors import InvalidDatasetError
 from .io import read_label_map
 from .labels import ACDC_SCHEME, EMIDEC_SCHEME, LabelScheme
@@ -52,6 +54,7 @@ class Cohort:
     format: str
     root: Path
     non_numeric: dict[str, str] = field(default_factory=dict)  # CSV column → first bad value, for errors
+    synthetic: dict[str, Any] | None = None  # how a synthetic cohort was generated (its synthetic.json)
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -85,6 +88,8 @@ def load_cohort(path: Path | str, format: str = "auto") -> Cohort:
         format = _detect_format(path)
     loader = {"csv": _load_csv, "emidec": _load_emidec, "acdc": _load_acdc}[format]
     cohort = loader(path)
+    _check_unique(cohort.subjects, lambda s: s.subject_id, "the subject id", lambda s: f"image {s.image}",
+                  cohort.root)
     if len(cohort.subjects) < 2:
         raise InvalidDatasetError(f"dataset {path} has {len(cohort.subjects)} subject(s); at least 2 are needed")
     return cohort
@@ -122,7 +127,7 @@ def select_attributes(cohort: Cohort, requested: Sequence[str] | None = None) ->
         raise InvalidDatasetError(f"--attributes {','.join(wanted)} names an attribute twice")
     for name in wanted:
         if name in cohort.non_numeric:
-            raise InvalidDatasetError(f"column {name!r} of {cohort.root} is not numeric "
+            raise InvalidDatasetError(f"column {name!r} of {cohort.root} has a value that is not a finite number "
                                       f"({cohort.non_numeric[name]}); fix the CSV or choose another attribute")
         if name not in available:
             raise InvalidDatasetError(f"unknown attribute {name!r}; available in {cohort.root}: "
@@ -146,25 +151,29 @@ def _detect_format(path: Path) -> str:
 def _load_csv(path: Path) -> Cohort:
     csv_path = path if path.is_file() else path / ATTRIBUTES_CSV
     try:
-        with open(csv_path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            rows, columns = list(reader), list(reader.fieldnames or [])
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheet programs add a BOM
+            reader = csv.reader(handle)
+            columns = [c.strip() for c in next(reader, [])]
+            rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InvalidDatasetError(f"cannot read {csv_path}: {err}") from err
-    missing = [c for c in ("subject", "image", "mask", "label") if c not in columns]
-    if missing:
-        raise InvalidDatasetError(f"{csv_path} lacks column(s) {', '.join(missing)}; the header must start "
-                                  f"with subject,image,mask,label")
+    _check_header(columns, csv_path)
     attribute_columns = [c for c in columns if c not in RESERVED_COLUMNS]
     non_numeric: dict[str, str] = {}
     subjects = []
-    for line, row in enumerate(rows, start=2):
+    for line, fields in enumerate(rows, start=2):
+        if not any(f.strip() for f in fields):
+            continue  # a blank line
         where = f"{csv_path} line {line}"
+        if len(fields) != len(columns):
+            raise InvalidDatasetError(f"{where} has {len(fields)} fields but the header has {len(columns)}; "
+                                      f"quote values that contain commas")
+        row = dict(zip(columns, fields))
         attributes = {}
         for column in attribute_columns:
             try:
                 value = float(row[column])
-            except (TypeError, ValueError):
+            except ValueError:
                 value = math.nan
             if math.isfinite(value):
                 attributes[column] = value
@@ -178,7 +187,44 @@ def _load_csv(path: Path) -> Cohort:
             attributes=attributes,
             mask_es=_existing(csv_path.parent / row["mask_es"], f"mask_es of {where}") if row.get("mask_es") else None,
         ))
-    return Cohort(tuple(subjects), EMIDEC_SCHEME, "csv", csv_path, non_numeric)
+    for column in ("image", "mask"):
+        _check_unique(subjects, lambda s, c=column: str(getattr(s, c).resolve()), f"the {column} file",
+                      lambda s: f"subject {s.subject_id!r}", csv_path)
+    return Cohort(tuple(subjects), EMIDEC_SCHEME, "csv", csv_path, non_numeric, _synthetic_record(csv_path.parent))
+
+
+def _synthetic_record(folder: Path) -> dict[str, Any] | None:
+    """The generation record :func:`~AttriVAELib.synthetic.make_cohort` wrote beside the index, if any. Only
+    provenance: an unreadable record is left out of the model card, not an error."""
+    try:
+        record = json.loads((folder / SYNTHETIC_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _check_header(columns: list[str], csv_path: Path) -> None:
+    """Raise unless the header has the required columns, each column once."""
+    missing = [c for c in ("subject", "image", "mask", "label") if c not in columns]
+    if missing:
+        hint = ("; it looks separated by semicolons: save it comma-separated" if ";" in ",".join(columns)
+                else "; the header must have subject,image,mask,label")
+        raise InvalidDatasetError(f"{csv_path} lacks column(s) {', '.join(missing)}{hint}")
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise InvalidDatasetError(f"{csv_path} has column {twice[0]!r} more than once; rename or remove one")
+
+
+def _check_unique(subjects: Sequence[Subject], key: Callable[[Subject], str], what: str,
+                  describe: Callable[[Subject], str], source: Path) -> None:
+    """Raise when two subjects share ``key``: one subject in two places could be trained and tested on."""
+    seen: dict[str, Subject] = {}
+    for subject in subjects:
+        value = key(subject)
+        if value in seen:
+            raise InvalidDatasetError(f"{source}: {what} {value!r} appears twice ({describe(seen[value])} and "
+                                      f"{describe(subject)}); every subject needs its own")
+        seen[value] = subject
 
 
 def _required(row: dict[str, str | None], column: str, where: str) -> str:
@@ -189,6 +235,8 @@ def _required(row: dict[str, str | None], column: str, where: str) -> str:
 
 
 def _existing(path: Path, what: str) -> Path:
+    if path.is_dir():
+        raise InvalidDatasetError(f"{what}: {path} is a folder, not a file; name the image file")
     if not path.is_file():
         raise InvalidDatasetError(f"{what}: file {path} does not exist; paths are relative to the CSV's folder")
     return path
@@ -264,6 +312,8 @@ def _emidec_clinical(root: Path, case: Path) -> dict[str, float]:
             values[name] = parser[raw.upper()] if isinstance(parser, dict) else parser(raw)
         except (KeyError, ValueError) as err:
             raise InvalidDatasetError(f"{path}: cannot read {line.strip()!r}; expected a number or Y/N, F/M") from err
+        if not math.isfinite(values[name]):
+            raise InvalidDatasetError(f"{path}: {line.strip()!r} is not a finite number; fill in the value")
     missing = [name for name, _ in _EMIDEC_CLINICAL.values() if name not in values]
     if missing:
         raise InvalidDatasetError(f"{path}: missing clinical variable(s) {', '.join(missing)}")
@@ -303,7 +353,11 @@ def _read_info(path: Path) -> dict[str, str]:
     if missing:
         raise InvalidDatasetError(f"{path} lacks {', '.join(missing)}; expected lines like 'ED: 1'")
     try:
-        int(info["ED"]), int(info["ES"]), float(info["Height"]), float(info["Weight"])
+        int(info["ED"]), int(info["ES"])
+        finite = math.isfinite(float(info["Height"])) and math.isfinite(float(info["Weight"]))
     except ValueError as err:
         raise InvalidDatasetError(f"{path}: ED/ES must be frame numbers and Height/Weight numbers ({err})") from err
+    if not finite:
+        raise InvalidDatasetError(f"{path}: Height {info['Height']!r} and Weight {info['Weight']!r} must be finite "
+                                  f"numbers; fill in the values")
     return info

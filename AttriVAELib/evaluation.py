@@ -17,6 +17,7 @@ from .data import PreparedData
 from .errors import InvalidDatasetError
 from .metrics import accuracy, roc_auc, spearman
 from .model import AttriVAE
+from .progress import Progress
 
 DICE_THRESHOLD = 0.05
 """Reconstructed voxels above this intensity count as LV for the Dice score: preprocessed cubes are 0
@@ -79,8 +80,10 @@ class Evaluation:
 
 
 def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attribute_names: tuple[str, ...],
-             device: torch.device | str = "cpu", attention_layer: str = "conv5") -> Evaluation:
+             device: torch.device | str = "cpu", attention_layer: str = "conv5",
+             progress: Progress | None = None) -> Evaluation:
     """Every metric of the paper (README, "Metrics") on the subjects ``indices`` of ``data``, using μ.
+    ``progress`` receives an ``evaluate`` event per infarcted subject whose attention maps were scored.
 
     Raises:
         InvalidDatasetError: fewer than 5 subjects (the KSG estimator needs more than k + 1 = 4).
@@ -115,18 +118,21 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
         "classification": {"accuracy": order_and_class["accuracy"], "auc": order_and_class["auc"]},
     }
     if data.infarct_masks is not None and labels.any():
-        results["attention_iou"] = _attention_iou(bundle, data, indices[labels == 1], attribute_names, attention_layer)
+        results["attention_iou"] = _attention_iou(bundle, data, indices[labels == 1], attribute_names, attention_layer,
+                                                  progress)
     return Evaluation([data.subject_ids[i] for i in indices], tuple(attribute_names), mu, attributes, labels,
                       probabilities, results)
 
 
 def _attention_iou(bundle: ModelBundle, data: PreparedData, infarcted: np.ndarray,
-                   attribute_names: tuple[str, ...], layer: str) -> dict[str, float]:
+                   attribute_names: tuple[str, ...], layer: str, progress: Progress | None) -> dict[str, float]:
     """Mean IoU of each attribute's thresholded attention map with the infarct, over infarcted subjects."""
     scores: dict[str, list[float]] = {name: [] for name in attribute_names}
-    for index in infarcted:
+    for done, index in enumerate(infarcted, start=1):
         maps = attention(bundle, data.volumes[index], list(attribute_names), layer=layer)
         for name in attribute_names:
             scores[name].append(attention_iou(maps[name], data.infarct_masks[index]))
+        if progress:
+            progress({"event": "evaluate", "done": done, "total": len(infarcted)})
     return {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
             for name, values in scores.items()}

@@ -20,7 +20,9 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,9 @@ from .errors import InvalidDatasetError, InvalidVolumeError
 
 GEOMETRY_TOLERANCE = 1e-3
 """Relative tolerance on spacing/origin/direction when comparing an image with its mask."""
+
+MAX_LABEL_VALUES = 64
+"""A label map with more distinct values than this is taken for an image given as a mask."""
 
 
 @contextlib.contextmanager
@@ -93,35 +98,77 @@ def _umask() -> int:
 
 
 def read_volume(path: Path | str, what: str = "image") -> sitk.Image:
-    """Read a 3D scalar volume and check that it is usable.
+    """Read a 3D scalar volume and check that it is complete and usable.
 
     Raises:
-        InvalidVolumeError: missing or unreadable file, not 3D, multi-component, or NaN/Inf values.
+        InvalidVolumeError: missing, unreadable, truncated or corrupt file, not 3D, multi-component, or
+            NaN/Inf values; the message names the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InvalidVolumeError(f"{what} {path} is a folder, not an image file; convert a DICOM series to "
+                                 f"one NIfTI/NRRD file first")
     if not path.is_file():
         raise InvalidVolumeError(f"{what} file {path} does not exist; check the path")
+    problem = _nifti_problem(path)  # before ITK, which fills a truncated NIfTI with zeros without a word
+    if problem:
+        raise InvalidVolumeError(f"{what} {path} {problem}")
     try:
-        image = sitk.ReadImage(str(path))
+        with _native_messages_held_back_on_failure():
+            image = sitk.ReadImage(str(path))
     except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else "unknown reason"
-        raise InvalidVolumeError(f"cannot read {what} {path} ({first_line}); give a NIfTI/NRRD/MHA file") from err
+        raise InvalidVolumeError(f"cannot read {what} {path} ({_itk_reason(err)}); give a 3D NIfTI, NRRD or "
+                                 f"MHA image") from err
     check_volume(image, f"{what} {path}")
-    if _nifti_has_non_finite(path):
-        raise InvalidVolumeError(f"{what} {path} contains NaN or Inf values; clean or re-export the volume")
     return image
+
+
+@contextlib.contextmanager
+def _native_messages_held_back_on_failure() -> Iterator[None]:
+    """Hold back what native code writes to the process's stderr (file descriptor 2) meanwhile: passed on
+    when the block succeeds, dropped when it raises. ITK's MetaImage reader prints its own lines before it
+    raises, and the error raised is reported in one line of ours."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (e.g. a GUI process without a console)
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        succeeded = False
+        try:
+            yield
+            succeeded = True
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if succeeded:
+                held.seek(0)
+                os.write(2, held.read())
+
+
+def _itk_reason(error: RuntimeError) -> str:
+    """The cause in an ITK exception's text, in words (ITK's first line only names its source file)."""
+    text = str(error)
+    if "Unable to determine ImageIO reader" in text:
+        return "no image reader recognises it: not an image file, or its header is damaged"
+    if any(sign in text for sign in ("not read completely", "fread got only", "but received", "cannot be read")):
+        return "the file is truncated or damaged"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1].split("ERROR:")[-1].strip() if lines else "unknown reason"
 
 
 def check_volume(image: sitk.Image, name: str) -> None:
     """Raise :class:`InvalidVolumeError` unless ``image`` is a finite 3D scalar volume."""
     if image.GetDimension() != 3:
-        raise InvalidVolumeError(
-            f"{name} is {image.GetDimension()}D; AttriVAE needs one 3D volume (split 4D series into frames)"
-        )
+        fix = " (split the 4D series into 3D frames)" if image.GetDimension() > 3 else ""
+        raise InvalidVolumeError(f"{name} is {image.GetDimension()}D; AttriVAE needs one 3D volume{fix}")
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InvalidVolumeError(f"{name} has {image.GetNumberOfComponentsPerPixel()} components; give a scalar volume")
     if min(image.GetSize()) < 2:
-        raise InvalidVolumeError(f"{name} has size {image.GetSize()}; a 3D volume needs at least 2 voxels per axis")
+        raise InvalidVolumeError(f"{name} has size {image.GetSize()}; a 3D volume needs at least 2 voxels per axis "
+                                 f"(a single DICOM slice? convert the whole series to one NIfTI file)")
     array = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise InvalidVolumeError(f"{name} contains NaN or Inf values; clean or re-export the volume")
@@ -137,6 +184,10 @@ def as_label_map(image: sitk.Image, name: str) -> sitk.Image:
     array = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(array, np.round(array)):
         raise InvalidVolumeError(f"{name} has non-integer values; give a label map, not an image")
+    values = len(np.unique(array))
+    if values > MAX_LABEL_VALUES:
+        raise InvalidVolumeError(f"{name} has {values} distinct values, more than a label map has; is it the image "
+                                 f"instead of the mask?")
     fits_in_a_byte = array.min() >= 0 and array.max() < 256
     return sitk.Cast(image, sitk.sitkUInt8 if fits_in_a_byte else sitk.sitkInt32)
 
@@ -174,27 +225,57 @@ def _finite(data: Any) -> Any:
     return data
 
 
-_NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI-1 datatype codes of float32 and float64
+_NIFTI_HEADERS = {  # sizeof_hdr → offsets and types of (dim, datatype, bitpix, vox_offset)
+    348: ((40, "i2"), 70, 72, (108, "f4")),  # NIfTI-1
+    540: ((16, "i8"), 12, 14, (168, "i8")),  # NIfTI-2
+}
+_NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 and float64
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _nifti_has_non_finite(path: Path) -> bool:
-    """True when a single-file float NIfTI-1 stores NaN or Inf voxels.
+def _nifti_problem(path: Path) -> str | None:
+    """What is wrong with a single-file NIfTI (``.nii``, ``.nii.gz``), in words, or None.
 
-    ITK's NIfTI reader hands NaN voxels over as 0, so :func:`check_volume` cannot see them; this reads
-    the raw voxels. Other formats and other data types return False (SimpleITK keeps their values)."""
-    name = path.name.lower()
-    if not name.endswith((".nii", ".nii.gz")):
-        return False
-    with (gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb")) as handle:
-        data = handle.read()
-    if len(data) < 352:
-        return False
-    for order in ("<", ">"):
-        if np.frombuffer(data, f"{order}i4", 1, 0)[0] == 348:  # sizeof_hdr tells the byte order
-            datatype = int(np.frombuffer(data, f"{order}i2", 1, 70)[0])
-            offset = int(np.frombuffer(data, f"{order}f4", 1, 108)[0])
-            if datatype not in _NIFTI_FLOAT_TYPES:
-                return False
-            voxels = np.frombuffer(data, f"{order}{_NIFTI_FLOAT_TYPES[datatype]}", offset=offset)
-            return not np.isfinite(voxels).all()
-    return False
+    ITK's NIfTI reader fills voxels missing from a truncated file with zeros and hands NaN voxels over as
+    0, so neither reaches :func:`check_volume`: this decompresses the file (which checks its gzip CRC and
+    length), compares its size with what the header announces and looks at the raw float voxels. Files
+    of other formats, and headers it does not recognise (ITK then decides), return None."""
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if data[:2] == _GZIP_MAGIC:
+            data = gzip.decompress(data)
+    except EOFError:
+        return "is truncated (its compressed data end early); copy or export it again"
+    except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        return f"is damaged ({err}); copy or export it again"
+    header = _nifti_header(data)
+    if header is None:
+        return None
+    order, shape, datatype, bitpix, offset = header
+    if not 1 <= len(shape) <= 7 or min(shape) < 1 or bitpix % 8 or offset < 0:
+        return f"has a damaged NIfTI header (dimensions {shape}, {bitpix} bits per voxel); export it again"
+    end = offset + math.prod(shape) * bitpix // 8
+    if len(data) < end:
+        return f"is truncated ({len(data) - offset:,} of {end - offset:,} bytes of voxel data); copy or export it again"
+    if datatype in _NIFTI_FLOAT_TYPES:
+        voxels = np.frombuffer(data[offset:end], f"{order}{_NIFTI_FLOAT_TYPES[datatype]}")
+        if not np.isfinite(voxels).all():
+            return "contains NaN or Inf values; clean or re-export the volume"
+    return None
+
+
+def _nifti_header(data: bytes) -> tuple[str, tuple[int, ...], int, int, int] | None:
+    """(byte order, shape, datatype code, bits per voxel, voxel offset) of a NIfTI-1/2 header, or None."""
+    for size, ((dim_at, dim_type), datatype_at, bitpix_at, (offset_at, offset_type)) in _NIFTI_HEADERS.items():
+        for order in ("<", ">"):
+            if len(data) >= size and np.frombuffer(data, f"{order}i4", 1, 0)[0] == size:
+                dim = np.frombuffer(data, f"{order}{dim_type}", 8, dim_at)
+                rank = int(dim[0])
+                shape = tuple(int(n) for n in dim[1:1 + rank]) if 1 <= rank <= 7 else (rank,)
+                return (order, shape, int(np.frombuffer(data, f"{order}i2", 1, datatype_at)[0]),
+                        int(np.frombuffer(data, f"{order}i2", 1, bitpix_at)[0]),
+                        int(np.frombuffer(data, f"{order}{offset_type}", 1, offset_at)[0]))
+    return None

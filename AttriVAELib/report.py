@@ -1,9 +1,8 @@
-"""The evaluation report: ``metrics.json``, ``report.html`` and its PNG figures (needs matplotlib,
-``pip install attrivae[report]``)."""
+"""The evaluation report: ``metrics.json``, ``report.html`` and its PNG figures (drawn with matplotlib)."""
 
 from __future__ import annotations
 
-__all__ = ["attribute_unit", "write_report"]
+__all__ = ["attribute_unit", "require_plotting", "write_evaluation", "write_report"]
 
 import html
 from pathlib import Path
@@ -12,12 +11,15 @@ from typing import Any
 import numpy as np
 
 from .attention import attention
-from .bundle import ModelBundle
+from .bundle import ModelBundle, load_model
 from .constants import CLASS_NAMES
-from .errors import AttriVAEError
-from .evaluation import Evaluation
+from .data import prepare_data
+from .datasets import load_cohort, select_attributes
+from .errors import AttriVAEError, InvalidConfigError
+from .evaluation import Evaluation, evaluate
 from .interpretation import traverse
-from .io import staged_directory, to_json
+from .io import require_new_folder, staged_directory, to_json
+from .progress import Progress
 
 TRAVERSAL_STEPS = 7
 _UNITS = {"_ml": "mL", "_mm": "mm", "_pct": "%", "_g": "g", "_cm": "cm", "_kg": "kg"}
@@ -28,15 +30,52 @@ def attribute_unit(name: str) -> str:
     return next((unit for suffix, unit in _UNITS.items() if name.endswith(suffix)), "")
 
 
-def _pyplot() -> Any:
+def require_plotting() -> Any:
+    """matplotlib's pyplot on its file-only backend; commands that end in a report call this before any work.
+
+    Raises:
+        AttriVAEError: matplotlib cannot be imported (it is a dependency of the attrivae package; a Python
+            environment that holds the package without its dependencies lacks it).
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise AttriVAEError("the report needs matplotlib; install it with pip install 'attrivae[report]'") from err
+        raise AttriVAEError(f"the report needs matplotlib, which cannot be imported here ({err}); install it "
+                            f"with pip install matplotlib") from err
     return plt
+
+
+def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Path | str, format: str = "auto",
+                     subjects: str = "auto", device: str = "auto", progress: Progress | None = None) -> Path:
+    """Evaluate a model bundle on a dataset and write the report folder; returns its ``report.html``.
+
+    ``subjects``: ``test`` evaluates the model's test split (an error when the dataset does not hold it),
+    ``all`` every subject, ``auto`` the test split when the dataset holds it, else every subject.
+    Everything that can fail on the inputs fails before the evaluation starts.
+    """
+    from .training import resolve_device
+
+    require_new_folder(out_dir, "report folder")
+    require_plotting()
+    torch_device = resolve_device(device)
+    bundle = load_model(model_path, torch_device)
+    cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
+    data = prepare_data(cohort, names, bundle.run_config(), progress)
+    test_ids = bundle.card.get("data", {}).get("split", {}).get("test", [])
+    held_out = bool(test_ids) and set(test_ids) <= set(data.subject_ids)
+    if subjects == "test" and not held_out:
+        raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
+    use_test = subjects == "test" or (subjects == "auto" and held_out)
+    indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
+    if progress:
+        progress({"event": "note", "text": f"evaluating on {len(indices)} subjects "
+                                            f"({'the test split' if use_test else 'all'})"})
+    evaluation = evaluate(bundle, data, indices, tuple(names), torch_device, progress=progress)
+    return write_report(evaluation, bundle, data.volumes[indices][:, 0].numpy(), out_dir,
+                        f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")
 
 
 def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarray, out_dir: Path | str,
@@ -50,7 +89,7 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         out_dir: new folder.
         title: heading of the page.
     """
-    plt = _pyplot()
+    plt = require_plotting()
     with staged_directory(out_dir, "report folder") as folder:
         (folder / "metrics.json").write_text(to_json(evaluation.metrics, indent=2) + "\n")
         figures = {"ROC curve": _roc(plt, evaluation, folder),

@@ -13,7 +13,8 @@ core); at end-systole the cavity contracts less where the wall is infarcted, so 
 
 from __future__ import annotations
 
-__all__ = ["PhantomFactors", "analytic_volumes", "make_cohort", "render_phantom", "sample_factors", "synthetic_subject"]
+__all__ = ["PhantomFactors", "analytic_volumes", "cohort_labels", "make_cohort", "render_phantom", "sample_factors",
+           "synthetic_subject"]
 
 import csv
 import dataclasses
@@ -26,11 +27,13 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
+from . import __version__
 from .attributes import SHAPE_ATTRIBUTES, shape_attributes
-from .constants import ATTRIBUTES_CSV, EmidecLabel
+from .constants import ATTRIBUTES_CSV, SYNTHETIC_JSON, EmidecLabel
 from .errors import InvalidConfigError
-from .io import staged_directory
+from .io import staged_directory, to_json
 from .labels import EMIDEC_SCHEME
+from .progress import Progress
 
 Phase = Literal["ed", "es"]
 _ANGLES = np.linspace(0.0, 2.0 * np.pi, 7200, endpoint=False)  # quadrature grid for mean_φ(R(φ)²)
@@ -309,31 +312,51 @@ def make_cohort(
     infarct_probability: float = 0.6,
     field_of_view_mm: float = 120.0,
     slice_thickness_mm: float = 8.0,
+    progress: Progress | None = None,
 ) -> Path:
     """Write a synthetic cohort in the folder+CSV format and return the CSV path.
 
-    ``out_dir`` gets ``images/`` and ``labels/`` (NIfTI, ED and ES) and ``attributes.csv`` with the
+    ``out_dir`` gets ``images/`` and ``labels/`` (NIfTI, ED and ES), ``attributes.csv`` with the
     measured attributes (see :mod:`AttriVAELib.attributes`) and the ground-truth factors (``gt_*``
-    columns, including analytic volumes). Subject i depends only on (seed, i). The folder appears only
-    when complete.
+    columns, including analytic volumes), and ``synthetic.json`` with this function's arguments (a model
+    trained on the cohort records them in its card). Subject i depends only on (seed, i). The folder
+    appears only when complete. ``progress`` receives a ``synth`` event per subject.
     """
     out_dir = Path(out_dir)
     if subjects < 2:
         raise InvalidConfigError(f"--subjects {subjects} is too small; a cohort needs at least 2 subjects")
     if size < 16:
         raise InvalidConfigError(f"--size {size} is too small; use at least 16 pixels in-plane")
-    if slice_thickness_mm <= 0 or field_of_view_mm <= 0:
-        raise InvalidConfigError("--slice-thickness and the field of view must be positive (mm)")
+    if not (math.isfinite(slice_thickness_mm) and math.isfinite(field_of_view_mm)
+            and slice_thickness_mm > 0 and field_of_view_mm > 0):
+        raise InvalidConfigError(f"--slice-thickness {slice_thickness_mm} and the field of view {field_of_view_mm} "
+                                 f"must be finite and positive (mm)")
+    if seed < 0:
+        raise InvalidConfigError(f"--seed {seed} must be 0 or more")
     if not 0.0 <= infarct_probability <= 1.0:
         raise InvalidConfigError(f"--infarct-fraction {infarct_probability} must be a probability in [0, 1]")
+    parameters = {"subjects": subjects, "size": size, "seed": seed, "infarct_probability": infarct_probability,
+                  "field_of_view_mm": field_of_view_mm, "slice_thickness_mm": slice_thickness_mm}
     with staged_directory(out_dir) as staging:
-        rows = [_write_subject(staging, index, seed, size, infarct_probability, field_of_view_mm, slice_thickness_mm)
-                for index in range(subjects)]
+        rows = []
+        for index in range(subjects):
+            rows.append(_write_subject(staging, index, seed, size, infarct_probability, field_of_view_mm,
+                                       slice_thickness_mm))
+            if progress:
+                progress({"event": "synth", "done": index + 1, "total": subjects})
         with open(staging / ATTRIBUTES_CSV, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+        (staging / SYNTHETIC_JSON).write_text(to_json({"generator": "AttriVAELib.synthetic.make_cohort",
+                                                       "library_version": __version__, **parameters}, indent=2))
     return out_dir / ATTRIBUTES_CSV
+
+
+def cohort_labels(subjects: int, seed: int = 0, infarct_probability: float = 0.6) -> np.ndarray:
+    """(subjects,) int class labels that :func:`make_cohort` with these arguments gives, without rendering."""
+    return np.array([int(_draw_subject(np.random.default_rng([seed, index]), infarct_probability)[0].infarct)
+                     for index in range(subjects)], dtype=np.int64)
 
 
 def synthetic_subject(seed: int = 0, infarct: bool | None = None, size: int = 80,

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,7 +38,7 @@ from .augmentation import random_in_plane_symmetry
 from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
 from .config import RunConfig
 from .constants import CLASS_NAMES
-from .data import PreparedData, Progress, prepare_data
+from .data import PreparedData, prepare_data
 from .datasets import Cohort
 from .errors import InvalidConfigError, TrainingDivergedError
 from .evaluation import encode_all, evaluate_split
@@ -45,6 +46,8 @@ from .io import atomic_path, to_json
 from .losses import total_loss
 from .metrics import spearman
 from .model import AttriVAE, VAEOutput
+from .progress import Progress
+from .provenance import provenance
 from .splits import Split, oversample_minority, stratified_split
 
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
@@ -92,11 +95,15 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     _check_run_folder(out_dir, resume)
     context.barrier()  # every process checked the folder before rank 0 writes to it
     emit = (progress or (lambda event: None)) if context.is_main else (lambda event: None)
+    emit({"event": "note", "text": f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
+                                   + ", ".join(f"{name}→{k}" for k, name in enumerate(attribute_names))})
     data = data or prepare_data(cohort, attribute_names, config, emit)
     if resume:
         split = _saved_split(out_dir, config, data)
     split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
                                       config.train.test_fraction, config.train.seed)
+    if context.is_main and not resume:
+        _warn_about_uninformative_data(data, split, config)
     with _torch_state(device), _out_of_memory_as_error(config, device):
         return _run(cohort, config, data, split, out_dir, resume, device, emit, context)
 
@@ -158,6 +165,20 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     emit({"event": "done", "model": str(model_path), "test": summary})
     context.barrier()
     return model_path
+
+
+def _warn_about_uninformative_data(data: PreparedData, split: Split, config: RunConfig) -> None:
+    """Warn when the training split cannot teach the classifier (one class) or an attribute dim (one value)."""
+    classes = np.unique(data.labels[split.train].numpy()).astype(int)
+    if config.loss.alpha > 0 and len(classes) < 2:
+        warnings.warn(f"every training subject is {CLASS_NAMES[classes[0]]!r}: the classifier cannot learn to tell "
+                      f"the classes apart and its AUC is undefined; add subjects of the other class or train "
+                      f"without the classifier (--preset ar-vae)", stacklevel=3)
+    spread = np.ptp(data.attributes[split.train].numpy(), axis=0)
+    constant = [name for name, width in zip(config.attributes, spread) if width == 0]
+    if constant:
+        warnings.warn(f"attribute {constant[0]!r} has one value for every training subject: its latent dim cannot "
+                      f"learn it; leave it out of --attributes", stacklevel=3)
 
 
 def learning_rate(config: RunConfig, epoch: int) -> float:
@@ -350,6 +371,8 @@ def _model_card(config: RunConfig, cohort: Cohort, data: PreparedData, attribute
     return {
         "library_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": provenance(),
+        "config": config.to_dict(),
         "preset": config.preset,
         "loss": config.to_dict()["loss"],
         "preprocess": {**config.to_dict()["preprocess"], "input_size": config.model.input_size,
@@ -361,7 +384,8 @@ def _model_card(config: RunConfig, cohort: Cohort, data: PreparedData, attribute
         "data": {"format": cohort.format,
                  "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
                  "subjects": len(cohort.subjects), "class_counts": np.bincount(cohort.labels, minlength=2).tolist(),
-                 "split": _split_ids(split, data)},
+                 "split": _split_ids(split, data),
+                 **({"synthetic": cohort.synthetic} if cohort.synthetic else {})},
     }
 
 

@@ -121,3 +121,56 @@ def ras_matrix(image: sitk.Image) -> np.ndarray:
     lps[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) @ np.diag(image.GetSpacing())
     lps[:3, 3] = image.GetOrigin()
     return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+
+
+def write_pair(folder: Path, image_name: str, mask_name: str, labels: np.ndarray) -> None:
+    (folder / image_name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / mask_name).parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(make_image((labels * 100 + 50).astype(np.float32)), str(folder / image_name))
+    sitk.WriteImage(make_image(labels), str(folder / mask_name))
+
+
+EMIDEC_TXT = """Case {case}
+
+Gap between slices\xa0: 10 mm
+Sex\xa0: {sex}
+Age : {age}{trailing_space}
+Tobacco : 3
+Overweight : N
+Arterial hypertension : Y
+Diabetes : N
+Familial history of coronary artery disease: N
+ECG (ST +) : Y
+Troponin : 1.1
+Killip Max: 1
+FEVG : 60
+NTProBNP : 248
+"""
+
+
+@pytest.fixture
+def emidec_dataset(tmp_path):
+    root = tmp_path / "emidec-dataset-1.0.1"
+    for case, sex, age in (("N006", "F", 70), ("P001", "M", 65), ("P002", "M", 59)):
+        write_pair(root, f"Case_{case}/Images/Case_{case}.nii.gz", f"Case_{case}/Contours/Case_{case}.nii.gz",
+                   ellipsoid_labels())
+        text = EMIDEC_TXT.format(case=case, sex=sex, age=age, trailing_space=" ")
+        (root / f"Case {case}.txt").write_bytes(text.encode("latin-1"))
+    return root
+
+
+@pytest.fixture
+def acdc_dataset(tmp_path):
+    root = tmp_path / "database" / "training"
+    emidec = ellipsoid_labels()
+    ed = np.select([emidec == 1, emidec >= 2], [3, 2], 0).astype(np.uint8)
+    ed[:, :, :4] = np.where(ed[:, :, :4] == 0, 1, ed[:, :, :4])  # an RV-labelled strip
+    es = ed.copy()
+    es[(ed == 3) & (np.indices(ed.shape)[2] < 18)] = 2
+    for number, group in ((1, "DCM"), (2, "MINF"), (3, "NOR")):
+        patient = f"patient{number:03d}"
+        folder = root / patient
+        for frame, labels in ((1, ed), (12, es)):
+            write_pair(folder, f"{patient}_frame{frame:02d}.nii.gz", f"{patient}_frame{frame:02d}_gt.nii.gz", labels)
+        (folder / "Info.cfg").write_text(f"ED: 1\nES: 12\nGroup: {group}\nHeight: 184.0\nNbFrame: 30\nWeight: 95.0\n")
+    return tmp_path / "database"

@@ -282,7 +282,7 @@ def test_attention_writes_one_map_per_attribute(tiny_run, eval_cohort, tmp_path,
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--attribute", "heart_rate", "--values", "1"], "not in the model"),
-    (["--attribute", "lv_volume_ml", "--values", "a,b"], "comma-separated numbers"),
+    (["--attribute", "lv_volume_ml", "--values", "a,b"], "comma-separated finite numbers"),
 ])
 def test_traverse_bad_requests(tiny_run, eval_cohort, tmp_path, capsys, extra, message):
     code, _, err = run(capsys, "traverse", "--model", str(tiny_run / "model.safetensors"),

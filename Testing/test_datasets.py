@@ -2,20 +2,11 @@ import csv
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-import SimpleITK as sitk
-from conftest import ellipsoid_labels, make_image
+from conftest import ellipsoid_labels, write_pair
 
 from AttriVAELib import InvalidDatasetError, load_cohort, select_attributes
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES
-
-
-def write_pair(folder: Path, image_name: str, mask_name: str, labels: np.ndarray) -> None:
-    (folder / image_name).parent.mkdir(parents=True, exist_ok=True)
-    (folder / mask_name).parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(make_image((labels * 100 + 50).astype(np.float32)), str(folder / image_name))
-    sitk.WriteImage(make_image(labels), str(folder / mask_name))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -79,7 +70,7 @@ def test_csv_bad_label(csv_dataset):
 
 
 def test_non_numeric_attribute_is_named(csv_dataset):
-    with pytest.raises(InvalidDatasetError, match="column 'site'.*not numeric"):
+    with pytest.raises(InvalidDatasetError, match="column .site. of .* not a finite number"):
         select_attributes(load_cohort(csv_dataset), ["site"])
 
 
@@ -97,35 +88,6 @@ def test_unrecognised_layout(tmp_path):
 def test_missing_dataset(tmp_path):
     with pytest.raises(InvalidDatasetError, match="does not exist"):
         load_cohort(tmp_path / "nothing")
-
-
-EMIDEC_TXT = """Case {case}
-
-Gap between slices\xa0: 10 mm
-Sex\xa0: {sex}
-Age : {age}{trailing_space}
-Tobacco : 3
-Overweight : N
-Arterial hypertension : Y
-Diabetes : N
-Familial history of coronary artery disease: N
-ECG (ST +) : Y
-Troponin : 1.1
-Killip Max: 1
-FEVG : 60
-NTProBNP : 248
-"""
-
-
-@pytest.fixture
-def emidec_dataset(tmp_path):
-    root = tmp_path / "emidec-dataset-1.0.1"
-    for case, sex, age in (("N006", "F", 70), ("P001", "M", 65), ("P002", "M", 59)):
-        write_pair(root, f"Case_{case}/Images/Case_{case}.nii.gz", f"Case_{case}/Contours/Case_{case}.nii.gz",
-                   ellipsoid_labels())
-        text = EMIDEC_TXT.format(case=case, sex=sex, age=age, trailing_space=" ")
-        (root / f"Case {case}.txt").write_bytes(text.encode("latin-1"))
-    return root
 
 
 def test_emidec_layout(emidec_dataset):
@@ -160,23 +122,6 @@ def test_emidec_missing_contours(emidec_dataset):
     (emidec_dataset / "Case_P002/Contours/Case_P002.nii.gz").unlink()
     with pytest.raises(InvalidDatasetError, match="Case_P002.*Contours"):
         load_cohort(emidec_dataset)
-
-
-@pytest.fixture
-def acdc_dataset(tmp_path):
-    root = tmp_path / "database" / "training"
-    emidec = ellipsoid_labels()
-    ed = np.select([emidec == 1, emidec >= 2], [3, 2], 0).astype(np.uint8)
-    ed[:, :, :4] = np.where(ed[:, :, :4] == 0, 1, ed[:, :, :4])  # an RV-labelled strip
-    es = ed.copy()
-    es[(ed == 3) & (np.indices(ed.shape)[2] < 18)] = 2
-    for number, group in ((1, "DCM"), (2, "MINF"), (3, "NOR")):
-        patient = f"patient{number:03d}"
-        folder = root / patient
-        for frame, labels in ((1, ed), (12, es)):
-            write_pair(folder, f"{patient}_frame{frame:02d}.nii.gz", f"{patient}_frame{frame:02d}_gt.nii.gz", labels)
-        (folder / "Info.cfg").write_text(f"ED: 1\nES: 12\nGroup: {group}\nHeight: 184.0\nNbFrame: 30\nWeight: 95.0\n")
-    return tmp_path / "database"
 
 
 def test_acdc_layout(acdc_dataset):

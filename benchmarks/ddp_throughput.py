@@ -22,8 +22,9 @@ import torch
 
 from AttriVAELib import distributed
 from AttriVAELib.acceleration import retain_freed_memory
-from AttriVAELib.benchmark import _config, _machine, _random_data
+from AttriVAELib.benchmark import _config, _random_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
+from AttriVAELib.provenance import machine
 from AttriVAELib.training import build_step, resolve_device
 
 
@@ -61,7 +62,7 @@ def main() -> None:
     seconds = (time.perf_counter() - started) / args.steps
     context.barrier()
     if context.is_main:
-        result = {"machine": _machine(), "device": str(device), "processes": context.world, "size": args.size,
+        result = {"machine": machine(), "device": str(device), "processes": context.world, "size": args.size,
                   "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
                   "compile": step.compiled,
                   "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,

@@ -55,7 +55,7 @@ def main() -> None:
         print(measure(args.one, args.size, args.batch_size, args.steps))
         return
 
-    from AttriVAELib.benchmark import _machine
+    from AttriVAELib.provenance import machine
 
     rates = {}
     for name in PATHS:
@@ -67,7 +67,7 @@ def main() -> None:
         baseline = rates[next(iter(PATHS))]
         print(f"{name:78s} {rates[name]:6.2f} volumes/s  {rates[name] / baseline:5.2f}x", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"machine": _machine(), "size": args.size, "batch_size": args.batch_size,
+        args.json.write_text(json.dumps({"machine": machine(), "size": args.size, "batch_size": args.batch_size,
                                          "volumes_per_s": rates}, indent=2) + "\n")
 
 
