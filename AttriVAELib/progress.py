@@ -26,9 +26,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 Progress = Callable[[dict[str, Any]], None]
 """Receives the progress events of a long operation (see the module docstring)."""
@@ -88,11 +89,10 @@ class ConsoleProgress:
         self.phase: _Phase | None = None
         self.bar: tqdm | None = None
         self.runs: _Phase | None = None  # cross-validation runs
-        self.began: float | None = None  # clock time of the first event
+        self.created = clock()
+        self.last_event = self.created  # a new phase started when the event before its first one came
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if self.began is None:
-            self.began = self.clock()
         kind = event["event"]
         if kind in _PHASES:
             self._count(kind, event)
@@ -107,16 +107,21 @@ class ConsoleProgress:
             self.close()
         elif kind == "crossval":
             self._finished_run(event)
+        self.last_event = self.clock()
 
     def _count(self, kind: str, event: dict[str, Any]) -> None:
         name, unit, done_key, total_key = _PHASES[kind]
         done, total, now = int(event[done_key]), int(event[total_key]), self.clock()
         if self.phase is None or self.phase.name != name or done <= self.phase.done:
             self.close()
-            self.phase = _Phase(name, unit, total, start_count=done - 1, started=now, last_line=now)
+            self.phase = _Phase(name, unit, total, start_count=done - 1, started=self.last_event,
+                                last_line=self.last_event)
             if self.terminal:
+                from tqdm import tqdm  # here: importing this module (for Progress) needs no tqdm
+
                 self.bar = tqdm(total=total, initial=done - 1, desc=name, unit=unit, file=self.stream,
                                 dynamic_ncols=True)
+                self.bar.start_t -= now - self.last_event  # the phase began before its first event
             else:
                 self._line(f"{name}: {total} {unit}s")
         self.phase.done = done
@@ -135,7 +140,7 @@ class ConsoleProgress:
     def _finished_run(self, event: dict[str, Any]) -> None:
         now = self.clock()
         if self.runs is None:
-            self.runs = _Phase("cross-validate", "run", int(event["total"]), 0, self.began or now)
+            self.runs = _Phase("cross-validate", "run", int(event["total"]), 0, self.created)
         self.runs.done = int(event["done"])
         self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
                    f"(finished {event['preset']}, seed {event['seed']}, fold {event['fold']})")

@@ -1,13 +1,14 @@
 import csv
+import json
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from AttriVAELib import InvalidDatasetError
+from AttriVAELib import InvalidDatasetError, __version__, load_cohort
 from AttriVAELib.attributes import shape_attributes
 from AttriVAELib.labels import EMIDEC_SCHEME
-from AttriVAELib.synthetic import analytic_volumes, make_cohort, render_phantom, sample_factors
+from AttriVAELib.synthetic import analytic_volumes, cohort_labels, make_cohort, render_phantom, sample_factors
 
 
 def factors(seed: int, infarct_probability: float = 1.0):
@@ -87,6 +88,17 @@ def test_cohort_csv_has_attributes_and_ground_truth(tiny_cohort):
         assert column in rows[0]
     assert {row["label"] for row in rows} == {"0", "1"}
     assert all((tiny_cohort / row["mask_es"]).is_file() for row in rows)
+
+
+def test_cohort_records_how_it_was_made_and_its_labels_are_known_before_rendering(tiny_cohort):
+    record = json.loads((tiny_cohort / "synthetic.json").read_text())
+    assert record == {"generator": "AttriVAELib.synthetic.make_cohort", "library_version": __version__,
+                      "subjects": 24, "size": 32, "seed": 7, "infarct_probability": 0.6, "field_of_view_mm": 120.0,
+                      "slice_thickness_mm": 8.0}
+    with open(tiny_cohort / "attributes.csv") as handle:
+        labels = [int(row["label"]) for row in csv.DictReader(handle)]
+    assert cohort_labels(24, seed=7).tolist() == labels
+    assert load_cohort(tiny_cohort).synthetic == record
 
 
 def test_cohort_is_deterministic_by_seed(tmp_path):

@@ -15,6 +15,7 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.bundle import read_safetensors
+from AttriVAELib.provenance import code_fingerprint
 from AttriVAELib.training import TrainingInterrupted, learning_rate
 
 pytestmark = pytest.mark.slow
@@ -60,6 +61,10 @@ def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
     assert sum(len(ids) for ids in card["data"]["split"].values()) == 24
     assert card["training"]["best_epoch"] in (1, 2) and card["preset"] == "paper"
     assert set(card["test"]["spearman"]) == set(cohort_and_names[1])
+    assert card["config"] == json.loads((two_epoch_run / "config.json").read_text())
+    assert card["data"]["synthetic"]["seed"] == 7  # tiny_cohort's synthetic.json
+    assert card["provenance"]["code"] == code_fingerprint()
+    assert {"cpu", "torch", "cores"} <= set(card["provenance"]["machine"])
 
 
 def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):

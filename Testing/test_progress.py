@@ -1,0 +1,79 @@
+"""What a person sees of long commands: lines with elapsed and remaining time in logs, bars on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from AttriVAELib.progress import ConsoleProgress, format_duration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def epoch(number: int, total: int) -> dict:
+    return {"event": "epoch", "epoch": number, "epochs": total, "train_total": 100.0 / number, "val_total": 2.5}
+
+
+def test_durations_read_as_a_clock():
+    assert [format_duration(s) for s in (0, 59.4, 75.4, 3725)] == ["0:00", "0:59", "1:15", "1:02:05"]
+
+
+def test_logs_get_a_line_per_interval_with_elapsed_and_remaining_time():
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=30.0, terminal=False, clock=clock)
+    for number in range(1, 11):  # 10 s per epoch
+        clock.now = 10.0 * number
+        progress(epoch(number, 10))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "train: 10 epochs"
+    # the phase began when the progress display did; a line once 30 s have passed, and one at the end
+    assert lines[1] == "train: 3/10 epochs (30 %), 0:30 elapsed, about 1:10 left; train loss 33.33, validation 2.5"
+    assert lines[2] == "train: 6/10 epochs (60 %), 1:00 elapsed, about 0:40 left; train loss 16.67, validation 2.5"
+    assert lines[3] == "train: 9/10 epochs (90 %), 1:30 elapsed, about 0:10 left; train loss 11.11, validation 2.5"
+    assert lines[4] == "train: 10/10 epochs (100 %), 1:40 elapsed; train loss 10, validation 2.5"
+    assert len(lines) == 5
+
+
+def test_a_resumed_run_estimates_from_its_own_epochs():
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
+    for number, now in ((51, 2.0), (52, 4.0)):  # resumed after 50 epochs; 2 s per epoch since
+        clock.now = now
+        progress(epoch(number, 100))
+    assert "train: 52/100 epochs (52 %), 0:04 elapsed, about 1:36 left" in stream.getvalue()
+
+
+def test_phases_notes_and_cross_validation_runs():
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=1e9, terminal=False, clock=clock)
+    for done in (1, 2):
+        progress({"event": "preprocess", "done": done, "total": 2})
+    progress({"event": "note", "text": "evaluating on 5 subjects"})
+    progress({"event": "compile"})
+    for run in (1, 2):
+        for number in (1, 2):
+            clock.now += 5.0
+            progress(epoch(number, 2))
+        progress({"event": "crossval", "preset": "vae", "seed": 0, "fold": run - 1, "done": run, "total": 4})
+    text = stream.getvalue()
+    assert "preprocess: 2/2 subjects (100 %)" in text and "evaluating on 5 subjects\n" in text
+    assert "torch.compile: the first training steps compile" in text
+    assert text.count("train: 2 epochs") == 2  # a new run starts a new phase
+    assert "cross-validate: 2/4 runs, 0:20 elapsed, about 0:20 left (finished vae, seed 0, fold 1)" in text
+
+
+def test_a_terminal_gets_bars_with_elapsed_and_remaining_time():
+    stream = io.StringIO()
+    progress = ConsoleProgress(stream, terminal=True)
+    for number in range(1, 4):
+        progress(epoch(number, 3))
+    text = stream.getvalue()
+    assert "train: 100%" in text and "3/3" in text
+    assert "<00:00" in text  # tqdm's [elapsed<remaining]
+    assert "validation 2.5" in text
+    assert "\n" in text and not text.rstrip().endswith("%")  # the finished bar stays

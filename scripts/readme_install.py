@@ -1,0 +1,86 @@
+"""Run the README's main command as a new user would: a fresh clone of the committed code, a fresh virtual
+environment, exactly the README's install (no extras), then the command itself.
+
+    python scripts/readme_install.py --short     # CI: the demo at tiny settings, to its report (about 2 min)
+    python scripts/readme_install.py             # the full demo, as the README states it
+
+The command is read from the README (the first line of its first code block), so the check follows the
+README. With ``--short`` the demo gets options that make it finish in seconds; nothing else changes.
+Prints the command's output and exits with its status; fails when the report is missing or when the
+environment holds a package that only an extra brings (pytest), i.e. when it was not a plain install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT_DEMO = ["--subjects", "36", "--size", "32", "--epochs", "1", "--input-size", "16"]
+"""Options that make ``attrivae demo`` a seconds-long run through every stage, report included."""
+
+
+def readme_main_command(readme: Path = ROOT / "README.md") -> str:
+    """The first line of the README's first code block: ``pip install ... && attrivae demo``."""
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme.read_text(), re.S)
+    if block is None:
+        raise SystemExit(f"{readme} has no code block")
+    return block.group(1).strip().splitlines()[0]
+
+
+def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, float]:
+    """Clone HEAD into ``work/clone``, make ``work/venv``, run the README's main command there (the demo
+    with ``demo_options`` appended). Returns the demo folder, the command's standard output and its wall
+    time in seconds; raises SystemExit when the command fails."""
+    clone, venv = work / "clone", work / "venv"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    command = readme_main_command(clone / "README.md")
+    if not command.rstrip().endswith("attrivae demo"):
+        raise SystemExit(f"the README's main command no longer ends in 'attrivae demo': {command}")
+    command += "".join(f" {shlex.quote(option)}" for option in demo_options)
+    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
+                   "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    environment.pop("PYTHONPATH", None)
+    print(f"$ {command}    (in {clone})", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=clone, env=environment,
+                            stdout=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    print(result.stdout, end="", flush=True)
+    if result.returncode:
+        raise SystemExit(f"the README's main command failed with status {result.returncode}")
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
+                               stdout=subprocess.PIPE, text=True, check=True).stdout.lower()
+    if "pytest==" in installed:
+        raise SystemExit("the virtual environment holds pytest: the README's install was not a plain one")
+    demo = clone / "attrivae-demo"
+    if not (demo / "report" / "report.html").is_file():
+        raise SystemExit(f"the demo wrote no report into {demo / 'report'}")
+    return demo, result.stdout, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="the demo at tiny settings (seconds, not minutes)")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (default: a temporary one)")
+    args = parser.parse_args()
+    options = SHORT_DEMO if args.short else []
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        demo, _, seconds = run_as_new_user(args.keep, options)
+    else:
+        with tempfile.TemporaryDirectory(prefix="attrivae-readme-") as work:
+            demo, _, seconds = run_as_new_user(Path(work), options)
+    print(f"README main command: OK in {seconds:.0f} s; report {demo / 'report' / 'report.html'}")
+
+
+if __name__ == "__main__":
+    main()
