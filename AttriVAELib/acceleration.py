@@ -45,7 +45,7 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
 
 def resolve_compile(mode: str, input_size: int, dtype: torch.dtype) -> bool:
     """``on`` → compile, ``off`` → not; ``auto`` → compile a bf16 forward pass (``dtype``) on input cubes of
-    ``COMPILE_AUTO_MIN_SIZE``³ and up. A float32 step was slower compiled than eager (README, "Speed")."""
+    ``COMPILE_AUTO_MIN_SIZE``³ and up. A float32 step was slower compiled than eager (docs/experiments.md)."""
     if mode not in COMPILE_MODES:
         raise InvalidConfigError(f"compile {mode!r} is not one of {', '.join(COMPILE_MODES)}")
     return mode == "on" or (mode == "auto" and dtype == torch.bfloat16 and input_size >= COMPILE_AUTO_MIN_SIZE)
@@ -55,8 +55,8 @@ def retain_freed_memory() -> bool:
     """Make the C library keep the memory PyTorch frees and reuse it, instead of returning it to the system.
 
     A training step allocates and frees activations of up to hundreds of MB. glibc serves blocks over 32 MB
-    with fresh pages from the kernel and returns them on free, so every step pays page faults: about 70 ms
-    per 260 MB tensor on this project's machine, 44 % of an eager 80³ baseline step (README, "Speed"). With
+    with fresh pages from the kernel and returns them on free, so every step pays page faults (measured in
+    docs/experiments.md, "Memory reuse": 44 % of an eager 80³ baseline step on one machine). With
     mmap off (``M_MMAP_MAX`` 0) and trimming off (``M_TRIM_THRESHOLD`` −1), blocks freed by the main thread
     (which runs the training loop and, on CPUs, the backward pass) stay in its heap for the next step; the
     process's memory then stays at its peak, which is higher (fragmentation; measured by ``attrivae bench``).

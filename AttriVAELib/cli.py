@@ -3,7 +3,7 @@
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
 during training exits with 130 after saving a resumable checkpoint. Warnings print as they happen; long
 commands show their progress with elapsed time and an estimate of the remaining time
-(:class:`~AttriVAELib.progress.ConsoleProgress`).
+(:class:`~AttriVAELib.console.ConsoleProgress`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
+from .console import ConsoleProgress
 from .demo import DemoSettings
 from .errors import AttriVAEError, InvalidConfigError
-from .progress import ConsoleProgress
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -39,9 +39,9 @@ COMPILE_MODES = ("auto", "on", "off")
 """torch.compile of the training step: in bf16 from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
 
 COMPILE_AUTO_MIN_SIZE = 64
-"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles (in bf16): at 80³ compiling takes about
-a minute on 2 cores and then saves 0.14 s per training step (README, "Training"); on small cubes it does
-not pay back."""
+"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles (in bf16): compiling costs a fixed
+time at the first steps and then saves a share of every step, which repays it at 80³ but not on small
+cubes (docs/experiments.md)."""
 
 DOWNSAMPLING_FACTOR = 16
 """The encoder halves the cube four times, so the input size must be a multiple of 16."""

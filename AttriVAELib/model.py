@@ -35,7 +35,7 @@ def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
 def _in_float32(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``block(x)`` in float32 even under autocast. Used for the blocks that see the S/16 bottleneck grid:
     they cost under 2 % of the arithmetic, and on CPUs oneDNN's bf16 weight gradient of a 3D convolution
-    on a 2³ input is wrong and varies from run to run (measured with torch 2.13; README, "Speed")."""
+    on a 2³ input is wrong and varies from run to run (measured with torch 2.13; docs/experiments.md)."""
     with torch.autocast(x.device.type, enabled=False):
         return block(x.float())
 

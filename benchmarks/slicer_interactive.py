@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +23,7 @@ sys.path.insert(0, str(ROOT / "Testing"))
 from slicer_module import load_module  # noqa: E402
 
 from AttriVAELib.benchmark import _config, _untrained_bundle  # noqa: E402
+from AttriVAELib.provenance import machine  # noqa: E402
 
 
 def _timed(action, repeats: int) -> list[float]:
@@ -68,10 +67,8 @@ def main() -> None:
     for name, values in summary.items():
         print(f"{name:26s} median {values['median'] * 1000:8.1f} ms   max {values['max'] * 1000:8.1f} ms")
     if args.json:
-        args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
-                                         "cpus": os.cpu_count(), "torch": torch.__version__,
-                                         "threads": torch.get_num_threads(), "size": args.size,
-                                         "summary": summary, "samples": results}, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(), "size": args.size, "summary": summary,
+                                         "samples": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -29,34 +29,37 @@ SHORT_DEMO = ["--subjects", "36", "--size", "32", "--epochs", "1", "--input-size
 
 def readme_main_command(readme: Path = ROOT / "README.md") -> str:
     """The first line of the README's first code block: ``pip install ... && attrivae demo``."""
-    block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme.read_text(), re.S)
+    block = re.search(r"^```bash\n(.*?)^```", readme.read_text(), re.S | re.M)
     if block is None:
         raise SystemExit(f"{readme} has no code block")
     return block.group(1).strip().splitlines()[0]
 
 
-def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, float]:
+def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, dict[str, float]]:
     """Clone HEAD into ``work/clone``, make ``work/venv``, run the README's main command there (the demo
-    with ``demo_options`` appended). Returns the demo folder, the command's standard output and its wall
-    time in seconds; raises SystemExit when the command fails."""
+    with ``demo_options`` appended). Returns the demo folder, the demo's standard output and the wall
+    seconds of the install and of the demo; raises SystemExit when the command fails."""
     clone, venv = work / "clone", work / "venv"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     command = readme_main_command(clone / "README.md")
-    if not command.rstrip().endswith("attrivae demo"):
-        raise SystemExit(f"the README's main command no longer ends in 'attrivae demo': {command}")
-    command += "".join(f" {shlex.quote(option)}" for option in demo_options)
+    install, separator, demo_command = command.rpartition("&&")
+    if not (separator and demo_command.strip() == "attrivae demo"):
+        raise SystemExit(f"the README's main command no longer ends in '&& attrivae demo': {command}")
     environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
                    "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     environment.pop("PYTHONPATH", None)
-    print(f"$ {command}    (in {clone})", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=clone, env=environment,
-                            stdout=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
-    print(result.stdout, end="", flush=True)
-    if result.returncode:
-        raise SystemExit(f"the README's main command failed with status {result.returncode}")
+    seconds, output = {}, ""
+    for part, text in (("install", install.strip()),
+                       ("demo", "attrivae demo" + "".join(f" {shlex.quote(o)}" for o in demo_options))):
+        print(f"$ {text}    (in {clone})", flush=True)
+        started = time.perf_counter()
+        result = subprocess.run(["bash", "-c", text], cwd=clone, env=environment, stdout=subprocess.PIPE, text=True)
+        seconds[part] = time.perf_counter() - started
+        print(result.stdout, end="", flush=True)
+        if result.returncode:
+            raise SystemExit(f"the README's main command failed at {text!r} with status {result.returncode}")
+        output = result.stdout
     installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
                                stdout=subprocess.PIPE, text=True, check=True).stdout.lower()
     if "pytest==" in installed:
@@ -64,7 +67,7 @@ def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, flo
     demo = clone / "attrivae-demo"
     if not (demo / "report" / "report.html").is_file():
         raise SystemExit(f"the demo wrote no report into {demo / 'report'}")
-    return demo, result.stdout, seconds
+    return demo, output, seconds
 
 
 def main() -> None:
@@ -79,7 +82,8 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="attrivae-readme-") as work:
             demo, _, seconds = run_as_new_user(Path(work), options)
-    print(f"README main command: OK in {seconds:.0f} s; report {demo / 'report' / 'report.html'}")
+    print(f"README main command: OK (install {seconds['install']:.0f} s, demo {seconds['demo']:.0f} s); "
+          f"report {demo / 'report' / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from AttriVAELib.progress import ConsoleProgress, format_duration
+from AttriVAELib.console import ConsoleProgress, format_duration
 
 
 class Clock:

@@ -1,0 +1,146 @@
+"""Progress events (:mod:`AttriVAELib.progress`) shown to a person on a console: bars on a terminal, lines
+with elapsed and remaining time in logs."""
+
+from __future__ import annotations
+
+__all__ = ["ConsoleProgress", "format_duration"]
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+_PHASES = {  # event → (phase name, unit, key of the count done, key of the total)
+    "synth": ("synthesise", "subject", "done", "total"),
+    "preprocess": ("preprocess", "subject", "done", "total"),
+    "epoch": ("train", "epoch", "epoch", "epochs"),
+    "evaluate": ("attention IoU", "subject", "done", "total"),
+}
+
+
+def format_duration(seconds: float) -> str:
+    """``75.4`` → ``1:15``; ``3725`` → ``1:02:05``."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class _Phase:
+    """Counts of one phase (one training run, one preprocessing pass) and their timing."""
+
+    name: str
+    unit: str
+    total: int
+    start_count: int  # done before this process started on it (a resumed run)
+    started: float  # clock time of the phase's first event
+    done: int = 0
+    last_line: float = 0.0  # clock time of the last log line
+
+    def times(self, now: float) -> str:
+        """``2:01 elapsed, about 4:42 left``: the remaining time extrapolates the rate so far."""
+        elapsed = now - self.started
+        counted = self.done - self.start_count
+        text = f"{format_duration(elapsed)} elapsed"
+        if 0 < counted and self.done < self.total:
+            text += f", about {format_duration(elapsed / counted * (self.total - self.done))} left"
+        return text
+
+
+class ConsoleProgress:
+    """Shows progress events to a person, on ``stream`` (standard error by default).
+
+    On a terminal each phase (synthesis, preprocessing, training, evaluation) is a bar with elapsed time
+    and an estimate of the remaining time (tqdm). Elsewhere (a log file, a pipe, CI) each phase writes a
+    line when it starts, at most one line every ``interval`` seconds, and one when it ends, each with the
+    count, the elapsed time and the estimate; cross-validation writes a line per finished run either way.
+    """
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 30.0, terminal: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream or sys.stderr
+        self.terminal = self.stream.isatty() if terminal is None else terminal
+        self.interval = interval
+        self.clock = clock
+        self.phase: _Phase | None = None
+        self.bar: tqdm | None = None
+        self.runs: _Phase | None = None  # cross-validation runs
+        self.created = clock()
+        self.last_event = self.created  # a new phase started when the event before its first one came
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind in _PHASES:
+            self._count(kind, event)
+        elif kind == "batch" and self.bar is not None:
+            self.bar.set_postfix(loss=f"{event['total']:.4g}", ar=f"{event['ar']:.3f}", refresh=False)
+        elif kind == "compile":
+            self._line("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
+                       "--compile off skips it)")
+        elif kind == "note":
+            self._line(event["text"])
+        elif kind == "done":
+            self.close()
+        elif kind == "crossval":
+            self._finished_run(event)
+        self.last_event = self.clock()
+
+    def _count(self, kind: str, event: dict[str, Any]) -> None:
+        name, unit, done_key, total_key = _PHASES[kind]
+        done, total, now = int(event[done_key]), int(event[total_key]), self.clock()
+        if self.phase is None or self.phase.name != name or done <= self.phase.done:
+            self.close()
+            self.phase = _Phase(name, unit, total, start_count=done - 1, started=self.last_event,
+                                last_line=self.last_event)
+            if self.terminal:
+                from tqdm import tqdm  # imported when a terminal shows bars
+
+                self.bar = tqdm(total=total, initial=done - 1, desc=name, unit=unit, file=self.stream,
+                                dynamic_ncols=True)
+                self.bar.start_t -= now - self.last_event  # the phase began before its first event
+            else:
+                self._line(f"{name}: {total} {unit}s")
+        self.phase.done = done
+        note = _note(kind, event)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            if note:
+                self.bar.set_postfix_str(note, refresh=False)
+        elif done == total or now - self.phase.last_line >= self.interval:
+            self.phase.last_line = now
+            self._line(f"{name}: {done}/{total} {unit}s ({100 * done // total} %), {self.phase.times(now)}"
+                       + (f"; {note}" if note else ""))
+        if done == total:
+            self.close()
+
+    def _finished_run(self, event: dict[str, Any]) -> None:
+        now = self.clock()
+        if self.runs is None:
+            self.runs = _Phase("cross-validate", "run", int(event["total"]), 0, self.created)
+        self.runs.done = int(event["done"])
+        self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
+                   f"(finished {event['preset']}, seed {event['seed']}, fold {event['fold']})")
+
+    def _line(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """End the current phase (its bar stays on screen)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.phase = None
+
+
+def _note(kind: str, event: dict[str, Any]) -> str:
+    """The losses of a finished epoch, for the bar or the log line."""
+    if kind != "epoch":
+        return ""
+    return f"train loss {event['train_total']:.4g}, validation {event['val_total']:.4g}"

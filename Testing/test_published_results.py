@@ -1,0 +1,65 @@
+"""The README's published numbers and the shipped demo model are what the current code makes.
+
+``scripts/regenerate_results.py`` records every section's numbers in ``docs/results/<section>.json`` with the
+commit, machine and code fingerprint, renders the README from them and ships the demo's model. These tests
+fail when the README was edited by hand, when the shipped model's card no longer matches the demo's
+settings, or when code that makes models has changed since a section was made (then rerun the script for
+that section: ``python scripts/regenerate_results.py --work DIR --only SECTION``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from AttriVAELib import load_model
+from AttriVAELib.constants import DEFAULT_ATTRIBUTES
+from AttriVAELib.demo import DemoSettings
+from AttriVAELib.io import to_json
+from AttriVAELib.provenance import code_fingerprint
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("regenerate_results", ROOT / "scripts" / "regenerate_results.py")
+regenerate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(regenerate)
+
+
+@pytest.mark.parametrize("section", regenerate.SECTIONS)
+def test_the_readme_shows_what_the_records_hold(section):
+    record = regenerate.load_record(section)
+    assert record["section"] == section and len(record["commit"]) == 40 and record["machine"]["cpu"]
+    rendered = regenerate.RENDER[section](record)
+    assert regenerate.readme_block(section, (ROOT / "README.md").read_text()) == rendered, (
+        f"the README's {section} section differs from docs/results/{section}.json; run "
+        f"python scripts/regenerate_results.py --render")
+
+
+@pytest.mark.parametrize("section", sorted(regenerate.CODE))
+def test_the_records_were_made_by_the_current_code(section):
+    assert regenerate.load_record(section)["code"] == code_fingerprint(regenerate.CODE[section]), (
+        f"code that makes models changed since docs/results/{section}.json was made; run "
+        f"python scripts/regenerate_results.py --work DIR --only {section}")
+
+
+def test_the_shipped_demo_model_is_what_the_demo_makes_now():
+    card = load_model(regenerate.DEMO_MODEL).card
+    settings = DemoSettings()
+    expected = dataclasses.replace(settings.run_config(), attributes=DEFAULT_ATTRIBUTES).to_dict()
+    assert card["config"] == json.loads(to_json(expected)), "DemoSettings changed since the demo model was made"
+    synthetic = {k: v for k, v in card["data"]["synthetic"].items() if k not in ("generator", "library_version")}
+    assert synthetic == {**settings.cohort_arguments(), "field_of_view_mm": 120.0}
+    assert card["provenance"]["code"] == code_fingerprint(), (
+        "the code that makes models changed since the shipped demo model was made; run "
+        "python scripts/regenerate_results.py --work DIR --only demo,science")
+
+
+def test_the_published_demo_numbers_are_the_shipped_models():
+    card, record = load_model(regenerate.DEMO_MODEL).card, regenerate.load_record("demo")
+    assert record["summary"] == card["test"] and record["best_epoch"] == card["training"]["best_epoch"]
+    for name, rho in card["test"]["spearman"].items():  # and the demo printed them
+        assert f"{name:24s} {rho:+.3f}" in record["printed"]
+    assert f"AUC {card['test']['auc']:.3f}, accuracy {card['test']['accuracy']:.3f}" in record["printed"]

@@ -1,0 +1,348 @@
+"""Regenerate every result the README publishes, and the demo model shipped with the Slicer module, from the
+committed code; write each as JSON into docs/results/ (commands, commit, machine, code fingerprint, numbers)
+and render the README's result sections from those files.
+
+    python scripts/regenerate_results.py --work WORK                      # every section (about 1½ h)
+    python scripts/regenerate_results.py --work WORK --only demo,science  # some sections
+    python scripts/regenerate_results.py --render                         # only the README, from the JSON
+
+Sections:
+
+- ``demo``: the README's main command as a new user runs it (``scripts/readme_install.py``: a fresh clone
+  of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints and its wall
+  time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
+- ``science``: the demo's recipe with training seeds 1 and 2, and ``beta-vae`` with seed 0, each evaluated
+  on the demo's test split and on an independent 300-subject cohort (needs ``demo`` in the same WORK).
+- ``speed``: ``attrivae bench``, ``benchmarks/speed_paths.py`` and ``benchmarks/slicer_interactive.py``.
+- ``tests``: the README's test command in a fresh clone and virtual environment, with cold caches and again
+  warm.
+
+It refuses a tree with uncommitted changes: the records name the commit that made them. Sections time
+things, so keep the machine otherwise idle. ``Testing/test_published_results.py`` checks that the README
+shows what the records hold and that the records of ``demo``, ``science`` and ``speed`` were made by the
+current code (their code fingerprint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from readme_install import readme_main_command, run_as_new_user  # noqa: E402
+
+from AttriVAELib.console import format_duration  # noqa: E402
+from AttriVAELib.constants import DEFAULT_ATTRIBUTES  # noqa: E402
+from AttriVAELib.demo import DemoSettings  # noqa: E402
+from AttriVAELib.provenance import MODEL_MAKING_MODULES, code_fingerprint, machine  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results"
+README = ROOT / "README.md"
+DEMO_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors"
+SECTIONS = ("demo", "science", "speed", "tests")
+CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES,
+        "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
+"""Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
+INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
+COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
+SCIENCE_RUNS = (("paper", 1), ("paper", 2), ("beta-vae", 0))  # besides the demo's model (paper, seed 0)
+TARGET_ATTRIBUTES = ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm")
+
+
+# ------------------------------------------------------------------------------------------- running
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[str, float]:
+    """Run, echo and return standard output and wall seconds; stop the script when the command fails."""
+    print(f"$ {' '.join(command)}", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+    print(result.stdout, end="", flush=True)
+    if result.returncode:
+        raise SystemExit(f"failed with status {result.returncode}: {' '.join(command)}")
+    return result.stdout, time.perf_counter() - started
+
+
+def _attrivae(*arguments: str, cwd: Path) -> str:
+    """``attrivae ARGUMENTS`` with this interpreter (the same commit as the clone the demo ran in)."""
+    return _run([sys.executable, "-m", "AttriVAELib", *arguments], cwd)[0]
+
+
+def _record(section: str, commands: list[str], **results: Any) -> dict[str, Any]:
+    return {"section": section, "commit": COMMIT,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "machine": machine(),
+            "code": code_fingerprint(CODE[section]) if section in CODE else None, "commands": commands, **results}
+
+
+def _metrics(path: Path) -> dict[str, Any]:
+    """The published subset of a report's metrics.json."""
+    metrics = json.loads(path.read_text())
+    return {"subjects": metrics["subjects"],
+            "r2": {name: entry["r2"] for name, entry in metrics["interpretability"].items()},
+            **{key: metrics[key] for key in ("interpretability_mean", "mig_ksg", "sap", "scc", "modularity")},
+            "dice": metrics["reconstruction"]["dice"], "mmd": metrics["reconstruction"]["mmd"],
+            "auc": metrics["classification"]["auc"], "accuracy": metrics["classification"]["accuracy"]}
+
+
+def regenerate_demo(work: Path) -> dict[str, Any]:
+    """The README's main command in a fresh clone and environment; ships its model."""
+    from AttriVAELib import load_model
+
+    demo, printed, seconds = run_as_new_user(work / "readme", [])
+    card = load_model(demo / "run" / "model.safetensors").card
+    shutil.copyfile(demo / "run" / "model.safetensors", DEMO_MODEL)
+    return _record("demo", [readme_main_command()], install_s=seconds["install"], demo_s=seconds["demo"],
+                   printed=printed, summary=card["test"], best_epoch=card["training"]["best_epoch"],
+                   report=_metrics(demo / "report" / "metrics.json"))
+
+
+def regenerate_science(work: Path) -> dict[str, Any]:
+    """More seeds and the β-VAE ablation at the demo's settings, on two held-out sets."""
+    demo = work / "readme" / "clone" / "attrivae-demo"
+    if not (demo / "report" / "metrics.json").is_file():
+        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
+    here, settings = work / "readme" / "clone", DemoSettings()
+    commands = [f"attrivae synth --out H300 --subjects {INDEPENDENT_COHORT['subjects']} --size {settings.size} "
+                f"--seed {INDEPENDENT_COHORT['seed']}"]
+    if not (here / "H300").is_dir():
+        _attrivae(*commands[0].split()[1:], cwd=here)
+    recipe = (f"--size {settings.input_size} --epochs {settings.epochs} --learning-rate {settings.learning_rate:g} "
+              f"--augment {settings.augment:g} --precision fp32")
+    runs = [{"preset": "paper", "seed": 0, "model": "attrivae-demo/run/model.safetensors",
+             "test": "attrivae-demo/report"}]
+    for preset, seed in SCIENCE_RUNS:
+        folder = f"{preset}-seed{seed}"
+        command = f"attrivae train --data attrivae-demo/data --out {folder} --preset {preset} {recipe} --seed {seed}"
+        commands.append(command)
+        if not (here / folder / "summary.json").is_file():
+            shutil.rmtree(here / folder, ignore_errors=True)
+            _attrivae(*command.split()[1:], cwd=here)
+        runs.append({"preset": preset, "seed": seed, "model": f"{folder}/model.safetensors", "test": None})
+    for run in runs:
+        stem = run["model"].split("/")[0] if run["test"] is None else "demo"
+        reports = {"test": run["test"] or f"{stem}-test", "independent": f"{stem}-H300"}
+        for held_out, report in reports.items():
+            subjects = "test" if held_out == "test" else "all"
+            data = "attrivae-demo/data" if held_out == "test" else "H300"
+            command = f"attrivae evaluate --model {run['model']} --data {data} --out {report} --subjects {subjects}"
+            if report != run["test"]:
+                commands.append(command)
+                if not (here / report / "metrics.json").is_file():
+                    shutil.rmtree(here / report, ignore_errors=True)
+                    _attrivae(*command.split()[1:], cwd=here)
+            run[held_out] = _metrics(here / report / "metrics.json")
+    return _record("science", commands, runs=[{k: v for k, v in run.items() if k != "model"} for run in runs])
+
+
+def regenerate_speed(work: Path) -> dict[str, Any]:
+    """The benchmark of the training step and inference, each speed path, and the Slicer logic's speed."""
+    folder = work / "speed"
+    folder.mkdir(parents=True, exist_ok=True)
+    commands = ["attrivae bench --json bench.json", "python benchmarks/speed_paths.py --json paths.json",
+                "python benchmarks/slicer_interactive.py --json interactive.json"]
+    _attrivae("bench", "--json", str(folder / "bench.json"), cwd=ROOT)
+    _run([sys.executable, "benchmarks/speed_paths.py", "--json", str(folder / "paths.json")], ROOT)
+    _run([sys.executable, "benchmarks/slicer_interactive.py", "--json", str(folder / "interactive.json")], ROOT)
+    loaded = {name: json.loads((folder / f"{name}.json").read_text()) for name in ("bench", "paths", "interactive")}
+    return _record("speed", commands, bench=loaded["bench"], paths=loaded["paths"]["volumes_per_s"],
+                   interactive=loaded["interactive"]["summary"])
+
+
+def regenerate_tests(work: Path) -> dict[str, Any]:
+    """The README's test command in a fresh clone and environment: install, cold run, warm run."""
+    clone, venv = work / "tests" / "clone", work / "tests" / "venv"
+    shutil.rmtree(work / "tests", ignore_errors=True)
+    _run(["git", "clone", "--quiet", str(ROOT), str(clone)], ROOT)
+    _run([sys.executable, "-m", "venv", str(venv)], ROOT)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
+           "TORCHINDUCTOR_CACHE_DIR": str(work / "tests" / "inductor-cache")}
+    env.pop("PYTHONPATH", None)
+    install = 'pip install torch==2.13.0 && pip install -e ".[test]"'
+    test = "python -m pytest Testing -q"
+    _, install_s = _run(["bash", "-c", install], clone, env)
+    cold, cold_s = _run(["bash", "-c", test], clone, env)
+    warm, warm_s = _run(["bash", "-c", test], clone, env)
+    passed = [re.search(r"(\d+) passed", output).group(1) for output in (cold, warm)]  # type: ignore[union-attr]
+    return _record("tests", [install, test], install_s=install_s, cold_s=cold_s, warm_s=warm_s,
+                   passed=int(passed[0]))
+
+
+REGENERATE: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "demo": regenerate_demo, "science": regenerate_science, "speed": regenerate_speed, "tests": regenerate_tests}
+
+
+# --------------------------------------------------------------------------------------------- README
+def _machine_text(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    return f"{m['cpu']} ({m['cores']} cores), torch {m['torch']}"
+
+
+def _stamp(record: dict[str, Any]) -> str:
+    return (f"*Generated by `python scripts/regenerate_results.py --only {record['section']}` at commit "
+            f"{record['commit'][:7]} on {_machine_text(record)}, {record['date']}.*")
+
+
+def render_demo(record: dict[str, Any]) -> str:
+    summary, report = record["summary"], record["report"]
+    opening = (f"On {_machine_text(record)}, in a fresh clone and virtual environment, the install took "
+               f"{format_duration(record['install_s'])} and `attrivae demo` **{format_duration(record['demo_s'])}** "
+               f"(minutes:seconds: synthesis, training, report); best validation epoch {record['best_epoch']}, "
+               f"{summary['subjects']} test subjects (never used for training or model selection). It printed:")
+    r2 = ", ".join(f"{value:.3f}" for value in report["r2"].values())
+    closing = (f"Its report (`attrivae-demo/report`) has, on the same test split, interpretability R² {r2} "
+               f"(attributes in the order above), MIG (KSG) {report['mig_ksg']:.3f}, SAP {report['sap']:.3f}, SCC "
+               f"{report['scc']:.3f}. The shipped Slicer model is this run's model.")
+    return "\n".join([opening, "", "```text", record["printed"].rstrip(), "```", "", closing, "", _stamp(record)])
+
+
+_SHORT_NAMES = {"lv_volume_ml": "LV volume", "myo_volume_ml": "myo volume", "wall_thickness_mm": "wall thickness",
+                "infarct_size_pct": "infarct size", "ef_pct": "EF", "lv_sphericity": "sphericity",
+                "myo_max_diameter_mm": "max 2D diameter"}
+
+
+def render_science(record: dict[str, Any]) -> str:
+    names = list(DEFAULT_ATTRIBUTES)
+    header = ("| preset, training seed | held-out set | " + " | ".join(_SHORT_NAMES[n] for n in names)
+              + " | AUC |\n|---|---|" + "---|" * (len(names) + 1))
+    rows = []
+    for run in record["runs"]:
+        for held_out in ("test", "independent"):
+            metrics = run[held_out]
+            label = "test split" if held_out == "test" else "independent"
+            auc = f"{metrics['auc']:.3f}" if run["preset"] == "paper" else "(no classifier)"
+            rows.append(f"| `{run['preset']}`, {run['seed']}{' (= demo)' if run['test'] else ''} | {label} "
+                        f"({metrics['subjects']}) | " + " | ".join(f"{metrics['r2'][n]:.3f}" for n in names)
+                        + f" | {auc} |")
+    paper = [run for run in record["runs"] if run["preset"] == "paper"]
+    verdicts = []
+    for held_out in ("test", "independent"):
+        means = {n: sum(run[held_out]["r2"][n] for run in paper) / len(paper) for n in names}
+        auc = sum(run[held_out]["auc"] for run in paper) / len(paper)
+        label = "test split" if held_out == "test" else "independent"
+        rows.append(f"| `paper`, mean of {len(paper)} seeds | {label} | "
+                    + " | ".join(f"**{means[n]:.3f}**" for n in names) + f" | **{auc:.3f}** |")
+        lowest = min(TARGET_ATTRIBUTES, key=means.__getitem__)
+        met = means[lowest] >= 0.9 and auc >= 0.9
+        place = "test splits" if held_out == "test" else "independent cohort"
+        verdicts.append(f"{'met' if met else 'missed'} on the {place} (lowest: {_SHORT_NAMES[lowest]} "
+                        f"{means[lowest]:.3f}, AUC {auc:.3f})")
+    target = (f"Target of the demo's recipe, R² ≥ 0.9 for LV volume, myocardial volume and wall thickness and AUC "
+              f"≥ 0.9, as the mean of the {len(paper)} `paper` seeds: " + "; ".join(verdicts) + ".")
+    demo = record["runs"][0]["test"]
+    beta = next(run for run in record["runs"] if run["preset"] == "beta-vae")["test"]
+    comparison = (f"On the test split, `paper` (seed 0) against `beta-vae` (seed 0): mean interpretability "
+                  f"{demo['interpretability_mean']:.3f} vs {beta['interpretability_mean']:.3f}, MIG (KSG) "
+                  f"{demo['mig_ksg']:.3f} vs {beta['mig_ksg']:.3f}, SAP {demo['sap']:.3f} vs {beta['sap']:.3f}, SCC "
+                  f"{demo['scc']:.3f} vs {beta['scc']:.3f}, modularity {demo['modularity']:.3f} vs "
+                  f"{beta['modularity']:.3f}, reconstruction Dice {demo['dice']:.3f} vs {beta['dice']:.3f}, MMD² "
+                  f"{demo['mmd']:.3f} vs {beta['mmd']:.3f}.")
+    commands = ["Commands (in the folder where `attrivae demo` ran):", "", "```bash", *record["commands"], "```"]
+    return "\n".join([header, *rows, "", target, "", comparison, "", *commands, "", _stamp(record)])
+
+
+def render_speed(record: dict[str, Any]) -> str:
+    bench, interactive = record["bench"], record["interactive"]
+    training, inference, path = bench["training"], bench["inference"], bench["default_path"]
+    peaks = ", ".join(f"{value:.0f} ({name})" for name, value in training["matmul_gflops"].items())
+    memory = ", ".join(f"{mb:,.0f} MB at batch {b}" for b, mb in bench["peak_memory_mb"].items())
+    step = f"{path['dtype']}{', compiled' if path['compile'] else ''}"
+    bench_text = (
+        f"`attrivae bench` ({bench['size']}³, batch {bench['batch_size']}): baseline "
+        f"{training['baseline_volumes_per_s']:.2f} volumes/s, project's step ({step}) "
+        f"{training['default_volumes_per_s']:.2f} volumes/s: **ratio {training['ratio']:.2f}×**; against the baseline "
+        f"with freed memory retained ({training['baseline_retained_volumes_per_s']:.2f} volumes/s) "
+        f"{training['ratio_to_retained_baseline']:.2f}×. A step is {training['gflop_per_step']:.1f} GFLOP: "
+        f"{training['baseline_gflops']:.0f} GFLOP/s for the baseline, {training['default_gflops']:.0f} for the "
+        f"project's step, against matmul peaks of {peaks} GFLOP/s. Peak memory of training: {memory}.")
+    inference_text = (
+        f"Inference, one subject: encode {inference['encode_s'] * 1e3:.1f} ms, one slider update "
+        f"{inference['slider_update_s'] * 1e3:.1f} ms, attention maps for all attributes "
+        f"{inference['attention_all_s'] * 1e3:.0f} ms, full analysis with attention "
+        f"{inference['analysis_with_attention_s'] * 1e3:.0f} ms. Through the Slicer logic on real MRML: slider "
+        f"update median {interactive['explore_update_s']['median'] * 1e3:.0f} ms (max "
+        f"{interactive['explore_update_s']['max'] * 1e3:.0f}), analysis {interactive['analyze_s']['median'] * 1e3:.0f} "
+        f"ms, attention for all attributes {interactive['attention_all_s']['median'] * 1e3:.0f} ms.")
+    baseline = next(iter(record["paths"].values()))
+    table = ["| training path (each in a fresh process) | volumes/s | vs baseline |", "|---|---|---|",
+             *(f"| {name} | {rate:.2f} | {rate / baseline:.2f}× |" for name, rate in record["paths"].items())]
+    return "\n".join([bench_text, "", inference_text, "", *table, "", _stamp(record)])
+
+
+def render_tests(record: dict[str, Any]) -> str:
+    return (f"In a fresh clone and virtual environment, `{record['commands'][0]}` took "
+            f"{format_duration(record['install_s'])} (packages from the registry's cache of that machine), then "
+            f"`{record['commands'][1]}` ran {record['passed']} tests in **{format_duration(record['cold_s'])}** with "
+            f"cold caches (no compiled kernels yet) and **{format_duration(record['warm_s'])}** when run again "
+            f"(warm). CI runs the same on a fresh machine, then the README's main command at tiny settings "
+            f"(`scripts/readme_install.py --short`).\n\n{_stamp(record)}")
+
+
+RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
+    "demo": render_demo, "science": render_science, "speed": render_speed, "tests": render_tests}
+
+
+def _markers(section: str) -> tuple[str, str]:
+    return (f"<!-- results: {section} (rendered by scripts/regenerate_results.py from docs/results/{section}.json; "
+            f"do not edit) -->", f"<!-- end of results: {section} -->")
+
+
+def readme_block(section: str, readme: str) -> str:
+    """The text between a section's markers in the README."""
+    start, end = _markers(section)
+    if start not in readme or end not in readme:
+        raise ValueError(f"README.md lacks the markers of section {section!r}")
+    return readme.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def load_record(section: str) -> dict[str, Any]:
+    return json.loads((RESULTS / f"{section}.json").read_text())
+
+
+def render_readme() -> None:
+    text = README.read_text()
+    for section in SECTIONS:
+        start, end = _markers(section)
+        text = text.replace(f"{start}\n{readme_block(section, text)}\n{end}",
+                            f"{start}\n{RENDER[section](load_record(section))}\n{end}")
+    README.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="folder for the runs (reused: finished runs are not redone)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--render", action="store_true", help="only render the README from docs/results")
+    args = parser.parse_args()
+    if not args.render:
+        sections = [s.strip() for s in args.only.split(",") if s.strip()]
+        unknown = set(sections) - set(SECTIONS)
+        if unknown or not args.work:
+            parser.error(f"unknown sections {sorted(unknown)}" if unknown else "--work is needed")
+        if _git("status", "--porcelain"):
+            raise SystemExit("the tree has uncommitted changes; commit them: the records name the commit")
+        global COMMIT
+        COMMIT = _git("rev-parse", "HEAD")
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        for section in sections:
+            record = REGENERATE[section](args.work.resolve())
+            (RESULTS / f"{section}.json").write_text(json.dumps(record, indent=2) + "\n")
+            print(f"wrote {RESULTS / f'{section}.json'}", flush=True)
+    render_readme()
+    print(f"rendered the result sections of {README}")
+
+
+if __name__ == "__main__":
+    main()
