@@ -312,8 +312,9 @@ def load_record(section: str) -> dict[str, Any]:
 
 
 def render_readme() -> None:
+    """Render every section that has a record; the others stay as they are."""
     text = README.read_text()
-    for section in SECTIONS:
+    for section in (s for s in SECTIONS if (RESULTS / f"{s}.json").is_file()):
         start, end = _markers(section)
         text = text.replace(f"{start}\n{readme_block(section, text)}\n{end}",
                             f"{start}\n{RENDER[section](load_record(section))}\n{end}")
