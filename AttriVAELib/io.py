@@ -225,9 +225,9 @@ def _finite(data: Any) -> Any:
     return data
 
 
-_NIFTI_HEADERS = {  # sizeof_hdr → offsets and types of (dim, datatype, bitpix, vox_offset)
-    348: ((40, "i2"), 70, 72, (108, "f4")),  # NIfTI-1
-    540: ((16, "i8"), 12, 14, (168, "i8")),  # NIfTI-2
+_NIFTI_HEADERS = {  # sizeof_hdr → offsets and types of (dim, datatype, bitpix, vox_offset, pixdim)
+    348: ((40, "i2"), 70, 72, (108, "f4"), (76, "f4")),  # NIfTI-1
+    540: ((16, "i8"), 12, 14, (168, "i8"), (104, "f8")),  # NIfTI-2
 }
 _NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 and float64
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -254,9 +254,12 @@ def _nifti_problem(path: Path) -> str | None:
     header = _nifti_header(data)
     if header is None:
         return None
-    order, shape, datatype, bitpix, offset = header
+    order, shape, datatype, bitpix, offset, spacing = header
     if not 1 <= len(shape) <= 7 or min(shape) < 1 or bitpix % 8 or offset < 0:
         return f"has a damaged NIfTI header (dimensions {shape}, {bitpix} bits per voxel); export it again"
+    if not all(math.isfinite(mm) and mm > 0 for mm in spacing[:3]):  # ITK would read 1 mm without a word
+        return (f"has a damaged NIfTI header (voxel spacing {tuple(round(mm, 4) for mm in spacing[:3])} mm); "
+                f"export it again with the spacing")
     end = offset + math.prod(shape) * bitpix // 8
     if len(data) < end:
         return f"is truncated ({len(data) - offset:,} of {end - offset:,} bytes of voxel data); copy or export it again"
@@ -267,15 +270,17 @@ def _nifti_problem(path: Path) -> str | None:
     return None
 
 
-def _nifti_header(data: bytes) -> tuple[str, tuple[int, ...], int, int, int] | None:
-    """(byte order, shape, datatype code, bits per voxel, voxel offset) of a NIfTI-1/2 header, or None."""
-    for size, ((dim_at, dim_type), datatype_at, bitpix_at, (offset_at, offset_type)) in _NIFTI_HEADERS.items():
+def _nifti_header(data: bytes) -> tuple[str, tuple[int, ...], int, int, int, tuple[float, ...]] | None:
+    """(byte order, shape, datatype code, bits per voxel, voxel offset, voxel spacing in mm along the first
+    dimensions) of a NIfTI-1/2 header, or None."""
+    for size, (dim, datatype_at, bitpix_at, offset, pixdim) in _NIFTI_HEADERS.items():
         for order in ("<", ">"):
             if len(data) >= size and np.frombuffer(data, f"{order}i4", 1, 0)[0] == size:
-                dim = np.frombuffer(data, f"{order}{dim_type}", 8, dim_at)
-                rank = int(dim[0])
-                shape = tuple(int(n) for n in dim[1:1 + rank]) if 1 <= rank <= 7 else (rank,)
+                dims = np.frombuffer(data, f"{order}{dim[1]}", 8, dim[0])
+                rank = int(dims[0])
+                shape = tuple(int(n) for n in dims[1:1 + rank]) if 1 <= rank <= 7 else (rank,)
+                spacing = tuple(float(mm) for mm in np.frombuffer(data, f"{order}{pixdim[1]}", 8, pixdim[0])[1:])
                 return (order, shape, int(np.frombuffer(data, f"{order}i2", 1, datatype_at)[0]),
                         int(np.frombuffer(data, f"{order}i2", 1, bitpix_at)[0]),
-                        int(np.frombuffer(data, f"{order}{offset_type}", 1, offset_at)[0]))
+                        int(np.frombuffer(data, f"{order}{offset[1]}", 1, offset[0])[0]), spacing[:max(rank, 1)])
     return None

@@ -20,6 +20,10 @@ class LabelScheme:
     myocardium: tuple[int, ...]  # all myocardium, infarct and no-reflow included
     infarct: tuple[int, ...] = ()  # infarct + no-reflow; empty when the data set has no scar labels
 
+    def __post_init__(self) -> None:
+        for name in ("cavity", "myocardium", "infarct"):  # plain ints (not enum members) read well in messages
+            object.__setattr__(self, name, tuple(int(value) for value in getattr(self, name)))
+
     def cavity_mask(self, labels: np.ndarray) -> np.ndarray:
         return np.isin(labels, self.cavity)
 

@@ -143,8 +143,8 @@ def preprocess(
     lv = scheme.lv_mask(sitk.GetArrayViewFromImage(labels))  # (k, j, i)
     if not lv.any():
         raise InvalidVolumeError(
-            f"mask of {name} has no LV voxels (labels {[int(v) for v in scheme.cavity + scheme.myocardium]}, "
-            f"{scheme.name} convention); check the label values or the dataset --format")
+            f"mask of {name} has no LV voxels (labels {scheme.cavity + scheme.myocardium}, {scheme.name} "
+            f"convention); check the label values or the dataset --format")
     if lv.all():
         raise InvalidVolumeError(f"mask of {name} is foreground everywhere; give a label map of the LV only")
     masked = sitk.GetArrayFromImage(image).astype(np.float32) * lv

@@ -64,6 +64,14 @@ def truncated_nifti(data: Path) -> None:
     _replace_in_csv(data, IMAGE, "images/plain.nii")
 
 
+def zero_spacing_in_the_header(data: Path) -> None:
+    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(data / "images" / "plain.nii"))
+    header = bytearray((data / "images" / "plain.nii").read_bytes())
+    header[80:84] = np.float32(0.0).tobytes()  # pixdim[1] of the NIfTI-1 header
+    (data / "images" / "plain.nii").write_bytes(bytes(header))
+    _replace_in_csv(data, IMAGE, "images/plain.nii")
+
+
 def text_as_image(data: Path) -> None:
     (data / IMAGE).write_text("subject,image\nthis is not an image\n")
 
@@ -171,6 +179,7 @@ COHORT_CASES: list[tuple[Damage, str]] = [
     (truncated_gzip, f"{IMAGE} is truncated"),
     (gzip_checksum, f"{IMAGE} is damaged"),
     (truncated_nifti, "plain.nii is truncated"),
+    (zero_spacing_in_the_header, "plain.nii has a damaged NIfTI header (voxel spacing (0.0,"),
     (text_as_image, f"{IMAGE} (no image reader recognises it"),
     (empty_image, f"{IMAGE} (no image reader recognises it"),
     (png_as_image, "photo.png is 2D"),
@@ -181,7 +190,7 @@ COHORT_CASES: list[tuple[Damage, str]] = [
     (four_d_image, f"{IMAGE} is 4D"),
     (truncated_mask, f"{MASK} is truncated"),
     (image_as_mask, f"{MASK} has 743 distinct values, more than a label map has"),
-    (empty_mask, "has no LV voxels"),
+    (empty_mask, "has no LV voxels (labels (1, 2, 3, 4), emidec convention)"),
     (mask_on_another_grid, "do not share one voxel grid"),
     (duplicate_subject_id, "the subject id 'sub-003' appears twice (image"),
     (one_image_for_two_subjects, "appears twice (subject 'sub-003' and subject 'sub-004')"),
