@@ -7,6 +7,7 @@ option at fault, no traceback, and nothing written where the command would have 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -405,3 +406,15 @@ def test_an_ed_mask_with_labels_beyond_the_scheme_is_still_a_label_map(tmp_path)
     labels[0, 0, :5] = [5, 6, 7, 8, 9]  # other structures (RV, papillary muscles...) are allowed
     write_pair(tmp_path, "image.nii.gz", "mask.nii.gz", labels)
     assert read_label_map(tmp_path / "mask.nii.gz").GetPixelID() == sitk.sitkUInt8
+
+
+@pytest.mark.parametrize("command", ["demo", "evaluate"])
+def test_a_report_command_without_matplotlib_stops_before_any_work(tiny_run, eval_cohort, tmp_path, capsys,
+                                                                    monkeypatch, command):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    arguments = ["--subjects", "40", "--size", "32"] if command == "demo" else [
+        "--model", str(tiny_run / "model.safetensors"), "--data", str(eval_cohort)]
+    code, _, err = run(capsys, command, "--out", str(tmp_path / "out"), *arguments)
+    assert_one_line_error(code, err, "the report needs matplotlib")
+    assert "pip install matplotlib" in err
+    assert not (tmp_path / "out").exists() and "synthesise" not in err and "preprocess" not in err
