@@ -165,7 +165,7 @@ def _peak_rss_mb() -> float:
 
 
 def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_mode: str = TrainConfig.compile,
-                  precision: str = TrainConfig.precision, memory_batch_sizes: tuple[int, ...] = (1, 4, 16),
+                  precision: str = TrainConfig.precision, memory_batch_sizes: tuple[int, ...] = (2, 4, 16),
                   repeats: int = 20) -> dict[str, Any]:
     """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict. The
     project's path uses ``precision`` and ``compile_mode`` as training would. Changes this process's memory

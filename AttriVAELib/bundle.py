@@ -92,15 +92,16 @@ def save_model(path: Path | str, model: AttriVAE, card: dict[str, Any]) -> None:
 _ATTRIBUTE_NUMBERS = ("mean", "std", "min", "max", "latent_slope", "latent_intercept")
 
 
-def _check_attribute_entries(entries: Any, path: Path | str) -> None:
+def _check_attribute_entries(entries: Any, latent_size: int, path: Path | str) -> None:
     """Raise :class:`InvalidModelError` unless the card's attributes are what readers rely on: a list of
     objects with a ``name``, a latent ``dim`` and finite statistics."""
     if not isinstance(entries, list):
         raise InvalidModelError(f"model card of {path}: 'attributes' is not a list; the file is damaged")
     for index, entry in enumerate(entries):
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("dim"), int)):
-            raise InvalidModelError(f"model card of {path}: attribute {index} lacks a name or a latent dim; "
-                                    f"the file is damaged")
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and type(entry.get("dim")) is int
+                and 0 <= entry["dim"] < latent_size):
+            raise InvalidModelError(f"model card of {path}: attribute {index} lacks a name or a latent dim below "
+                                    f"{latent_size}; the file is damaged")
         bad = [key for key in _ATTRIBUTE_NUMBERS if key in entry and not (
             isinstance(entry[key], (int, float)) and math.isfinite(entry[key]))]
         if bad:
@@ -128,16 +129,21 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBun
     for key in ("model", "attributes"):
         if key not in card:
             raise InvalidModelError(f"model card of {path} lacks {key!r}; the file is incomplete")
-    _check_attribute_entries(card["attributes"], path)
+    try:
+        model = AttriVAE(ModelConfig(**card["model"]))
+    except (AttriVAEError, TypeError) as err:  # TypeError: not a dict, or unknown keys
+        detail = str(err).strip().splitlines()[0]
+        raise InvalidModelError(f"model card of {path} does not describe an AttriVAE architecture ({detail}); "
+                                f"the file is damaged") from err
+    _check_attribute_entries(card["attributes"], model.config.latent_size, path)
     damaged = next((name for name, tensor in tensors.items()
                     if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
     if damaged:
         raise InvalidModelError(f"{path} holds NaN or Inf weights ({damaged}); it was saved from a diverged or damaged "
                                 f"run, train again")
     try:
-        model = AttriVAE(ModelConfig(**card["model"]))
         model.load_state_dict(tensors, strict=True)
-    except (AttriVAEError, TypeError, RuntimeError) as err:
+    except RuntimeError as err:
         detail = str(err).strip().splitlines()[0]
         raise InvalidModelError(
             f"weights in {path} do not match the architecture of its model card ({detail})") from err

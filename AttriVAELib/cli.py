@@ -174,6 +174,8 @@ def _train(args: argparse.Namespace) -> int:
     try:
         model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
     except TrainingInterrupted as err:
+        if isinstance(progress, ConsoleProgress):
+            progress.close()
         print(f"attrivae: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.progress == "text" and not worker:
@@ -411,10 +413,17 @@ def _add_demo(commands: Any) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from .acceleration import retain_freed_memory
     from .demo import run_demo
+    from .training import TrainingInterrupted
 
     settings = DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})
     retain_freed_memory()  # this process is for training only
-    result = run_demo(args.out, settings, progress=ConsoleProgress())
+    progress = ConsoleProgress()
+    try:
+        result = run_demo(args.out, settings, progress=progress)
+    except TrainingInterrupted as err:
+        progress.close()
+        print(f"attrivae: {err}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     _print_summary(result.model, result.summary)
     print(f"report: {result.report}")
     return 0

@@ -26,9 +26,12 @@ import json
 import math
 import numbers
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from .errors import InvalidConfigError
 
@@ -51,29 +54,47 @@ _OPTIONS = {"input_size": "--size", "augment_probability": "--augment", "epochs"
 """Command-line option of a config field, for error messages."""
 
 
+def _finite_number(value: Any) -> bool:
+    """A real number (not a bool) that is finite as a float."""
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+_VALUE_CHECKS: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    int: (lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)), "a whole number"),
+    float: (_finite_number, "a finite number"),
+    bool: (lambda v: isinstance(v, (bool, np.bool_)), "true or false"),
+    str: (lambda v: isinstance(v, str), "text"),
+}
+
+
 def _check_value_types(section: Any) -> None:
     """Raise :class:`InvalidConfigError` unless every field of a config dataclass holds its type: whole numbers
-    where ints belong, finite numbers where floats do, true/false and text where those do (a JSON config can
-    hold 1.5 epochs, "80" or NaN, and a command-line float can be nan or inf). Numbers become Python ints and
-    floats, lists become tuples."""
+    where ints belong, finite numbers where floats do, true/false and text where those do, lists of the
+    right length where tuples do (a JSON config can hold 1.5 epochs, "80" or NaN, and a command-line float
+    can be nan or inf). Numbers become Python ints and floats, lists become tuples."""
     hints = typing.get_type_hints(type(section))
     for item in dataclasses.fields(section):
         value, hint = getattr(section, item.name), hints[item.name]
-        is_tuple = typing.get_origin(hint) is tuple
-        element = typing.get_args(hint)[0] if is_tuple else hint
-        values = list(value) if is_tuple and isinstance(value, (list, tuple)) else [value]
-        checks = {int: (lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool), "a whole number"),
-                  float: (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v),
-                          "a finite number"),
-                  bool: (lambda v: isinstance(v, bool), "true or false")}
-        valid, expected = checks.get(element, (lambda v: isinstance(v, str), "text"))
-        if (is_tuple and not isinstance(value, (list, tuple))) or not all(valid(v) for v in values):
+        arguments = typing.get_args(hint) if typing.get_origin(hint) is tuple else ()
+        element = arguments[0] if arguments else hint
+        valid, expected = _VALUE_CHECKS[str if typing.get_origin(element) is Literal else element]
+        if arguments:
+            length = None if arguments[-1] is Ellipsis else len(arguments)
+            expected = f"a list of {f'{length} ' if length else ''}{expected.removeprefix('a ')}s"
+            right = isinstance(value, (list, tuple)) and length in (None, len(value)) and all(map(valid, value))
+        else:
+            right = valid(value)
+        if not right:
             option = f" ({_OPTIONS[item.name]})" if item.name in _OPTIONS else ""
-            expected = f"a list of {expected.removeprefix('a ')}s" if is_tuple else expected
             where = type(section).__name__.removesuffix("Config").lower()  # the section of a config file
             raise InvalidConfigError(f"{where}.{item.name}{option} = {value!r} must be {expected}")
-        converted = [element(v) if element in (int, float) else v for v in values]
-        setattr(section, item.name, tuple(converted) if is_tuple else converted[0])
+        convert = element if element in (int, float, bool) else (lambda v: v)
+        setattr(section, item.name, tuple(map(convert, value)) if arguments else convert(value))
 
 
 @dataclass

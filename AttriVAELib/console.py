@@ -87,7 +87,8 @@ class ConsoleProgress:
             self.close()
         elif kind == "crossval":
             self._finished_run(event)
-        self.last_event = self.clock()
+        if kind != "batch":  # a phase begins after the previous phase's last count, not inside an epoch
+            self.last_event = self.clock()
 
     def _count(self, kind: str, event: dict[str, Any]) -> None:
         name, unit, done_key, total_key = _PHASES[kind]

@@ -25,7 +25,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -35,8 +35,9 @@ from .errors import InvalidDatasetError, InvalidVolumeError
 GEOMETRY_TOLERANCE = 1e-3
 """Relative tolerance on spacing/origin/direction when comparing an image with its mask."""
 
-MAX_LABEL_VALUES = 64
-"""A label map with more distinct values than this is taken for an image given as a mask."""
+MAX_LABEL_VALUES = 255
+"""A label map with more distinct values than this is taken for an image given as a mask (label maps hold a
+few structures, images hundreds or thousands of grey values)."""
 
 
 @contextlib.contextmanager
@@ -236,10 +237,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def _nifti_problem(path: Path) -> str | None:
     """What is wrong with a single-file NIfTI (``.nii``, ``.nii.gz``), in words, or None.
 
-    ITK's NIfTI reader fills voxels missing from a truncated file with zeros and hands NaN voxels over as
-    0, so neither reaches :func:`check_volume`: this decompresses the file (which checks its gzip CRC and
-    length), compares its size with what the header announces and looks at the raw float voxels. Files
-    of other formats, and headers it does not recognise (ITK then decides), return None."""
+    ITK's NIfTI reader fills voxels missing from a truncated file with zeros, reads a zero or non-finite
+    voxel spacing as 1 mm and hands NaN voxels over as 0, so none of these reaches :func:`check_volume`:
+    this decompresses the file (which checks its gzip CRC and length), checks the header's dimensions,
+    spacing and data offset, compares the file's size with what the header announces and looks at the raw
+    float voxels. Files of other formats, and headers it does not recognise (ITK then decides), return None."""
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         return None
     try:
@@ -254,33 +256,45 @@ def _nifti_problem(path: Path) -> str | None:
     header = _nifti_header(data)
     if header is None:
         return None
-    order, shape, datatype, bitpix, offset, spacing = header
-    if not 1 <= len(shape) <= 7 or min(shape) < 1 or bitpix % 8 or offset < 0:
-        return f"has a damaged NIfTI header (dimensions {shape}, {bitpix} bits per voxel); export it again"
-    if not all(math.isfinite(mm) and mm > 0 for mm in spacing[:3]):  # ITK would read 1 mm without a word
-        return (f"has a damaged NIfTI header (voxel spacing {tuple(round(mm, 4) for mm in spacing[:3])} mm); "
-                f"export it again with the spacing")
-    end = offset + math.prod(shape) * bitpix // 8
+    shape = header.dims[:header.rank]
+    if not (1 <= header.rank <= 7 and min(shape) >= 1 and header.bitpix > 0 and header.bitpix % 8 == 0
+            and math.isfinite(header.offset) and header.offset >= 0):
+        return (f"has a damaged NIfTI header (dimensions {header.dims[:max(0, min(header.rank, 7))]} of rank "
+                f"{header.rank}, {header.bitpix} bits per voxel, data at byte {header.offset:g}); export it again")
+    spacing = header.spacing[:min(header.rank, 3)]
+    if not all(math.isfinite(mm) and mm > 0 for mm in spacing):
+        return (f"has a damaged NIfTI header (voxel spacing {tuple(round(mm, 4) for mm in spacing)} mm); export it "
+                f"again with the spacing")
+    start, end = int(header.offset), int(header.offset) + math.prod(shape) * header.bitpix // 8
     if len(data) < end:
-        return f"is truncated ({len(data) - offset:,} of {end - offset:,} bytes of voxel data); copy or export it again"
-    if datatype in _NIFTI_FLOAT_TYPES:
-        voxels = np.frombuffer(data[offset:end], f"{order}{_NIFTI_FLOAT_TYPES[datatype]}")
+        return f"is truncated ({len(data) - start:,} of {end - start:,} bytes of voxel data); copy or export it again"
+    if header.datatype in _NIFTI_FLOAT_TYPES:
+        voxels = np.frombuffer(data[start:end], f"{header.order}{_NIFTI_FLOAT_TYPES[header.datatype]}")
         if not np.isfinite(voxels).all():
             return "contains NaN or Inf values; clean or re-export the volume"
     return None
 
 
-def _nifti_header(data: bytes) -> tuple[str, tuple[int, ...], int, int, int, tuple[float, ...]] | None:
-    """(byte order, shape, datatype code, bits per voxel, voxel offset, voxel spacing in mm along the first
-    dimensions) of a NIfTI-1/2 header, or None."""
+class _NiftiHeader(NamedTuple):
+    order: str  # byte order, "<" or ">"
+    rank: int  # dim[0], number of dimensions (valid: 1 to 7)
+    dims: tuple[int, ...]  # dim[1..7], voxels along each dimension
+    datatype: int  # NIfTI datatype code
+    bitpix: int  # bits per voxel
+    offset: float  # vox_offset: byte where the voxel data start (a float in NIfTI-1)
+    spacing: tuple[float, ...]  # pixdim[1..7], mm along the first three dimensions
+
+
+def _nifti_header(data: bytes) -> _NiftiHeader | None:
+    """The fields of a NIfTI-1 or NIfTI-2 header that say how much voxel data follow, or None."""
     for size, (dim, datatype_at, bitpix_at, offset, pixdim) in _NIFTI_HEADERS.items():
         for order in ("<", ">"):
             if len(data) >= size and np.frombuffer(data, f"{order}i4", 1, 0)[0] == size:
                 dims = np.frombuffer(data, f"{order}{dim[1]}", 8, dim[0])
-                rank = int(dims[0])
-                shape = tuple(int(n) for n in dims[1:1 + rank]) if 1 <= rank <= 7 else (rank,)
-                spacing = tuple(float(mm) for mm in np.frombuffer(data, f"{order}{pixdim[1]}", 8, pixdim[0])[1:])
-                return (order, shape, int(np.frombuffer(data, f"{order}i2", 1, datatype_at)[0]),
-                        int(np.frombuffer(data, f"{order}i2", 1, bitpix_at)[0]),
-                        int(np.frombuffer(data, f"{order}{offset[1]}", 1, offset[0])[0]), spacing[:max(rank, 1)])
+                spacing = np.frombuffer(data, f"{order}{pixdim[1]}", 8, pixdim[0])
+                return _NiftiHeader(order, int(dims[0]), tuple(int(n) for n in dims[1:]),
+                                    int(np.frombuffer(data, f"{order}i2", 1, datatype_at)[0]),
+                                    int(np.frombuffer(data, f"{order}i2", 1, bitpix_at)[0]),
+                                    float(np.frombuffer(data, f"{order}{offset[1]}", 1, offset[0])[0]),
+                                    tuple(float(mm) for mm in spacing[1:]))
     return None

@@ -63,11 +63,11 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     torch_device = resolve_device(device)
     bundle = load_model(model_path, torch_device)
     cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.run_config(), progress)
     test_ids = bundle.card.get("data", {}).get("split", {}).get("test", [])
-    held_out = bool(test_ids) and set(test_ids) <= set(data.subject_ids)
+    held_out = bool(test_ids) and set(test_ids) <= {subject.subject_id for subject in cohort.subjects}
     if subjects == "test" and not held_out:
         raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
+    data = prepare_data(cohort, names, bundle.run_config(), progress)
     use_test = subjects == "test" or (subjects == "auto" and held_out)
     indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
     if progress:

@@ -39,6 +39,19 @@ def test_logs_get_a_line_per_interval_with_elapsed_and_remaining_time():
     assert len(lines) == 5
 
 
+def test_the_first_epoch_counts_from_the_end_of_preprocessing_not_from_its_last_batch():
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
+    progress({"event": "preprocess", "done": 1, "total": 1})  # at 0 s
+    for number in (1, 2):  # 10 s per epoch, batches every 4 s
+        for step in (1, 2):
+            clock.now += 4.0
+            progress({"event": "batch", "epoch": number, "step": step, "steps": 2, "total": 1.0, "ar": 0.1})
+        clock.now += 2.0
+        progress(epoch(number, 4))
+    assert "train: 2/4 epochs (50 %), 0:20 elapsed, about 0:20 left" in stream.getvalue()
+
+
 def test_a_resumed_run_estimates_from_its_own_epochs():
     clock, stream = Clock(), io.StringIO()
     progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)

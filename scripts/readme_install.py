@@ -27,28 +27,45 @@ SHORT_DEMO = ["--subjects", "36", "--size", "32", "--epochs", "1", "--input-size
 """Options that make ``attrivae demo`` a seconds-long run through every stage, report included."""
 
 
+def readme_commands(readme: Path = ROOT / "README.md") -> list[str]:
+    """The lines of the README's ``bash`` code blocks, in order."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", readme.read_text(), re.S | re.M)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
 def readme_main_command(readme: Path = ROOT / "README.md") -> str:
     """The first line of the README's first code block: ``pip install ... && attrivae demo``."""
-    block = re.search(r"^```bash\n(.*?)^```", readme.read_text(), re.S | re.M)
-    if block is None:
-        raise SystemExit(f"{readme} has no code block")
-    return block.group(1).strip().splitlines()[0]
+    return readme_commands(readme)[0]
+
+
+def readme_test_command(readme: Path = ROOT / "README.md") -> str:
+    """The README's test command (*Development*): ``pip install ... && python -m pytest Testing -q``."""
+    return next(line for line in readme_commands(readme) if "pytest" in line)
+
+
+def fresh_environment(work: Path) -> tuple[Path, dict[str, str]]:
+    """A new clone of HEAD in ``work/clone`` and a new virtual environment in ``work/venv`` (``work`` must
+    not hold them yet); returns the clone and the environment variables that put the venv first."""
+    clone, venv = work / "clone", work / "venv"
+    if clone.exists() or venv.exists():
+        raise SystemExit(f"{work} already holds a clone or a virtual environment; give a new folder")
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
+                   "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    environment.pop("PYTHONPATH", None)
+    return clone, environment
 
 
 def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, dict[str, float]]:
     """Clone HEAD into ``work/clone``, make ``work/venv``, run the README's main command there (the demo
     with ``demo_options`` appended). Returns the demo folder, the demo's standard output and the wall
     seconds of the install and of the demo; raises SystemExit when the command fails."""
-    clone, venv = work / "clone", work / "venv"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    clone, environment = fresh_environment(work)
     command = readme_main_command(clone / "README.md")
     install, separator, demo_command = command.rpartition("&&")
     if not (separator and demo_command.strip() == "attrivae demo"):
         raise SystemExit(f"the README's main command no longer ends in '&& attrivae demo': {command}")
-    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
-                   "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    environment.pop("PYTHONPATH", None)
     seconds, output = {}, ""
     for part, text in (("install", install.strip()),
                        ("demo", "attrivae demo" + "".join(f" {shlex.quote(o)}" for o in demo_options))):
@@ -60,7 +77,7 @@ def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, dic
         if result.returncode:
             raise SystemExit(f"the README's main command failed at {text!r} with status {result.returncode}")
         output = result.stdout
-    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
+    installed = subprocess.run([str(work / "venv" / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
                                stdout=subprocess.PIPE, text=True, check=True).stdout.lower()
     if "pytest==" in installed:
         raise SystemExit("the virtual environment holds pytest: the README's install was not a plain one")

@@ -12,12 +12,14 @@ Sections:
   of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints and its wall
   time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
 - ``science``: the demo's recipe with training seeds 1 and 2, and ``beta-vae`` with seed 0, each evaluated
-  on the demo's test split and on an independent 300-subject cohort (needs ``demo`` in the same WORK).
+  on its own test split (the seed draws the split) and on an independent 300-subject cohort (needs
+  ``demo`` in the same WORK, made at the same commit).
 - ``speed``: ``attrivae bench``, ``benchmarks/speed_paths.py`` and ``benchmarks/slicer_interactive.py``.
 - ``tests``: the README's test command in a fresh clone and virtual environment, with cold caches and again
-  warm.
+  warm, leaving out ``Testing/test_published_results.py`` (it checks the records being made).
 
-It refuses a tree with uncommitted changes: the records name the commit that made them. Sections time
+It refuses a tree with uncommitted changes other than its own outputs: the records name the commit that made
+them. Sections time
 things, so keep the machine otherwise idle. ``Testing/test_published_results.py`` checks that the README
 shows what the records hold and that the records of ``demo``, ``science`` and ``speed`` were made by the
 current code (their code fingerprint).
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -40,7 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from readme_install import readme_main_command, run_as_new_user  # noqa: E402
+from readme_install import fresh_environment, readme_main_command, readme_test_command, run_as_new_user  # noqa: E402
 
 from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES  # noqa: E402
@@ -55,6 +56,8 @@ CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES,
         "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
+PUBLISHED_RESULTS_TESTS = "Testing/test_published_results.py"  # not in the timed runs: it checks these records
+OUTPUTS = ("docs/results/", "README.md", "AttriVAE/Resources/Models/attrivae-demo.safetensors")
 COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
 SCIENCE_RUNS = (("paper", 1), ("paper", 2), ("beta-vae", 0))  # besides the demo's model (paper, seed 0)
 TARGET_ATTRIBUTES = ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm")
@@ -101,6 +104,7 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
     """The README's main command in a fresh clone and environment; ships its model."""
     from AttriVAELib import load_model
 
+    shutil.rmtree(work / "readme", ignore_errors=True)
     demo, printed, seconds = run_as_new_user(work / "readme", [])
     card = load_model(demo / "run" / "model.safetensors").card
     shutil.copyfile(demo / "run" / "model.safetensors", DEMO_MODEL)
@@ -111,17 +115,20 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
 
 def regenerate_science(work: Path) -> dict[str, Any]:
     """More seeds and the β-VAE ablation at the demo's settings, on two held-out sets."""
-    demo = work / "readme" / "clone" / "attrivae-demo"
-    if not (demo / "report" / "metrics.json").is_file():
-        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
     here, settings = work / "readme" / "clone", DemoSettings()
+    if not (here / "attrivae-demo" / "report" / "metrics.json").is_file():
+        raise SystemExit(f"{here} holds no finished demo; run the demo section with this --work first")
+    made_at = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, stdout=subprocess.PIPE, text=True).stdout.strip()
+    if made_at != COMMIT:
+        raise SystemExit(f"the demo in {here} was made at commit {made_at[:7]}, not {COMMIT[:7]}; run the demo "
+                         f"section again")
     commands = [f"attrivae synth --out H300 --subjects {INDEPENDENT_COHORT['subjects']} --size {settings.size} "
                 f"--seed {INDEPENDENT_COHORT['seed']}"]
     if not (here / "H300").is_dir():
         _attrivae(*commands[0].split()[1:], cwd=here)
     recipe = (f"--size {settings.input_size} --epochs {settings.epochs} --learning-rate {settings.learning_rate:g} "
               f"--augment {settings.augment:g} --precision fp32")
-    runs = [{"preset": "paper", "seed": 0, "model": "attrivae-demo/run/model.safetensors",
+    runs = [{"preset": "paper", "seed": 0, "demo": True, "model": "attrivae-demo/run/model.safetensors",
              "test": "attrivae-demo/report"}]
     for preset, seed in SCIENCE_RUNS:
         folder = f"{preset}-seed{seed}"
@@ -130,7 +137,8 @@ def regenerate_science(work: Path) -> dict[str, Any]:
         if not (here / folder / "summary.json").is_file():
             shutil.rmtree(here / folder, ignore_errors=True)
             _attrivae(*command.split()[1:], cwd=here)
-        runs.append({"preset": preset, "seed": seed, "model": f"{folder}/model.safetensors", "test": None})
+        runs.append({"preset": preset, "seed": seed, "demo": False, "model": f"{folder}/model.safetensors",
+                     "test": None})
     for run in runs:
         stem = run["model"].split("/")[0] if run["test"] is None else "demo"
         reports = {"test": run["test"] or f"{stem}-test", "independent": f"{stem}-H300"}
@@ -163,15 +171,11 @@ def regenerate_speed(work: Path) -> dict[str, Any]:
 
 def regenerate_tests(work: Path) -> dict[str, Any]:
     """The README's test command in a fresh clone and environment: install, cold run, warm run."""
-    clone, venv = work / "tests" / "clone", work / "tests" / "venv"
     shutil.rmtree(work / "tests", ignore_errors=True)
-    _run(["git", "clone", "--quiet", str(ROOT), str(clone)], ROOT)
-    _run([sys.executable, "-m", "venv", str(venv)], ROOT)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv),
-           "TORCHINDUCTOR_CACHE_DIR": str(work / "tests" / "inductor-cache")}
-    env.pop("PYTHONPATH", None)
-    install = 'pip install torch==2.13.0 && pip install -e ".[test]"'
-    test = "python -m pytest Testing -q"
+    clone, env = fresh_environment(work / "tests")
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(work / "tests" / "inductor-cache")  # compiled kernels: none yet
+    install, _, test = (part.strip() for part in readme_test_command(clone / "README.md").rpartition("&&"))
+    test += f" --deselect {PUBLISHED_RESULTS_TESTS}"
     _, install_s = _run(["bash", "-c", install], clone, env)
     cold, cold_s = _run(["bash", "-c", test], clone, env)
     warm, warm_s = _run(["bash", "-c", test], clone, env)
@@ -191,7 +195,7 @@ def _machine_text(record: dict[str, Any]) -> str:
 
 
 def _stamp(record: dict[str, Any]) -> str:
-    return (f"*Generated by `python scripts/regenerate_results.py --only {record['section']}` at commit "
+    return (f"*Generated by `python scripts/regenerate_results.py --work DIR --only {record['section']}` at commit "
             f"{record['commit'][:7]} on {_machine_text(record)}, {record['date']}.*")
 
 
@@ -223,7 +227,7 @@ def render_science(record: dict[str, Any]) -> str:
             metrics = run[held_out]
             label = "test split" if held_out == "test" else "independent"
             auc = f"{metrics['auc']:.3f}" if run["preset"] == "paper" else "(no classifier)"
-            rows.append(f"| `{run['preset']}`, {run['seed']}{' (= demo)' if run['test'] else ''} | {label} "
+            rows.append(f"| `{run['preset']}`, {run['seed']}{' (= demo)' if run['demo'] else ''} | {label} "
                         f"({metrics['subjects']}) | " + " | ".join(f"{metrics['r2'][n]:.3f}" for n in names)
                         + f" | {auc} |")
     paper = [run for run in record["runs"] if run["preset"] == "paper"]
@@ -282,12 +286,13 @@ def render_speed(record: dict[str, Any]) -> str:
 
 
 def render_tests(record: dict[str, Any]) -> str:
-    return (f"In a fresh clone and virtual environment, `{record['commands'][0]}` took "
-            f"{format_duration(record['install_s'])} (packages from the registry's cache of that machine), then "
-            f"`{record['commands'][1]}` ran {record['passed']} tests in **{format_duration(record['cold_s'])}** with "
-            f"cold caches (no compiled kernels yet) and **{format_duration(record['warm_s'])}** when run again "
-            f"(warm). CI runs the same on a fresh machine, then the README's main command at tiny settings "
-            f"(`scripts/readme_install.py --short`).\n\n{_stamp(record)}")
+    install, test = record["commands"]
+    return (f"In a fresh clone and virtual environment, `{install}` took {format_duration(record['install_s'])} "
+            f"(packages from the registry's cache of that machine), then `{test}` ran {record['passed']} tests in "
+            f"**{format_duration(record['cold_s'])}** with cold caches (no compiled kernels yet) and "
+            f"**{format_duration(record['warm_s'])}** when run again (warm). The left-out file checks the records "
+            f"this run was making. CI runs the whole suite on a fresh machine, then the README's main command at "
+            f"tiny settings (`scripts/readme_install.py --short`).\n\n{_stamp(record)}")
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -316,8 +321,10 @@ def render_readme() -> None:
     text = README.read_text()
     for section in (s for s in SECTIONS if (RESULTS / f"{s}.json").is_file()):
         start, end = _markers(section)
-        text = text.replace(f"{start}\n{readme_block(section, text)}\n{end}",
-                            f"{start}\n{RENDER[section](load_record(section))}\n{end}")
+        old = f"{start}\n{readme_block(section, text)}\n{end}"
+        if old not in text:
+            raise SystemExit(f"README.md: the {section} section's markers must stand on lines of their own")
+        text = text.replace(old, f"{start}\n{RENDER[section](load_record(section))}\n{end}")
     README.write_text(text)
 
 
@@ -332,8 +339,9 @@ def main() -> None:
         unknown = set(sections) - set(SECTIONS)
         if unknown or not args.work:
             parser.error(f"unknown sections {sorted(unknown)}" if unknown else "--work is needed")
-        if _git("status", "--porcelain"):
-            raise SystemExit("the tree has uncommitted changes; commit them: the records name the commit")
+        changed = [line[3:] for line in _git("status", "--porcelain").splitlines() if not line[3:].startswith(OUTPUTS)]
+        if changed:
+            raise SystemExit(f"uncommitted changes ({', '.join(changed)}); commit them: the records name the commit")
         global COMMIT
         COMMIT = _git("rev-parse", "HEAD")
         RESULTS.mkdir(parents=True, exist_ok=True)
