@@ -73,6 +73,14 @@ def zero_spacing_in_the_header(data: Path) -> None:
     _replace_in_csv(data, IMAGE, "images/plain.nii")
 
 
+def rank_nine_in_the_header(data: Path) -> None:
+    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(data / "images" / "plain.nii"))
+    header = bytearray((data / "images" / "plain.nii").read_bytes())
+    header[40:42] = np.int16(9).tobytes()  # dim[0] of the NIfTI-1 header: at most 7
+    (data / "images" / "plain.nii").write_bytes(bytes(header))
+    _replace_in_csv(data, IMAGE, "images/plain.nii")
+
+
 def text_as_image(data: Path) -> None:
     (data / IMAGE).write_text("subject,image\nthis is not an image\n")
 
@@ -181,6 +189,7 @@ COHORT_CASES: list[tuple[Damage, str]] = [
     (gzip_checksum, f"{IMAGE} is damaged"),
     (truncated_nifti, "plain.nii is truncated"),
     (zero_spacing_in_the_header, "plain.nii has a damaged NIfTI header (voxel spacing (0.0,"),
+    (rank_nine_in_the_header, "plain.nii has a damaged NIfTI header (dimensions"),
     (text_as_image, f"{IMAGE} (no image reader recognises it"),
     (empty_image, f"{IMAGE} (no image reader recognises it"),
     (png_as_image, "photo.png is 2D"),

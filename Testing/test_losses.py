@@ -113,6 +113,10 @@ def test_presets_hold_the_paper_and_code_values():
     ({"loss": {"gamma": -1}}, "gamma=-1"),
     ({"training": {}}, "unknown config keys"),
     ({"preset": "fast"}, "unknown preset"),
+    ({"preprocess": {"clip_percentiles": [1, 2, 3]}}, "clip_percentiles = \\[1, 2, 3\\] must be a list of 2 finite"),
+    ({"train": {"learning_rate": 10**400}}, "learning_rate .* must be a finite number"),
+    ({"train": {"oversample": "yes"}}, "oversample = 'yes' must be true or false"),
+    ({"model": {"hidden_sizes": [128, 96.5]}}, "hidden_sizes = \\[128, 96.5\\] must be a list of whole numbers"),
 ])
 def test_bad_config_values(data, message):
     with pytest.raises(InvalidConfigError, match=message):
