@@ -2,8 +2,9 @@
 and a runner that can be polled without blocking and cancelled.
 
 The child is ``python -m AttriVAELib train ... --progress json``: one JSON object per line on stdout (the
-events of :func:`AttriVAELib.training.train`: ``preprocess``, ``compile``, ``batch``, ``epoch``, ``done``),
-errors as one ``attrivae: error: ...`` line on stderr, results as files in the run folder.
+events of :func:`AttriVAELib.training.train`: ``note``, ``preprocess``, ``compile``, ``batch``, ``epoch``,
+``done``; :mod:`AttriVAELib.progress` lists them), errors as one ``attrivae: error: ...`` line on stderr,
+results as files in the run folder.
 """
 
 from __future__ import annotations
