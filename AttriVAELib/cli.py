@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import math
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -63,6 +64,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"attrivae: error: {message} (see {self.prog} --help)\n")
+
+
+def _for_training_only() -> None:
+    """Settings of a process that exists to train (``train``, ``crossval``, ``demo``): freed memory is kept for
+    reuse, and an interrupt (Ctrl-C, the Slicer module's Cancel) stops training with a resumable checkpoint
+    even when the process inherited an ignored SIGINT, as jobs that a shell script starts in the background
+    do (Python then leaves SIGINT ignored, and only a kill would stop training)."""
+    from .acceleration import retain_freed_memory
+
+    retain_freed_memory()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _finite(text: str) -> float:
@@ -159,7 +172,6 @@ def _add_train(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .acceleration import retain_freed_memory
     from .bundle import load_model
     from .datasets import load_cohort, select_attributes
     from .training import TrainingInterrupted, train
@@ -169,7 +181,7 @@ def _train(args: argparse.Namespace) -> int:
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
     progress: Callable[[dict[str, Any]], None] = (
         (lambda event: None) if worker else _print_json if args.progress == "json" else ConsoleProgress())
-    retain_freed_memory()  # this process is for training only
+    _for_training_only()
     cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
     try:
         model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
@@ -340,11 +352,10 @@ def _add_crossval(commands: Any) -> None:
 
 
 def _crossval(args: argparse.Namespace) -> int:
-    from .acceleration import retain_freed_memory
     from .crossval import cross_validate
     from .datasets import load_cohort, select_attributes
 
-    retain_freed_memory()  # this process is for training only
+    _for_training_only()
     config = _resolve_config(args)
     requested = _names(args.attributes) or list(config.attributes) or None
     cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
@@ -411,12 +422,11 @@ def _add_demo(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .acceleration import retain_freed_memory
     from .demo import run_demo
     from .training import TrainingInterrupted
 
     settings = DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})
-    retain_freed_memory()  # this process is for training only
+    _for_training_only()
     progress = ConsoleProgress()
     try:
         result = run_demo(args.out, settings, progress=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,22 @@ def test_cancel_interrupts_with_a_resumable_checkpoint(tiny_cohort: Path, tmp_pa
     assert any("resume" in line for line in process.stderr_lines)
     assert events[-1]["event"] in ("epoch", "batch")
     assert _live_members(process.process.pid) == []
+
+
+@needs_proc
+@pytest.mark.slow
+def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tiny_cohort: Path,
+                                                                           tmp_path: Path) -> None:
+    # A shell script's background job (`attrivae train ... &`) starts with SIGINT ignored, and so would its
+    # child; the training command turns interrupts back into a resumable stop.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child through exec
+    try:
+        process = TrainingProcess(training_command(tiny_cohort, tmp_path / "run", epochs=500, size=16, device="cpu"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _wait_for(process, "epoch")
+    assert process.cancel(grace_s=30) == 130, process.stderr_lines[-5:]
+    assert any("resume" in line for line in process.stderr_lines)
 
 
 @needs_proc
