@@ -59,26 +59,34 @@ def gzip_checksum(data: Path) -> None:
     (data / IMAGE).write_bytes(bytes(raw))
 
 
-def truncated_nifti(data: Path) -> None:
-    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(data / "images" / "plain.nii"))
-    _truncate(data / "images" / "plain.nii", 0.6)
+def _as_plain_nifti(data: Path) -> Path:
+    """Rewrite the subject's image as an uncompressed NIfTI-1 file (the CSV points to it); returns its path."""
+    path = data / "images" / "plain.nii"
+    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(path))
     _replace_in_csv(data, IMAGE, "images/plain.nii")
+    return path
+
+
+def _patch_header(path: Path, offset: int, value: np.generic) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + value.nbytes] = value.tobytes()
+    path.write_bytes(bytes(raw))
+
+
+def truncated_nifti(data: Path) -> None:
+    _truncate(_as_plain_nifti(data), 0.6)
 
 
 def zero_spacing_in_the_header(data: Path) -> None:
-    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(data / "images" / "plain.nii"))
-    header = bytearray((data / "images" / "plain.nii").read_bytes())
-    header[80:84] = np.float32(0.0).tobytes()  # pixdim[1] of the NIfTI-1 header
-    (data / "images" / "plain.nii").write_bytes(bytes(header))
-    _replace_in_csv(data, IMAGE, "images/plain.nii")
+    _patch_header(_as_plain_nifti(data), 80, np.float32(0.0))  # pixdim[1] of the NIfTI-1 header
 
 
 def rank_nine_in_the_header(data: Path) -> None:
-    sitk.WriteImage(sitk.ReadImage(str(data / IMAGE)), str(data / "images" / "plain.nii"))
-    header = bytearray((data / "images" / "plain.nii").read_bytes())
-    header[40:42] = np.int16(9).tobytes()  # dim[0] of the NIfTI-1 header: at most 7
-    (data / "images" / "plain.nii").write_bytes(bytes(header))
-    _replace_in_csv(data, IMAGE, "images/plain.nii")
+    _patch_header(_as_plain_nifti(data), 40, np.int16(9))  # dim[0] of the NIfTI-1 header: at most 7
+
+
+def two_d_nifti(data: Path) -> None:
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((32, 32), np.float32)), str(data / IMAGE))
 
 
 def text_as_image(data: Path) -> None:
@@ -193,6 +201,7 @@ COHORT_CASES: list[tuple[Damage, str]] = [
     (text_as_image, f"{IMAGE} (no image reader recognises it"),
     (empty_image, f"{IMAGE} (no image reader recognises it"),
     (png_as_image, "photo.png is 2D"),
+    (two_d_nifti, f"{IMAGE} is 2D"),
     (truncated_mha, "scan.mha (the file is truncated or damaged"),
     (nrrd_without_its_data, "scan.nhdr ("),
     (folder_as_image, "images/dicom is a folder"),
