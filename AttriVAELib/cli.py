@@ -191,8 +191,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"attrivae: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.progress == "text" and not worker:
-        card = load_model(model_path).card
-        _print_summary(model_path, {**card["test"], "best_epoch": card["training"]["best_epoch"]})
+        _print_summary(model_path, load_model(model_path).card)
     return 0
 
 
@@ -223,8 +222,10 @@ def _print_json(event: dict[str, Any]) -> None:
     print(to_json(event), flush=True)
 
 
-def _print_summary(model_path: Path, summary: dict[str, Any]) -> None:
-    print(f"model: {model_path} (best validation epoch {summary['best_epoch']})")
+def _print_summary(model_path: Path, card: dict[str, Any]) -> None:
+    """The model's test-split summary (from its card): AUC, accuracy, Spearman ρ per regularised dim."""
+    summary = card["test"]
+    print(f"model: {model_path} (best validation epoch {card['training']['best_epoch']})")
     print(f"test split ({summary['subjects']} subjects): AUC {_number(summary['auc'])}, "
           f"accuracy {_number(summary['accuracy'])}")
     print("Spearman ρ between latent dim k and attribute k on the test split:")
@@ -434,7 +435,7 @@ def _demo(args: argparse.Namespace) -> int:
         progress.close()
         print(f"attrivae: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _print_summary(result.model, result.summary)
+    _print_summary(result.model, result.card)
     print(f"report: {result.report}")
     return 0
 

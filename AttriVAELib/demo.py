@@ -55,12 +55,12 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """Where the demo wrote its outputs, and the test-split summary of its model."""
+    """Where the demo wrote its outputs, and its model's card (test summary in ``card["test"]``)."""
 
     data: Path  # the synthetic cohort
     model: Path  # the best model bundle of the run folder
     report: Path  # report.html of the test split
-    summary: dict[str, Any]  # the model card's test summary, with its best epoch
+    card: dict[str, Any]  # the model card
 
 
 def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
@@ -94,6 +94,5 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
         progress({"event": "note", "text": f"synthetic cohort: {settings.subjects} subjects in {data}"})
     cohort, names = select_attributes(load_cohort(data, "csv"))
     model = train(cohort, names, config, out_dir / "run", progress=progress)
-    card = load_model(model).card
     report = write_evaluation(model, data, out_dir / "report", "csv", "test", progress=progress)
-    return DemoResult(data, model, report, {**card["test"], "best_epoch": card["training"]["best_epoch"]})
+    return DemoResult(data, model, report, load_model(model).card)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,18 @@ def fresh_environment(work: Path) -> tuple[Path, dict[str, str]]:
     return clone, environment
 
 
+def run_and_echo(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[str, float]:
+    """Run ``command`` (its standard error passes through), echo it and its standard output; return the
+    output and the wall seconds. Stops the script, naming the command, when it fails."""
+    print(f"$ {' '.join(command)}    (in {cwd})", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
+    print(result.stdout, end="", flush=True)
+    if result.returncode:
+        raise SystemExit(f"failed with status {result.returncode}: {' '.join(command)}")
+    return result.stdout, time.perf_counter() - started
+
+
 def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, dict[str, float]]:
     """Clone HEAD into ``work/clone``, make ``work/venv``, run the README's main command there (the demo
     with ``demo_options`` appended). Returns the demo folder, the demo's standard output and the wall
@@ -66,17 +77,9 @@ def run_as_new_user(work: Path, demo_options: list[str]) -> tuple[Path, str, dic
     install, separator, demo_command = command.rpartition("&&")
     if not (separator and demo_command.strip() == "attrivae demo"):
         raise SystemExit(f"the README's main command no longer ends in '&& attrivae demo': {command}")
-    seconds, output = {}, ""
-    for part, text in (("install", install.strip()),
-                       ("demo", "attrivae demo" + "".join(f" {shlex.quote(o)}" for o in demo_options))):
-        print(f"$ {text}    (in {clone})", flush=True)
-        started = time.perf_counter()
-        result = subprocess.run(["bash", "-c", text], cwd=clone, env=environment, stdout=subprocess.PIPE, text=True)
-        seconds[part] = time.perf_counter() - started
-        print(result.stdout, end="", flush=True)
-        if result.returncode:
-            raise SystemExit(f"the README's main command failed at {text!r} with status {result.returncode}")
-        output = result.stdout
+    seconds: dict[str, float] = {}
+    _, seconds["install"] = run_and_echo(["bash", "-c", install.strip()], clone, environment)
+    output, seconds["demo"] = run_and_echo(["attrivae", "demo", *demo_options], clone, environment)
     installed = subprocess.run([str(work / "venv" / "bin" / "python"), "-m", "pip", "list", "--format", "freeze"],
                                stdout=subprocess.PIPE, text=True, check=True).stdout.lower()
     if "pytest==" in installed:

@@ -33,7 +33,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from readme_install import fresh_environment, readme_main_command, readme_test_command, run_as_new_user  # noqa: E402
+from readme_install import run_and_echo as _run  # noqa: E402
 
 from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES  # noqa: E402
@@ -66,17 +66,6 @@ TARGET_ATTRIBUTES = ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm")
 # ------------------------------------------------------------------------------------------- running
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
-
-
-def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[str, float]:
-    """Run, echo and return standard output and wall seconds; stop the script when the command fails."""
-    print(f"$ {' '.join(command)}", flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
-    print(result.stdout, end="", flush=True)
-    if result.returncode:
-        raise SystemExit(f"failed with status {result.returncode}: {' '.join(command)}")
-    return result.stdout, time.perf_counter() - started
 
 
 def _attrivae(*arguments: str, cwd: Path) -> str:
@@ -128,8 +117,9 @@ def regenerate_science(work: Path) -> dict[str, Any]:
         _attrivae(*commands[0].split()[1:], cwd=here)
     recipe = (f"--size {settings.input_size} --epochs {settings.epochs} --learning-rate {settings.learning_rate:g} "
               f"--augment {settings.augment:g} --precision fp32")
+    demo_report = "attrivae-demo/report"  # written by `attrivae demo` itself
     runs = [{"preset": "paper", "seed": 0, "demo": True, "model": "attrivae-demo/run/model.safetensors",
-             "test": "attrivae-demo/report"}]
+             "reports": {"test": demo_report, "independent": "demo-H300"}}]
     for preset, seed in SCIENCE_RUNS:
         folder = f"{preset}-seed{seed}"
         command = f"attrivae train --data attrivae-demo/data --out {folder} --preset {preset} {recipe} --seed {seed}"
@@ -138,21 +128,20 @@ def regenerate_science(work: Path) -> dict[str, Any]:
             shutil.rmtree(here / folder, ignore_errors=True)
             _attrivae(*command.split()[1:], cwd=here)
         runs.append({"preset": preset, "seed": seed, "demo": False, "model": f"{folder}/model.safetensors",
-                     "test": None})
+                     "reports": {"test": f"{folder}-test", "independent": f"{folder}-H300"}})
+    held_out_sets = {"test": ("attrivae-demo/data", "test"), "independent": ("H300", "all")}  # data, --subjects
     for run in runs:
-        stem = run["model"].split("/")[0] if run["test"] is None else "demo"
-        reports = {"test": run["test"] or f"{stem}-test", "independent": f"{stem}-H300"}
-        for held_out, report in reports.items():
-            subjects = "test" if held_out == "test" else "all"
-            data = "attrivae-demo/data" if held_out == "test" else "H300"
-            command = f"attrivae evaluate --model {run['model']} --data {data} --out {report} --subjects {subjects}"
-            if report != run["test"]:
+        model = run.pop("model")
+        for held_out, report in run.pop("reports").items():
+            if report != demo_report:
+                data, subjects = held_out_sets[held_out]
+                command = f"attrivae evaluate --model {model} --data {data} --out {report} --subjects {subjects}"
                 commands.append(command)
                 if not (here / report / "metrics.json").is_file():
                     shutil.rmtree(here / report, ignore_errors=True)
                     _attrivae(*command.split()[1:], cwd=here)
             run[held_out] = _metrics(here / report / "metrics.json")
-    return _record("science", commands, runs=[{k: v for k, v in run.items() if k != "model"} for run in runs])
+    return _record("science", commands, runs=runs)
 
 
 def regenerate_speed(work: Path) -> dict[str, Any]:
