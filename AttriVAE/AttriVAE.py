@@ -35,6 +35,8 @@ TORCH_REQUIREMENT = ">=2.2"
 README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
 PRESETS = ["paper", "official-code", "attri-vae", "ar-vae", "beta-vae", "vae"]  # AttriVAELib.config.PRESETS
 ENCODER_LAYERS = ["conv5", "conv4", "conv3", "conv2", "conv1"]  # AttriVAELib.attention.ENCODER_LAYERS
+ATTRIBUTION_METHODS = ["gradient-x-input", "integrated-gradients", "gradcam"]  # AttriVAELib.attention, default first
+EXPLORE_DIFFERENCE_SCALE = 0.25  # intensity difference shown at full colour (network intensities are in [0, 1])
 SEGMENT_LABELS = {"cavity": 1, "myocardium": 2, "infarct": 3}  # EMIDEC label values the model expects
 
 
@@ -73,6 +75,7 @@ class AttriVAEParameterNode:
     inputSegmentation: vtkMRMLSegmentationNode
     inputLabelMap: vtkMRMLLabelMapVolumeNode
     labelScheme: Annotated[str, Choice(["emidec", "acdc"])] = "emidec"
+    attentionMethod: Annotated[str, Choice(ATTRIBUTION_METHODS)] = ATTRIBUTION_METHODS[0]
     attentionLayer: Annotated[str, Choice(ENCODER_LAYERS)] = "conv5"
     attentionThreshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.2
     attentionRender3D: bool = True
@@ -257,7 +260,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         index = self.ui.attentionAttributeComboBox.currentIndex
         attributes = None if index <= 0 else [self.ui.attentionAttributeComboBox.currentText]
         renderingLogic = slicer.modules.volumerendering.logic() if p.attentionRender3D else None
-        self._run(self.logic.showAttention, attributes, p.attentionLayer, p.attentionThreshold, renderingLogic)
+        self._run(self.logic.showAttention, attributes, p.attentionMethod, p.attentionLayer, p.attentionThreshold,
+                  renderingLogic)
 
     def onSlider(self, name: str, value: float) -> None:
         self._run(self.logic.explore, {name: value})
@@ -492,34 +496,43 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("analyse a volume first (Analyze section)"))
         return self.analyses[self.currentVolumeID]
 
-    def showAttention(self, attributes=None, layer: str = "conv5", threshold: float = 0.2,
-                      volumeRenderingLogic=None) -> dict:
-        """Heat volumes (one per attribute, default all) in the input's geometry, shown over the input in the
-        slice views and, given ``volumeRenderingLogic``, volume-rendered. Returns {attribute: node}."""
+    def showAttention(self, attributes=None, method: str = ATTRIBUTION_METHODS[0], layer: str = "conv5",
+                      threshold: float = 0.2, volumeRenderingLogic=None) -> dict:
+        """Attention volumes (one per attribute, default all) in the input's geometry, shown over the input in
+        the slice views and, given ``volumeRenderingLogic``, volume-rendered. Signed methods show red where a
+        voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
         from AttriVAELib import mrml
         from AttriVAELib.analysis import attention_in_source
+        from AttriVAELib.attention import SIGNED_METHODS
 
         analysis = self._current()
         scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
-        maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, layer)
+        maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, method, layer)
+        signed = method in SIGNED_METHODS
         nodes = {}
         for name, image in maps.items():
             node = mrml.set_volume_image(mrml.output_node(scene, f"attention {name}", f"AttriVAE attention {name}"),
                                          image)
-            mrml.show_heat(node, threshold)
+            if signed:
+                mrml.show_signed(node, threshold)
+            else:
+                mrml.show_heat(node, threshold)
             nodes[name] = node
         first = next(iter(nodes.values()))
         mrml.show_in_slice_views(scene.GetNodeByID(self.currentVolumeID), first, opacity=0.6)
         if volumeRenderingLogic is not None:
-            mrml.show_heat_rendering(volumeRenderingLogic, first, threshold)
+            mrml.show_heat_rendering(volumeRenderingLogic, first, threshold, signed)
         return nodes
 
     # Explore
 
     def explore(self, values: dict):
         """Set attributes (attribute units, clamped to the training range with a warning) in the current code
-        and decode it into the "AttriVAE explore" volume; returns the node. Earlier settings stay until
-        :meth:`resetExplore`. The duration is kept in ``lastUpdateSeconds``."""
+        and decode it into the "AttriVAE explore" volume, and its signed difference from the subject's own
+        reconstruction into "AttriVAE explore difference" (red brighter, blue darker); returns the explore
+        node. Earlier settings stay until :meth:`resetExplore`. The duration is kept in ``lastUpdateSeconds``."""
+        import SimpleITK as sitk
+
         from AttriVAELib import mrml
         from AttriVAELib.analysis import decode_in_source, latent_with
 
@@ -527,9 +540,13 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         analysis = self._current()
         self.exploreCode = latent_with(self._requireModel(), self.exploreCode, values)
         scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
-        node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"),
-                                     decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry,
-                                                      precision="auto"))  # live preview: bf16 where fast
+        decoded = decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry,
+                                   precision="auto")  # live preview: bf16 where fast
+        node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"), decoded)
+        difference = mrml.set_volume_image(
+            mrml.output_node(scene, "explore difference", "AttriVAE explore difference"),
+            sitk.Subtract(decoded, analysis.reconstruction))
+        mrml.show_signed(difference, threshold=0.1, scale=EXPLORE_DIFFERENCE_SCALE)
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
 
@@ -678,6 +695,10 @@ class AttriVAETest(ScriptedLoadableModuleTest):
         explored = logic.explore({name: high})
         self.assertLess(logic.lastUpdateSeconds, 1.0)
         self.assertEqual(slicer.util.arrayFromVolume(explored).shape, before.shape)
+        difference = slicer.mrmlScene.GetFirstNodeByName("AttriVAE explore difference")
+        self.assertGreater(abs(slicer.util.arrayFromVolume(difference)).max(), 0.0)
+        heat = logic.showAttention([name], method="gradcam")[name]
+        self.assertGreaterEqual(slicer.util.arrayFromVolume(heat).min(), 0.0)
         sequence, browser = logic.exportTraversal(name, 5)
         self.assertEqual(sequence.GetNumberOfDataNodes(), 5)
         self.assertTrue((slicer.util.arrayFromVolume(volume) == before).all())

@@ -2,7 +2,8 @@
 
 Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``preprocess``), training
 (``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
-interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate``, ``metrics``).
+interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate``, ``metrics``) and its
+checks against ground truth (``localisation``, ``traversal_fidelity``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import metrics
-from .attention import attention, attention_iou, maps_in_source
+from .attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, attention, maps_in_source
 from .bundle import ModelBundle, load_model, save_model
 from .config import LossConfig, ModelConfig, PreprocessConfig, RunConfig, TrainConfig, preset
 from .crossval import cross_validate
@@ -24,6 +25,7 @@ from .errors import (
     TrainingDivergedError,
 )
 from .evaluation import Evaluation, evaluate
+from .fidelity import traversal_fidelity
 from .interpretation import (
     attribute_to_latent,
     decode,
@@ -35,16 +37,19 @@ from .interpretation import (
     reconstruct,
     traverse,
 )
+from .localisation import attention_iou, localisation
 from .model import AttriVAE, VAEOutput
 from .preprocessing import CubeGeometry, PreprocessedVolume, preprocess
 from .synthetic import make_cohort
 from .training import train
 
 __all__ = [
+    "ATTRIBUTION_METHODS",
     "AttriVAE",
     "AttriVAEError",
     "Cohort",
     "CubeGeometry",
+    "DEFAULT_METHOD",
     "Evaluation",
     "InvalidConfigError",
     "InvalidDatasetError",
@@ -71,6 +76,7 @@ __all__ = [
     "interpolate",
     "latent_to_attribute",
     "load_cohort",
+    "localisation",
     "load_model",
     "make_cohort",
     "maps_in_source",
@@ -83,5 +89,6 @@ __all__ = [
     "save_model",
     "select_attributes",
     "train",
+    "traversal_fidelity",
     "traverse",
 ]

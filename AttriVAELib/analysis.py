@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import SimpleITK as sitk
 import torch
 
-from .attention import attention, maps_in_source
+from .attention import DEFAULT_METHOD, attention, maps_in_source
 from .attributes import shape_attributes
 from .bundle import ModelBundle
 from .interpretation import attribute_to_latent, decode, encode, latent_to_attribute, predict, preprocess_for
@@ -73,9 +73,10 @@ def latent_with(bundle: ModelBundle, z: torch.Tensor, values: Mapping[str, float
     return z
 
 
-def attention_in_source(bundle: ModelBundle, prepared: PreprocessedVolume,
-                        attributes: Sequence[str] | None = None, layer: str = "conv5") -> dict[str, sitk.Image]:
-    """Grad-CAM maps (deterministic, from μ) of the given attributes (default all), on the input grid."""
-    maps = attention(bundle, prepared.volume, attributes, layer=layer, use_mean=True)
+def attention_in_source(bundle: ModelBundle, prepared: PreprocessedVolume, attributes: Sequence[str] | None = None,
+                        method: str = DEFAULT_METHOD, layer: str = "conv5") -> dict[str, sitk.Image]:
+    """Attention maps (deterministic, from μ; see :func:`~AttriVAELib.attention.attention`) of the given
+    attributes (default all), on the input grid."""
+    maps = attention(bundle, prepared.volume, attributes, method=method, layer=layer, use_mean=True)
     return maps_in_source(maps, prepared.geometry)
 

@@ -76,8 +76,8 @@ def _random_data(config: RunConfig) -> PreparedData:
     return PreparedData(volumes=torch.rand(count, 1, size, size, size, generator=generator),
                         labels=torch.tensor([0.0, 1.0] * (count // 2) + [1.0] * (count % 2)),
                         attributes=torch.randn(count, len(config.attributes), generator=generator),
-                        subject_ids=[f"r{i}" for i in range(count)], lv_masks=np.zeros(0), infarct_masks=None,
-                        geometries=[])
+                        subject_ids=[f"r{i}" for i in range(count)], lv_masks=np.zeros(0), cavity_masks=np.zeros(0),
+                        infarct_masks=None, geometries=[])
 
 
 def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .attention import ATTRIBUTION_METHODS, DEFAULT_METHOD
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
 from .console import ConsoleProgress
 from .demo import DemoSettings
@@ -312,18 +313,27 @@ def _add_attention(commands: Any) -> None:
                                                     "image's geometry")
     _add_single_subject_options(command)
     command.add_argument("--attributes", help="comma-separated names; default all regularised attributes")
-    command.add_argument("--layer", default="conv5", help="encoder layer conv1..conv5 (paper: conv5)")
+    command.add_argument("--method", default=DEFAULT_METHOD, choices=ATTRIBUTION_METHODS,
+                         help=f"attribution method (default {DEFAULT_METHOD}: localises best on synthetic ground "
+                              f"truth; gradcam is the paper's)")
+    command.add_argument("--layer", help="encoder layer conv1..conv5 of --method gradcam (default conv5, the paper's)")
     command.set_defaults(handler=_attention)
 
 
 def _attention(args: argparse.Namespace) -> int:
-    from .attention import attention
+    from .attention import SIGNED_METHODS, attention
 
+    if args.layer and args.method != "gradcam":
+        raise InvalidConfigError(f"--layer applies to --method gradcam only; {args.method} explains the input voxels")
+    layer = args.layer or "conv5"
     bundle, prepared = _single_subject(args)
     names = _names(args.attributes) or None
-    maps = attention(bundle, prepared.volume, names, layer=args.layer)
+    maps = attention(bundle, prepared.volume, names, method=args.method, layer=layer)
     files = {f"attention_{name.replace(' ', '')}.nii.gz": cam for name, cam in maps.items()}
-    _write_volumes(args.out, files, prepared.geometry, {"layer": args.layer, "maps": dict(zip(files, maps))})
+    index = {"method": args.method, "signed": args.method in SIGNED_METHODS, "maps": dict(zip(files, maps))}
+    if args.method == "gradcam":
+        index["layer"] = layer
+    _write_volumes(args.out, files, prepared.geometry, index)
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .attention import DEFAULT_METHOD
 from .bundle import load_model
 from .config import RunConfig
 from .data import PreparedData, prepare_data
@@ -55,7 +56,8 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
             for fold, split in enumerate(splits):
                 run_dir = out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}"
                 model_path = train(cohort, attribute_names, config, run_dir, data=data, split=split, progress=progress)
-                evaluation = evaluate(load_model(model_path, device), data, split.test, attribute_names, device)
+                evaluation = evaluate(load_model(model_path, device), data, split.test, attribute_names, device,
+                                      attribution_methods=(DEFAULT_METHOD,))
                 runs.append({"preset": name, "seed": seed, "fold": fold, "metrics": evaluation.metrics})
                 if progress:
                     progress({"event": "crossval", "preset": name, "seed": seed, "fold": fold,

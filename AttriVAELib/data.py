@@ -28,6 +28,7 @@ class PreparedData:
     attributes: torch.Tensor  # (N, K) float32, column k ↔ latent dim k
     subject_ids: list[str]
     lv_masks: np.ndarray  # (N, S, S, S) bool LV masks on the cubes
+    cavity_masks: np.ndarray  # (N, S, S, S) bool LV blood pool on the cubes (lv_masks minus myocardium)
     infarct_masks: np.ndarray | None  # (N, S, S, S) bool, None when the labels have no infarct
     geometries: list[CubeGeometry]  # cube ↔ source image, per subject
 
@@ -58,6 +59,7 @@ def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunCo
         attributes=torch.from_numpy(cohort.attribute_matrix(attribute_names)).float(),
         subject_ids=[s.subject_id for s in cohort.subjects],
         lv_masks=np.stack([p.lv_mask for p in prepared_subjects]),
+        cavity_masks=np.stack([p.cavity_mask for p in prepared_subjects]),
         infarct_masks=np.stack([p.infarct_mask for p in prepared_subjects]) if has_infarct else None,
         geometries=[p.geometry for p in prepared_subjects],
     )

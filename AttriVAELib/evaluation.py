@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["DICE_THRESHOLD", "Evaluation", "encode_all", "evaluate", "evaluate_split"]
+__all__ = ["Evaluation", "encode_all", "evaluate", "evaluate_split"]
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,17 +12,16 @@ import numpy as np
 import torch
 
 from . import metrics
-from .attention import attention, attention_iou
+from .attention import ATTRIBUTION_METHODS
 from .bundle import ModelBundle
 from .data import PreparedData
 from .errors import InvalidDatasetError
+from .fidelity import FOREGROUND_THRESHOLD, traversal_fidelity
+from .localisation import localisation
 from .metrics import accuracy, roc_auc, spearman
 from .model import AttriVAE
 from .progress import Progress
 
-DICE_THRESHOLD = 0.05
-"""Reconstructed voxels above this intensity count as LV for the Dice score: preprocessed cubes are 0
-outside the LV and (after scaling) well above it inside, dark healthy myocardium included."""
 MINIMUM_SUBJECTS = metrics.KSG_NEIGHBOURS + 2
 
 
@@ -80,10 +80,13 @@ class Evaluation:
 
 
 def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attribute_names: tuple[str, ...],
-             device: torch.device | str = "cpu", attention_layer: str = "conv5",
-             progress: Progress | None = None) -> Evaluation:
-    """Every metric of the paper (README, "Metrics") on the subjects ``indices`` of ``data``, using μ.
-    ``progress`` receives an ``evaluate`` event per infarcted subject whose attention maps were scored.
+             device: torch.device | str = "cpu", attribution_methods: Sequence[str] = ATTRIBUTION_METHODS,
+             attention_layer: str = "conv5", progress: Progress | None = None) -> Evaluation:
+    """Every metric of the paper on the subjects ``indices`` of ``data``, using μ, plus the checks of the
+    interpretation against ground truth: localisation of each attribution method's maps
+    (:func:`~AttriVAELib.localisation.localisation`, none when ``attribution_methods`` is empty) and
+    traversal fidelity (:func:`~AttriVAELib.fidelity.traversal_fidelity`).
+    ``progress`` receives an ``evaluate`` event per subject whose attention maps were scored.
 
     Raises:
         InvalidDatasetError: fewer than 5 subjects (the KSG estimator needs more than k + 1 = 4).
@@ -111,28 +114,15 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
         "modularity": metrics.modularity(mu, attributes) if len(attribute_names) > 1 else float("nan"),
         "reconstruction": {
             "mse": float(np.mean((recon - real) ** 2)),
-            "dice": float(np.mean([metrics.dice(volume > DICE_THRESHOLD, mask)
+            "dice": float(np.mean([metrics.dice(volume > FOREGROUND_THRESHOLD, mask)
                                    for volume, mask in zip(recon, data.lv_masks[indices])])),
             "mmd": metrics.mmd(real, recon),
         },
         "classification": {"accuracy": order_and_class["accuracy"], "auc": order_and_class["auc"]},
+        "traversal_fidelity": traversal_fidelity(bundle, mu, [data.geometries[i] for i in indices], real, attributes),
     }
-    if data.infarct_masks is not None and labels.any():
-        results["attention_iou"] = _attention_iou(bundle, data, indices[labels == 1], attribute_names, attention_layer,
-                                                  progress)
+    if attribution_methods:
+        results["localisation"] = localisation(bundle, data, indices, attribution_methods, attention_layer, progress)
     return Evaluation([data.subject_ids[i] for i in indices], tuple(attribute_names), mu, attributes, labels,
                       probabilities, results)
 
-
-def _attention_iou(bundle: ModelBundle, data: PreparedData, infarcted: np.ndarray,
-                   attribute_names: tuple[str, ...], layer: str, progress: Progress | None) -> dict[str, float]:
-    """Mean IoU of each attribute's thresholded attention map with the infarct, over infarcted subjects."""
-    scores: dict[str, list[float]] = {name: [] for name in attribute_names}
-    for done, index in enumerate(infarcted, start=1):
-        maps = attention(bundle, data.volumes[index], list(attribute_names), layer=layer)
-        for name in attribute_names:
-            scores[name].append(attention_iou(maps[name], data.infarct_masks[index]))
-        if progress:
-            progress({"event": "evaluate", "done": done, "total": len(infarcted)})
-    return {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
-            for name, values in scores.items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "ROLE",
+    "diverging_colour_table",
     "heat_colour_table",
     "image_from_volume",
     "labels_from_labelmap",
@@ -28,6 +29,7 @@ __all__ = [
     "show_heat",
     "show_heat_rendering",
     "show_in_slice_views",
+    "show_signed",
 ]
 
 from collections.abc import Mapping, Sequence
@@ -41,6 +43,8 @@ from .io import as_label_map, check_volume
 
 ROLE = "AttriVAE.Role"
 HEAT_TABLE_NAME = "AttriVAE Heat"
+DIVERGING_TABLE_NAME = "AttriVAE Diverging"
+_TABLE_THRESHOLD = "AttriVAE.Threshold"  # attribute of the diverging table: the |t| below which it is clear
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
 
 
@@ -166,16 +170,42 @@ def set_volume_image(node: Any, image: sitk.Image) -> Any:
     return node
 
 
+def _user_table(scene: Any, role: str, name: str) -> Any:
+    table = output_node(scene, role, name, "vtkMRMLColorTableNode")
+    table.SetTypeToUser()
+    table.SetNumberOfColors(256)
+    return table
+
+
 def heat_colour_table(scene: Any) -> Any:
     """AttriVAE's heat colour table (black → red → yellow → white, 256 entries), built in code so it is the
     same in real Slicer and in slicer-core (which ships no colour files). Created once per scene."""
     table = output_node(scene, "heat colours", HEAT_TABLE_NAME, "vtkMRMLColorTableNode")
     if table.GetNumberOfColors() != 256:
-        table.SetTypeToUser()
-        table.SetNumberOfColors(256)
+        table = _user_table(scene, "heat colours", HEAT_TABLE_NAME)
         for index, t in enumerate(np.linspace(0.0, 1.0, 256)):
             red, green, blue = np.clip([3 * t, 3 * t - 1, 3 * t - 2], 0.0, 1.0)
             table.SetColor(index, f"{t:.3f}", red, green, blue, 1.0)
+    return table
+
+
+def _diverging_rgb(t: float) -> tuple[float, float, float]:
+    """t in [-1, 1] → blue (-1) → light grey (0) → red (+1)."""
+    strength = abs(t)
+    fade = 0.9 * (1.0 - strength)
+    return (1.0, fade, fade) if t >= 0 else (fade, fade, 1.0)
+
+
+def diverging_colour_table(scene: Any, threshold: float = 0.2) -> Any:
+    """Blue → grey → red table over 256 entries for maps in [-1, 1] (red: raises the attribute, blue: lowers
+    it); entries with |t| < ``threshold`` are fully transparent, so the image shows through near-zero
+    values in the slice views. One table per scene, rebuilt when the threshold changes."""
+    table = output_node(scene, "diverging colours", DIVERGING_TABLE_NAME, "vtkMRMLColorTableNode")
+    if table.GetNumberOfColors() != 256 or table.GetAttribute(_TABLE_THRESHOLD) != f"{threshold:g}":
+        table = _user_table(scene, "diverging colours", DIVERGING_TABLE_NAME)
+        for index, t in enumerate(np.linspace(-1.0, 1.0, 256)):
+            table.SetColor(index, f"{t:.3f}", *_diverging_rgb(t), 0.0 if abs(t) < threshold else 1.0)
+        table.SetAttribute(_TABLE_THRESHOLD, f"{threshold:g}")
     return table
 
 
@@ -190,14 +220,27 @@ def show_heat(node: Any, threshold: float = 0.2) -> None:
     display.ApplyThresholdOn()
 
 
+def show_signed(node: Any, threshold: float = 0.2, scale: float = 1.0) -> None:
+    """Display a signed map in [-scale, scale] with the diverging table; |values| below ``threshold`` · scale
+    are transparent."""
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(diverging_colour_table(node.GetScene(), threshold).GetID())
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(-scale, scale)
+    display.AutoThresholdOff()
+    display.ApplyThresholdOff()
+
+
 def show_in_slice_views(background: Any, foreground: Any | None = None, opacity: float = 0.5) -> None:
     """Show ``background`` (and ``foreground`` blended on top) in every slice view of the scene."""
     _slicer().util.setSliceViewerLayers(
         background=background, foreground=foreground, foregroundOpacity=opacity if foreground else 0.0, fit=False)
 
 
-def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float = 0.2) -> Any:
-    """Volume-render a [0, 1] map in 3D views with the heat colours; opacity ramps up from ``threshold``.
+def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float = 0.2, signed: bool = False) -> Any:
+    """Volume-render a map in 3D views: a [0, 1] map with the heat colours, opacity ramping up from
+    ``threshold``; a signed map in [-1, 1] (``signed``) with the diverging colours, clear for |value| <
+    ``threshold`` and ramping up towards ±1.
 
     ``volume_rendering_logic`` is ``slicer.modules.volumerendering.logic()`` in Slicer. Returns the display node."""
     import vtk
@@ -205,16 +248,21 @@ def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float
     display = volume_rendering_logic.GetFirstVolumeRenderingDisplayNode(node)
     if display is None:
         display = volume_rendering_logic.CreateDefaultVolumeRenderingNodes(node)
-    volume_property = display.GetVolumePropertyNode().GetVolumeProperty()
     colours, opacity = vtk.vtkColorTransferFunction(), vtk.vtkPiecewiseFunction()
-    table = heat_colour_table(node.GetScene())
-    for t in np.linspace(0.0, 1.0, 9):
-        colours.AddRGBPoint(t, *table.GetLookupTable().GetTableValue(int(round(t * 255)))[:3])
-    opacity.AddPoint(0.0, 0.0)
-    opacity.AddPoint(threshold, 0.0)
-    opacity.AddPoint(1.0, 0.8)
-    volume_property.SetColor(colours)
-    volume_property.SetScalarOpacity(opacity)
+    if signed:
+        for t in np.linspace(-1.0, 1.0, 17):
+            colours.AddRGBPoint(t, *_diverging_rgb(t))
+        for t, alpha in ((-1.0, 0.8), (-threshold, 0.0), (threshold, 0.0), (1.0, 0.8)):
+            opacity.AddPoint(t, alpha)
+    else:
+        table = heat_colour_table(node.GetScene())
+        for t in np.linspace(0.0, 1.0, 9):
+            colours.AddRGBPoint(t, *table.GetLookupTable().GetTableValue(int(round(t * 255)))[:3])
+        for t, alpha in ((0.0, 0.0), (threshold, 0.0), (1.0, 0.8)):
+            opacity.AddPoint(t, alpha)
+    properties = display.GetVolumePropertyNode()  # through the MRML node, so that the change is saved and observed
+    properties.SetColor(colours)
+    properties.SetScalarOpacity(opacity)
     display.SetVisibility(True)
     return display
 

@@ -123,6 +123,7 @@ class PreprocessedVolume:
     lv_mask: np.ndarray  # (S, S, S) bool, LV mask on the cube
     geometry: CubeGeometry
     lv_fraction_inside: float  # share of the source LV voxels whose centres fall inside the cube
+    cavity_mask: np.ndarray  # (S, S, S) bool, LV blood pool on the cube (the rest of lv_mask is myocardium)
     infarct_mask: np.ndarray | None = None  # (S, S, S) bool infarct + no-reflow; None without scar labels
 
 
@@ -156,6 +157,7 @@ def preprocess(
     else:
         cube, to_cube = _resized_box(lv, source, size, config.margin_mm)
     cube_mask = to_cube(lv.astype(np.float32)) >= 0.5
+    cavity = scheme.cavity_mask(sitk.GetArrayViewFromImage(labels))
     infarct = scheme.infarct_mask(sitk.GetArrayViewFromImage(labels)) if scheme.infarct else None
     geometry = CubeGeometry(cube, source)
     lv_in_cube = geometry.physical_to_cube(geometry.source_to_physical(np.argwhere(lv)[:, ::-1]))
@@ -165,6 +167,7 @@ def preprocess(
         lv_mask=cube_mask,
         geometry=geometry,
         lv_fraction_inside=inside,
+        cavity_mask=(to_cube(cavity.astype(np.float32)) >= 0.5) & cube_mask,
         infarct_mask=None if infarct is None else to_cube(infarct.astype(np.float32)) >= 0.5,
     )
 

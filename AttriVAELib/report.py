@@ -10,18 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from .attention import attention
+from .attention import DEFAULT_METHOD, SIGNED_METHODS, attention
 from .bundle import ModelBundle, load_model
 from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
 from .errors import AttriVAEError, InvalidConfigError
 from .evaluation import Evaluation, evaluate
-from .interpretation import traverse
+from .fidelity import TRAVERSAL_STEPS
+from .interpretation import decode, traverse
 from .io import require_new_folder, staged_directory, to_json
+from .localisation import STRUCTURE_OF_ATTRIBUTE
 from .progress import Progress
 
-TRAVERSAL_STEPS = 7
 _UNITS = {"_ml": "mL", "_mm": "mm", "_pct": "%", "_g": "g", "_cm": "cm", "_kg": "kg"}
 
 
@@ -99,7 +100,8 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         for name in evaluation.attribute_names:
             figures[f"Traversal of {name} ({evaluation.subject_ids[subject]})"] = _traversal(
                 plt, bundle, evaluation, subject, name, folder)
-        figures[f"Attention maps ({evaluation.subject_ids[subject]})"] = _attention(
+        figures[f"Attention maps, {DEFAULT_METHOD} ({evaluation.subject_ids[subject]}): "
+                f"{_attention_caption(DEFAULT_METHOD)}"] = _attention(
             plt, bundle, volumes[subject], evaluation.attribute_names, folder)
         (folder / "report.html").write_text(_html(title, evaluation, bundle, figures))
     return Path(out_dir) / "report.html"
@@ -124,26 +126,47 @@ def _mid_slices(volume: np.ndarray) -> list[np.ndarray]:
 
 
 def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: int, name: str, folder: Path) -> str:
+    """Mid-slices of each decoded step (rows 1-3) and its signed difference from the subject's own
+    reconstruction (rows 4-6, red brighter, blue darker, one colour scale for the whole sweep)."""
     entry = next(e for e in bundle.card["attributes"] if e["name"] == name)
     values = np.linspace(entry["min"], entry["max"], TRAVERSAL_STEPS)
     decoded = traverse(bundle, evaluation.mu[subject], name, values, units="attribute")[:, 0].cpu().numpy()
-    figure, axes = plt.subplots(3, TRAVERSAL_STEPS, figsize=(1.6 * TRAVERSAL_STEPS, 5.2))
-    for column, (value, volume) in enumerate(zip(values, decoded)):
+    own = decode(bundle, np.asarray(evaluation.mu[subject])[None])[0, 0].cpu().numpy()
+    differences = decoded - own
+    scale = max(float(np.abs(differences).max()), 1e-6)
+    figure, axes = plt.subplots(6, TRAVERSAL_STEPS, figsize=(1.6 * TRAVERSAL_STEPS, 10.2))
+    for column, (value, volume, difference) in enumerate(zip(values, decoded, differences)):
         for row, view in enumerate(_mid_slices(volume)):
             axes[row, column].imshow(view, cmap="gray", vmin=0, vmax=1, origin="lower")
-            axes[row, column].axis("off")
+        for row, view in enumerate(_mid_slices(difference), start=3):
+            axes[row, column].imshow(view, cmap="RdBu_r", vmin=-scale, vmax=scale, origin="lower")
         axes[0, column].set_title(f"{value:.3g} {attribute_unit(name)}", fontsize=9)
-    figure.suptitle(f"{name}: latent dim {entry['dim']} swept over the training range", fontsize=10)
+    for axis in axes.flat:
+        axis.axis("off")
+    fidelity = evaluation.metrics.get("traversal_fidelity", {}).get(name)
+    measured = (f"; measured on the decoded volumes: ρ {fidelity['spearman']:.2f}, {fidelity['slope']:.2f} "
+                f"{attribute_unit(name) or 'units'} per requested {attribute_unit(name) or 'unit'}") if fidelity else ""
+    figure.suptitle(f"{name}: latent dim {entry['dim']} swept over the training range{measured}\n"
+                    f"rows 4-6: difference from the subject's reconstruction (±{scale:.2f})", fontsize=10)
     return _save(plt, figure, folder, f"traversal_{name}.png")
 
 
+def _attention_caption(method: str) -> str:
+    if method in SIGNED_METHODS:
+        return "red voxels raise the attribute's latent value, blue ones lower it; scaled to the largest |value|"
+    return "heat: voxels whose encoder features raise the attribute's latent value; scaled to the maximum"
+
+
 def _attention(plt: Any, bundle: ModelBundle, volume: np.ndarray, names: tuple[str, ...], folder: Path) -> str:
-    maps = attention(bundle, volume, list(names))
+    maps = attention(bundle, volume, list(names), method=DEFAULT_METHOD)
+    signed = DEFAULT_METHOD in SIGNED_METHODS
     figure, axes = plt.subplots(len(names), 3, figsize=(5.4, 1.8 * len(names)), squeeze=False)
     for row, name in enumerate(names):
         for column, (image, heat) in enumerate(zip(_mid_slices(volume), _mid_slices(maps[name]))):
             axes[row, column].imshow(image, cmap="gray", vmin=0, vmax=1, origin="lower")
-            axes[row, column].imshow(heat, cmap="jet", alpha=0.4, vmin=0, vmax=1, origin="lower")
+            faint = np.ma.masked_where(np.abs(heat) < 0.05, heat)  # the image shows through near-zero values
+            axes[row, column].imshow(faint, cmap="RdBu_r" if signed else "jet", alpha=0.7,
+                                     vmin=-1 if signed else 0, vmax=1, origin="lower")
             axes[row, column].axis("off")
         axes[row, 0].set_title(name, fontsize=8, loc="left")
     return _save(plt, figure, folder, "attention.png")
@@ -201,8 +224,7 @@ def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict
     m = evaluation.metrics
     rows = "".join(
         f"<tr><td>{k}</td><td>{html.escape(name)}</td><td>{m['interpretability'][name]['dim']}</td>"
-        f"<td>{m['interpretability'][name]['r2']:.3f}</td><td>{m['spearman'][name]:.3f}</td>"
-        f"<td>{_number(m.get('attention_iou', {}).get(name))}</td></tr>"
+        f"<td>{m['interpretability'][name]['r2']:.3f}</td><td>{m['spearman'][name]:.3f}</td></tr>"
         for k, name in enumerate(evaluation.attribute_names))
     summary = {"interpretability (mean R²)": m["interpretability_mean"], "MIG (KSG, AR-VAE)": m["mig_ksg"],
                "MIG (binned, disentanglement_lib)": m["mig_binned"], "SAP": m["sap"], "SCC": m["scc"],
@@ -221,11 +243,52 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}img{{ma
 <p>{m['subjects']} subjects; model preset <b>{html.escape(str(card.get('preset')))}</b>, input
 {card['model']['input_size']}³, latent size {card['model']['latent_size']}; metrics on the posterior mean μ.</p>
 <h2>Attributes</h2><table><tr><th>dim</th><th>attribute</th><th>max-MI dim</th><th>interpretability R²</th>
-<th>Spearman ρ (dim k)</th><th>attention IoU</th></tr>{rows}</table>
+<th>Spearman ρ (dim k)</th></tr>{rows}</table>
 <h2>Summary</h2><table>{summary_rows}</table>
+{_localisation_html(m.get("localisation", {}))}
+{_fidelity_html(m.get("traversal_fidelity", {}))}
 <h2>Figures</h2>{images}
 </body></html>
 """
+
+
+def _localisation_html(localisation: dict[str, dict[str, dict[str, float]]]) -> str:
+    """One table per attribution method: how much of each attribute's map lies on its defining structure."""
+    if not localisation:
+        return ""
+    parts = ["<h2>Where the attention lands</h2><p>Per attribute, against the structure that defines it: "
+             "enrichment = share of |map| inside the structure ÷ the structure's share of the cube (1: no better "
+             "than uniform); pointing = share of subjects whose map peak lies in the structure (±1 voxel); outside "
+             "LV = share of |map| outside the LV mask dilated by one voxel; IoU as the official code.</p>"]
+    for method, rows in localisation.items():
+        body = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{STRUCTURE_OF_ATTRIBUTE[name]}</td><td>{s['subjects']}</td>"
+            f"<td>{_number(s['enrichment'])}</td><td>{_number(s['pointing'])}</td>"
+            f"<td>{_number(s['outside_lv'])} (max {_number(s['outside_lv_max'])})</td><td>{_number(s['iou'])}</td></tr>"
+            for name, s in rows.items())
+        parts.append(f"<h3>{html.escape(method)}{' (default)' if method == DEFAULT_METHOD else ''}</h3><table><tr>"
+                     f"<th>attribute</th><th>structure</th><th>N</th><th>enrichment</th><th>pointing</th>"
+                     f"<th>outside LV</th><th>IoU</th></tr>{body}</table>")
+    return "".join(parts)
+
+
+def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
+    """Traversal fidelity: the attribute measured on decoded volumes against the value the sweep asks for."""
+    if not fidelity:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{f['subjects']}</td><td>{_number(f['spearman'])}</td>"
+        f"<td>{_number(f['slope'])} ({_number(f['slope_p10'])}–{_number(f['slope_p90'])})</td>"
+        f"<td>{_number(f.get('measure_check', {}).get('spearman'))} / "
+        f"{_number(f.get('measure_check', {}).get('slope'))}</td></tr>"
+        for name, f in fidelity.items())
+    return ("<h2>Traversal fidelity</h2><p>Each attribute swept over its training range "
+            f"({TRAVERSAL_STEPS} steps) on every subject; the attribute is measured on each decoded volume "
+            "(foreground above 0.05, bright pool above its Otsu threshold). ρ: Spearman per subject, mean; "
+            "slope: measured change per requested change, mean (10th–90th percentile); 1 means the anatomy moves "
+            "by what the slider says. Measure check: the same measurement on the real inputs against the "
+            "recorded values (ρ / slope over subjects).</p><table><tr><th>attribute</th><th>N</th><th>ρ</th>"
+            f"<th>slope</th><th>measure check</th></tr>{body}</table>")
 
 
 def _number(value: float | None) -> str:

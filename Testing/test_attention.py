@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
-from AttriVAELib.attention import attention, attention_iou, maps_in_source
+from AttriVAELib.attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, SIGNED_METHODS, attention, maps_in_source
 
 
 @pytest.fixture
@@ -17,17 +17,43 @@ def subject(tiny_subject):
     return tiny_subject
 
 
-def test_maps_for_every_attribute_are_unit_range_cubes(bundle, subject):
-    maps = attention(bundle, subject[1].volume)
+@pytest.fixture(scope="module")
+def random_model() -> AttriVAE:
+    torch.manual_seed(0)
+    return AttriVAE(ModelConfig(input_size=32, latent_size=6)).eval()
+
+
+def _masked_input() -> torch.Tensor:
+    """(1, 1, 32, 32, 32) random intensities inside a ball, 0 outside (as a masked preprocessed cube)."""
+    generator = torch.Generator().manual_seed(1)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(32.0)] * 3, indexing="ij"))
+    ball = ((grid - 15.5) ** 2).sum(0) < 10.0**2
+    return (torch.rand(32, 32, 32, generator=generator) * ball)[None, None]
+
+
+def _mu(model: AttriVAE, x: torch.Tensor) -> torch.Tensor:
+    return model.encode(x)[0]
+
+
+@pytest.mark.parametrize("method", ATTRIBUTION_METHODS)
+def test_maps_for_every_attribute_are_scaled_cubes(bundle, subject, method):
+    maps = attention(bundle, subject[1].volume, method=method)
     assert list(maps) == bundle.attribute_names
-    for cam in maps.values():
-        assert cam.shape == (32, 32, 32) and cam.dtype == np.float32
-        assert cam.min() >= 0 and cam.max() in (0.0, pytest.approx(1.0))
+    for values in maps.values():
+        assert values.shape == (32, 32, 32) and values.dtype == np.float32
+        assert np.abs(values).max() in (0.0, pytest.approx(1.0))
+        if method not in SIGNED_METHODS:
+            assert values.min() >= 0
 
 
-def test_attention_with_the_mean_is_deterministic(bundle, subject):
-    first = attention(bundle, subject[1].volume, ["lv_volume_ml", "ef_pct"])
-    second = attention(bundle, subject[1].volume, ["lv_volume_ml", "ef_pct"])
+def test_default_method_is_an_input_space_method():
+    assert DEFAULT_METHOD in ATTRIBUTION_METHODS and DEFAULT_METHOD in SIGNED_METHODS
+
+
+@pytest.mark.parametrize("method", ATTRIBUTION_METHODS)
+def test_attention_with_the_mean_is_deterministic(bundle, subject, method):
+    first = attention(bundle, subject[1].volume, ["lv_volume_ml", "ef_pct"], method=method, steps=4)
+    second = attention(bundle, subject[1].volume, ["lv_volume_ml", "ef_pct"], method=method, steps=4)
     for name in first:
         assert np.array_equal(first[name], second[name])
 
@@ -37,6 +63,53 @@ def test_attention_with_a_sample_varies(bundle, subject):
     second = attention(bundle, subject[1].volume, [0], use_mean=False)["dim 0"]
     deterministic = attention(bundle, subject[1].volume, [0])["dim 0"]
     assert not (np.array_equal(first, deterministic) and np.array_equal(second, deterministic))
+
+
+def test_gradient_x_input_matches_a_manual_computation(random_model):
+    x = _masked_input()
+    maps = attention(random_model, x, list(range(6)), method="gradient-x-input", normalise=False)
+    for dim in range(6):
+        leaf = x.clone().requires_grad_(True)
+        gradient, = torch.autograd.grad(_mu(random_model, leaf)[0, dim], leaf)
+        np.testing.assert_allclose(maps[f"dim {dim}"], (x * gradient)[0, 0].numpy(), atol=1e-7)
+
+
+def test_integrated_gradients_match_a_manual_quadrature_and_are_complete(random_model):
+    x = _masked_input()
+    maps = attention(random_model, x, list(range(6)), method="integrated-gradients", steps=16, normalise=False)
+    nodes, weights = np.polynomial.legendre.leggauss(16)  # Gauss-Legendre on [-1, 1] → [0, 1]
+    alphas, weights = torch.tensor((nodes + 1) / 2, dtype=torch.float32), torch.tensor(weights / 2)
+    for dim in range(6):
+        path = (alphas[:, None, None, None, None] * x).requires_grad_(True)
+        gradient, = torch.autograd.grad(_mu(random_model, path)[:, dim].sum(), path)
+        manual = (x * (weights[:, None, None, None, None] * gradient).sum(0, keepdim=True))[0, 0].numpy()
+        np.testing.assert_allclose(maps[f"dim {dim}"], manual, atol=1e-5 * np.abs(manual).max())
+
+
+def test_integrated_gradients_are_complete(bundle, subject):
+    """The attributions add up to μ_k(x) − μ_k(baseline = 0), up to the quadrature's error, which shrinks with
+    more steps (slowly: the network is piecewise linear, so the integrand jumps)."""
+    x = torch.from_numpy(subject[1].volume)[None, None]
+    with torch.no_grad():
+        gained = (_mu(bundle.model, x)[0] - _mu(bundle.model, torch.zeros_like(x))[0]).numpy()[:7]  # (K,)
+
+    def error(steps: int) -> float:
+        maps = attention(bundle, x, method="integrated-gradients", steps=steps, normalise=False)
+        sums = np.array([maps[name].sum() for name in bundle.attribute_names])
+        return float(np.abs(sums - gained).max() / np.abs(gained).max())
+
+    coarse, fine = error(8), error(256)
+    assert fine < 0.01 and fine < coarse
+
+
+@pytest.mark.parametrize("method", sorted(SIGNED_METHODS))
+def test_input_space_maps_are_exactly_zero_on_the_background(random_model, method):
+    x = _masked_input()
+    maps = attention(random_model, x, list(range(6)), method=method, steps=4)
+    background = (x[0, 0] == 0).numpy()
+    for values in maps.values():
+        assert np.abs(values[background]).max() == 0.0
+        assert np.abs(values[~background]).max() > 0.0
 
 
 def _manual_grad_cam(model: AttriVAE, x: torch.Tensor, dim: int) -> np.ndarray:
@@ -56,7 +129,7 @@ def test_grad_cam_matches_a_manual_computation():
     torch.manual_seed(0)
     model = AttriVAE(ModelConfig(input_size=32, latent_size=6)).eval()
     x = torch.rand(1, 1, 32, 32, 32)
-    maps = attention(model, x, list(range(6)), layer="conv4")
+    maps = attention(model, x, list(range(6)), method="gradcam", layer="conv4")
     non_zero = 0
     for dim in range(6):
         expected = _manual_grad_cam(model, x, dim)
@@ -66,8 +139,8 @@ def test_grad_cam_matches_a_manual_computation():
 
 
 def test_earlier_layers_give_finer_maps(bundle, subject):
-    coarse = attention(bundle, subject[1].volume, [0], layer="conv5")["dim 0"]
-    fine = attention(bundle, subject[1].volume, [0], layer="conv2")["dim 0"]
+    coarse = attention(bundle, subject[1].volume, [0], method="gradcam", layer="conv5")["dim 0"]
+    fine = attention(bundle, subject[1].volume, [0], method="gradcam", layer="conv2")["dim 0"]
     def detail(cam):
         """Share of the map's variance that a 4³ summary of it cannot explain."""
         tensor = torch.from_numpy(cam)[None, None]
@@ -90,24 +163,12 @@ def test_maps_in_source_keep_the_input_geometry(bundle, subject):
 def test_bad_requests(bundle, subject):
     volume = subject[1].volume
     with pytest.raises(InvalidConfigError, match="not an encoder layer"):
-        attention(bundle, volume, layer="fc")
+        attention(bundle, volume, method="gradcam", layer="fc")
+    with pytest.raises(InvalidConfigError, match="method 'saliency' is unknown; choose one of gradient-x-input"):
+        attention(bundle, volume, method="saliency")
+    with pytest.raises(InvalidConfigError, match="at least 2 steps"):
+        attention(bundle, volume, method="integrated-gradients", steps=1)
     with pytest.raises(InvalidConfigError, match="not in the model"):
         attention(bundle, volume, ["heart_rate"])
     with pytest.raises(InvalidConfigError, match="one volume at a time"):
         attention(bundle, np.stack([volume, volume])[:, None])
-
-
-def test_iou_of_thresholded_maps():
-    infarct = np.zeros((4, 8, 8), bool)
-    infarct[1:3, 2:4, 2:4] = True
-    assert attention_iou(infarct.astype(float), infarct) == 1.0
-    assert attention_iou(np.zeros(infarct.shape), infarct) == 0.0
-    elsewhere = np.zeros(infarct.shape)
-    elsewhere[1:3, 5:7, 5:7] = 1.0
-    assert attention_iou(elsewhere, infarct) == 0.0
-    half = np.zeros(infarct.shape)
-    half[1:3, 2:4, 2:6] = 0.9  # the infarct plus as much again
-    assert attention_iou(half, infarct) == pytest.approx(0.5)
-    faint = half * 0.3  # below the 0.3 floor in absolute terms: removed
-    assert attention_iou(faint, infarct) == 0.0
-    assert np.isnan(attention_iou(np.zeros(infarct.shape), np.zeros(infarct.shape, bool)))

@@ -211,14 +211,30 @@ def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tm
     assert list(index["values"].values()) == pytest.approx([90.0, 120.0, maximum])
 
 
-def test_attention_writes_one_map_per_attribute(tiny_run, eval_cohort, tmp_path, capsys):
+@pytest.mark.parametrize(("method", "extra"), [("gradcam", ["--layer", "conv4"]), ("gradient-x-input", []),
+                                               ("integrated-gradients", [])])
+def test_attention_writes_one_map_per_attribute(tiny_run, eval_cohort, tmp_path, capsys, method, extra):
     code, _, err = run(capsys, "attention", "--model", str(tiny_run / "model.safetensors"),
                        "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
-                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"),
-                       "--attributes", "lv_volume_ml, ef_pct", "--layer", "conv4", "--out", str(tmp_path / "maps"))
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--method", method, *extra,
+                       "--attributes", "lv_volume_ml, ef_pct", "--out", str(tmp_path / "maps"))
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "maps").glob("*.nii.gz")) == [
         "attention_ef_pct.nii.gz", "attention_lv_volume_ml.nii.gz"]
+    index = json.loads((tmp_path / "maps" / "index.json").read_text())
+    assert index["method"] == method and index["signed"] == (method != "gradcam")
+    assert index.get("layer") == ("conv4" if method == "gradcam" else None)
+    values = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "maps" / "attention_ef_pct.nii.gz")))
+    assert (values.min() < 0) == (method != "gradcam")  # signed maps take both signs
+
+
+def test_attention_layer_belongs_to_gradcam(tiny_run, eval_cohort, tmp_path, capsys):
+    code, _, err = run(capsys, "attention", "--model", str(tiny_run / "model.safetensors"),
+                       "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
+                       "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--layer", "conv4",
+                       "--out", str(tmp_path / "maps"))
+    assert_one_line_error(code, err, "--layer applies to --method gradcam only")
+    assert not (tmp_path / "maps").exists()
 
 
 @pytest.mark.parametrize(("extra", "message"), [

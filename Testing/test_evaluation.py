@@ -33,7 +33,11 @@ def test_every_metric_is_reported(evaluated):
     assert 0 <= m["reconstruction"]["dice"] <= 1 and m["reconstruction"]["mse"] >= 0
     assert np.isfinite(m["reconstruction"]["mmd"])
     assert 0 <= m["classification"]["accuracy"] <= 1
-    assert set(m["attention_iou"]) == set(bundle.attribute_names)
+    assert set(m["localisation"]) == {"gradient-x-input", "integrated-gradients", "gradcam"}
+    assert set(m["localisation"]["gradcam"]["lv_volume_ml"]) >= {"enrichment", "pointing", "outside_lv", "iou"}
+    assert set(m["traversal_fidelity"]) == {"lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "lv_sphericity",
+                                            "myo_max_diameter_mm"} & set(bundle.attribute_names)
+    assert all(f["subjects"] <= len(test) and "measure_check" in f for f in m["traversal_fidelity"].values())
     assert evaluation.mu.shape == (len(test), 64) and evaluation.probabilities.shape == (len(test),)
 
 
@@ -52,6 +56,7 @@ def test_report_renders_with_all_figures(evaluated, tmp_path):
     assert {f"traversal_{name}.png" for name in bundle.attribute_names} <= files
     html = page.read_text()
     assert all(name in html for name in files if name.endswith(".png"))
+    assert "Where the attention lands" in html and "Traversal fidelity" in html and "gradient-x-input (default)" in html
     assert json.loads((page.parent / "metrics.json").read_text())["subjects"] == len(test)
 
 

@@ -142,6 +142,30 @@ def test_heat_display_and_volume_rendering(scene) -> None:
     assert mrml.show_heat_rendering(logics.volume_rendering, node) is rendering
 
 
+def test_signed_display_is_diverging_and_clear_near_zero(scene) -> None:
+    mrml_scene, logics = scene
+    signed = make_image(np.linspace(-1, 1, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8))
+    node = mrml.set_volume_image(mrml.output_node(mrml_scene, "attention", "signed"), signed)
+    mrml.show_signed(node, threshold=0.25)
+    display = node.GetDisplayNode()
+    table = display.GetColorNode()
+    assert table.GetName() == mrml.DIVERGING_TABLE_NAME and table.GetNumberOfColors() == 256
+    assert (display.GetWindow(), display.GetLevel()) == pytest.approx((2.0, 0.0)) and not display.GetApplyThreshold()
+    lookup = table.GetLookupTable()
+    np.testing.assert_allclose(lookup.GetTableValue(0), (0.0, 0.0, 1.0, 1.0))  # -1: blue, opaque
+    np.testing.assert_allclose(lookup.GetTableValue(255), (1.0, 0.0, 0.0, 1.0))  # +1: red, opaque
+    assert lookup.GetTableValue(128)[3] == 0.0 and lookup.GetTableValue(80)[3] == 1.0  # |t| < 0.25 is clear
+    mrml.show_signed(node, threshold=0.5)
+    assert mrml.diverging_colour_table(mrml_scene, 0.5) is table and table.GetLookupTable().GetTableValue(80)[3] == 0
+
+    rendering = mrml.show_heat_rendering(logics.volume_rendering, node, threshold=0.3, signed=True)
+    properties = rendering.GetVolumePropertyNode()
+    opacity = properties.GetScalarOpacity()
+    assert opacity.GetValue(0.0) == 0.0 and opacity.GetValue(-1.0) == pytest.approx(0.8)
+    assert opacity.GetValue(1.0) == pytest.approx(0.8)
+    np.testing.assert_allclose(properties.GetColor().GetColor(1.0), (1.0, 0.0, 0.0))
+
+
 def test_sequence_holds_one_volume_per_step_with_geometry(scene) -> None:
     mrml_scene, logics = scene
     steps = [make_image(np.full((4, 8, 8), value, np.float32)) for value in (0.1, 0.5, 0.9)]

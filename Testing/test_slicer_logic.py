@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 import SimpleITK as sitk
 import torch
 from conftest import ras_matrix
@@ -111,7 +112,7 @@ def _bright_spot_model(bundle: ModelBundle, attribute: str, prepared) -> ModelBu
     with torch.no_grad():
         conv.weight.fill_(1.0 / 27.0)
         conv.bias.zero_()
-        maps = attention_in_source(bundle, prepared, [attribute], "conv1")
+        maps = attention_in_source(bundle, prepared, [attribute], "gradcam", "conv1")
         if float(sitk.GetArrayViewFromImage(maps[attribute]).max()) == 0.0:  # w < 0: flip the sign of μ_k
             dim = bundle.attribute_names.index(attribute)
             model.encoder.mu.weight[dim] *= -1
@@ -126,7 +127,7 @@ def test_attention_peak_lands_on_the_infarct_in_ras(logic, scene) -> None:
     logic.analyze(volume, segmentation, SEGMENTS)
     attribute = "infarct_size_pct"
     _bright_spot_model(logic.bundle, attribute, logic.analyses[volume.GetID()].prepared)
-    nodes = logic.showAttention([attribute], layer="conv1", threshold=0.3,
+    nodes = logic.showAttention([attribute], method="gradcam", layer="conv1", threshold=0.3,
                                 volumeRenderingLogic=scene[1].volume_rendering)
     heat = nodes[attribute]
     np.testing.assert_allclose(_ijk_to_ras(heat), _ijk_to_ras(volume), atol=1e-9)
@@ -144,7 +145,7 @@ def test_attention_peak_lands_on_the_infarct_in_ras(logic, scene) -> None:
     assert heat.GetDisplayNode().GetColorNode().GetName() == mrml.HEAT_TABLE_NAME
 
 
-def test_attention_for_all_attributes_is_deterministic(logic) -> None:
+def test_attention_for_all_attributes_is_deterministic_signed_and_inside_the_lv(logic) -> None:
     import slicer
 
     volume, segmentation = logic.generateSyntheticSample(seed=6)
@@ -154,6 +155,12 @@ def test_attention_for_all_attributes_is_deterministic(logic) -> None:
     assert list(first) == logic.attributeNames()
     for name, node in second.items():
         np.testing.assert_array_equal(slicer.util.arrayFromVolume(node), first[name])
+        assert node.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME  # the default is signed
+    lv = sitk.GetArrayFromImage(mrml.labels_from_segmentation(segmentation, volume, {1: "LV cavity", 2: "Myocardium",
+                                                                                        3: "Infarct"})) > 0
+    far = ~ndimage.binary_dilation(lv, iterations=3)  # resampling from the cube spreads a map by about a cube voxel
+    for values in first.values():
+        assert values.min() < 0 < values.max() and np.abs(values[far]).sum() < 0.01 * np.abs(values).sum()
 
 
 def test_explore_traversal_and_interpolation(logic, scene) -> None:
@@ -169,6 +176,12 @@ def test_explore_traversal_and_interpolation(logic, scene) -> None:
     explored = logic.explore({name: high})
     np.testing.assert_allclose(_ijk_to_ras(explored), _ijk_to_ras(volume), atol=1e-9)
     assert logic.lastUpdateSeconds > 0
+    difference = scene[0].GetFirstNodeByName("AttriVAE explore difference")
+    own = sitk.GetArrayFromImage(logic.analyses[volume.GetID()].reconstruction)
+    np.testing.assert_allclose(slicer.util.arrayFromVolume(difference), slicer.util.arrayFromVolume(explored) - own,
+                               atol=1e-6)
+    assert np.abs(slicer.util.arrayFromVolume(difference)).max() > 0
+    assert difference.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME
     large = slicer.util.arrayFromVolume(explored).copy()
     assert logic.explore({name: low}) is explored
     assert not np.array_equal(slicer.util.arrayFromVolume(explored), large)

@@ -90,16 +90,19 @@ def test_ui_uses_only_known_custom_widgets_and_connects_node_selectors() -> None
 
 
 def test_module_constants_match_the_library() -> None:
-    from AttriVAELib.attention import ENCODER_LAYERS
+    from AttriVAELib.attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, ENCODER_LAYERS
     from AttriVAELib.config import PRESETS
     from AttriVAELib.constants import EmidecLabel
 
     namespace: dict = {}
     for node in TREE.body:
-        if isinstance(node, ast.Assign) and node.targets[0].id in ("PRESETS", "ENCODER_LAYERS", "SEGMENT_LABELS"):
+        if isinstance(node, ast.Assign) and node.targets[0].id in ("PRESETS", "ENCODER_LAYERS", "ATTRIBUTION_METHODS",
+                                                                            "SEGMENT_LABELS"):
             namespace[node.targets[0].id] = ast.literal_eval(node.value)
     assert namespace["PRESETS"] == list(PRESETS)
     assert sorted(namespace["ENCODER_LAYERS"]) == sorted(ENCODER_LAYERS)
+    assert sorted(namespace["ATTRIBUTION_METHODS"]) == sorted(ATTRIBUTION_METHODS)
+    assert namespace["ATTRIBUTION_METHODS"][0] == DEFAULT_METHOD  # the panel's default is the measured best
     assert namespace["SEGMENT_LABELS"] == {"cavity": EmidecLabel.CAVITY, "myocardium": EmidecLabel.MYOCARDIUM,
                                            "infarct": EmidecLabel.INFARCT}
 

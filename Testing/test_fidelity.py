@@ -1,0 +1,82 @@
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from AttriVAELib.bundle import ModelBundle
+from AttriVAELib.fidelity import decoded_label_map, measure_decoded, traversal_fidelity
+from AttriVAELib.preprocessing import CubeGeometry
+
+SIZE, SPACING_MM = 32, 2.0
+VOXEL_ML = SPACING_MM**3 / 1000
+
+
+def _geometry() -> CubeGeometry:
+    grid = {"size": [SIZE] * 3, "spacing": [SPACING_MM] * 3, "origin": [0.0] * 3,
+            "direction": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]}
+    return CubeGeometry.from_dict({"cube": grid, "source": grid})
+
+
+def _ventricle(cavity_ml: float) -> np.ndarray:
+    """(S, S, S) LGE-like cube: a bright ball of ``cavity_ml`` in a dark 3-voxel shell, 0 outside."""
+    radius = (cavity_ml / VOXEL_ML * 3 / (4 * math.pi)) ** (1 / 3)  # voxels
+    distance = np.linalg.norm(np.indices((SIZE,) * 3) - (SIZE - 1) / 2, axis=0)
+    return np.where(distance <= radius, 0.8, np.where(distance <= radius + 3, 0.2, 0.0)).astype(np.float32)
+
+
+class _StandInDecoder(torch.nn.Module):
+    """Decodes latent dim 0 = c as a ventricle of gain · c + offset mL, whatever the other dims say."""
+
+    def __init__(self, gain: float, offset: float = 0.0) -> None:
+        super().__init__()
+        self.config = SimpleNamespace(latent_size=4, input_size=SIZE)
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the stand-in a device
+        self.gain, self.offset = gain, offset
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        cubes = [_ventricle(self.gain * float(code[0]) + self.offset) for code in z]
+        return torch.from_numpy(np.stack(cubes))[:, None]
+
+
+def _bundle(gain: float, offset: float = 0.0) -> ModelBundle:
+    entry = {"name": "lv_volume_ml", "dim": 0, "latent_slope": 0.05, "latent_intercept": -2.0, "min": 20.0,
+             "max": 60.0}  # latent 0.05·v − 2: the decoder must undo it to draw v mL
+    return ModelBundle(model=_StandInDecoder(gain / 0.05, offset + gain * 2.0 / 0.05), card={"attributes": [entry]})
+
+
+def test_a_ventricle_is_measured_in_millilitres():
+    geometry = _geometry()
+    labels = decoded_label_map(_ventricle(40.0), geometry)
+    assert set(np.unique(np.asarray(labels))) <= {0, 1, 2}
+    assert measure_decoded(_ventricle(40.0), geometry, ["lv_volume_ml"])["lv_volume_ml"] == pytest.approx(40, rel=0.05)
+    assert math.isnan(measure_decoded(np.zeros((SIZE,) * 3), geometry, ["lv_volume_ml"])["lv_volume_ml"])
+
+
+def test_a_faithful_decoder_scores_slope_one():
+    codes = np.zeros((3, 4))
+    fidelity = traversal_fidelity(_bundle(gain=1.0), codes, [_geometry()] * 3)["lv_volume_ml"]
+    assert fidelity["subjects"] == 3 and fidelity["spearman"] == pytest.approx(1.0)
+    assert fidelity["slope"] == pytest.approx(1.0, abs=0.05)
+    assert fidelity["requested"] == pytest.approx(np.linspace(20, 60, 7).tolist())
+
+
+def test_a_decoder_that_moves_half_as_far_scores_slope_one_half():
+    fidelity = traversal_fidelity(_bundle(gain=0.5, offset=20.0), np.zeros((2, 4)), [_geometry()] * 2)
+    assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.5, abs=0.05)
+    assert fidelity["lv_volume_ml"]["spearman"] == pytest.approx(1.0)
+
+
+def test_a_decoder_that_ignores_the_dim_scores_no_rank_and_zero_slope():
+    fidelity = traversal_fidelity(_bundle(gain=0.0, offset=40.0), np.zeros((2, 4)), [_geometry()] * 2)
+    assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.0, abs=1e-9)
+    assert fidelity["lv_volume_ml"]["spearman"] == 0.0
+
+
+def test_the_measure_check_compares_inputs_with_their_records():
+    volumes = np.stack([_ventricle(v) for v in (25.0, 35.0, 45.0, 55.0)])
+    records = np.array([[25.0], [35.0], [45.0], [55.0]])
+    fidelity = traversal_fidelity(_bundle(gain=1.0), np.zeros((4, 4)), [_geometry()] * 4, volumes, records)
+    check = fidelity["lv_volume_ml"]["measure_check"]
+    assert check["spearman"] == pytest.approx(1.0) and check["slope"] == pytest.approx(1.0, abs=0.05)
