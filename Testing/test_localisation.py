@@ -86,7 +86,7 @@ def test_localisation_of_every_method_on_a_cohort(tiny_bundle, eval_cohort):
     result = localisation(tiny_bundle, data, indices, progress=events.append)
     assert set(result) == {"gradient-x-input", "integrated-gradients", "gradcam"}
     infarcted = int(data.infarct_masks[indices].any(axis=(1, 2, 3)).sum())
-    for method, rows in result.items():
+    for rows in result.values():
         assert set(rows) == {n for n in names if n in STRUCTURE_OF_ATTRIBUTE}
         assert rows["infarct_size_pct"]["subjects"] == infarcted and rows["lv_volume_ml"]["subjects"] == 6
         for row in rows.values():

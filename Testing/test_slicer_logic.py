@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
 import SimpleITK as sitk
 import torch
 from conftest import ras_matrix
+from scipy import ndimage
 from slicer_module import load_module
 
 from AttriVAELib import ModelBundle, mrml
