@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from AttriVAELib import load_model
+from AttriVAELib.attention import DEFAULT_METHOD
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES
 from AttriVAELib.demo import DemoSettings
 from AttriVAELib.io import to_json
@@ -63,3 +64,11 @@ def test_the_published_demo_numbers_are_the_shipped_models():
     for name, rho in card["test"]["spearman"].items():  # and the demo printed them
         assert f"{name:24s} {rho:+.3f}" in record["printed"]
     assert f"AUC {card['test']['auc']:.3f}, accuracy {card['test']['accuracy']:.3f}" in record["printed"]
+
+
+def test_the_published_interpretation_is_the_shipped_models():
+    record = regenerate.load_record("interpretation")
+    assert record["model_sha256"] == regenerate.file_sha256(regenerate.DEMO_MODEL), (
+        "the shipped demo model changed since docs/results/interpretation.json was made; run "
+        "python scripts/regenerate_results.py --work DIR --only science,interpretation")
+    assert record["default_method"] == DEFAULT_METHOD

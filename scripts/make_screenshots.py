@@ -4,7 +4,8 @@
                                                   #   AttriVAE/Resources/Icons/AttriVAE.png
 
 The module's logic analyses a synthetic sample with the shipped demo model and shows the attention of one
-attribute; the pictures are the slice view with the heat overlay and the 3D volume rendering.
+attribute with the panel's default method; the pictures are the slice view with the attention overlay and the
+3D volume rendering.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _scene() -> tuple[object, types.SimpleNamespace]:
 
 
 def _icon(slice_pixels: np.ndarray, size: int = 128) -> np.ndarray:
-    """A square crop around the hottest part of the slice picture, resampled to ``size``²."""
+    """A square crop around the reddest part of the slice picture, resampled to ``size``²."""
     heat = slice_pixels[..., 0].astype(int) - slice_pixels[..., 2]
     row, column = np.unravel_index(np.argmax(heat), heat.shape)
     half = slice_pixels.shape[0] // 4
@@ -52,7 +53,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attribute", default="infarct_size_pct")
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--layer", default="conv3", help="encoder layer of the attention map (paper: conv5)")
+    parser.add_argument("--method", default=None, help="attribution method (default: the panel's default)")
+    parser.add_argument("--layer", default="conv5", help="encoder layer of --method gradcam (paper: conv5)")
     args = parser.parse_args()
 
     module = load_module()
@@ -63,7 +65,8 @@ def main() -> None:
     result = logic.analyze(volume, segmentation, {"cavity": "LV cavity", "myocardium": "Myocardium",
                                                   "infarct": "Infarct"})
     print(f"P(infarct) {result['probability']:.2f}; encoded {result['encoded']}")
-    heat = logic.showAttention([args.attribute], args.layer, threshold=0.3,
+    method = args.method or module.ATTRIBUTION_METHODS[0]
+    heat = logic.showAttention([args.attribute], method, args.layer, threshold=0.2,
                                volumeRenderingLogic=logics.volume_rendering)
     pixels = SliceView(logics.application, scene, size=512).image(volume, heat[args.attribute], opacity=0.6)
     out = ROOT / "Resources" / "Screenshots"
