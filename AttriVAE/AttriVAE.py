@@ -126,6 +126,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.syntheticSampleButton.connect("clicked(bool)", self.onSyntheticSample)
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
         self.ui.attentionButton.connect("clicked(bool)", self.onAttention)
+        self.ui.attentionMethodComboBox.connect("currentTextChanged(QString)", self.onAttentionMethod)
         self.ui.exploreResetButton.connect("clicked(bool)", self.onExploreReset)
         self.ui.exportTraversalButton.connect("clicked(bool)", self.onExportTraversal)
         self.ui.interpolateButton.connect("clicked(bool)", self.onInterpolate)
@@ -262,6 +263,9 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         renderingLogic = slicer.modules.volumerendering.logic() if p.attentionRender3D else None
         self._run(self.logic.showAttention, attributes, p.attentionMethod, p.attentionLayer, p.attentionThreshold,
                   renderingLogic)
+
+    def onAttentionMethod(self, method: str) -> None:
+        self.ui.attentionLayerComboBox.enabled = method == "gradcam"  # the layer is Grad-CAM's only
 
     def onSlider(self, name: str, value: float) -> None:
         self._run(self.logic.explore, {name: value})

@@ -18,7 +18,7 @@ _PHASES = {  # event → (phase name, unit, key of the count done, key of the to
     "synth": ("synthesise", "subject", "done", "total"),
     "preprocess": ("preprocess", "subject", "done", "total"),
     "epoch": ("train", "epoch", "epoch", "epochs"),
-    "evaluate": ("attention IoU", "subject", "done", "total"),
+    "evaluate": ("attention localisation", "subject", "done", "total"),
 }
 
 

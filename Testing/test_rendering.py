@@ -1,4 +1,4 @@
-"""What a Slicer user sees: the attention overlay in a slice view and the heat volume rendering in 3D,
+"""What a Slicer user sees: the attention overlay in a slice view and the attention volume rendering in 3D,
 rendered offscreen from the module's display nodes (slicer-core; 3D through Mesa EGL)."""
 
 from __future__ import annotations
@@ -11,32 +11,47 @@ from offscreen import SliceView, render_3d, write_png
 from test_slicer_logic import SEGMENTS, logic  # noqa: F401 (fixture)
 
 
-def test_attention_overlay_is_hot_where_the_map_is_high(logic, scene, tmp_path: Path) -> None:  # noqa: F811
+def _redness(pixels: np.ndarray) -> np.ndarray:
+    return pixels[..., 0].astype(int) - pixels[..., 2].astype(int)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradient-x-input"])
+def test_attention_overlay_shows_the_map_in_its_colours(logic, scene, tmp_path: Path, method: str) -> None:  # noqa: F811
     import slicer
 
     mrml_scene, logics = scene
     volume, segmentation = logic.generateSyntheticSample(seed=11)
     logic.analyze(volume, segmentation, SEGMENTS)
-    heat = logic.showAttention(["lv_volume_ml"], threshold=0.2)["lv_volume_ml"]
+    attention = logic.showAttention(["lv_volume_ml"], method=method, threshold=0.2)["lv_volume_ml"]
     view = SliceView(logics.application, mrml_scene)
     plain = view.image(volume)
-    blended = view.image(volume, heat, opacity=0.6)
+    blended = view.image(volume, attention, opacity=0.6)
     write_png(blended, tmp_path / "slice.png")
     assert (tmp_path / "slice.png").stat().st_size > 1000
     changed = np.abs(blended.astype(int) - plain.astype(int)).sum(axis=2) > 30
-    assert changed.mean() > 0.005  # the overlay is visible
-    redder = blended[..., 0].astype(int) - blended[..., 2].astype(int)
-    assert redder[changed].mean() > redder[~changed].mean() + 20  # and heat-coloured (red/yellow, not blue)
-    assert float(slicer.util.arrayFromVolume(heat).max()) == pytest.approx(1.0, abs=0.05)
+    assert changed.mean() > 0.001  # the overlay is visible
+    values = slicer.util.arrayFromVolume(attention)
+    assert float(np.abs(values).max()) == pytest.approx(1.0, abs=0.05)
+    redness = _redness(blended)[changed]
+    if method == "gradcam":  # heat colours (red/yellow) over the whole map, not blue
+        assert redness.mean() > _redness(blended)[~changed].mean() + 20
+    else:  # diverging: red where the map raises the attribute, blue where it lowers it; clear near 0
+        assert (redness > 40).any() and (redness < -40).any()
+        assert changed.mean() < 0.5
 
 
-def test_heat_volume_rendering_draws_in_3d(logic, scene, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("method", ["gradcam", "gradient-x-input"])
+def test_attention_volume_rendering_draws_in_3d(logic, scene, tmp_path: Path, method: str) -> None:  # noqa: F811
     mrml_scene, logics = scene
     volume, segmentation = logic.generateSyntheticSample(seed=12)
     logic.analyze(volume, segmentation, SEGMENTS)
-    logic.showAttention(["lv_volume_ml"], threshold=0.2, volumeRenderingLogic=logics.volume_rendering)
+    logic.showAttention(["lv_volume_ml"], method=method, threshold=0.2, volumeRenderingLogic=logics.volume_rendering)
     pixels = render_3d(logics.application, mrml_scene, size=200)
     write_png(pixels, tmp_path / "3d.png")
     lit = pixels.max(axis=2) > 40
     assert 0.002 < lit.mean() < 0.9  # something was drawn, not a blank or flooded view
-    assert (pixels[lit][:, 0].astype(int) - pixels[lit][:, 2]).mean() > 20  # in heat colours
+    if method == "gradcam":
+        assert _redness(pixels)[lit].mean() > 20  # in heat colours
+    else:  # coloured, not grey: the diverging table's reds and blues
+        saturation = pixels[lit].max(axis=1).astype(int) - pixels[lit].min(axis=1)
+        assert saturation.mean() > 20

@@ -315,6 +315,9 @@ _TARGETS = ("infarct size enrichment ≥ 20 and pointing ≥ 0.8, every outside-
 """The issue's targets for the default method, on the independent cohort."""
 
 
+_STRUCTURE_TEXT = {"infarct": "infarct", "myocardium": "myocardium", "cavity": "cavity + border"}
+
+
 def _localisation_verdict(scores: dict[str, dict[str, float]]) -> str:
     checks = []
     if "infarct_size_pct" in scores:
@@ -327,27 +330,23 @@ def _localisation_verdict(scores: dict[str, dict[str, float]]) -> str:
 
 def render_interpretation(record: dict[str, Any]) -> str:
     methods = record["methods"]
-    names = list(next(iter(methods.values()))["scores"])
-    header = ("| method | cost per subject | " + " | ".join(_SHORT_NAMES.get(n, n) for n in names)
-              + " | targets |\n|---|---|" + "---|" * (len(names) + 1))
-    rows = []
+    tables = []
     for method, entry in methods.items():
         scores = entry["scores"]
-        label = f"`{method}`{' (default)' if method == record['default_method'] else ''}"
-        cells = [f"{scores[n]['enrichment']:.1f} / {scores[n]['pointing']:.2f} / {scores[n]['outside_lv_max']:.3f}"
-                 for n in names]
-        rows.append(f"| {label} | {entry['seconds_per_subject'] * 1e3:.0f} ms | " + " | ".join(cells)
-                    + f" | {_localisation_verdict(scores)} |")
-    structures = ", ".join(f"{_SHORT_NAMES.get(n, n)} → {structure}" for n, structure in
-                           ((n, {"infarct": "infarct", "myocardium": "myocardium", "cavity": "cavity + border"}[
-                               STRUCTURE_OF_ATTRIBUTE[n]]) for n in names))
-    infarct_n = methods[record["default_method"]]["scores"].get("infarct_size_pct", {}).get("subjects", 0)
-    legend = (f"Each cell: enrichment (share of |map| inside the attribute's structure ÷ the structure's share of "
-              f"the cube; 1 = uniform) / pointing game (share of subjects whose map peak lies in the structure, ±1 "
-              f"voxel) / largest share of |map| outside the LV mask dilated by one voxel, over the "
-              f"{record['subjects']} subjects of the independent cohort ({infarct_n} infarcted, for infarct size). "
-              f"Structures: {structures}. Cost: all {len(names)} attributes of one subject, one batch. "
-              f"Targets: {_TARGETS}.")
+        default = " (default)" if method == record["default_method"] else ""
+        tables += [f"`{method}`{default}: {entry['seconds_per_subject'] * 1e3:.0f} ms per subject for all "
+                   f"{entry['attributes']} attributes; targets {_localisation_verdict(scores)}.", "",
+                   "| attribute | structure | N | enrichment | pointing game | outside LV: mean (max) | IoU |",
+                   "|---|---|---|---|---|---|---|"]
+        tables += [f"| {_SHORT_NAMES.get(name, name)} | {_STRUCTURE_TEXT[STRUCTURE_OF_ATTRIBUTE[name]]} | "
+                   f"{s['subjects']} | {s['enrichment']:.1f} | {s['pointing']:.2f} | {s['outside_lv']:.3f} "
+                   f"({s['outside_lv_max']:.3f}) | {s['iou']:.3f} |" for name, s in scores.items()]
+        tables.append("")
+    legend = (f"{record['subjects']} subjects ({record['infarcted']} infarcted: the N of infarct size). Enrichment: "
+              f"share of |map| inside the attribute's structure ÷ the structure's share of the cube (1 = uniform); "
+              f"pointing game: share of subjects whose map peak lies in the structure (±1 voxel); outside LV: share "
+              f"of |map| outside the LV mask dilated by one voxel; IoU: the official code's. Targets for the "
+              f"default method: {_TARGETS}.")
     completeness = record["completeness"]
     ig = (f"Integrated gradients' completeness (Σ attributions = μ_k(x) − μ_k(0)) holds to "
           f"{completeness['mean'] * 100:.1f} % of the largest change on average (max {completeness['max'] * 100:.1f} "
@@ -365,7 +364,7 @@ def render_interpretation(record: dict[str, Any]) -> str:
                f"Target for LV volume (ρ ≥ 0.95, slope 0.8–1.25): ρ {'met' if lv['spearman'] >= 0.95 else 'missed'}, "
                f"slope {'met' if 0.8 <= lv['slope'] <= 1.25 else 'missed'} ({lv['slope']:.2f}).")
     commands = ["```bash", *record["commands"], "```"]
-    return "\n".join([header, *rows, "", legend, "", ig, "", "Traversal fidelity, same cohort: each attribute swept "
+    return "\n".join([*tables, legend, "", ig, "", "Traversal fidelity, same cohort: each attribute swept "
                       "over its training range in 7 steps per subject, measured on the decoded volumes (foreground "
                       "above 0.05, bright pool above its Otsu threshold).", "", *fidelity_rows, "", verdict, "",
                       *commands, "", _stamp(record)])
