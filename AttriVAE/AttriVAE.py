@@ -36,6 +36,7 @@ README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
 PRESETS = ["paper", "official-code", "attri-vae", "ar-vae", "beta-vae", "vae"]  # AttriVAELib.config.PRESETS
 ENCODER_LAYERS = ["conv5", "conv4", "conv3", "conv2", "conv1"]  # AttriVAELib.attention.ENCODER_LAYERS
 ATTRIBUTION_METHODS = ["gradient-x-input", "integrated-gradients", "gradcam"]  # AttriVAELib.attention, default first
+SIGNED_DISPLAY_PERCENTILE = 99.0  # of |value| inside the map's support: shown at full colour
 EXPLORE_DIFFERENCE_SCALE = 0.25  # intensity difference shown at full colour (network intensities are in [0, 1])
 SEGMENT_LABELS = {"cavity": 1, "myocardium": 2, "infarct": 3}  # EMIDEC label values the model expects
 
@@ -505,6 +506,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """Attention volumes (one per attribute, default all) in the input's geometry, shown over the input in
         the slice views and, given ``volumeRenderingLogic``, volume-rendered. Signed methods show red where a
         voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
+        import numpy as np
+
         from AttriVAELib import mrml
         from AttriVAELib.analysis import attention_in_source
         from AttriVAELib.attention import SIGNED_METHODS
@@ -517,8 +520,11 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         for name, image in maps.items():
             node = mrml.set_volume_image(mrml.output_node(scene, f"attention {name}", f"AttriVAE attention {name}"),
                                          image)
-            if signed:
-                mrml.show_signed(node, threshold)
+            if signed:  # gradient maps are heavy-tailed: full colour from the 99th percentile of |value| on
+                values = abs(slicer.util.arrayFromVolume(node))  # (the peak alone would leave the rest clear)
+                inside = values[values > 0]
+                mrml.show_signed(node, threshold, float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE))
+                                 if inside.size else 1.0)
             else:
                 mrml.show_heat(node, threshold)
             nodes[name] = node
