@@ -516,22 +516,22 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
         maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, method, layer)
         signed = method in SIGNED_METHODS
-        nodes = {}
+        nodes, scales = {}, {}
         for name, image in maps.items():
             node = mrml.set_volume_image(mrml.output_node(scene, f"attention {name}", f"AttriVAE attention {name}"),
                                          image)
             if signed:  # gradient maps are heavy-tailed: full colour from the 99th percentile of |value| on
                 values = abs(slicer.util.arrayFromVolume(node))  # (the peak alone would leave the rest clear)
                 inside = values[values > 0]
-                mrml.show_signed(node, threshold, float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE))
-                                 if inside.size else 1.0)
+                scales[name] = float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size else 1.0
+                mrml.show_signed(node, threshold, scales[name])
             else:
                 mrml.show_heat(node, threshold)
             nodes[name] = node
-        first = next(iter(nodes.values()))
-        mrml.show_in_slice_views(scene.GetNodeByID(self.currentVolumeID), first, opacity=0.6)
+        first = next(iter(nodes))
+        mrml.show_in_slice_views(scene.GetNodeByID(self.currentVolumeID), nodes[first], opacity=0.6)
         if volumeRenderingLogic is not None:
-            mrml.show_heat_rendering(volumeRenderingLogic, first, threshold, signed)
+            mrml.show_heat_rendering(volumeRenderingLogic, nodes[first], threshold, signed, scales.get(first, 1.0))
         return nodes
 
     # Explore

@@ -237,10 +237,11 @@ def show_in_slice_views(background: Any, foreground: Any | None = None, opacity:
         background=background, foreground=foreground, foregroundOpacity=opacity if foreground else 0.0, fit=False)
 
 
-def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float = 0.2, signed: bool = False) -> Any:
+def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float = 0.2, signed: bool = False,
+                        scale: float = 1.0) -> Any:
     """Volume-render a map in 3D views: a [0, 1] map with the heat colours, opacity ramping up from
-    ``threshold``; a signed map in [-1, 1] (``signed``) with the diverging colours, clear for |value| <
-    ``threshold`` and ramping up towards ±1.
+    ``threshold``; a signed map (``signed``) with the diverging colours at full strength from ±``scale``,
+    clear for |value| < ``threshold`` · scale and ramping up towards ±scale.
 
     ``volume_rendering_logic`` is ``slicer.modules.volumerendering.logic()`` in Slicer. Returns the display node."""
     import vtk
@@ -251,9 +252,9 @@ def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float
     colours, opacity = vtk.vtkColorTransferFunction(), vtk.vtkPiecewiseFunction()
     if signed:
         for t in np.linspace(-1.0, 1.0, 17):
-            colours.AddRGBPoint(t, *_diverging_rgb(t))
+            colours.AddRGBPoint(t * scale, *_diverging_rgb(t))
         for t, alpha in ((-1.0, 0.8), (-threshold, 0.0), (threshold, 0.0), (1.0, 0.8)):
-            opacity.AddPoint(t, alpha)
+            opacity.AddPoint(t * scale, alpha)
     else:
         table = heat_colour_table(node.GetScene())
         for t in np.linspace(0.0, 1.0, 9):

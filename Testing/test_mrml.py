@@ -164,6 +164,9 @@ def test_signed_display_is_diverging_and_clear_near_zero(scene) -> None:
     assert opacity.GetValue(0.0) == 0.0 and opacity.GetValue(-1.0) == pytest.approx(0.8)
     assert opacity.GetValue(1.0) == pytest.approx(0.8)
     np.testing.assert_allclose(properties.GetColor().GetColor(1.0), (1.0, 0.0, 0.0))
+    mrml.show_heat_rendering(logics.volume_rendering, node, threshold=0.3, signed=True, scale=0.5)
+    opacity = properties.GetScalarOpacity()  # full strength from ±scale: heavy-tailed maps stay visible
+    assert opacity.GetValue(0.5) == pytest.approx(0.8) and opacity.GetValue(0.1) == 0.0
 
 
 def test_sequence_holds_one_volume_per_step_with_geometry(scene) -> None:

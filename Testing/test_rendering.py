@@ -31,13 +31,13 @@ def test_attention_overlay_shows_the_map_in_its_colours(logic, scene, tmp_path: 
     changed = np.abs(blended.astype(int) - plain.astype(int)).sum(axis=2) > 30
     assert changed.mean() > 0.001  # the overlay is visible
     values = slicer.util.arrayFromVolume(attention)
-    assert float(np.abs(values).max()) == pytest.approx(1.0, abs=0.05)
     redness = _redness(blended)[changed]
-    if method == "gradcam":  # heat colours (red/yellow) over the whole map, not blue
+    if method == "gradcam":  # heat colours (red/yellow) over the whole map, not blue; smooth, so its peak survives
+        assert float(np.abs(values).max()) == pytest.approx(1.0, abs=0.05)  # resampling onto the input grid
         assert redness.mean() > _redness(blended)[~changed].mean() + 20
     else:  # diverging: red where the map raises the attribute, blue where it lowers it; clear near 0
         assert (redness > 40).any() and (redness < -40).any()
-        assert changed.mean() < 0.5
+        assert changed.mean() < 0.5 and 0 < float(np.abs(values).max()) <= 1
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradient-x-input"])
