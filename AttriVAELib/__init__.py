@@ -4,91 +4,52 @@ Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``pre
 (``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
 interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate``, ``metrics``) and its
 checks against ground truth (``localisation``, ``traversal_fidelity``).
+
+Names are imported on first use (PEP 562), so that ``import AttriVAELib.mrml`` or ``AttriVAELib.choices``
+does not load PyTorch: the Slicer module imports those before PyTorch may be installed.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from . import metrics
-from .attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, attention, maps_in_source
-from .bundle import ModelBundle, load_model, save_model
-from .config import LossConfig, ModelConfig, PreprocessConfig, RunConfig, TrainConfig, preset
-from .crossval import cross_validate
-from .datasets import Cohort, Subject, load_cohort, select_attributes
-from .errors import (
-    AttriVAEError,
-    InvalidConfigError,
-    InvalidDatasetError,
-    InvalidModelError,
-    InvalidVolumeError,
-    TrainingDivergedError,
-)
-from .evaluation import Evaluation, evaluate
-from .fidelity import traversal_fidelity
-from .interpretation import (
-    attribute_to_latent,
-    decode,
-    encode,
-    interpolate,
-    latent_to_attribute,
-    predict,
-    preprocess_for,
-    reconstruct,
-    traverse,
-)
-from .localisation import attention_iou, localisation
-from .model import AttriVAE, VAEOutput
-from .preprocessing import CubeGeometry, PreprocessedVolume, preprocess
-from .synthetic import make_cohort
-from .training import train
+_SOURCE_OF = {
+    "ATTRIBUTION_METHODS": "choices", "DEFAULT_METHOD": "choices",
+    "attention": "attention", "maps_in_source": "attention",
+    "ModelBundle": "bundle", "load_model": "bundle", "save_model": "bundle",
+    "LossConfig": "config", "ModelConfig": "config", "PreprocessConfig": "config", "RunConfig": "config",
+    "TrainConfig": "config", "preset": "config",
+    "cross_validate": "crossval",
+    "Cohort": "datasets", "Subject": "datasets", "load_cohort": "datasets", "select_attributes": "datasets",
+    "AttriVAEError": "errors", "InvalidConfigError": "errors", "InvalidDatasetError": "errors",
+    "InvalidModelError": "errors", "InvalidVolumeError": "errors", "TrainingDivergedError": "errors",
+    "Evaluation": "evaluation", "evaluate": "evaluation",
+    "traversal_fidelity": "fidelity",
+    "attribute_to_latent": "interpretation", "decode": "interpretation", "encode": "interpretation",
+    "interpolate": "interpretation", "latent_to_attribute": "interpretation", "predict": "interpretation",
+    "preprocess_for": "interpretation", "reconstruct": "interpretation", "traverse": "interpretation",
+    "attention_iou": "localisation", "localisation": "localisation",
+    "AttriVAE": "model", "VAEOutput": "model",
+    "CubeGeometry": "preprocessing", "PreprocessedVolume": "preprocessing", "preprocess": "preprocessing",
+    "make_cohort": "synthetic",
+    "train": "training",
+}
+__all__ = sorted([*_SOURCE_OF, "__version__", "metrics"])
 
-__all__ = [
-    "ATTRIBUTION_METHODS",
-    "AttriVAE",
-    "AttriVAEError",
-    "Cohort",
-    "CubeGeometry",
-    "DEFAULT_METHOD",
-    "Evaluation",
-    "InvalidConfigError",
-    "InvalidDatasetError",
-    "InvalidModelError",
-    "InvalidVolumeError",
-    "LossConfig",
-    "ModelBundle",
-    "ModelConfig",
-    "PreprocessConfig",
-    "PreprocessedVolume",
-    "RunConfig",
-    "Subject",
-    "TrainConfig",
-    "TrainingDivergedError",
-    "VAEOutput",
-    "__version__",
-    "attention",
-    "attention_iou",
-    "attribute_to_latent",
-    "cross_validate",
-    "decode",
-    "encode",
-    "evaluate",
-    "interpolate",
-    "latent_to_attribute",
-    "load_cohort",
-    "localisation",
-    "load_model",
-    "make_cohort",
-    "maps_in_source",
-    "metrics",
-    "predict",
-    "preprocess",
-    "preprocess_for",
-    "preset",
-    "reconstruct",
-    "save_model",
-    "select_attributes",
-    "train",
-    "traversal_fidelity",
-    "traverse",
-]
+
+def __getattr__(name: str) -> Any:
+    if name == "metrics":
+        return importlib.import_module(".metrics", __name__)
+    if name not in _SOURCE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_SOURCE_OF[name]}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+

@@ -7,18 +7,21 @@ resampled onto that grid (linear) and are 0 outside the cube.
 
 from __future__ import annotations
 
-__all__ = ["SubjectAnalysis", "analyse_subject", "attention_in_source", "decode_in_source", "latent_with"]
+__all__ = ["SubjectAnalysis", "analyse_subject", "attention_in_source", "decode_in_source", "decodes_in_source",
+           "latent_with", "traversal_codes"]
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import SimpleITK as sitk
 import torch
 
-from .attention import DEFAULT_METHOD, attention, maps_in_source
+from .attention import attention, maps_in_source
 from .attributes import shape_attributes
 from .bundle import ModelBundle
+from .choices import DEFAULT_LAYER, DEFAULT_METHOD
 from .interpretation import attribute_to_latent, decode, encode, latent_to_attribute, predict, preprocess_for
 from .labels import EMIDEC_SCHEME, LabelScheme
 from .preprocessing import CubeGeometry, PreprocessedVolume
@@ -34,6 +37,14 @@ class SubjectAnalysis:
     reconstruction: sitk.Image  # float32 in [0, 1] on the input grid
     measured: dict[str, float]  # attribute → value measured on the label map (NaN: not measurable, e.g. EF)
     encoded: dict[str, float]  # attribute → value its latent dim encodes, via the training fit
+
+    def table(self) -> dict[str, list]:
+        """Columns of the result table: one row per attribute (measured, encoded; None where not measurable)
+        and a last row with P(infarct) as the encoded value."""
+        names = list(self.encoded)
+        return {"attribute": [*names, "P(infarct)"],
+                "measured": [None if math.isnan(self.measured[n]) else self.measured[n] for n in names] + [None],
+                "encoded": [self.encoded[n] for n in names] + [self.probability]}
 
 
 def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
@@ -60,8 +71,14 @@ def decode_in_source(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometr
                      precision: str = "fp32") -> sitk.Image:
     """Decode one latent code (L,) and resample the volume onto the input grid (one slider update;
     ``precision`` as :func:`~AttriVAELib.interpretation.decode`)."""
-    cube = decode(bundle, z.reshape(1, -1), precision)[0, 0].cpu().numpy()
-    return geometry.to_source(cube)
+    return decodes_in_source(bundle, z.reshape(1, -1), geometry, precision)[0]
+
+
+def decodes_in_source(bundle: ModelBundle, codes: torch.Tensor, geometry: CubeGeometry,
+                      precision: str = "fp32") -> list[sitk.Image]:
+    """Decode (N, L) latent codes in one batch; one volume per code, on the input grid."""
+    cubes = decode(bundle, codes, precision)[:, 0].cpu().numpy()
+    return [geometry.to_source(cube) for cube in cubes]
 
 
 def latent_with(bundle: ModelBundle, z: torch.Tensor, values: Mapping[str, float]) -> torch.Tensor:
@@ -73,8 +90,22 @@ def latent_with(bundle: ModelBundle, z: torch.Tensor, values: Mapping[str, float
     return z
 
 
+def traversal_codes(bundle: ModelBundle, z: torch.Tensor, attribute: str,
+                    steps: int) -> tuple[list[float], torch.Tensor]:
+    """Sweep one attribute of code ``z`` (L,) over its training range: the ``steps`` attribute values (in its
+    units) and the (steps, L) codes, the other dims as in ``z``."""
+    if attribute not in bundle.attribute_ranges():
+        raise ValueError(f"{attribute!r} is not a regularised attribute of this model; "
+                         f"choose one of {', '.join(bundle.attribute_ranges())}")
+    if steps < 2:
+        raise ValueError(f"a traversal needs at least 2 steps, not {steps}")
+    low, high, _unit = bundle.attribute_ranges()[attribute]
+    values = np.linspace(low, high, steps).tolist()
+    return values, torch.stack([latent_with(bundle, z, {attribute: value}) for value in values])
+
+
 def attention_in_source(bundle: ModelBundle, prepared: PreprocessedVolume, attributes: Sequence[str] | None = None,
-                        method: str = DEFAULT_METHOD, layer: str = "conv5") -> dict[str, sitk.Image]:
+                        method: str = DEFAULT_METHOD, layer: str = DEFAULT_LAYER) -> dict[str, sitk.Image]:
     """Attention maps (deterministic, from μ; see :func:`~AttriVAELib.attention.attention`) of the given
     attributes (default all), on the input grid."""
     maps = attention(bundle, prepared.volume, attributes, method=method, layer=layer, use_mean=True)

@@ -39,16 +39,12 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, LayerAttribution, LayerGradCam
 
 from .bundle import ModelBundle
+from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, DEFAULT_METHOD, ENCODER_LAYERS, SIGNED_METHODS
 from .errors import InvalidConfigError
 from .interpretation import ModelLike, _model, _volumes, attribute_index
 from .model import AttriVAE
 from .preprocessing import CubeGeometry
 
-ENCODER_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
-ATTRIBUTION_METHODS = ("gradient-x-input", "integrated-gradients", "gradcam")
-DEFAULT_METHOD = "gradient-x-input"
-SIGNED_METHODS = frozenset({"gradient-x-input", "integrated-gradients"})
-"""Methods whose maps take both signs; show them with a diverging colour table centred on 0."""
 INTEGRATION_STEPS = 64
 VOXELS_PER_PASS = 2**24
 """Integrated gradients differentiates at most this many input voxels at once (512 volumes of 32³, 32 of 80³)."""
@@ -56,7 +52,7 @@ VOXELS_PER_PASS = 2**24
 
 def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
               attributes: Sequence[int | str] | None = None, method: str = DEFAULT_METHOD,
-              layer: str = "conv5", use_mean: bool = True, steps: int = INTEGRATION_STEPS,
+              layer: str = DEFAULT_LAYER, use_mean: bool = True, steps: int = INTEGRATION_STEPS,
               normalise: bool = True) -> dict[str, np.ndarray]:
     """Attribution maps of one subject for several attributes.
 

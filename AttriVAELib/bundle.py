@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .config import ModelConfig, RunConfig
+from .constants import attribute_unit
 from .errors import AttriVAEError, InvalidModelError
 from .io import atomic_path, to_json
 from .model import AttriVAE
@@ -39,6 +40,21 @@ class ModelBundle:
     def attribute_names(self) -> list[str]:
         """Regularised attributes; entry k is encoded by latent dim k."""
         return [entry["name"] for entry in self.card["attributes"]]
+
+    def attribute_ranges(self) -> dict[str, tuple[float, float, str]]:
+        """Regularised attribute → (training minimum, training maximum, display unit), in attribute units."""
+        return {entry["name"]: (entry["min"], entry["max"], attribute_unit(entry["name"]))
+                for entry in self.card["attributes"] if "latent_slope" in entry}
+
+    def describe(self) -> str:
+        """The model card in a few lines for people: input, latent dims, preset, training, data."""
+        card = self.card
+        return "\n".join([
+            f"Input: {card['model']['input_size']}³ voxels, latent size {card['model']['latent_size']}",
+            "Attributes → latent dims: " + ", ".join(f"{a['name']}→{a['dim']}" for a in card["attributes"]),
+            f"Preset: {card['preset']}; trained {card['training']['epochs']} epochs "
+            f"(best {card['training']['best_epoch']})",
+            f"Data: {card['data']['name']} ({card['data']['format']}), {card['data']['subjects']} subjects"])
 
     def run_config(self) -> RunConfig:
         """The model, loss and preprocessing settings the model was trained with."""

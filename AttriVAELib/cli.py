@@ -21,8 +21,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .attention import ATTRIBUTION_METHODS, DEFAULT_METHOD
-from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, PRESETS, RunConfig, TrainConfig, preset
+from .choices import (
+    ATTRIBUTION_METHODS,
+    DATA_FORMATS,
+    DEFAULT_LAYER,
+    DEFAULT_METHOD,
+    DEVICES,
+    LABEL_SCHEMES,
+    PRESET_NAMES,
+)
+from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
 from .console import ConsoleProgress
 from .demo import DemoSettings
 from .errors import AttriVAEError, InvalidConfigError
@@ -30,7 +38,6 @@ from .errors import AttriVAEError, InvalidConfigError
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-FORMATS = ["auto", "csv", "emidec", "acdc"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +86,24 @@ def _for_training_only() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _stop_on_cancel_request() -> None:
+    """Watch stdin for the parent's cancel request (:data:`AttriVAELib.process.CANCEL_REQUEST`) and turn it
+    into a Ctrl-C in the main thread: training then stops with a resumable checkpoint. A closed stdin is
+    not a request (a program may start the command with no input at all)."""
+    import _thread
+    import threading
+
+    from .process import CANCEL_REQUEST
+
+    def watch() -> None:
+        for line in sys.stdin:
+            if line.strip() == CANCEL_REQUEST:
+                _thread.interrupt_main()
+                return
+
+    threading.Thread(target=watch, name="attrivae-cancel-watch", daemon=True).start()
+
+
 def _finite(text: str) -> float:
     """argparse type of a float option: a finite number (float() also accepts nan and inf)."""
     try:
@@ -101,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     """Dataset format, config file and the training flags shared by train and crossval."""
-    parser.add_argument("--format", default="auto", choices=FORMATS)
+    parser.add_argument("--format", default="auto", choices=DATA_FORMATS)
     parser.add_argument("--config", type=Path, help="JSON config (as the config.json a run writes)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
@@ -112,7 +137,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", type=_finite, metavar="P",
                         help="probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", choices=DEVICES)
     parser.add_argument("--precision", choices=PRECISIONS,
                         help="forward-pass autocast; default auto: bf16 where the CPU/GPU has it, else fp32")
     parser.add_argument("--compile", nargs="?", const="on", choices=COMPILE_MODES,
@@ -164,7 +189,7 @@ def _add_train(commands: Any) -> None:
     train = commands.add_parser("train", help="train Attri-VAE on a dataset")
     train.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     train.add_argument("--out", type=Path, required=True, help="run folder (new, or existing with --resume)")
-    train.add_argument("--preset", choices=list(PRESETS), help="named settings; default: paper")
+    train.add_argument("--preset", choices=PRESET_NAMES, help="named settings; default: paper")
     _add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--progress", default="text", choices=["text", "json"],
@@ -183,6 +208,8 @@ def _train(args: argparse.Namespace) -> int:
     progress: Callable[[dict[str, Any]], None] = (
         (lambda event: None) if worker else _print_json if args.progress == "json" else ConsoleProgress())
     _for_training_only()
+    if args.progress == "json":
+        _stop_on_cancel_request()
     cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
     try:
         model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
@@ -240,10 +267,10 @@ def _add_evaluate(commands: Any) -> None:
     evaluate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
     evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
-    evaluate.add_argument("--format", default="auto", choices=FORMATS)
+    evaluate.add_argument("--format", default="auto", choices=DATA_FORMATS)
     evaluate.add_argument("--subjects", default="auto", choices=["auto", "test", "all"],
                           help="auto: the model's test split when the dataset holds it, else all subjects")
-    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--device", default="auto", choices=DEVICES)
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -261,7 +288,7 @@ def _add_single_subject_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
     command.add_argument("--image", type=Path, required=True, help="3D image")
     command.add_argument("--mask", type=Path, required=True, help="LV label map on the image's grid")
-    command.add_argument("--labels", default="emidec", choices=["emidec", "acdc"], help="label values of --mask")
+    command.add_argument("--labels", default="emidec", choices=LABEL_SCHEMES, help="label values of --mask")
     command.add_argument("--out", type=Path, required=True, help="new output folder")
 
 
@@ -321,11 +348,12 @@ def _add_attention(commands: Any) -> None:
 
 
 def _attention(args: argparse.Namespace) -> int:
-    from .attention import SIGNED_METHODS, attention
+    from .attention import attention
+    from .choices import SIGNED_METHODS
 
     if args.layer and args.method != "gradcam":
         raise InvalidConfigError(f"--layer applies to --method gradcam only; {args.method} explains the input voxels")
-    layer = args.layer or "conv5"
+    layer = args.layer or DEFAULT_LAYER
     bundle, prepared = _single_subject(args)
     names = _names(args.attributes) or None
     maps = attention(bundle, prepared.volume, names, method=args.method, layer=layer)

@@ -9,8 +9,10 @@ __all__ = [
     "MYOCARDIAL_DENSITY_G_PER_ML",
     "RESERVED_COLUMNS",
     "SYNTHETIC_JSON",
+    "UNIT_SUFFIXES",
     "EmidecLabel",
     "AcdcLabel",
+    "attribute_unit",
 ]
 
 from enum import IntEnum
@@ -64,3 +66,11 @@ Only those present in the dataset are used (EF needs an end-systolic mask, infar
 
 RESERVED_COLUMNS = ("subject", "image", "mask", "label", "image_es", "mask_es")
 """Folder+CSV columns that are never attributes."""
+
+UNIT_SUFFIXES = {"ml": "mL", "mm": "mm", "pct": "%"}
+"""Unit of an attribute named ``<quantity>_<suffix>`` (``lv_volume_ml`` is in mL); other names are unitless."""
+
+
+def attribute_unit(name: str) -> str:
+    """Display unit of attribute ``name`` from its suffix ("" when the name carries none)."""
+    return UNIT_SUFFIXES.get(name.rsplit("_", 1)[-1], "") if "_" in name else ""

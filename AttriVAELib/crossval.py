@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .attention import DEFAULT_METHOD
 from .bundle import load_model
+from .choices import DEFAULT_METHOD
 from .config import RunConfig
 from .data import PreparedData, prepare_data
 from .datasets import Cohort

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 
 from .attributes import SHAPE_ATTRIBUTES, shape_attributes
+from .choices import DATA_FORMATS
 from .constants import ATTRIBUTES_CSV, DEFAULT_ATTRIBUTES, RESERVED_COLUMNS, SYNTHETIC_JSON
 from .errors import InvalidDatasetError
 from .io import read_label_map
 from .labels import ACDC_SCHEME, EMIDEC_SCHEME, LabelScheme
-
-FORMATS = ("auto", "csv", "emidec", "acdc")
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,8 @@ def load_cohort(path: Path | str, format: str = "auto") -> Cohort:
         InvalidDatasetError: the layout is not recognised, or a file or column is missing or malformed.
     """
     path = Path(path)
-    if format not in FORMATS:
-        raise InvalidDatasetError(f"unknown dataset format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format not in DATA_FORMATS:
+        raise InvalidDatasetError(f"unknown dataset format {format!r}; choose one of {', '.join(DATA_FORMATS)}")
     if not path.exists():
         raise InvalidDatasetError(f"dataset {path} does not exist; check the --data path")
     if format == "auto":

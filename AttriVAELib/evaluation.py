@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from . import metrics
-from .attention import ATTRIBUTION_METHODS
 from .bundle import ModelBundle
+from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
 from .data import PreparedData
 from .errors import InvalidDatasetError
 from .fidelity import FOREGROUND_THRESHOLD, traversal_fidelity
@@ -81,7 +81,7 @@ class Evaluation:
 
 def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attribute_names: tuple[str, ...],
              device: torch.device | str = "cpu", attribution_methods: Sequence[str] = ATTRIBUTION_METHODS,
-             attention_layer: str = "conv5", progress: Progress | None = None) -> Evaluation:
+             attention_layer: str = DEFAULT_LAYER, progress: Progress | None = None) -> Evaluation:
     """Every metric of the paper on the subjects ``indices`` of ``data``, using μ, plus the checks of the
     interpretation against ground truth: localisation of each attribution method's maps
     (:func:`~AttriVAELib.localisation.localisation`, none when ``attribution_methods`` is empty) and

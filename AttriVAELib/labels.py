@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ACDC_SCHEME", "EMIDEC_SCHEME", "LabelScheme"]
+__all__ = ["ACDC_SCHEME", "EMIDEC_SCHEME", "SEGMENT_ROLES", "LabelScheme", "guess_segment", "segment_labels"]
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,3 +53,29 @@ EMIDEC_SCHEME = LabelScheme(
 
 ACDC_SCHEME = LabelScheme(name="acdc", cavity=(AcdcLabel.LV_CAVITY,), myocardium=(AcdcLabel.MYOCARDIUM,))
 """ACDC ground truth: 1 RV cavity (ignored), 2 myocardium, 3 LV cavity."""
+
+SEGMENT_ROLES = {"cavity": EmidecLabel.CAVITY, "myocardium": EmidecLabel.MYOCARDIUM, "infarct": EmidecLabel.INFARCT}
+"""Structures a segmentation provides (one segment each; the infarct optional) → their EMIDEC label value,
+so that a segmentation becomes a label map of :data:`EMIDEC_SCHEME`."""
+_SEGMENT_NAME_HINTS = {"cavity": ("cavity", "lv", "blood"), "myocardium": ("myocardium", "myo"),
+                       "infarct": ("infarct", "scar")}
+
+
+def segment_labels(segments: Mapping[str, str | None]) -> dict[int, str]:
+    """{EMIDEC label value: segment name} of ``segments`` ({role: segment name}; roles of
+    :data:`SEGMENT_ROLES`, a role without a name is left out). Raises ValueError for an unknown role or
+    a segmentation without cavity and myocardium."""
+    unknown = sorted(set(segments) - set(SEGMENT_ROLES))
+    if unknown:
+        raise ValueError(f"unknown segment role {', '.join(unknown)}; the roles are {', '.join(SEGMENT_ROLES)}")
+    named = {role: name for role, name in segments.items() if name}
+    missing = [role for role in ("cavity", "myocardium") if role not in named]
+    if missing:
+        raise ValueError(f"choose the {' and '.join(missing)} segment of the LV segmentation")
+    return {int(SEGMENT_ROLES[role]): name for role, name in named.items()}
+
+
+def guess_segment(role: str, names: Sequence[str]) -> str | None:
+    """The first of ``names`` containing a name hint of ``role`` (case-insensitive; hints in order of
+    preference, so "LV cavity" wins over "LV myocardium" for the cavity), or None."""
+    return next((name for hint in _SEGMENT_NAME_HINTS[role] for name in names if hint in name.lower()), None)

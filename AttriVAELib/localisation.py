@@ -22,8 +22,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from .attention import ATTRIBUTION_METHODS, attention
+from .attention import attention
 from .bundle import ModelBundle
+from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
 from .data import PreparedData
 from .progress import Progress
 
@@ -81,7 +82,7 @@ def localisation_scores(attribution: np.ndarray, structure: np.ndarray, lv: np.n
 
 
 def localisation(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
-                 methods: Sequence[str] = ATTRIBUTION_METHODS, layer: str = "conv5",
+                 methods: Sequence[str] = ATTRIBUTION_METHODS, layer: str = DEFAULT_LAYER,
                  progress: Progress | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """Localisation of every scored attribute's maps, per method, over the subjects ``indices``.
 

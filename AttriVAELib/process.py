@@ -4,12 +4,15 @@ and a runner that can be polled without blocking and cancelled.
 The child is ``python -m AttriVAELib train ... --progress json``: one JSON object per line on stdout (the
 events of :func:`AttriVAELib.training.train`: ``note``, ``preprocess``, ``compile``, ``batch``, ``epoch``,
 ``done``; :mod:`AttriVAELib.progress` lists them), errors as one ``attrivae: error: ...`` line on stderr,
-results as files in the run folder.
+results as files in the run folder. The parent asks it to stop by writing :data:`CANCEL_REQUEST` to its
+stdin (the child then stops as on Ctrl-C, with a resumable checkpoint): one way on every OS, since Windows
+cannot deliver Ctrl-C to a process without a console window.
 """
 
 from __future__ import annotations
 
-__all__ = ["TrainingProcess", "parse_progress", "training_command"]
+__all__ = ["CANCEL_REQUEST", "TrainingMonitor", "TrainingProcess", "TrainingStatus", "parse_progress",
+           "training_command"]
 
 import contextlib
 import json
@@ -19,11 +22,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 _WINDOWS = sys.platform == "win32"
+_CREATE_NO_WINDOW = 0x08000000
+"""Windows process creation flag: run a console program without opening a console window."""
+CANCEL_REQUEST = "cancel"
+"""The line a training child reads on stdin as "stop now, resumably" (``attrivae train --progress json``)."""
 
 
 def training_command(data: Path | str, out: Path | str, *, data_format: str = "auto", preset: str = "paper",
@@ -59,22 +68,25 @@ def parse_progress(line: str) -> dict[str, Any] | None:
 
 class TrainingProcess:
     """A running training process: :meth:`events` drains its progress without blocking (call it from a
-    GUI timer), :meth:`cancel` stops it and everything it started.
+    GUI timer), :meth:`cancel` asks it to stop without blocking either.
 
-    Cancel first interrupts (as Ctrl-C: training saves a resumable checkpoint of the last finished epoch),
-    then kills the whole process group if it has not ended after ``grace_s`` seconds."""
+    Cancel writes :data:`CANCEL_REQUEST` to the child's stdin (training saves a resumable checkpoint of the
+    last finished epoch and exits with 130), and kills the whole process tree if it has not ended
+    ``grace_s`` seconds later (checked whenever :attr:`running` or :meth:`wait` is called)."""
 
     def __init__(self, command: Sequence[str], env: dict[str, str] | None = None) -> None:
         environment = dict(os.environ if env is None else env)
         library_parent = str(Path(__file__).resolve().parent.parent)  # the child imports this same AttriVAELib
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [library_parent, environment.get("PYTHONPATH")]))
         environment["PYTHONUNBUFFERED"] = "1"
-        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if _WINDOWS  # type: ignore[attr-defined]
-                 else {"start_new_session": True})
-        self.process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        encoding="utf-8", errors="replace", env=environment, **group)
+        detached = {"creationflags": _CREATE_NO_WINDOW} if _WINDOWS else {"start_new_session": True}
+        self.process = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                                        env=environment, **detached)
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.stderr_lines: list[str] = []
+        self.cancel_requested = False
+        self._kill_at: float | None = None
         self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
                          for stream, sink in ((self.process.stdout, self._stdout), (self.process.stderr,
                                                                                     self.stderr_lines.append))]
@@ -102,6 +114,7 @@ class TrainingProcess:
 
     @property
     def running(self) -> bool:
+        self._kill_if_overdue()
         return self.process.poll() is None
 
     @property
@@ -114,7 +127,15 @@ class TrainingProcess:
         return errors[-1].removeprefix("attrivae: error:").strip() if errors else None
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for the end (and for its output to be read); return the exit status."""
+        """Wait for the end (and for its output to be read); return the exit status. After a cancel, kills
+        the process tree when its grace period ends within ``timeout``."""
+        if self._kill_at is not None and self.process.poll() is None:
+            grace = max(0.0, self._kill_at - time.monotonic())
+            if timeout is None or grace < timeout:
+                try:
+                    self.process.wait(grace)
+                except subprocess.TimeoutExpired:
+                    self._kill_if_overdue()
         code = self.process.wait(timeout)
         for reader, stream in zip(self._readers, (self.process.stdout, self.process.stderr)):
             reader.join(timeout)
@@ -122,25 +143,85 @@ class TrainingProcess:
                 stream.close()
         return code
 
-    def cancel(self, grace_s: float = 10.0) -> int:
-        """Interrupt, then kill the process tree if needed; return the exit status."""
-        if self.running:
-            self._signal(signal.CTRL_BREAK_EVENT if _WINDOWS else signal.SIGINT)  # type: ignore[attr-defined]
-            try:
-                return self.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self._kill_tree()
-        return self.wait()
+    def cancel(self, grace_s: float = 10.0) -> None:
+        """Ask the child to stop (returns at once); it is killed if still running ``grace_s`` seconds later."""
+        if self.process.poll() is not None or self.cancel_requested:
+            return
+        self.cancel_requested = True
+        self._kill_at = time.monotonic() + grace_s
+        try:
+            self.process.stdin.write(CANCEL_REQUEST + "\n")
+            self.process.stdin.close()
+        except OSError:  # it ended, or closed its stdin: the kill after the grace period still applies
+            pass
 
-    def _signal(self, number: int) -> None:
-        with contextlib.suppress(ProcessLookupError):  # it may end between the check and the signal
+    def _kill_if_overdue(self) -> None:
+        if self._kill_at is None or time.monotonic() < self._kill_at or self.process.poll() is not None:
+            return
+        self._kill_at = None
+        with contextlib.suppress(OSError):  # it may end between the check and the kill
             if _WINDOWS:
-                self.process.send_signal(number)
+                subprocess.run(["taskkill", "/T", "/F", "/PID", str(self.process.pid)], capture_output=True,
+                               check=False, creationflags=_CREATE_NO_WINDOW)
             else:
-                os.killpg(self.process.pid, number)  # the child leads its own session: this reaches the whole tree
+                os.killpg(self.process.pid, signal.SIGKILL)  # the child leads its own session: the whole tree
 
-    def _kill_tree(self) -> None:
-        if _WINDOWS:
-            subprocess.run(["taskkill", "/T", "/F", "/PID", str(self.process.pid)], capture_output=True, check=False)
+
+@dataclass
+class TrainingStatus:
+    """What the panel shows about a training, after one :meth:`TrainingMonitor.poll`."""
+
+    fraction: float  # of the requested epochs done, in [0, 1]
+    message: str  # one status line
+    new_epochs: int  # epochs finished since the previous poll
+    finished: bool  # the process has ended
+    cancelled: bool = False  # ended after the user's cancel (a resumable checkpoint is in the run folder)
+    model: str | None = None  # the trained model bundle, once done
+    error: str | None = None  # why it failed (not set for a cancel)
+
+
+class TrainingMonitor:
+    """Turns a :class:`TrainingProcess`'s events into :class:`TrainingStatus` lines; keeps the epoch rows
+    (for a loss chart). Poll it from a GUI timer: it never blocks."""
+
+    def __init__(self, process: TrainingProcess, run_folder: Path | str) -> None:
+        self.process = process
+        self.run_folder = Path(run_folder)
+        self.epochs: list[dict[str, Any]] = []  # the ``epoch`` events so far
+        self.model: str | None = None
+        self._message = "starting…"
+        self._fraction = 0.0
+
+    def poll(self) -> TrainingStatus:
+        finished = not self.process.running
+        code = self.process.wait() if finished else None  # reads the last lines
+        events = self.process.events()
+        for event in events:
+            self._follow(event)
+        new_epochs = sum(event["event"] == "epoch" for event in events)
+        status = TrainingStatus(self._fraction, self._message, new_epochs, finished, model=self.model)
+        if not finished or self.model:
+            return status
+        if self.process.cancel_requested:
+            status.cancelled = True
+            status.message = f"cancelled; resume from the checkpoint in {self.run_folder}"
         else:
-            self._signal(signal.SIGKILL)
+            status.error = self.process.error() or (
+                f"training stopped (exit status {code}); a resumable checkpoint is in {self.run_folder}")
+            status.message = "failed"
+        return status
+
+    def _follow(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "preprocess":
+            self._message = f"preprocessing {event['done']}/{event['total']}"
+        elif kind == "compile":
+            self._message = "compiling… (the first steps take a while)"
+        elif kind == "epoch":
+            self.epochs.append(event)
+            self._fraction = event["epoch"] / event["epochs"]
+            self._message = (f"epoch {event['epoch']}/{event['epochs']}: train {event['train_total']:.4g}, "
+                             f"validation {event['val_total']:.4g}")
+        elif kind == "done":
+            self.model, self._fraction = event["model"], 1.0
+            self._message = f"finished: {event['model']}"

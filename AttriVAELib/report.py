@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .attention import DEFAULT_METHOD, SIGNED_METHODS, attention
+from .attention import attention
 from .bundle import ModelBundle, load_model
+from .choices import DEFAULT_METHOD, SIGNED_METHODS
 from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes

@@ -89,7 +89,10 @@ def test_cancel_interrupts_with_a_resumable_checkpoint(tiny_cohort: Path, tmp_pa
     process = TrainingProcess(training_command(tiny_cohort, out, epochs=500, size=16, device="cpu"))
     events = _wait_for(process, "epoch")
     assert process.running
-    code = process.cancel(grace_s=30)
+    started = time.monotonic()
+    process.cancel(grace_s=30)
+    assert time.monotonic() - started < 0.5 and process.cancel_requested  # never waits on the caller's thread
+    code = process.wait(60)
     assert code == 130, process.stderr_lines[-5:]
     assert not process.running and (out / "checkpoint.safetensors").is_file()
     assert any("resume" in line for line in process.stderr_lines)
@@ -109,12 +112,13 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
     finally:
         signal.signal(signal.SIGINT, previous)
     _wait_for(process, "epoch")
-    assert process.cancel(grace_s=30) == 130, process.stderr_lines[-5:]
+    process.cancel(grace_s=30)
+    assert process.wait(60) == 130, process.stderr_lines[-5:]
     assert any("resume" in line for line in process.stderr_lines)
 
 
 @needs_proc
-def test_cancel_kills_a_process_that_ignores_interrupts(tmp_path: Path) -> None:
+def test_cancel_kills_a_process_that_ignores_the_request(tmp_path: Path) -> None:
     stubborn = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
                 "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
                 "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)']); "
@@ -122,8 +126,11 @@ def test_cancel_kills_a_process_that_ignores_interrupts(tmp_path: Path) -> None:
     process = TrainingProcess([sys.executable, "-c", stubborn])
     _wait_for(process, "started", 30)
     started = time.monotonic()
-    code = process.cancel(grace_s=0.5)
-    assert code == -9 and time.monotonic() - started < 10
+    process.cancel(grace_s=0.5)
+    assert process.running  # still within the grace period
+    while process.running and time.monotonic() - started < 10:  # a GUI timer polling
+        time.sleep(0.05)
+    assert process.wait(5) == -9 and time.monotonic() - started < 10
     time.sleep(0.2)
     assert _live_members(process.process.pid) == []  # the grandchild went with it
 
@@ -134,3 +141,45 @@ def test_failed_training_reports_its_one_line_error(tmp_path: Path) -> None:
     assert "does not exist" in (process.error() or "") or "no dataset" in (process.error() or ""), \
         process.stderr_lines
     assert not (tmp_path / "run").exists()
+
+
+def test_windows_child_has_no_console_window_and_a_failed_kill_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from AttriVAELib import process as process_module
+
+    launched, killed = [], []
+
+    class FakePopen:
+        pid = 4242
+        stdin = stdout = stderr = None
+
+        def __init__(self, command: list[str], **options: object) -> None:
+            launched.append(options)
+            self.stdin = self._Pipe()
+            self.stdout, self.stderr = iter(()), iter(())
+
+        class _Pipe:
+            def write(self, text: str) -> None:
+                raise BrokenPipeError("the child closed its stdin")
+
+            def close(self) -> None:
+                pass
+
+        def poll(self) -> None:
+            return None
+
+    def failing_kill(command: list[str], **options: object) -> None:
+        killed.append((command, options))
+        raise OSError("taskkill is not available")
+
+    monkeypatch.setattr(process_module, "_WINDOWS", True)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(subprocess, "run", failing_kill)
+    process = TrainingProcess(["python", "-m", "AttriVAELib", "train"])
+    options = launched[0]
+    assert options["creationflags"] & 0x08000000  # CREATE_NO_WINDOW: no console window pops up
+    assert "start_new_session" not in options and options["stdin"] == subprocess.PIPE
+    process.cancel(grace_s=0.0)  # the request cannot be written: not an error
+    assert process.running is True  # the kill failed: reported as still running, no exception
+    assert killed and killed[0][0][:3] == ["taskkill", "/T", "/F"] and killed[0][1]["creationflags"] & 0x08000000
