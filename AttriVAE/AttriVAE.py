@@ -1,7 +1,10 @@
 """AttriVAE: interpretable, attribute-based analysis of the left ventricle in 3D cardiac MRI (Slicer module).
 
-Thin by design: the logic delegates to the ``AttriVAELib`` package (imported lazily, so the module loads on a
-Slicer without PyTorch) and to its MRML bridge ``AttriVAELib.mrml``.
+Thin by design: the widget wires the panel to :class:`AttriVAELogic`, which delegates to the ``AttriVAELib``
+package and its MRML bridge ``AttriVAELib.mrml``. Nothing the panel does before a model action imports
+PyTorch (``AttriVAELib.choices``, ``.mrml`` and ``.labels`` are torch-free), so the module loads on a Slicer
+without the PyTorch extension. Supported: Slicer 5.10 and newer (Python 3.12); an older Slicer gets one
+message instead of the panel.
 """
 
 import logging
@@ -9,7 +12,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import ctk
 import qt
@@ -29,16 +32,25 @@ from slicer.util import VTKObservationMixin
 MODULE_DIR = Path(__file__).resolve().parent
 if (MODULE_DIR.parent / "AttriVAELib").is_dir() and str(MODULE_DIR.parent) not in sys.path:
     sys.path.append(str(MODULE_DIR.parent))  # a source checkout: AttriVAELib sits next to the module folder
+
+from AttriVAELib import choices  # noqa: E402 - standard library only, importable on any Slicer's Python
+
 DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 TORCH_REQUIREMENT = ">=2.2"
 README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
-PRESETS = ["paper", "official-code", "attri-vae", "ar-vae", "beta-vae", "vae"]  # AttriVAELib.config.PRESETS
-ENCODER_LAYERS = ["conv5", "conv4", "conv3", "conv2", "conv1"]  # AttriVAELib.attention.ENCODER_LAYERS
-ATTRIBUTION_METHODS = ["gradient-x-input", "integrated-gradients", "gradcam"]  # AttriVAELib.attention, default first
-SIGNED_DISPLAY_PERCENTILE = 99.0  # of |value| inside the map's support: shown at full colour
-EXPLORE_DIFFERENCE_SCALE = 0.25  # intensity difference shown at full colour (network intensities are in [0, 1])
-SEGMENT_LABELS = {"cavity": 1, "myocardium": 2, "infarct": 3}  # EMIDEC label values the model expects
+MINIMUM_SLICER = (5, 10)
+"""Oldest supported Slicer: the first with Python 3.12 (the library and Captum need Python ≥ 3.10)."""
+
+
+def slicerSupported() -> bool:
+    return (slicer.app.majorVersion, slicer.app.minorVersion) >= MINIMUM_SLICER
+
+
+def unsupportedMessage() -> str:
+    return _("AttriVAE needs 3D Slicer {minimum} or newer; this is Slicer {version}. Install a current Slicer "
+             "from https://download.slicer.org").format(minimum="{}.{}".format(*MINIMUM_SLICER),
+                                                        version=f"{slicer.app.majorVersion}.{slicer.app.minorVersion}")
 
 
 #
@@ -55,8 +67,11 @@ class AttriVAE(ScriptedLoadableModule):
         self.parent.contributors = ["AttriVAE developers"]
         self.parent.helpText = _(
             "Attribute-based interpretable analysis of the left ventricle: reconstruction, infarct probability, "
-            "per-attribute attention maps and attribute sliders that morph the anatomy. "
-            f'See the <a href="{README_URL}">documentation</a>.')
+            "per-attribute attention maps and attribute sliders that morph the anatomy. Needs Slicer {minimum} "
+            'or newer and the PyTorch extension. See the <a href="{url}">documentation</a>.').format(
+                minimum="{}.{}".format(*MINIMUM_SLICER), url=README_URL)
+        if not slicerSupported():
+            self.parent.helpText = unsupportedMessage()
         self.parent.acknowledgementText = _(
             "Implements Attri-VAE: I. Cetin, M. Stephens, O. Camara, M. A. Gonzalez Ballester, "
             "'Attri-VAE: Attribute-based interpretable representations of medical images with variational "
@@ -75,20 +90,20 @@ class AttriVAEParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     inputSegmentation: vtkMRMLSegmentationNode
     inputLabelMap: vtkMRMLLabelMapVolumeNode
-    labelScheme: Annotated[str, Choice(["emidec", "acdc"])] = "emidec"
-    attentionMethod: Annotated[str, Choice(ATTRIBUTION_METHODS)] = ATTRIBUTION_METHODS[0]
-    attentionLayer: Annotated[str, Choice(ENCODER_LAYERS)] = "conv5"
+    labelScheme: Annotated[str, Choice(list(choices.LABEL_SCHEMES))] = choices.LABEL_SCHEMES[0]
+    attentionMethod: Annotated[str, Choice(list(choices.ATTRIBUTION_METHODS))] = choices.DEFAULT_METHOD
+    attentionLayer: Annotated[str, Choice(list(choices.ENCODER_LAYERS))] = choices.DEFAULT_LAYER
     attentionThreshold: Annotated[float, WithinRange(0.0, 1.0)] = 0.2
     attentionRender3D: bool = True
     traversalSteps: Annotated[int, WithinRange(2, 50)] = 9
     interpolationVolume: vtkMRMLScalarVolumeNode
     interpolationSteps: Annotated[int, WithinRange(2, 50)] = 10
-    trainDataFormat: Annotated[str, Choice(["auto", "csv", "emidec", "acdc"])] = "auto"
+    trainDataFormat: Annotated[str, Choice(list(choices.DATA_FORMATS))] = choices.DATA_FORMATS[0]
     trainAttributes: str = ""
-    trainPreset: Annotated[str, Choice(PRESETS)] = "paper"
+    trainPreset: Annotated[str, Choice(list(choices.PRESET_NAMES))] = choices.PRESET_NAMES[0]
     trainEpochs: Annotated[int, WithinRange(1, 100000)] = 300
     trainAugment: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
-    trainDevice: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    trainDevice: Annotated[str, Choice(list(choices.DEVICES))] = choices.DEVICES[0]
 
 
 #
@@ -106,12 +121,19 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._sliders = {}
+        self._chartShown = False  # the loss chart was put in the layout once for this training
         self._trainingTimer = qt.QTimer()
         self._trainingTimer.setInterval(500)
         self._trainingTimer.timeout.connect(self.onTrainingTimer)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
+        if not slicerSupported():
+            logging.error(unsupportedMessage())
+            message = qt.QLabel(unsupportedMessage())
+            message.wordWrap = True
+            self.layout.addWidget(message)
+            return
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/AttriVAE.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
@@ -133,6 +155,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.interpolateButton.connect("clicked(bool)", self.onInterpolate)
         self.ui.trainButton.connect("clicked(bool)", self.onTrainButton)
         self.initializeParameterNode()
+        self.onAttentionMethod(self._parameterNode.attentionMethod)
 
     def cleanup(self) -> None:
         self._trainingTimer.stop()
@@ -141,7 +164,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.removeObservers()
 
     def enter(self) -> None:
-        self.initializeParameterNode()
+        if self.logic is not None:
+            self.initializeParameterNode()
 
     def exit(self) -> None:
         if self._parameterNode:
@@ -150,17 +174,21 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
+        self.logic.clearResults()  # node IDs are reused after a close: no result may outlive its scene
+        self._showResultsCleared()
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
+        from AttriVAELib import mrml
+
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            self._parameterNode.inputVolume = mrml.first_input_volume(slicer.mrmlScene)
 
-    def setParameterNode(self, inputParameterNode: AttriVAEParameterNode | None) -> None:
+    def setParameterNode(self, inputParameterNode: Optional[AttriVAEParameterNode]) -> None:  # noqa: UP045 - Python 3.9 shows the version message
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
         self._parameterNode = inputParameterNode
@@ -177,16 +205,22 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.errorDisplay(str(error) or type(error).__name__, windowTitle=_("AttriVAE"))
             return None
 
+    def _showResultsCleared(self) -> None:
+        self.ui.probabilityLabel.text = ""
+        self.ui.attributeTableView.setMRMLTableNode(None)
+        for slider in self._sliders.values():
+            slider.enabled = False
+
     # Model
 
     def onLoadModel(self) -> None:
         card = self._run(self.logic.loadModel, self.ui.modelPathLineEdit.currentPath or None)
         if card is not None:
-            self.ui.modelCardBrowser.setPlainText(self.logic.modelDescription())
-            self._buildModelControls()
+            self._showModel()
 
-    def _buildModelControls(self) -> None:
-        """Attribute choices and one slider per regularised attribute, in attribute units."""
+    def _showModel(self) -> None:
+        """Model card, attribute choices and one slider per regularised attribute, in attribute units."""
+        self.ui.modelCardBrowser.setPlainText(self.logic.modelDescription())
         names = self.logic.attributeNames()
         for combo in (self.ui.attentionAttributeComboBox, self.ui.traversalAttributeComboBox):
             combo.clear()
@@ -203,6 +237,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slider.singleStep = (high - low) / 100.0
             slider.decimals = 2
             slider.suffix = f" {unit}" if unit else ""
+            slider.tracking = False  # decode once on release, not on every step of a drag
             slider.enabled = False
             slider.connect("valueChanged(double)", lambda value, name=name: self.onSlider(name, value))
             layout.addRow(name, slider)
@@ -212,28 +247,28 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def updateSegmentChoices(self, segmentation=None) -> None:
         from AttriVAELib import mrml
+        from AttriVAELib.labels import guess_segment
 
         names = mrml.segment_names(segmentation) if segmentation else []
-        combos = (self.ui.cavitySegmentComboBox, self.ui.myocardiumSegmentComboBox, self.ui.infarctSegmentComboBox)
-        for combo, guess in zip(combos, ("cavity", "myocardium", "infarct")):
+        combos = {"cavity": self.ui.cavitySegmentComboBox, "myocardium": self.ui.myocardiumSegmentComboBox,
+                  "infarct": self.ui.infarctSegmentComboBox}
+        for role, combo in combos.items():
             combo.clear()
-            combo.addItems(([_("(none)")] if guess == "infarct" else []) + names)
-            matches = [n for n in names if guess in n.lower() or (guess == "cavity" and "lv" in n.lower())]
-            if matches:
-                combo.setCurrentText(matches[0])
+            combo.addItems(([_("(none)")] if role == "infarct" else []) + names)
+            guess = guess_segment(role, names)
+            if guess:
+                combo.setCurrentText(guess)
 
     def _segments(self) -> dict:
-        segments = {"cavity": self.ui.cavitySegmentComboBox.currentText,
-                    "myocardium": self.ui.myocardiumSegmentComboBox.currentText}
-        if self.ui.infarctSegmentComboBox.currentIndex > 0:
-            segments["infarct"] = self.ui.infarctSegmentComboBox.currentText
-        return segments
+        infarct = self.ui.infarctSegmentComboBox
+        return {"cavity": self.ui.cavitySegmentComboBox.currentText,
+                "myocardium": self.ui.myocardiumSegmentComboBox.currentText,
+                "infarct": infarct.currentText if infarct.currentIndex > 0 else None}
 
     def onSyntheticSample(self) -> None:
         nodes = self._run(self.logic.generateSyntheticSample)
         if nodes:
             self._parameterNode.inputVolume, self._parameterNode.inputSegmentation = nodes
-            self.updateSegmentChoices(nodes[1])
             slicer.util.setSliceViewerLayers(background=nodes[0], fit=True)
 
     # Analyze, attention, explore
@@ -245,8 +280,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if result is None:
             return
         if not self._sliders:  # the demo model was loaded on first use
-            self.ui.modelCardBrowser.setPlainText(self.logic.modelDescription())
-            self._buildModelControls()
+            self._showModel()
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
         self.ui.attributeTableView.setMRMLTableNode(result["table"])
         for name, slider in self._sliders.items():
@@ -294,31 +328,35 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onTrainButton(self) -> None:
         if self.logic.trainingRunning():
-            self.logic.cancelTraining()
+            self.logic.cancelTraining()  # returns at once: the timer sees the end
+            self.ui.trainStatusLabel.text = _("cancelling…")
             return
         p = self._parameterNode
         attributes = [a.strip() for a in p.trainAttributes.split(",") if a.strip()]
         started = self._run(self.logic.startTraining, self.ui.trainDataPathLineEdit.currentPath, p.trainDataFormat,
                             attributes, p.trainPreset, p.trainEpochs, p.trainDevice,
-                            self.ui.trainOutputPathLineEdit.currentPath, augment=p.trainAugment)
+                            self.ui.trainOutputPathLineEdit.currentPath, None, p.trainAugment)
         if started is not None:
             self.ui.trainButton.text = _("Cancel")
             self.ui.trainProgressBar.setValue(0)
+            self.ui.trainStatusLabel.text = _("starting…")
+            self._chartShown = False
             self._trainingTimer.start()
 
     def onTrainingTimer(self) -> None:
         status = self.logic.pollTraining()
-        self.ui.trainProgressBar.setValue(int(100 * status["fraction"]))
-        self.ui.trainStatusLabel.text = status["message"]
-        if status["chart"] is not None and status["newEpochs"]:
-            slicer.modules.plots.logic().ShowChartInLayout(status["chart"])
-        if status["finished"]:
+        self.ui.trainProgressBar.setValue(int(100 * status.fraction))
+        self.ui.trainStatusLabel.text = status.message
+        if self.logic.trainingChart is not None and not self._chartShown:
+            slicer.modules.plots.logic().ShowChartInLayout(self.logic.trainingChart)  # once: the user may
+            self._chartShown = True  # switch layouts while it trains
+        if status.finished:
             self._trainingTimer.stop()
             self.ui.trainButton.text = _("Start training")
-            if status["error"]:
-                slicer.util.errorDisplay(status["error"], windowTitle=_("AttriVAE training"))
-            elif status["model"]:
-                self.ui.modelPathLineEdit.currentPath = status["model"]
+            if status.error:
+                slicer.util.errorDisplay(status.error, windowTitle=_("AttriVAE training"))
+            elif status.model:
+                self.ui.modelPathLineEdit.currentPath = status.model
                 self.onLoadModel()
 
 
@@ -334,7 +372,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         logic.loadModel()                                  # the shipped demo model
         volume, segmentation = logic.generateSyntheticSample()
         result = logic.analyze(volume, segmentation)       # reconstruction, table, probability
-        logic.showAttention()                              # heat volumes, one per attribute
+        logic.showAttention()                              # attention volumes, one per attribute
         logic.explore({"lv_volume_ml": 180.0})             # decode with LV volume set to 180 mL
 
     Outputs are nodes tagged by role (see ``AttriVAELib.mrml``): analysing again updates them. Input nodes are
@@ -343,20 +381,27 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     """
 
     def __init__(self, launchProcess=None) -> None:
+        if not slicerSupported():
+            raise RuntimeError(unsupportedMessage())
         ScriptedLoadableModuleLogic.__init__(self)
         self.launchProcess = launchProcess
         self.bundle = None
         self.modelPath = None
         self.analyses = {}  # input volume node ID -> AttriVAELib.analysis.SubjectAnalysis
+        self._analysedNodes = {}  # input volume node ID -> the node analysed (IDs are reused in a new scene)
         self.currentVolumeID = None
         self.exploreCode = None  # latent code (L,) the Explore sliders edit
-        self.training = None
-        self.trainingRows = []  # per-epoch progress events of the current training
-        self.trainingModel = None  # its model bundle, once finished
+        self.training = None  # AttriVAELib.process.TrainingProcess
+        self.trainingMonitor = None  # its AttriVAELib.process.TrainingMonitor
+        self.trainingChart = None  # loss chart node of the current training, once an epoch finished
         self.lastUpdateSeconds = None
 
     def getParameterNode(self):
         return AttriVAEParameterNode(super().getParameterNode())
+
+    def clearResults(self) -> None:
+        """Forget every analysis (call when the scene closes: MRML reuses node IDs in the next scene)."""
+        self.analyses, self._analysedNodes, self.currentVolumeID, self.exploreCode = {}, {}, None, None
 
     # Dependencies and model
 
@@ -378,8 +423,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         try:
             from slicer.packaging import load_requirements, pip_ensure
         except ImportError:  # Slicer < 5.12: install what is missing, without asking again
-            requirements = [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip()]
-            missing = [r for r in requirements if importlib.util.find_spec(r.split(">")[0].split("=")[0]) is None]
+            missing = [r for r in requirementLines() if importlib.util.find_spec(requirementName(r)) is None]
             if missing:
                 slicer.util.pip_install(missing)
         else:
@@ -393,7 +437,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         path = Path(path) if path else DEMO_MODEL
         self.bundle = load_model(path, "cpu")
         self.modelPath = path
-        self.analyses, self.currentVolumeID, self.exploreCode = {}, None, None
+        self.clearResults()
         return self.bundle.card
 
     def _requireModel(self):
@@ -406,19 +450,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def attributeRanges(self) -> dict:
         """Attribute → (training minimum, training maximum, unit) for sliders in attribute units."""
-        units = {"ml": "mL", "mm": "mm", "pct": "%"}
-        return {entry["name"]: (entry["min"], entry["max"], units.get(entry["name"].rsplit("_", 1)[-1], ""))
-                for entry in self._requireModel().card["attributes"] if "latent_slope" in entry}
+        return self._requireModel().attribute_ranges()
 
     def modelDescription(self) -> str:
-        card = self._requireModel().card
-        lines = [f"File: {self.modelPath}",
-                 f"Input: {card['model']['input_size']}³ voxels, latent size {card['model']['latent_size']}",
-                 "Attributes → latent dims: " + ", ".join(f"{a['name']}→{a['dim']}" for a in card["attributes"]),
-                 f"Preset: {card['preset']}; trained {card['training']['epochs']} epochs "
-                 f"(best {card['training']['best_epoch']})",
-                 f"Data: {card['data']['name']} ({card['data']['format']}), {card['data']['subjects']} subjects"]
-        return "\n".join(lines)
+        return _("File: {path}").format(path=self.modelPath) + "\n" + self._requireModel().describe()
 
     # Inputs
 
@@ -427,12 +462,11 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """(image, label image, label scheme) of the inputs: a segmentation with named segments
         (``segments``: {"cavity": name, "myocardium": name, optional "infarct": name}) or a label map."""
         from AttriVAELib import mrml
-        from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME
+        from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME, segment_labels
 
         image = mrml.image_from_volume(volumeNode, "input volume")
         if segmentationNode is not None:
-            segments = segments or {"cavity": "LV cavity", "myocardium": "Myocardium"}
-            named = {SEGMENT_LABELS[role]: name for role, name in segments.items() if name}
+            named = segment_labels(segments or {"cavity": "LV cavity", "myocardium": "Myocardium"})
             return image, mrml.labels_from_segmentation(segmentationNode, volumeNode, named), EMIDEC_SCHEME
         if labelMapNode is None:
             raise ValueError(_("no LV segmentation selected; choose a segmentation or a label map of the volume"))
@@ -442,7 +476,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         check_same_geometry(image, labels, "the input volume", "the label map")
         return image, labels, {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[labelScheme]
 
-    def generateSyntheticSample(self, seed: int | None = None):
+    def generateSyntheticSample(self, seed: Optional[int] = None):  # noqa: UP045 - Python 3.9 reads this file
         """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct) to the scene."""
         self.ensureDependencies()
         import SimpleITK as sitk
@@ -481,58 +515,41 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         image, labels, scheme = self.inputImages(volumeNode, segmentationNode, segments, labelMapNode, labelScheme)
         analysis = analyse_subject(bundle, image, labels, scheme, name=f"volume '{volumeNode.GetName()}'")
-        self.analyses[volumeNode.GetID()] = analysis
+        self.analyses[volumeNode.GetID()], self._analysedNodes[volumeNode.GetID()] = analysis, volumeNode
         self.currentVolumeID = volumeNode.GetID()
         self.exploreCode = analysis.mu.clone()
         scene = volumeNode.GetScene()
         reconstruction = mrml.set_volume_image(
             mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction"), analysis.reconstruction)
-        names = list(analysis.encoded)
-        table = mrml.set_table(scene, "attributes", "AttriVAE attributes", {
-            "attribute": names + ["P(infarct)"],
-            "measured": [analysis.measured[n] for n in names] + [None],
-            "encoded": [analysis.encoded[n] for n in names] + [analysis.probability],
-        })
+        table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table())
         return {"reconstruction": reconstruction, "table": table, "probability": analysis.probability,
                 "measured": analysis.measured, "encoded": analysis.encoded}
 
-    def _current(self):
-        if self.currentVolumeID not in self.analyses:
-            raise ValueError(_("analyse a volume first (Analyze section)"))
-        return self.analyses[self.currentVolumeID]
+    def _analysisOf(self, volumeID):
+        """The analysis of a volume that is still in the scene (the same node, not one reusing its ID)."""
+        node = self._analysedNodes.get(volumeID)
+        if node is None or slicer.mrmlScene.GetNodeByID(volumeID) is not node:
+            return None
+        return self.analyses[volumeID]
 
-    def showAttention(self, attributes=None, method: str = ATTRIBUTION_METHODS[0], layer: str = "conv5",
-                      threshold: float = 0.2, volumeRenderingLogic=None) -> dict:
+    def _current(self):
+        analysis = self._analysisOf(self.currentVolumeID)
+        if analysis is None:
+            raise ValueError(_("analyse a volume first (Analyze section)"))
+        return analysis
+
+    def showAttention(self, attributes=None, method: str = choices.DEFAULT_METHOD,
+                      layer: str = choices.DEFAULT_LAYER, threshold: float = 0.2, volumeRenderingLogic=None) -> dict:
         """Attention volumes (one per attribute, default all) in the input's geometry, shown over the input in
         the slice views and, given ``volumeRenderingLogic``, volume-rendered. Signed methods show red where a
         voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
-        import numpy as np
-
         from AttriVAELib import mrml
         from AttriVAELib.analysis import attention_in_source
-        from AttriVAELib.attention import SIGNED_METHODS
 
         analysis = self._current()
-        scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
         maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, method, layer)
-        signed = method in SIGNED_METHODS
-        nodes, scales = {}, {}
-        for name, image in maps.items():
-            node = mrml.set_volume_image(mrml.output_node(scene, f"attention {name}", f"AttriVAE attention {name}"),
-                                         image)
-            if signed:  # gradient maps are heavy-tailed: full colour from the 99th percentile of |value| on
-                values = abs(slicer.util.arrayFromVolume(node))  # (the peak alone would leave the rest clear)
-                inside = values[values > 0]
-                scales[name] = float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size else 1.0
-                mrml.show_signed(node, threshold, scales[name])
-            else:
-                mrml.show_heat(node, threshold)
-            nodes[name] = node
-        first = next(iter(nodes))
-        mrml.show_in_slice_views(scene.GetNodeByID(self.currentVolumeID), nodes[first], opacity=0.6)
-        if volumeRenderingLogic is not None:
-            mrml.show_heat_rendering(volumeRenderingLogic, nodes[first], threshold, signed, scales.get(first, 1.0))
-        return nodes
+        return mrml.show_attention(slicer.mrmlScene, slicer.mrmlScene.GetNodeByID(self.currentVolumeID), maps,
+                                   method in choices.SIGNED_METHODS, threshold, volumeRenderingLogic)
 
     # Explore
 
@@ -549,14 +566,14 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         started = time.perf_counter()
         analysis = self._current()
         self.exploreCode = latent_with(self._requireModel(), self.exploreCode, values)
-        scene = slicer.mrmlScene.GetNodeByID(self.currentVolumeID).GetScene()
+        scene = slicer.mrmlScene
         decoded = decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry,
                                    precision="auto")  # live preview: bf16 where fast
         node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"), decoded)
         difference = mrml.set_volume_image(
             mrml.output_node(scene, "explore difference", "AttriVAE explore difference"),
             sitk.Subtract(decoded, analysis.reconstruction))
-        mrml.show_signed(difference, threshold=0.1, scale=EXPLORE_DIFFERENCE_SCALE)
+        mrml.show_difference(difference)
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
 
@@ -568,43 +585,39 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def exportTraversal(self, attribute: str, steps: int = 9, sequencesLogic=None):
         """A sequence (+ browser) sweeping one attribute over its training range, the other dims as the
-        Explore sliders set them. Returns (sequence, browser)."""
-        import numpy as np
-
+        Explore sliders set them, decoded in one batch. Returns (sequence, browser)."""
         from AttriVAELib import mrml
-        from AttriVAELib.analysis import decode_in_source, latent_with
+        from AttriVAELib.analysis import decodes_in_source, traversal_codes
 
         analysis = self._current()
-        low, high, unit = self.attributeRanges()[attribute]
-        values = np.linspace(low, high, steps).tolist()
-        images = [decode_in_source(self.bundle, latent_with(self.bundle, self.exploreCode, {attribute: value}),
-                                   analysis.prepared.geometry) for value in values]
+        values, codes = traversal_codes(self._requireModel(), self.exploreCode, attribute, steps)
+        images = decodes_in_source(self.bundle, codes, analysis.prepared.geometry)
+        unit = self.attributeRanges()[attribute][2]
         return mrml.set_sequence(slicer.mrmlScene, sequencesLogic or slicer.modules.sequences.logic(),
                                  "traversal", f"AttriVAE traversal {attribute}", images, values, attribute, unit)
 
     def interpolate(self, volumeA, volumeB, steps: int = 10, sequencesLogic=None):
         """A sequence decoding the straight line between two analysed volumes' codes, in A's geometry."""
         from AttriVAELib import mrml
-        from AttriVAELib.analysis import decode_in_source
+        from AttriVAELib.analysis import decodes_in_source
         from AttriVAELib.interpretation import interpolate
 
         if volumeA is None or volumeB is None:
             raise ValueError(_("choose the two volumes to interpolate between (Inputs and Explore sections)"))
-        missing = [v.GetName() for v in (volumeA, volumeB) if v.GetID() not in self.analyses]
+        missing = [v.GetName() for v in (volumeA, volumeB) if self._analysisOf(v.GetID()) is None]
         if missing:
             raise ValueError(_("analyse both volumes first: {names}").format(names=", ".join(missing)))
-        a, b = self.analyses[volumeA.GetID()], self.analyses[volumeB.GetID()]
-        codes = interpolate(a.mu, b.mu, steps)
-        images = [decode_in_source(self.bundle, z, a.prepared.geometry) for z in codes]
+        a, b = self._analysisOf(volumeA.GetID()), self._analysisOf(volumeB.GetID())
+        images = decodes_in_source(self._requireModel(), interpolate(a.mu, b.mu, steps), a.prepared.geometry)
         return mrml.set_sequence(slicer.mrmlScene, sequencesLogic or slicer.modules.sequences.logic(),
                                  "interpolation", "AttriVAE interpolation", images,
-                                 [i / (steps - 1) for i in range(steps)], "fraction of the way to B")
+                                 [i / (steps - 1) for i in range(steps)], _("fraction of the way to B"))
 
     # Train
 
     def startTraining(self, dataFolder, dataFormat: str = "auto", attributes=(), preset: str = "paper",
-                      epochs: int | None = None, device: str = "auto", outputFolder=None, size=None,
-                      augment: float | None = None):
+                      epochs: Optional[int] = None, device: str = "auto", outputFolder=None,  # noqa: UP045
+                      size=None, augment: Optional[float] = None):  # noqa: UP045 - Python 3.9 reads this file
         """Start training in a separate process (``PythonSlicer -m AttriVAELib train``); poll with
         :meth:`pollTraining`, stop with :meth:`cancelTraining`. ``augment``: probability of each random
         in-plane flip and 90° rotation (None: the preset's)."""
@@ -614,50 +627,54 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("dataset folder '{folder}' does not exist; choose the folder of the dataset")
                              .format(folder=dataFolder or ""))
         self.ensureDependencies()
-        from AttriVAELib.process import TrainingProcess, training_command
+        from AttriVAELib.process import TrainingMonitor, TrainingProcess, training_command
 
         if not outputFolder:
             outputFolder = Path(dataFolder).parent / f"attrivae-run-{time.strftime('%Y%m%d-%H%M%S')}"
-        python = shutil.which("PythonSlicer")
         command = training_command(dataFolder, outputFolder, data_format=dataFormat, preset=preset,
                                    attributes=list(attributes), epochs=epochs, size=size, device=device,
-                                   augment=augment, python=python)
-        self.trainingRows, self.trainingModel = [], None
+                                   augment=augment, python=shutil.which("PythonSlicer"))
         self.training = (self.launchProcess or TrainingProcess)(command)
+        self.trainingMonitor = TrainingMonitor(self.training, outputFolder)
+        self.trainingChart = None
         return self.training
 
     def trainingRunning(self) -> bool:
         return self.training is not None and self.training.running
 
-    def pollTraining(self) -> dict:
-        """Drain progress: updates the loss chart; returns fraction done, a status line, the chart, and at the
-        end the model path or the error."""
+    def pollTraining(self):
+        """Drain progress (never blocks): updates the loss chart (``trainingChart``); returns an
+        ``AttriVAELib.process.TrainingStatus`` (fraction, status line, and at the end the model or the error)."""
         from AttriVAELib import mrml
 
-        finished = not self.trainingRunning()
-        code = self.training.wait() if finished and self.training is not None else None  # reads the last lines
-        events = self.training.events() if self.training else []
-        newEpochs = [e for e in events if e["event"] == "epoch"]
-        self.trainingRows += newEpochs
-        self.trainingModel = next((e["model"] for e in events if e["event"] == "done"), self.trainingModel)
-        status = {"fraction": 0.0, "message": "", "newEpochs": len(newEpochs), "finished": finished,
-                  "chart": mrml.set_loss_chart(slicer.mrmlScene, self.trainingRows) if self.trainingRows else None,
-                  "model": self.trainingModel, "error": None}
-        if self.trainingRows:
-            last = self.trainingRows[-1]
-            status["fraction"] = last["epoch"] / last["epochs"]
-            status["message"] = _("epoch {e}/{n}: train {t:.4g}, validation {v:.4g}").format(
-                e=last["epoch"], n=last["epochs"], t=last["train_total"], v=last["val_total"])
-        if self.trainingModel:
-            status.update(fraction=1.0, message=_("finished: {m}").format(m=self.trainingModel))
-        elif code:
-            status["error"] = self.training.error() or _(
-                "training stopped (exit status {code}); a resumable checkpoint is in the run folder").format(code=code)
+        status = self.trainingMonitor.poll()
+        if status.new_epochs:
+            self.trainingChart = mrml.set_loss_chart(slicer.mrmlScene, self.trainingMonitor.epochs)
         return status
 
     def cancelTraining(self) -> None:
+        """Ask the training to stop with a resumable checkpoint; returns at once (poll to see it end)."""
         if self.trainingRunning():
             self.training.cancel()
+
+
+def requirementLines() -> list:
+    return [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip()]
+
+
+def requirementName(requirement: str) -> str:
+    """The import name of a requirement line such as ``scipy>=1.10``."""
+    for separator in "<>=!~[; ":
+        requirement = requirement.split(separator)[0]
+    return requirement
+
+
+def dependenciesAvailable() -> bool:
+    """PyTorch and every pip requirement importable (what the analysis test needs)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None
+               for name in ["torch", *[requirementName(r) for r in requirementLines()]])
 
 
 #
@@ -666,7 +683,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
 
 class AttriVAETest(ScriptedLoadableModuleTest):
-    """Runs in real Slicer on synthetic data only (no download). Without PyTorch it tests module loading."""
+    """Runs in real Slicer on synthetic data only (no download). Slicer's test runner calls each ``test_*``
+    method on its own; without PyTorch (and the requirements) the analysis test is skipped."""
 
     def setUp(self) -> None:
         slicer.mrmlScene.Clear()
@@ -674,21 +692,19 @@ class AttriVAETest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_module_loads()
-        if self._torchAvailable():
+        if slicerSupported() and dependenciesAvailable():
             self.setUp()
             self.test_analyze_explore_attention()
-
-    @staticmethod
-    def _torchAvailable() -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec("torch") is not None
 
     def test_module_loads(self) -> None:
         self.assertTrue(hasattr(slicer.modules, "attrivae"))
         self.assertTrue(DEMO_MODEL.is_file())
 
     def test_analyze_explore_attention(self) -> None:
+        if not slicerSupported():
+            self.skipTest(unsupportedMessage())
+        if not dependenciesAvailable():
+            self.skipTest("needs the PyTorch extension and AttriVAE's requirements")
         self.delayDisplay("Analyse a synthetic sample with the demo model")
         logic = AttriVAELogic()
         logic.loadModel()

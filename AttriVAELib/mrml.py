@@ -14,8 +14,11 @@ role again returns the same node, so re-analysing updates the outputs instead of
 from __future__ import annotations
 
 __all__ = [
+    "EXPLORE_DIFFERENCE_SCALE",
     "ROLE",
+    "SIGNED_DISPLAY_PERCENTILE",
     "diverging_colour_table",
+    "first_input_volume",
     "heat_colour_table",
     "image_from_volume",
     "labels_from_labelmap",
@@ -27,6 +30,8 @@ __all__ = [
     "set_table",
     "set_volume_image",
     "show_heat",
+    "show_attention",
+    "show_difference",
     "show_heat_rendering",
     "show_in_slice_views",
     "show_signed",
@@ -42,6 +47,11 @@ from .errors import InvalidVolumeError
 from .io import as_label_map, check_volume
 
 ROLE = "AttriVAE.Role"
+SIGNED_DISPLAY_PERCENTILE = 99.0
+"""A signed attention map shows at full colour from this percentile of |value| inside its support (gradient
+maps are heavy-tailed: scaled to the peak alone, most of the map would be clear)."""
+EXPLORE_DIFFERENCE_SCALE = 0.25
+"""Intensity difference (network intensities are in [0, 1]) shown at full colour in the Explore difference."""
 HEAT_TABLE_NAME = "AttriVAE Heat"
 DIVERGING_TABLE_NAME = "AttriVAE Diverging"
 _TABLE_THRESHOLD = "AttriVAE.Threshold"  # attribute of the diverging table: the |t| below which it is clear
@@ -147,6 +157,16 @@ def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScal
     return node
 
 
+def first_input_volume(scene: Any) -> Any:
+    """The first scalar volume a person would analyse: not a label map, not one of AttriVAE's outputs; or None."""
+    nodes = scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+    for index in range(nodes.GetNumberOfItems()):
+        node = nodes.GetItemAsObject(index)
+        if not node.IsA("vtkMRMLLabelMapVolumeNode") and node.GetAttribute(ROLE) is None:
+            return node
+    return None
+
+
 def _ras_matrix(image: sitk.Image) -> Any:
     """IJK → RAS vtkMatrix4x4 of a SimpleITK image."""
     import vtk
@@ -229,6 +249,35 @@ def show_signed(node: Any, threshold: float = 0.2, scale: float = 1.0) -> None:
     display.SetWindowLevelMinMax(-scale, scale)
     display.AutoThresholdOff()
     display.ApplyThresholdOff()
+
+
+def show_attention(scene: Any, background: Any, maps: Mapping[str, sitk.Image], signed: bool,
+                   threshold: float = 0.2, volume_rendering_logic: Any = None) -> dict[str, Any]:
+    """One output volume per attention map ({attribute: map on the background's grid}), displayed with the
+    diverging (``signed``) or heat colours; the first over ``background`` in the slice views and, given
+    ``volume_rendering_logic``, volume-rendered. Returns {attribute: node}."""
+    nodes, scales = {}, {}
+    for name, image in maps.items():
+        node = set_volume_image(output_node(scene, f"attention {name}", f"AttriVAE attention {name}"), image)
+        if signed:
+            values = np.abs(sitk.GetArrayViewFromImage(image))
+            inside = values[values > 0]
+            scales[name] = float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size else 1.0
+            show_signed(node, threshold, scales[name])
+        else:
+            show_heat(node, threshold)
+        nodes[name] = node
+    first = next(iter(nodes))
+    show_in_slice_views(background, nodes[first], opacity=0.6)
+    if volume_rendering_logic is not None:
+        show_heat_rendering(volume_rendering_logic, nodes[first], threshold, signed, scales.get(first, 1.0))
+    return nodes
+
+
+def show_difference(node: Any) -> None:
+    """Display a decoded − reconstruction difference: red brighter, blue darker, full colour at
+    ±:data:`EXPLORE_DIFFERENCE_SCALE`, differences under 10 % of that clear."""
+    show_signed(node, threshold=0.1, scale=EXPLORE_DIFFERENCE_SCALE)
 
 
 def show_in_slice_views(background: Any, foreground: Any | None = None, opacity: float = 0.5) -> None:

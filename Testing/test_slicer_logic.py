@@ -12,7 +12,7 @@ import SimpleITK as sitk
 import torch
 from conftest import ras_matrix
 from scipy import ndimage
-from slicer_module import load_module
+from slicer_app import load_module
 
 from AttriVAELib import ModelBundle, mrml
 from AttriVAELib.analysis import attention_in_source
@@ -347,17 +347,14 @@ def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_coho
     logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16, augment=0.5)
     with pytest.raises(RuntimeError, match="already running"):
         logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run2", size=16)
-    deadline, status = time.monotonic() + 300, {"finished": False}
-    while not status["finished"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-        status = logic.pollTraining()
-    assert status["finished"] and status["error"] is None and status["fraction"] == 1.0
-    assert Path(status["model"]).is_file() and len(logic.trainingRows) == 2
+    status = _poll_until(logic, lambda s: s.finished)
+    assert status.error is None and status.fraction == 1.0 and not status.cancelled
+    assert Path(status.model).is_file() and len(logic.trainingMonitor.epochs) == 2
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["augment_probability"] == 0.5
-    chart = status["chart"] or scene[0].GetFirstNodeByName("AttriVAE loss chart")
-    assert chart.GetNumberOfPlotSeriesNodes() == 2
+    chart = logic.trainingChart
+    assert chart is scene[0].GetFirstNodeByName("AttriVAE loss chart") and chart.GetNumberOfPlotSeriesNodes() == 2
     assert chart.GetNthPlotSeriesNode(0).GetTableNode().GetNumberOfRows() == 2
-    logic.loadModel(status["model"])
+    logic.loadModel(status.model)
     assert logic.bundle.card["training"]["epochs"] == 2
 
 
@@ -366,17 +363,18 @@ def test_training_errors_and_cancel_reach_the_panel(logic, tiny_cohort: Path, tm
         logic.startTraining(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     logic.startTraining(tmp_path / "empty", outputFolder=tmp_path / "run", epochs=1)
-    status = _poll_until(logic, lambda s: s["finished"])
-    assert status["error"] and "\n" not in status["error"]
+    status = _poll_until(logic, lambda s: s.finished)
+    assert status.error and "\n" not in status.error and not status.cancelled
 
     logic.startTraining(tiny_cohort, "csv", [], "paper", 500, "cpu", tmp_path / "long", size=16)
-    _poll_until(logic, lambda s: s["newEpochs"] > 0)
+    _poll_until(logic, lambda s: s.new_epochs > 0)
     logic.cancelTraining()
-    status = _poll_until(logic, lambda s: s["finished"])
-    assert "resumable checkpoint" in status["error"] and (tmp_path / "long" / "checkpoint.safetensors").is_file()
+    status = _poll_until(logic, lambda s: s.finished)
+    assert status.cancelled and status.error is None and "resume" in status.message
+    assert (tmp_path / "long" / "checkpoint.safetensors").is_file()
 
 
-def _poll_until(logic, condition, timeout_s: float = 300) -> dict:
+def _poll_until(logic, condition, timeout_s: float = 300):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = logic.pollTraining()

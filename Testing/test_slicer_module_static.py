@@ -49,9 +49,30 @@ def test_module_defines_the_template_classes() -> None:
 
 def test_no_heavy_import_at_module_level() -> None:
     top_level = [node for node in TREE.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    library = [node for node in top_level if isinstance(node, ast.ImportFrom) and node.module == "AttriVAELib"]
+    assert [[alias.name for alias in node.names] for node in library] == [["choices"]]  # standard library only
     names = {alias.name.split(".")[0] for node in top_level for alias in node.names}
     names |= {node.module.split(".")[0] for node in top_level if isinstance(node, ast.ImportFrom) and node.module}
-    assert not names & {"torch", "AttriVAELib", "numpy", "SimpleITK", "safetensors", "scipy"}
+    assert not names & {"torch", "numpy", "SimpleITK", "safetensors", "scipy"}
+
+
+def test_translated_strings_are_literals() -> None:
+    # Slicer's translation tools extract the literal argument of _() / tr(); an f-string has none.
+    calls = [node for node in ast.walk(TREE) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+             and node.func.id == "_"]
+    assert calls and all(isinstance(call.args[0], ast.Constant) for call in calls), \
+        [ast.unparse(call) for call in calls if not isinstance(call.args[0], ast.Constant)]
+
+
+def test_supported_slicer_versions_are_declared_alike_everywhere() -> None:
+    minimum = ast.literal_eval(next(node.value for node in TREE.body if isinstance(node, ast.Assign)
+                                    and node.targets[0].id == "MINIMUM_SLICER"))
+    version = "{}.{}".format(*minimum)
+    assert f'VERSION_LESS "{version}"' in (ROOT / "CMakeLists.txt").read_text()  # the extension factory stops
+    assert f"Slicer {version} and newer" in (ROOT / "README.md").read_text()
+    schema_properties = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies",
+                         "dicom_support_rule", "build_subdirectory", "enabled", "tier"}  # catalog schema v1.0.2
+    assert set(json.loads((ROOT / "AttriVAE.json").read_text())) <= schema_properties  # no version field there
 
 
 def test_every_ui_name_used_in_code_exists_in_the_ui() -> None:
@@ -89,22 +110,14 @@ def test_ui_uses_only_known_custom_widgets_and_connects_node_selectors() -> None
     assert selectors <= connected
 
 
-def test_module_constants_match_the_library() -> None:
-    from AttriVAELib.attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, ENCODER_LAYERS
-    from AttriVAELib.config import PRESETS
-    from AttriVAELib.constants import EmidecLabel
-
-    namespace: dict = {}
-    for node in TREE.body:
-        if isinstance(node, ast.Assign) and node.targets[0].id in ("PRESETS", "ENCODER_LAYERS", "ATTRIBUTION_METHODS",
-                                                                            "SEGMENT_LABELS"):
-            namespace[node.targets[0].id] = ast.literal_eval(node.value)
-    assert namespace["PRESETS"] == list(PRESETS)
-    assert sorted(namespace["ENCODER_LAYERS"]) == sorted(ENCODER_LAYERS)
-    assert sorted(namespace["ATTRIBUTION_METHODS"]) == sorted(ATTRIBUTION_METHODS)
-    assert namespace["ATTRIBUTION_METHODS"][0] == DEFAULT_METHOD  # the panel's default is the measured best
-    assert namespace["SEGMENT_LABELS"] == {"cavity": EmidecLabel.CAVITY, "myocardium": EmidecLabel.MYOCARDIUM,
-                                           "infarct": EmidecLabel.INFARCT}
+def test_choice_lists_come_from_the_library() -> None:
+    choice_arguments = [ast.unparse(node.args[0]) for node in ast.walk(TREE) if isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Name) and node.func.id == "Choice"]
+    assert choice_arguments and all(re.fullmatch(r"list\(choices\.[A-Z_]+\)", a) for a in choice_arguments)
+    literal_lists = [ast.unparse(node) for node in ast.walk(TREE) if isinstance(node, (ast.List, ast.Tuple))
+                     and len(node.elts) > 2 and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                                    for e in node.elts)]
+    assert literal_lists == []  # no copy of a library list
 
 
 def test_module_cmake_lists_every_file() -> None:

@@ -20,7 +20,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
-from slicer_module import load_module  # noqa: E402
+from slicer_app import load_module  # noqa: E402
 
 from AttriVAELib.benchmark import _config, _untrained_bundle  # noqa: E402
 from AttriVAELib.provenance import machine  # noqa: E402

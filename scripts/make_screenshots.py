@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
 from offscreen import SliceView, render_3d, write_png  # noqa: E402
-from slicer_module import load_module  # noqa: E402
+from slicer_app import load_module  # noqa: E402
 
 
 def _scene() -> tuple[object, types.SimpleNamespace]:
@@ -65,7 +65,7 @@ def main() -> None:
     result = logic.analyze(volume, segmentation, {"cavity": "LV cavity", "myocardium": "Myocardium",
                                                   "infarct": "Infarct"})
     print(f"P(infarct) {result['probability']:.2f}; encoded {result['encoded']}")
-    method = args.method or module.ATTRIBUTION_METHODS[0]
+    method = args.method or module.choices.DEFAULT_METHOD
     heat = logic.showAttention([args.attribute], method, args.layer, threshold=0.2,
                                volumeRenderingLogic=logics.volume_rendering)
     pixels = SliceView(logics.application, scene, size=512).image(volume, heat[args.attribute], opacity=0.6)
