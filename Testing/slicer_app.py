@@ -598,29 +598,16 @@ class qMRMLNodeComboBox(QtWidgets.QWidget):  # noqa: N801 - Slicer's class name
     noneDisplay = _string_property("_noneDisplay")
     currentNodeID = QtCore.pyqtProperty(str, currentNodeID, notify=currentNodeIDChanged)
 
-    def setNodeTypes(self, types_: list[str]) -> None:
-        self.setProperty("nodeTypes", types_)
 
-    def setShowChildNodeTypes(self, value: bool) -> None:
-        self.setProperty("showChildNodeTypes", value)
+def _add_setters(cls: type, names: tuple[str, ...]) -> None:
+    """``setX(value)`` for each property X, as the C++ classes have (uic calls them for .ui properties)."""
+    for name in names:
+        setattr(cls, f"set{name[0].upper()}{name[1:]}", lambda self, value, name=name: self.setProperty(name, value))
 
-    def setNoneEnabled(self, value: bool) -> None:
-        self.setProperty("noneEnabled", value)
 
-    def setAddEnabled(self, value: bool) -> None:
-        self.setProperty("addEnabled", value)
-
-    def setRemoveEnabled(self, value: bool) -> None:
-        self.setProperty("removeEnabled", value)
-
-    def setRenameEnabled(self, value: bool) -> None:
-        self.setProperty("renameEnabled", value)
-
-    def setEditEnabled(self, value: bool) -> None:
-        self.setProperty("editEnabled", value)
-
-    def setShowHidden(self, value: bool) -> None:
-        self.setProperty("showHidden", value)
+_add_setters(qMRMLNodeComboBox, ("nodeTypes", "hideChildNodeTypes", "showHidden", "showChildNodeTypes",
+                                 "noneEnabled", "addEnabled", "removeEnabled", "editEnabled", "renameEnabled",
+                                 "selectNodeUponCreation", "baseName", "noneDisplay"))
 
 
 class qMRMLTableView(QtWidgets.QTableView):  # noqa: N801 - Slicer's class name
@@ -868,7 +855,7 @@ class _NumberConnector(_Connector):
             self.widget.setDecimals(0)
 
     def read(self) -> Any:
-        return self.parameter.type(self.widget.value())
+        return self.parameter.type(self.widget.property("value"))
 
     def show(self, value: Any) -> None:
         self.widget.setValue(value)

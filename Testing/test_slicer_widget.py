@@ -81,6 +81,11 @@ def test_setup_binds_the_parameter_node_as_slicer_does(panel) -> None:
     assert parameters.trainEpochs == 5 and parameters.parameterNode.GetParameter("trainEpochs") == "5"
     ui.attentionMethodComboBox.setCurrentIndex(choices.ATTRIBUTION_METHODS.index("gradcam"))
     assert parameters.attentionMethod == "gradcam" and ui.attentionLayerComboBox.enabled
+    ui.attentionThresholdSlider.drag([0.3, 0.45])
+    assert parameters.attentionThreshold == pytest.approx(0.45)
+    ui.attentionRender3DCheckBox.checked = False
+    assert parameters.attentionRender3D is False
+    assert parameters.parameterNode.GetParameter("attentionRender3D") == "False"  # as Slicer stores a bool
     parameters.traversalSteps = 4  # and the scene reaches the panel
     assert ui.traversalStepsSpinBox.value == 4
     with pytest.raises(ValueError):
