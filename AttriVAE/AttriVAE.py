@@ -489,18 +489,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         scene = slicer.mrmlScene
         volume = mrml.set_volume_image(scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode",
                                                                scene.GenerateUniqueName("Synthetic LGE")), image)
-        labelMap = mrml.set_volume_image(scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode"),
-                                         sitk.Cast(sitk.Clamp(labels, upperBound=3), sitk.sitkInt16))
-        segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
-                                               scene.GenerateUniqueName("Synthetic LV segmentation"))
-        slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelMap, segmentation)
-        scene.RemoveNode(labelMap)
-        names = {1: "LV cavity", 2: "Myocardium", 3: "Infarct"}
-        for index in range(segmentation.GetSegmentation().GetNumberOfSegments()):
-            segment = segmentation.GetSegmentation().GetNthSegment(index)
-            segment.SetName(names[segment.GetLabelValue()])
-        segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        segmentation.CreateDefaultDisplayNodes()
+        infarct_with_no_reflow = sitk.Clamp(labels, upperBound=3)  # the no-reflow core (4) is infarct too
+        segmentation = mrml.add_segmentation(scene, infarct_with_no_reflow, {1: "LV cavity", 2: "Myocardium",
+                                                                             3: "Infarct"}, volume,
+                                             "Synthetic LV segmentation")
         return volume, segmentation
 
     # Analyze

@@ -23,6 +23,7 @@ __all__ = [
     "image_from_volume",
     "labels_from_labelmap",
     "labels_from_segmentation",
+    "add_segmentation",
     "output_node",
     "segment_names",
     "set_loss_chart",
@@ -143,6 +144,25 @@ def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mappin
     image = sitk.GetImageFromArray(labels)
     image.CopyInformation(reference_image)
     return image
+
+
+def add_segmentation(scene: Any, labels: sitk.Image, names: Mapping[int, str], reference: Any,
+                     name: str = "segmentation") -> Any:
+    """A new segmentation node with one segment per label value of ``labels`` (named by ``names``; label
+    values not in ``names`` are left out), on the geometry of volume node ``reference``."""
+    slicer = _slicer()
+    kept = sitk.Cast(sitk.ChangeLabel(labels, {int(v): 0 for v in np.unique(sitk.GetArrayViewFromImage(labels))
+                                               if int(v) not in names}), sitk.sitkInt16)
+    labelmap = set_volume_image(scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode"), kept)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", scene.GenerateUniqueName(name))
+    slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, segmentation)
+    scene.RemoveNode(labelmap)
+    for index in range(segmentation.GetSegmentation().GetNumberOfSegments()):
+        segment = segmentation.GetSegmentation().GetNthSegment(index)
+        segment.SetName(names[segment.GetLabelValue()])
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(reference)
+    segmentation.CreateDefaultDisplayNodes()
+    return segmentation
 
 
 def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScalarVolumeNode") -> Any:

@@ -57,25 +57,12 @@ def test_output_nodes_are_reused_by_role_and_recreated_when_deleted(scene) -> No
     assert again is not first and again.GetAttribute(mrml.ROLE) == "reconstruction"
 
 
-def _segmentation_of(scene, labels: sitk.Image, names: dict[int, str]):
-    import slicer
-
-    labelmap = _add_volume(labels, "labels", "vtkMRMLLabelMapVolumeNode")
-    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "segmentation")
-    slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, segmentation)
-    segments = segmentation.GetSegmentation()
-    for index in range(segments.GetNumberOfSegments()):  # imported names come from the colour table: rename
-        segment = segments.GetNthSegment(index)
-        segment.SetName(names[segment.GetLabelValue()])
-    scene.RemoveNode(labelmap)
-    return segmentation
-
-
 def test_segments_rasterise_onto_the_reference_grid(scene) -> None:
     mri, labels = _oblique_subject()
     volume = _add_volume(mri, "mri")
-    segmentation = _segmentation_of(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"})
+    segmentation = mrml.add_segmentation(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"}, volume)
     assert sorted(mrml.segment_names(segmentation)) == ["LV", "Myo", "Scar"]
+    assert scene[0].GetNodesByClass("vtkMRMLLabelMapVolumeNode").GetNumberOfItems() == 0  # no helper node left
     nodes_before = scene[0].GetNumberOfNodes()
     result = mrml.labels_from_segmentation(segmentation, volume, {1: "LV", 2: "Myo", 3: "Scar"})
     assert scene[0].GetNumberOfNodes() == nodes_before  # nothing added to the scene
@@ -90,7 +77,7 @@ def test_segments_rasterise_onto_the_reference_grid(scene) -> None:
 def test_unknown_segment_name_says_which_segments_exist(scene) -> None:
     mri, labels = _oblique_subject()
     volume = _add_volume(mri, "mri")
-    segmentation = _segmentation_of(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"})
+    segmentation = mrml.add_segmentation(scene[0], labels, {1: "LV", 2: "Myo", 3: "Scar"}, volume)
     with pytest.raises(InvalidVolumeError, match="no segment named 'Cavity'.*'LV'"):
         mrml.labels_from_segmentation(segmentation, volume, {1: "Cavity"})
     with pytest.raises(InvalidVolumeError, match="no segmentation selected"):
