@@ -77,6 +77,7 @@ def test_the_compiled_training_step_computes_the_eager_losses() -> None:
 
 FAULTS_PER_REUSE = """
 import resource, sys, torch
+import AttriVAELib.bundle, AttriVAELib.cli, AttriVAELib.datasets, AttriVAELib.training  # loaded, as by `attrivae train`
 from AttriVAELib.acceleration import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
