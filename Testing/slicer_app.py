@@ -413,23 +413,24 @@ class ctkSliderWidget(QtWidgets.QWidget):  # noqa: N801 - CTK's class name
 # ------------------------------------------------------------------------------------------ qMRML widgets
 
 
-class qMRMLWidget(QtWidgets.QWidget):  # noqa: N801 - Slicer's class name
-    """A widget with a scene: ``setMRMLScene`` emits ``mrmlSceneChanged`` (a .ui connects it to children)."""
+class _HoldsScene:
+    """``setMRMLScene`` / ``mrmlScene`` of Slicer's MRML widgets: a new scene emits ``mrmlSceneChanged``."""
 
-    mrmlSceneChanged = QtCore.pyqtSignal(object)
+    _scene: Any = None
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._scene = None
-
-    @QtCore.pyqtSlot(object)
-    def setMRMLScene(self, scene: Any) -> None:
+    def setMRMLScene(self, scene: Any) -> None:  # noqa: N802 - Slicer's name
         if scene is not self._scene:
             self._scene = scene
             self.mrmlSceneChanged.emit(scene)
 
-    def mrmlScene(self) -> Any:
+    def mrmlScene(self) -> Any:  # noqa: N802 - Slicer's name
         return self._scene
+
+
+class qMRMLWidget(_HoldsScene, QtWidgets.QWidget):  # noqa: N801 - Slicer's class name
+    """A widget with a scene; a .ui connects its ``mrmlSceneChanged`` to the children's ``setMRMLScene``."""
+
+    mrmlSceneChanged = QtCore.pyqtSignal(object)
 
 
 def _string_property(attribute: str) -> Any:
@@ -610,7 +611,7 @@ _add_setters(qMRMLNodeComboBox, ("nodeTypes", "hideChildNodeTypes", "showHidden"
                                  "selectNodeUponCreation", "baseName", "noneDisplay"))
 
 
-class qMRMLTableView(QtWidgets.QTableView):  # noqa: N801 - Slicer's class name
+class qMRMLTableView(_HoldsScene, QtWidgets.QTableView):  # noqa: N801 - Slicer's class name
     """Shows a vtkMRMLTableNode's cells (row 0 = the first data row; column headers = column names). Its
     ``selectionChanged()`` signal is left out: in PyQt it would hide QTableView's virtual of that name."""
 
@@ -618,17 +619,8 @@ class qMRMLTableView(QtWidgets.QTableView):  # noqa: N801 - Slicer's class name
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self._scene, self._table = None, None
+        self._table = None
         self.setModel(QtGui.QStandardItemModel(self))
-
-    @QtCore.pyqtSlot(object)
-    def setMRMLScene(self, scene: Any) -> None:
-        if scene is not self._scene:
-            self._scene = scene
-            self.mrmlSceneChanged.emit(scene)
-
-    def mrmlScene(self) -> Any:
-        return self._scene
 
     @QtCore.pyqtSlot(object)
     def setMRMLTableNode(self, node: Any) -> None:
@@ -801,9 +793,11 @@ _tags = itertools.count(1)
 
 
 class _Connector:
-    """Binds one widget to one parameter: ``write`` shows a value, ``connect`` reports the user's edits."""
+    """Binds one widget to one parameter: ``write`` shows a value, ``connect`` reports the user's edits.
+    By default the value is the widget's Qt property ``value_property``, watched through ``signal``."""
 
     signal = ""
+    value_property = ""
 
     def __init__(self, parameter: _Parameter, widget: Any) -> None:
         self.parameter, self.widget, self._slot, self._writing = parameter, widget, None, False
@@ -811,6 +805,13 @@ class _Connector:
 
     def configure(self) -> None:
         pass
+
+    def read(self) -> Any:
+        return self.widget.property(self.value_property)
+
+    def show(self, value: Any) -> None:
+        if self.widget.property(self.value_property) != value:
+            self.widget.setProperty(self.value_property, value)
 
     def write(self, value: Any) -> None:
         self._writing = True
@@ -832,17 +833,11 @@ class _Connector:
 
 
 class _CheckBoxConnector(_Connector):
-    signal = "stateChanged"
-
-    def read(self) -> bool:
-        return self.widget.isChecked()
-
-    def show(self, value: bool) -> None:
-        self.widget.setChecked(value)
+    signal, value_property = "stateChanged", "checked"
 
 
 class _NumberConnector(_Connector):
-    signal = "valueChanged"
+    signal, value_property = "valueChanged", "value"
 
     def configure(self) -> None:
         bounds = self.parameter.range()
@@ -855,10 +850,7 @@ class _NumberConnector(_Connector):
             self.widget.setDecimals(0)
 
     def read(self) -> Any:
-        return self.parameter.type(self.widget.property("value"))
-
-    def show(self, value: Any) -> None:
-        self.widget.setValue(value)
+        return self.parameter.type(super().read())
 
 
 class _ChoiceComboConnector(_Connector):
@@ -881,24 +873,17 @@ class _ChoiceComboConnector(_Connector):
 
 
 class _LineEditConnector(_Connector):
-    signal = "textChanged"
-
-    def read(self) -> str:
-        return self.widget.text()
-
-    def show(self, value: str) -> None:
-        if self.widget.text() != value:
-            self.widget.setText(value)
+    signal, value_property = "textChanged", "text"
 
 
 class _PathConnector(_Connector):
-    signal = "currentPathChanged"
+    signal, value_property = "currentPathChanged", "currentPath"
 
     def read(self) -> Path:
-        return Path(self.widget.property("currentPath"))
+        return Path(super().read())
 
     def show(self, value: Path) -> None:
-        self.widget.setCurrentPath(str(value))
+        super().show(str(value))
 
 
 class _NodeComboConnector(_Connector):
