@@ -60,6 +60,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         result[key] = (mean / world).numpy()
     if rank == 0:
         np.savez(out, **result)
+    dist.barrier()  # both done communicating: a rank tearing gloo down while its peer still talks aborts the peer
     dist.destroy_process_group()
 
 
