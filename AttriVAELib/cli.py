@@ -386,8 +386,12 @@ def _add_crossval(commands: Any) -> None:
     crossval.add_argument("--folds", type=int, default=5)
     crossval.add_argument("--seeds", type=int, default=3)
     crossval.add_argument("--presets", default=",".join(ABLATION_PRESETS), help="comma-separated preset names")
+    crossval.add_argument("--independent", type=Path,
+                          help="also evaluate every model on all subjects of this dataset (same --format)")
+    crossval.add_argument("--resume", action="store_true",
+                          help="continue an interrupted cross-validation in --out: keep finished runs")
     _add_training_options(crossval)
-    crossval.set_defaults(handler=_crossval, resume=False, preset=None)
+    crossval.set_defaults(handler=_crossval, preset=None)
 
 
 def _crossval(args: argparse.Namespace) -> int:
@@ -401,15 +405,30 @@ def _crossval(args: argparse.Namespace) -> int:
     presets = _names(args.presets)
     for name in presets:
         preset(name)  # unknown names fail before any training
+    independent = None
+    if args.independent is not None:
+        independent, _ = select_attributes(load_cohort(args.independent, args.format), list(names))
     results = cross_validate(cohort, names, config, presets, args.folds, args.seeds, args.out,
-                             progress=ConsoleProgress())
-    headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
-    print(f"{'preset':12s} " + " ".join(f"{m:>22s}" for m in headline))
-    for name, metrics in results["summary"].items():
-        print(f"{name:12s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
-                                        for m in headline))
+                             progress=ConsoleProgress(), independent=independent, resume=args.resume)
+    for title, key in (("test folds", "summary"), ("independent cohort", "summary_independent")):
+        if key in results:
+            print(f"{title}:")
+            _print_summary(results[key])
     print(f"all metrics: {args.out / 'crossval.json'}")
     return 0
+
+
+def _print_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Mean ± sd of the headline metrics per preset, and the data's ceiling of the disentanglement scores."""
+    headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
+    print(f"{'preset':12s} " + " ".join(f"{m:>22s}" for m in headline))
+    for name, metrics in summary.items():
+        print(f"{name:12s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
+                                        for m in headline))
+    ceiling = next(iter(summary.values()))
+    print(f"{'ceiling':12s} " + " ".join(
+        f"{_number(ceiling[f'ceiling.{m}']['mean']) if f'ceiling.{m}' in ceiling else '':>12s}          "
+        for m in headline))
 
 
 # ------------------------------------------------------------------------------------------------- bench

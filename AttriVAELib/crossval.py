@@ -6,13 +6,17 @@ training or model selection (which uses a validation part drawn from the other f
 
 from __future__ import annotations
 
-__all__ = ["cross_validate", "summarise"]
+__all__ = ["RUN_RESULT", "cross_validate", "summarise"]
 
 import dataclasses
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .bundle import load_model
 from .choices import DEFAULT_METHOD
@@ -23,50 +27,87 @@ from .errors import InvalidConfigError
 from .evaluation import evaluate
 from .io import atomic_path, to_json
 from .progress import Progress
-from .splits import stratified_folds
-from .training import resolve_device, train
+from .splits import Split, stratified_folds
+from .training import CHECKPOINT, resolve_device, train
+
+RUN_RESULT = "crossval_run.json"
+"""A finished run's metrics, in its run folder; ``resume`` keeps such runs instead of training them again."""
 
 
 def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunConfig, presets: list[str],
-                   folds: int, seeds: int, out_dir: Path | str, progress: Progress | None = None) -> dict[str, Any]:
+                   folds: int, seeds: int, out_dir: Path | str, progress: Progress | None = None,
+                   independent: Cohort | None = None, resume: bool = False) -> dict[str, Any]:
     """Train and evaluate every preset on every fold of every seed; return and write ``crossval.json``.
 
     Seeds are ``base.train.seed``, ``+1``, ...; each run lives in ``out_dir/runs/<preset>/seed<s>/fold<f>``.
+    Every model is evaluated on its test fold and, when ``independent`` is given, on all subjects of that
+    cohort (preprocessed as the model's training data). ``resume`` continues an interrupted
+    cross-validation in ``out_dir``: finished runs are kept, an interrupted one resumes from its checkpoint.
 
     Raises:
-        InvalidConfigError: ``out_dir`` is not empty, or no preset or seed is asked for.
+        InvalidConfigError: ``out_dir`` is not empty (without ``resume``), or no preset or seed is asked for.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InvalidConfigError(f"cross-validation folder {out_dir} is not empty; choose a new --out")
+    if not resume and out_dir.exists() and any(out_dir.iterdir()):
+        raise InvalidConfigError(f"cross-validation folder {out_dir} is not empty; choose a new --out, or --resume")
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
     configs = {name: base.with_preset(name) for name in presets}
     device = resolve_device(base.train.device)
-    prepared: dict[str, PreparedData] = {}  # one preprocessing per distinct preprocessing config
+    prepared: dict[tuple[str, str, int], PreparedData] = {}  # one preprocessing per cohort and preprocessing config
+
+    def data_of(which: Cohort, config: RunConfig) -> PreparedData:
+        key = (which.root.as_posix(), repr(config.preprocess), config.model.input_size)
+        if key not in prepared:
+            prepared[key] = prepare_data(which, attribute_names, config, progress)
+        return prepared[key]
+
     runs = []
     for seed in range(base.train.seed, base.train.seed + seeds):
         splits = stratified_folds(cohort.labels, folds, base.train.val_fraction, seed)
         for name, config in configs.items():
             config = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-            key = repr(config.preprocess)
-            if key not in prepared:
-                prepared[key] = prepare_data(cohort, attribute_names, config, progress)
-            data = prepared[key]
             for fold, split in enumerate(splits):
                 run_dir = out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}"
-                model_path = train(cohort, attribute_names, config, run_dir, data=data, split=split, progress=progress)
-                evaluation = evaluate(load_model(model_path, device), data, split.test, attribute_names, device,
-                                      attribution_methods=(DEFAULT_METHOD,))
-                runs.append({"preset": name, "seed": seed, "fold": fold, "metrics": evaluation.metrics})
+                if not (resume and (run_dir / RUN_RESULT).is_file()):
+                    _train_and_evaluate(cohort, independent, attribute_names, config, split, run_dir, device,
+                                        data_of, resume, progress)
+                runs.append({"preset": name, "seed": seed, "fold": fold,
+                             **json.loads((run_dir / RUN_RESULT).read_text())})
                 if progress:
                     progress({"event": "crossval", "preset": name, "seed": seed, "fold": fold,
                               "done": len(runs), "total": seeds * len(configs) * folds})
     results = {"folds": folds, "seeds": seeds, "presets": presets, "attributes": list(attribute_names),
+               "independent": None if independent is None else str(independent.root),
                "summary": summarise(runs), "runs": runs}
+    if independent is not None:
+        results["summary_independent"] = summarise(runs, "independent")
     with atomic_path(out_dir / "crossval.json") as temporary:
         temporary.write_text(to_json(results, indent=2) + "\n")
     return results
+
+
+def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_names: tuple[str, ...],
+                        config: RunConfig, split: Split, run_dir: Path, device: torch.device,
+                        data_of: Callable[[Cohort, RunConfig], PreparedData], resume: bool,
+                        progress: Progress | None) -> None:
+    """Train one run (resuming its checkpoint when there is one and ``resume``) and write its metrics on the
+    test fold (``metrics``) and the independent cohort (``independent``) into ``run_dir/RUN_RESULT``."""
+    data = data_of(cohort, config)
+    resume_run = resume and (run_dir / CHECKPOINT).is_file()
+    if resume and run_dir.exists() and not resume_run:
+        shutil.rmtree(run_dir)  # began but wrote no checkpoint: nothing to keep
+    model_path = train(cohort, attribute_names, config, run_dir, data=data, split=None if resume_run else split,
+                       progress=progress, resume=resume_run)
+    bundle = load_model(model_path, device)
+    result = {"metrics": evaluate(bundle, data, split.test, attribute_names, device,
+                                  attribution_methods=(DEFAULT_METHOD,)).metrics}
+    if independent is not None:
+        other = data_of(independent, config)
+        result["independent"] = evaluate(bundle, other, np.arange(len(other.subject_ids)), attribute_names, device,
+                                         attribution_methods=(DEFAULT_METHOD,)).metrics
+    with atomic_path(run_dir / RUN_RESULT) as temporary:
+        temporary.write_text(to_json(result, indent=2) + "\n")
 
 
 def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -80,11 +121,12 @@ def _flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """{preset: {metric: {"mean", "sd", "n"}}} over the runs of each preset (NaNs skipped; sd with ddof 1)."""
+def summarise(runs: list[dict[str, Any]], held_out: str = "metrics") -> dict[str, dict[str, dict[str, float]]]:
+    """{preset: {metric: {"mean", "sd", "n"}}} over the runs of each preset (NaNs skipped; sd with ddof 1),
+    of the metrics under key ``held_out`` of each run (``metrics``: the test fold; ``independent``)."""
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for preset in dict.fromkeys(run["preset"] for run in runs):
-        flats = [_flatten(run["metrics"]) for run in runs if run["preset"] == preset]
+        flats = [_flatten(run[held_out]) for run in runs if run["preset"] == preset]
         summary[preset] = {}
         for metric in flats[0]:
             values = np.array([flat.get(metric, np.nan) for flat in flats])

@@ -107,11 +107,8 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
         "interpretability": {name: entry for name, entry in zip(attribute_names, interpretability)},
         "interpretability_mean": float(np.mean([entry["r2"] for entry in interpretability])),
         "spearman": order_and_class["spearman"],
-        "mig_ksg": metrics.mig_ksg(mu, attributes),
-        "mig_binned": metrics.mig_binned(mu, attributes),
-        "sap": metrics.sap(mu, attributes),
-        "scc": metrics.scc(mu, attributes),
-        "modularity": metrics.modularity(mu, attributes) if len(attribute_names) > 1 else float("nan"),
+        **metrics.disentanglement(mu, attributes),
+        "ceiling": metrics.disentanglement_ceiling(attributes, mu.shape[1]),
         "reconstruction": {
             "mse": float(np.mean((recon - real) ** 2)),
             "dice": float(np.mean([metrics.dice(volume > FOREGROUND_THRESHOLD, mask)

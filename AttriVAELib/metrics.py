@@ -9,8 +9,13 @@ AR-VAE set (interpretability and SCC exist nowhere) and the reference code fails
 from __future__ import annotations
 
 __all__ = [
+    "CEILING_SEED",
+    "DISENTANGLEMENT_METRICS",
     "accuracy",
     "dice",
+    "disentanglement",
+    "disentanglement_ceiling",
+    "ground_truth_code",
     "interpretability",
     "mig_binned",
     "mig_ksg",
@@ -176,6 +181,39 @@ def modularity(z: np.ndarray, a: np.ndarray) -> float:
     deviation = np.divide(squared.sum(axis=1) - theta, theta * (a.shape[1] - 1),
                           out=np.ones_like(theta), where=theta > 0)
     return float(np.mean(np.where(theta > 0, 1.0 - deviation, 0.0)))
+
+
+DISENTANGLEMENT_METRICS = {"mig_ksg": "MIG (KSG, AR-VAE)", "mig_binned": "MIG (binned, disentanglement_lib)",
+                           "sap": "SAP", "scc": "SCC", "modularity": "modularity"}
+"""The scores of :func:`disentanglement` and their display names, in the order reports show them."""
+
+CEILING_SEED = 0
+"""Seed of the noise dims of :func:`ground_truth_code`: the ceiling of a set of subjects is one number."""
+
+
+def disentanglement(z: np.ndarray, a: np.ndarray) -> dict[str, float]:
+    """MIG (KSG and binned), SAP, SCC and modularity of codes (N, L) against attributes (N, K); modularity is
+    NaN with one attribute. Needs N > 4 and L ≥ 2."""
+    return {"mig_ksg": mig_ksg(z, a), "mig_binned": mig_binned(z, a), "sap": sap(z, a), "scc": scc(z, a),
+            "modularity": modularity(z, a) if np.ndim(a) == 2 and np.shape(a)[1] > 1 else float("nan")}
+
+
+def ground_truth_code(a: np.ndarray, latent_size: int, seed: int = CEILING_SEED) -> np.ndarray:
+    """(N, L) code of a perfect model: dims 0..K−1 are the attributes (N, K) standardised, the other L − K
+    dims independent standard normal noise (seeded), as a model's unregularised dims that carry none of them."""
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    if latent_size < a.shape[1]:
+        raise InvalidConfigError(f"a code of {latent_size} dims cannot hold {a.shape[1]} attributes")
+    spread = a.std(axis=0)
+    standardised = (a - a.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    noise = np.random.default_rng(seed).standard_normal((len(a), latent_size - a.shape[1]))
+    return np.column_stack([standardised, noise])
+
+
+def disentanglement_ceiling(a: np.ndarray, latent_size: int) -> dict[str, float]:
+    """:func:`disentanglement` of :func:`ground_truth_code`: the best these subjects allow. Correlated
+    attributes keep MIG, SAP and modularity below 1 even for a perfect code, and the KSG MIG grows with N."""
+    return disentanglement(ground_truth_code(a, latent_size), a)
 
 
 def dice(prediction: np.ndarray, reference: np.ndarray) -> float:

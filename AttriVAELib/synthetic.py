@@ -13,8 +13,8 @@ core); at end-systole the cavity contracts less where the wall is infarcted, so 
 
 from __future__ import annotations
 
-__all__ = ["PhantomFactors", "analytic_volumes", "cohort_labels", "make_cohort", "render_phantom", "sample_factors",
-           "synthetic_subject"]
+__all__ = ["PhantomFactors", "analytic_volumes", "cohort_labels", "ef_ceiling_from_ed", "ejection_fraction",
+           "make_cohort", "render_phantom", "sample_factors", "synthetic_subject"]
 
 import csv
 import dataclasses
@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import stats
 from scipy.spatial.transform import Rotation
 
 from . import __version__
@@ -84,9 +85,7 @@ def sample_factors(rng: np.random.Generator, infarct_probability: float = 0.6) -
         thickness_modulation=rng.uniform(0.0, 0.3),
         thickness_phase_deg=rng.uniform(0.0, 360.0),
         apical_thickness_mm=thickness * rng.uniform(0.5, 0.9),
-        # dilated ventricles contract less (as in dilated cardiomyopathy), so EF shows in ED shape too
-        radial_shortening=rng.uniform(0.26, 0.38) - 0.1 * (radius - 22.0) / 10.0,
-        longitudinal_shortening=rng.uniform(0.05, 0.15),
+        **_contraction(rng, radius),
         infarct=infarct,
         infarct_location_deg=rng.uniform(0.0, 360.0),
         infarct_extent_deg=rng.uniform(60.0, 150.0),
@@ -103,6 +102,37 @@ def sample_factors(rng: np.random.Generator, infarct_probability: float = 0.6) -
         noise_sd=rng.uniform(0.02, 0.05),
         bias_amplitude=rng.uniform(0.0, 0.2),
     )
+
+
+def _contraction(rng: np.random.Generator, cavity_radius_mm: float) -> dict[str, float]:
+    """The factors that shape only the end-systolic phase: an end-diastolic image does not show them."""
+    return {  # dilated ventricles contract less (as in dilated cardiomyopathy), so EF shows in ED shape too
+        "radial_shortening": rng.uniform(0.26, 0.38) - 0.1 * (cavity_radius_mm - 22.0) / 10.0,
+        "longitudinal_shortening": rng.uniform(0.05, 0.15),
+    }
+
+
+def ejection_fraction(factors: PhantomFactors) -> float:
+    """Exact EF (%) of the phantom: 100 · (V_ED − V_ES) / V_ED of the LV cavity."""
+    ed, es = analytic_volumes(factors, "ed")["lv_volume_ml"], analytic_volumes(factors, "es")["lv_volume_ml"]
+    return 100.0 * (ed - es) / ed
+
+
+def ef_ceiling_from_ed(subjects: int = 300, draws: int = 64, seed: int = 0) -> dict[str, float]:
+    """How well any model of the end-diastolic image alone can know EF in cohorts this module draws.
+
+    For ``subjects`` drawn subjects, the best estimate from everything an ED image shows is E[EF | ED factors],
+    the mean EF over ``draws`` redraws of the contraction factors that only end-systole shows. Returns its R²
+    (squared Pearson correlation) and Spearman ρ with the true EF: the ceilings of EF's interpretability R²
+    and of its term in SCC for models that see one ED volume."""
+    rng = np.random.default_rng(seed)
+    true, best = [], []
+    for _ in range(subjects):
+        factors = sample_factors(rng)
+        true.append(ejection_fraction(factors))
+        redrawn = [dataclasses.replace(factors, **_contraction(rng, factors.cavity_radius_mm)) for _ in range(draws)]
+        best.append(np.mean([ejection_fraction(other) for other in redrawn]))
+    return {"r2": float(np.corrcoef(true, best)[0, 1] ** 2), "spearman": float(stats.spearmanr(true, best).statistic)}
 
 
 @dataclass(frozen=True)
@@ -390,11 +420,11 @@ def _write_subject(folder: Path, index: int, seed: int, size: int, infarct_proba
             sitk.WriteImage(volume, str(folder / relative), useCompression=True)
         label_maps[phase] = labels
     measured = shape_attributes(label_maps["ed"], EMIDEC_SCHEME, label_maps["es"], name=paths["ed"][1])
-    ed, es = analytic_volumes(factors, "ed"), analytic_volumes(factors, "es")
+    ed = analytic_volumes(factors, "ed")
     truth = {f"gt_{key}": value for key, value in dataclasses.asdict(factors).items() if key != "shift_mm"}
     truth.update({f"gt_shift_{axis}_mm": value for axis, value in zip("ijk", factors.shift_mm)})
     truth.update({"gt_lv_volume_ml": ed["lv_volume_ml"], "gt_myo_volume_ml": ed["myo_volume_ml"],
-                  "gt_ef_pct": 100.0 * (ed["lv_volume_ml"] - es["lv_volume_ml"]) / ed["lv_volume_ml"]})
+                  "gt_ef_pct": ejection_fraction(factors)})
     row: dict[str, object] = {"subject": subject, "image": paths["ed"][0], "mask": paths["ed"][1],
                               "label": int(factors.infarct), "image_es": paths["es"][0], "mask_es": paths["es"][1]}
     row.update({name: _round(measured[name]) for name in SHAPE_ATTRIBUTES if name in measured})

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from test_training import tiny_config
 
-from AttriVAELib import InvalidDatasetError, load_cohort, load_model, select_attributes
-from AttriVAELib.crossval import cross_validate, summarise
+from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
+from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate
 from AttriVAELib.report import attribute_unit, write_report
@@ -39,6 +39,8 @@ def test_every_metric_is_reported(evaluated):
                                             "myo_max_diameter_mm"} & set(bundle.attribute_names)
     assert all(f["subjects"] <= len(test) and "measure_check" in f for f in m["traversal_fidelity"].values())
     assert evaluation.mu.shape == (len(test), 64) and evaluation.probabilities.shape == (len(test),)
+    truth = metrics.disentanglement_ceiling(evaluation.attributes, 64)  # the same subjects' ground-truth code
+    assert m["ceiling"] == pytest.approx(truth) and set(m["ceiling"]) == set(metrics.DISENTANGLEMENT_METRICS)
 
 
 def test_too_few_subjects_is_a_clear_error(evaluated):
@@ -57,6 +59,8 @@ def test_report_renders_with_all_figures(evaluated, tmp_path):
     html = page.read_text()
     assert all(name in html for name in files if name.endswith(".png"))
     assert "Where the attention lands" in html and "Traversal fidelity" in html and "gradient-x-input (default)" in html
+    sap, ceiling = evaluation.metrics["sap"], evaluation.metrics["ceiling"]["sap"]
+    assert f"<tr><td>SAP</td><td>{sap:.3f}</td><td>{ceiling:.3f}</td></tr>" in html
     assert json.loads((page.parent / "metrics.json").read_text())["subjects"] == len(test)
 
 
@@ -100,6 +104,28 @@ def test_cross_validation_compares_presets_on_the_same_folds(tiny_cohort, tmp_pa
         assert not set(splits[0]["test"]) & set(splits[1]["test"])
         assert all(not set(s["test"]) & (set(s["train"]) | set(s["val"])) for s in splits)
     assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["presets"] == ["beta-vae", "attri-vae"]
+
+
+def test_cross_validation_evaluates_an_independent_cohort_and_resumes(tiny_cohort, eval_cohort, tmp_path):
+    names = ("lv_volume_ml", "myo_volume_ml")
+    cohort, _ = select_attributes(load_cohort(tiny_cohort), list(names))
+    independent, _ = select_attributes(load_cohort(eval_cohort), list(names))
+    out = tmp_path / "cv"
+    first = cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
+                           independent=independent)
+    assert [run["independent"]["subjects"] for run in first["runs"]] == [40, 40]
+    assert first["summary_independent"]["ar-vae"]["mig_ksg"]["n"] == 2
+    assert first["summary_independent"]["ar-vae"]["ceiling.sap"]["sd"] == 0  # the same 40 subjects each time
+    with pytest.raises(InvalidConfigError, match="not empty; choose a new --out, or --resume"):
+        cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out)
+    # interrupted: fold 1 trained but was not evaluated; fold 0 finished
+    runs = out / "runs" / "ar-vae" / "seed1"
+    (runs / "fold1" / RUN_RESULT).unlink()
+    kept = (runs / "fold0" / "model.safetensors").stat().st_mtime_ns
+    again = cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
+                           independent=independent, resume=True)
+    assert (runs / "fold0" / "model.safetensors").stat().st_mtime_ns == kept  # not trained again
+    assert again["summary"] == first["summary"] and (runs / "fold1" / RUN_RESULT).is_file()
 
 
 def test_summary_statistics():

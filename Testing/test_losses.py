@@ -129,3 +129,28 @@ def test_with_preset_keeps_model_and_training_settings():
     assert (switched.model.input_size, switched.train.epochs, switched.attributes) == (32, 7, ("a",))
     assert (switched.loss.alpha, switched.loss.gamma, switched.loss.beta) == (0.0, 0.0, 2.0)
     assert preset("vae").loss.beta == 1.0 and preset("ar-vae").loss.gamma == 200.0
+
+
+def test_kl_weights_scale_each_dimension():
+    mu = torch.tensor([[1.0, 2.0, 3.0]])
+    logvar = torch.zeros(1, 3)  # KL per dim ½μ²: 0.5, 2, 4.5
+    weights = torch.tensor([1.0, 4.0, 4.0])
+    assert kl_divergence(mu, logvar, weights).item() == pytest.approx(0.5 + 4 * 2 + 4 * 4.5)
+
+
+def test_free_dims_take_beta_times_the_free_kl_factor():
+    mu = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    logvar = torch.zeros(2, 3)
+    output = VAEOutput(recon=torch.full((2, 1, 1, 1, 2), 0.5), recon_logits=torch.zeros(2, 1, 1, 1, 2), mu=mu,
+                       logvar=logvar, z=mu, logits=torch.zeros(2))
+    attributes = torch.tensor([[1.0], [0.0]])  # one regularised dim: dim 0
+    plain = total_loss(output, TARGET, torch.tensor([1, 0]), attributes, LossConfig(beta=2.0))
+    weighted = total_loss(output, TARGET, torch.tensor([1, 0]), attributes, LossConfig(beta=2.0, free_kl_factor=3.0))
+    assert plain["kl"].item() == pytest.approx((0.5 + 2.0 + 4.5) / 2)
+    assert weighted["kl"].item() == pytest.approx((0.5 + 3 * (2.0 + 4.5)) / 2)  # dims 1, 2 weighted 3×
+    assert (weighted["total"] - plain["total"]).item() == pytest.approx(2.0 * 2 * (2.0 + 4.5) / 2)
+
+
+def test_free_kl_factor_must_not_be_negative():
+    with pytest.raises(InvalidConfigError, match="free_kl_factor"):
+        LossConfig(free_kl_factor=-1.0)

@@ -103,3 +103,37 @@ def test_accuracy_and_spearman():
     assert metrics.accuracy(np.array([1, 0, 1, 0]), np.array([0.9, 0.4, 0.3, 0.5])) == 0.5
     assert metrics.spearman(np.arange(5.0), np.arange(5.0) ** 3) == pytest.approx(1.0)
     assert np.isnan(metrics.spearman(np.ones(5), np.arange(5.0)))
+
+
+def test_ground_truth_code_is_the_standardised_attributes_then_noise():
+    rng = np.random.default_rng(0)
+    a = rng.normal(5.0, 3.0, size=(50, 2))
+    code = metrics.ground_truth_code(a, 6)
+    assert code.shape == (50, 6)
+    np.testing.assert_allclose(code[:, :2], (a - a.mean(0)) / a.std(0))
+    np.testing.assert_array_equal(code, metrics.ground_truth_code(a, 6))  # seeded: one ceiling per subject set
+    with pytest.raises(InvalidConfigError, match="cannot hold 2 attributes"):
+        metrics.ground_truth_code(a, 1)
+
+
+def test_ceiling_is_perfect_for_independent_attributes_and_lower_for_correlated_ones():
+    rng = np.random.default_rng(1)
+    independent = rng.normal(size=(200, 3))
+    ceiling = metrics.disentanglement_ceiling(independent, 10)
+    assert ceiling["scc"] == pytest.approx(1.0)
+    assert ceiling["sap"] > 0.95 and ceiling["mig_ksg"] > 0.8 and ceiling["modularity"] > 0.8
+    # a second attribute that is nearly the first: its own dim and the first's carry the same information
+    first = independent[:, 0]
+    correlated = np.column_stack([first, first + 0.05 * rng.normal(size=200), independent[:, 2]])
+    lower = metrics.disentanglement_ceiling(correlated, 10)
+    assert lower["scc"] == pytest.approx(1.0)
+    assert lower["sap"] < 0.7 and lower["mig_ksg"] < ceiling["mig_ksg"] - 0.3
+
+
+def test_a_model_code_scores_no_higher_than_the_ceiling():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(150, 3))
+    noisy = np.column_stack([a + 0.3 * rng.normal(size=a.shape), rng.normal(size=(150, 5))])
+    scores, ceiling = metrics.disentanglement(noisy, a), metrics.disentanglement_ceiling(a, 8)
+    assert set(scores) == set(metrics.DISENTANGLEMENT_METRICS) == set(ceiling)
+    assert all(scores[key] <= ceiling[key] + 1e-9 for key in ("mig_ksg", "sap", "scc"))

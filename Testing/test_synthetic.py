@@ -8,7 +8,15 @@ import SimpleITK as sitk
 from AttriVAELib import InvalidDatasetError, __version__, load_cohort
 from AttriVAELib.attributes import shape_attributes
 from AttriVAELib.labels import EMIDEC_SCHEME
-from AttriVAELib.synthetic import analytic_volumes, cohort_labels, make_cohort, render_phantom, sample_factors
+from AttriVAELib.synthetic import (
+    analytic_volumes,
+    cohort_labels,
+    ef_ceiling_from_ed,
+    ejection_fraction,
+    make_cohort,
+    render_phantom,
+    sample_factors,
+)
 
 
 def factors(seed: int, infarct_probability: float = 1.0):
@@ -32,6 +40,14 @@ def test_ejection_fraction_from_masks_matches_analytic(seed):
     measured = shape_attributes(labels["ed"], EMIDEC_SCHEME, labels["es"])["ef_pct"]
     ed, es = analytic_volumes(f, "ed")["lv_volume_ml"], analytic_volumes(f, "es")["lv_volume_ml"]
     assert measured == pytest.approx(100 * (ed - es) / ed, abs=1.5)  # percentage points
+    assert ejection_fraction(f) == pytest.approx(100 * (ed - es) / ed)
+
+
+def test_an_end_diastolic_image_tells_ef_only_in_part():
+    ceiling = ef_ceiling_from_ed(subjects=60, draws=16, seed=1)
+    # the ED radius and the infarct explain some of EF; the contraction drawn for end-systole the rest
+    assert 0.4 < ceiling["r2"] < 0.9 and 0.6 < ceiling["spearman"] < 0.95
+    assert ef_ceiling_from_ed(subjects=60, draws=16, seed=1) == ceiling
 
 
 def test_end_systole_contracts_less_where_infarcted():
