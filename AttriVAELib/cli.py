@@ -469,6 +469,7 @@ def _add_demo(commands: Any) -> None:
     defaults = DemoSettings()
     demo = commands.add_parser("demo", help="synthesise a cohort, train, report (README, Demo result)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
+    demo.add_argument("--preset", default=defaults.preset, choices=PRESET_NAMES)
     _add_synth_options(demo, subjects=defaults.subjects, size=defaults.size)
     demo.add_argument("--epochs", type=int, default=defaults.epochs)
     demo.add_argument("--learning-rate", type=_finite, default=defaults.learning_rate,

@@ -40,8 +40,9 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     """Train and evaluate every preset on every fold of every seed; return and write ``crossval.json``.
 
     Seeds are ``base.train.seed``, ``+1``, ...; each run lives in ``out_dir/runs/<preset>/seed<s>/fold<f>``.
-    Every model is evaluated on its test fold and, when ``independent`` is given, on all subjects of that
-    cohort (preprocessed as the model's training data). ``resume`` continues an interrupted
+    Every model is evaluated on its test fold (with the default attribution method's localisation and the
+    traversal fidelity) and, when ``independent`` is given, on all subjects of that cohort (preprocessed as the
+    model's training data; the paper's metrics only). ``resume`` continues an interrupted
     cross-validation in ``out_dir``: finished runs are kept, an interrupted one resumes from its checkpoint.
 
     Raises:
@@ -105,7 +106,7 @@ def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_na
     if independent is not None:
         other = data_of(independent, config)
         result["independent"] = evaluate(bundle, other, np.arange(len(other.subject_ids)), attribute_names, device,
-                                         attribution_methods=(DEFAULT_METHOD,)).metrics
+                                         attribution_methods=(), fidelity=False).metrics
     with atomic_path(run_dir / RUN_RESULT) as temporary:
         temporary.write_text(to_json(result, indent=2) + "\n")
 

@@ -39,12 +39,11 @@ def reconstruction_loss(recon_logits: torch.Tensor, target: torch.Tensor, kind: 
     raise ValueError(f"reconstruction loss {kind!r} is not 'bce' or 'mse'")
 
 
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ_l w_l (μ² + σ² − 1 − log σ²), summed over L and averaged over B.
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ_l (μ² + σ² − 1 − log σ²), summed over L and averaged over B.
 
-    mu, logvar: (B, L), logvar = log σ²; weights: (L,) per-dimension weights w_l (None: all 1)."""
-    per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
-    return (per_dim if weights is None else per_dim * weights).sum(dim=1).mean()
+    mu, logvar: (B, L), logvar = log σ²."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
 
 
 def classifier_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -109,7 +108,7 @@ def total_loss(
     """
     terms = {
         "recon": reconstruction_loss(output.recon_logits, target, config.reconstruction),
-        "kl": kl_divergence(output.mu, output.logvar, _kl_weights(output.mu.shape[1], attributes.shape[1], config)),
+        "kl": kl_divergence(output.mu, output.logvar),
         "mlp": classifier_loss(output.logits, labels),
         "ar": attribute_regularization_loss(*_global(output.z[:, :attributes.shape[1]], attributes, gather),
                                             config.delta),
@@ -121,16 +120,6 @@ def total_loss(
         + config.gamma * terms["ar"] + config.l1_weight * terms["l1"]
     )
     return terms
-
-
-def _kl_weights(latent_size: int, regularised: int, config: LossConfig) -> torch.Tensor | None:
-    """(L,) KL weight per latent dim: 1 for the ``regularised`` dims, ``config.free_kl_factor`` for the
-    others (None when that factor is 1, the paper's plain KL)."""
-    if config.free_kl_factor == 1.0:
-        return None
-    weights = torch.full((latent_size,), config.free_kl_factor)
-    weights[:regularised] = 1.0
-    return weights
 
 
 def _global(z: torch.Tensor, attributes: torch.Tensor,

@@ -198,22 +198,31 @@ def disentanglement(z: np.ndarray, a: np.ndarray) -> dict[str, float]:
             "modularity": modularity(z, a) if np.ndim(a) == 2 and np.shape(a)[1] > 1 else float("nan")}
 
 
-def ground_truth_code(a: np.ndarray, latent_size: int, seed: int = CEILING_SEED) -> np.ndarray:
+def ground_truth_code(a: np.ndarray, latent_size: int, r2: np.ndarray | None = None,
+                      seed: int = CEILING_SEED) -> np.ndarray:
     """(N, L) code of a perfect model: dims 0..K−1 are the attributes (N, K) standardised, the other L − K
-    dims independent standard normal noise (seeded), as a model's unregularised dims that carry none of them."""
+    dims independent standard normal noise (seeded), as a model's unregularised dims that carry none of them.
+
+    ``r2`` (K,) in [0, 1] blurs dim k with its own noise so that its squared correlation with attribute k is
+    r2[k] in expectation: a model as precise as one whose dims have those R², and otherwise perfect."""
     a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
     if latent_size < a.shape[1]:
         raise InvalidConfigError(f"a code of {latent_size} dims cannot hold {a.shape[1]} attributes")
     spread = a.std(axis=0)
     standardised = (a - a.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    noise = np.random.default_rng(seed).standard_normal((len(a), latent_size - a.shape[1]))
-    return np.column_stack([standardised, noise])
+    rng = np.random.default_rng(seed)
+    free = rng.standard_normal((len(a), latent_size - a.shape[1]))
+    if r2 is not None:
+        r2 = np.clip(np.asarray(r2, dtype=np.float64), 0.0, 1.0)
+        standardised = np.sqrt(r2) * standardised + np.sqrt(1.0 - r2) * rng.standard_normal(a.shape)
+    return np.column_stack([standardised, free])
 
 
-def disentanglement_ceiling(a: np.ndarray, latent_size: int) -> dict[str, float]:
-    """:func:`disentanglement` of :func:`ground_truth_code`: the best these subjects allow. Correlated
-    attributes keep MIG, SAP and modularity below 1 even for a perfect code, and the KSG MIG grows with N."""
-    return disentanglement(ground_truth_code(a, latent_size), a)
+def disentanglement_ceiling(a: np.ndarray, latent_size: int, r2: np.ndarray | None = None) -> dict[str, float]:
+    """:func:`disentanglement` of :func:`ground_truth_code`: the best these subjects allow (with ``r2``: the
+    best at that precision). Correlated attributes keep MIG, SAP and modularity below 1 even for a perfect
+    code, and the KSG MIG grows with N."""
+    return disentanglement(ground_truth_code(a, latent_size, r2), a)
 
 
 def dice(prediction: np.ndarray, reference: np.ndarray) -> float:

@@ -51,8 +51,6 @@ from .provenance import provenance
 from .splits import Split, oversample_minority, stratified_split
 
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
-SELECTION_TERM = {"loss": "total", "attributes": "ar"}
-"""The validation loss term each ``TrainConfig.selection`` minimises."""
 CHECKPOINT = "checkpoint.safetensors"
 
 
@@ -142,10 +140,9 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
                    **{f"val_{k}": v for k, v in val_losses.items()}, "seconds": time.perf_counter() - started}
             state["epoch"] = epoch + 1
             state["history"].append(row)
-            criterion = val_losses[SELECTION_TERM[config.train.selection]]
-            improved = state["best_val_loss"] is None or criterion < state["best_val_loss"]
+            improved = state["best_val_loss"] is None or val_losses["total"] < state["best_val_loss"]
             if improved:
-                state.update(best_val_loss=criterion, best_epoch=epoch + 1)
+                state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
             if context.is_main:
                 if improved:
                     save_model(model_path, model, {**card, "training": _training_summary(state, config)})

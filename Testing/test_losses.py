@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import math
 
 import pytest
@@ -123,34 +125,37 @@ def test_bad_config_values(data, message):
         RunConfig.from_dict(data)
 
 
-def test_with_preset_keeps_model_and_training_settings():
+def test_with_preset_carries_the_changed_settings_and_keeps_the_presets_own():
     config = RunConfig.from_dict({"model": {"input_size": 32}, "train": {"epochs": 7}, "attributes": ["a"]})
     switched = config.with_preset("beta-vae")
     assert (switched.model.input_size, switched.train.epochs, switched.attributes) == (32, 7, ("a",))
     assert (switched.loss.alpha, switched.loss.gamma, switched.loss.beta) == (0.0, 0.0, 2.0)
     assert preset("vae").loss.beta == 1.0 and preset("ar-vae").loss.gamma == 200.0
+    official = config.with_preset("official-code")  # its own loss, preprocessing and augmentation stay
+    assert (official.loss.delta, official.preprocess.mode, official.train.augment_probability) == (
+        100.0, "official-code", 0.1)
+    assert official.with_preset("paper") == dataclasses.replace(config, preset="paper")  # and back
 
 
-def test_kl_weights_scale_each_dimension():
-    mu = torch.tensor([[1.0, 2.0, 3.0]])
-    logvar = torch.zeros(1, 3)  # KL per dim ½μ²: 0.5, 2, 4.5
-    weights = torch.tensor([1.0, 4.0, 4.0])
-    assert kl_divergence(mu, logvar, weights).item() == pytest.approx(0.5 + 4 * 2 + 4 * 4.5)
+def test_the_compact_preset_is_the_paper_with_no_dropout_and_16_latent_dims():
+    compact, paper = preset("attri-vae-compact"), preset("paper")
+    assert (compact.model.latent_size, compact.model.dropout) == (16, 0.0)
+    assert dataclasses.replace(compact, preset="paper", model=paper.model) == paper  # nothing else differs
+    assert RunConfig.from_dict(json.loads(json.dumps(compact.to_dict()))) == compact  # config.json round trip
+    assert paper.with_preset("attri-vae-compact") == compact and compact.with_preset("paper") == paper
 
 
-def test_free_dims_take_beta_times_the_free_kl_factor():
-    mu = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    logvar = torch.zeros(2, 3)
-    output = VAEOutput(recon=torch.full((2, 1, 1, 1, 2), 0.5), recon_logits=torch.zeros(2, 1, 1, 1, 2), mu=mu,
-                       logvar=logvar, z=mu, logits=torch.zeros(2))
-    attributes = torch.tensor([[1.0], [0.0]])  # one regularised dim: dim 0
-    plain = total_loss(output, TARGET, torch.tensor([1, 0]), attributes, LossConfig(beta=2.0))
-    weighted = total_loss(output, TARGET, torch.tensor([1, 0]), attributes, LossConfig(beta=2.0, free_kl_factor=3.0))
-    assert plain["kl"].item() == pytest.approx((0.5 + 2.0 + 4.5) / 2)
-    assert weighted["kl"].item() == pytest.approx((0.5 + 3 * (2.0 + 4.5)) / 2)  # dims 1, 2 weighted 3×
-    assert (weighted["total"] - plain["total"]).item() == pytest.approx(2.0 * 2 * (2.0 + 4.5) / 2)
-
-
-def test_free_kl_factor_must_not_be_negative():
-    with pytest.raises(InvalidConfigError, match="free_kl_factor"):
-        LossConfig(free_kl_factor=-1.0)
+def test_the_compact_preset_weighs_the_loss_terms_as_the_paper():
+    generator = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(4, 16, generator=generator), 0.1 * torch.randn(4, 16, generator=generator)
+    output = VAEOutput(recon=torch.full((4, 1, 1, 1, 2), 0.5), recon_logits=torch.zeros(4, 1, 1, 1, 2), mu=mu,
+                       logvar=logvar, z=mu, logits=torch.tensor([0.0, 1.0, -1.0, 2.0]))
+    target = torch.ones(4, 1, 1, 1, 2)
+    labels, attributes = torch.tensor([0, 1, 0, 1]), torch.randn(4, 7, generator=generator)
+    terms = total_loss(output, target, labels, attributes, preset("attri-vae-compact").loss)
+    recon = 2 * math.log(2.0)  # BCE of p = 0.5 against 1, two voxels per volume
+    kl = (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(1).mean()  # over all 16 dims
+    ar = attribute_regularization_loss(mu[:, :7], attributes, 10.0)
+    mlp = classifier_loss(output.logits, labels)
+    assert terms["recon"].item() == pytest.approx(recon, rel=1e-6)
+    assert terms["total"].item() == pytest.approx((recon + 2.0 * kl + mlp + 200.0 * ar).item(), rel=1e-6)

@@ -114,6 +114,9 @@ def test_ground_truth_code_is_the_standardised_attributes_then_noise():
     np.testing.assert_array_equal(code, metrics.ground_truth_code(a, 6))  # seeded: one ceiling per subject set
     with pytest.raises(InvalidConfigError, match="cannot hold 2 attributes"):
         metrics.ground_truth_code(a, 1)
+    blurred = metrics.ground_truth_code(rng.normal(size=(20000, 2)), 4, r2=np.array([0.9, 0.5]))
+    np.testing.assert_array_equal(blurred[:, 2:], metrics.ground_truth_code(np.zeros((20000, 2)), 4)[:, 2:])
+    assert np.corrcoef(blurred.T)[0, 1] == pytest.approx(0.0, abs=0.03)  # blurred dims stay independent
 
 
 def test_ceiling_is_perfect_for_independent_attributes_and_lower_for_correlated_ones():
@@ -128,6 +131,16 @@ def test_ceiling_is_perfect_for_independent_attributes_and_lower_for_correlated_
     lower = metrics.disentanglement_ceiling(correlated, 10)
     assert lower["scc"] == pytest.approx(1.0)
     assert lower["sap"] < 0.7 and lower["mig_ksg"] < ceiling["mig_ksg"] - 0.3
+
+
+def test_ceiling_at_a_precision_blurs_each_dim_to_its_r2():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(5000, 2))
+    code = metrics.ground_truth_code(a, 5, r2=np.array([0.81, 0.36]))
+    assert np.corrcoef(code[:, 0], a[:, 0])[0, 1] ** 2 == pytest.approx(0.81, abs=0.02)
+    assert np.corrcoef(code[:, 1], a[:, 1])[0, 1] ** 2 == pytest.approx(0.36, abs=0.03)
+    assert metrics.disentanglement_ceiling(a[:300], 5, r2=np.array([0.81, 0.36]))["sap"] < \
+        metrics.disentanglement_ceiling(a[:300], 5)["sap"]
 
 
 def test_a_model_code_scores_no_higher_than_the_ceiling():
