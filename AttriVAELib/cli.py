@@ -421,12 +421,13 @@ def _crossval(args: argparse.Namespace) -> int:
 def _print_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     """Mean ± sd of the headline metrics per preset, and the data's ceiling of the disentanglement scores."""
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
-    print(f"{'preset':12s} " + " ".join(f"{m:>22s}" for m in headline))
+    width = max(len(name) for name in [*summary, "ceiling"])
+    print(f"{'preset':{width}s} " + " ".join(f"{m:>22s}" for m in headline))
     for name, metrics in summary.items():
-        print(f"{name:12s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
-                                        for m in headline))
+        print(f"{name:{width}s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
+                                             for m in headline))
     ceiling = next(iter(summary.values()))
-    print(f"{'ceiling':12s} " + " ".join(
+    print(f"{'ceiling':{width}s} " + " ".join(
         f"{_number(ceiling[f'ceiling.{m}']['mean']) if f'ceiling.{m}' in ceiling else '':>12s}          "
         for m in headline))
 

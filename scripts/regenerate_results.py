@@ -51,6 +51,7 @@ from readme_install import fresh_environment, readme_main_command, readme_test_c
 from readme_install import run_and_echo as _run  # noqa: E402
 
 from AttriVAELib.config import ModelConfig  # noqa: E402
+from AttriVAELib.config import preset as get_preset  # noqa: E402
 from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES  # noqa: E402
 from AttriVAELib.demo import DemoSettings  # noqa: E402
@@ -275,7 +276,7 @@ def _crossval_table(summary: dict[str, Any]) -> list[str]:
     rows = [header, "|---|" + "---|" * len(columns)]
     for preset, values in summary["presets"].items():
         cells = [f"{values[key]['mean']:.3f} ± {values[key]['sd']:.3f}" if values.get(key) else "–" for key in columns]
-        if preset.startswith(("beta-vae", "ar-vae")) and not values.get("classification.auc"):
+        if get_preset(preset).loss.alpha == 0:  # the classifier is not trained: its AUC means nothing
             cells[-1] = "(no classifier)"
         rows.append(f"| `{preset}` | " + " | ".join(cells) + " |")
     ceiling = summary["ceiling"]
