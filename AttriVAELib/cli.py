@@ -413,12 +413,12 @@ def _crossval(args: argparse.Namespace) -> int:
     for title, key in (("test folds", "summary"), ("independent cohort", "summary_independent")):
         if key in results:
             print(f"{title}:")
-            _print_summary(results[key])
+            _print_crossval_summary(results[key])
     print(f"all metrics: {args.out / 'crossval.json'}")
     return 0
 
 
-def _print_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
+def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     """Mean ± sd of the headline metrics per preset, and the data's ceiling of the disentanglement scores."""
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
     width = max(len(name) for name in [*summary, "ceiling"])
