@@ -2,7 +2,7 @@
 committed code; write each as JSON into docs/results/ (commands, commit, machine, code fingerprint, numbers)
 and render the README's result sections from those files.
 
-    python scripts/regenerate_results.py --work WORK                      # every section (about 1½ h)
+    python scripts/regenerate_results.py --work WORK                      # every section (about 5 h)
     python scripts/regenerate_results.py --work WORK --only demo,science  # some sections
     python scripts/regenerate_results.py --render                         # only the README, from the JSON
 
@@ -11,9 +11,10 @@ Sections:
 - ``demo``: the README's main command as a new user runs it (``scripts/readme_install.py``: a fresh clone
   of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints and its wall
   time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
-- ``science``: the demo's recipe with training seeds 1 and 2, and ``beta-vae`` with seed 0, each evaluated
-  on its own test split (the seed draws the split) and on an independent 300-subject cohort (needs
-  ``demo`` in the same WORK, made at the same commit).
+- ``science``: ``attrivae crossval`` of the ablation presets and the demo's preset with the demo's training
+  settings on the demo's cohort (3 folds × 3 seeds), every model also evaluated on an independent
+  300-subject cohort (needs ``demo`` in the same WORK, made by the same code; hours on a 2-core CPU, and
+  resumable: run it again with the same WORK and finished runs are kept).
 - ``interpretation``: ``benchmarks/localisation.py`` with the shipped demo model on the independent cohort
   (needs ``science`` in the same WORK): where each attribution method's maps land, their cost, and traversal
   fidelity.
@@ -87,7 +88,7 @@ def _git(*args: str) -> str:
 
 
 def _attrivae(*arguments: str, cwd: Path) -> str:
-    """``attrivae ARGUMENTS`` with this interpreter (the same commit as the clone the demo ran in)."""
+    """``attrivae ARGUMENTS`` with this interpreter (this checkout's code)."""
     return _run([sys.executable, "-m", "AttriVAELib", *arguments], cwd)[0]
 
 
@@ -155,14 +156,16 @@ def _training_minutes(crossval: Path, preset: str) -> float:
 
 def regenerate_science(work: Path) -> dict[str, Any]:
     """Cross-validation of the ablation presets and the demo's preset at the demo's settings, each model also
-    evaluated on an independent cohort (needs ``demo`` in the same WORK, made at the same commit)."""
+    evaluated on an independent cohort (needs ``demo`` in the same WORK, made by the same code)."""
     here, settings = work / "readme" / "clone", DemoSettings()
     if not (here / "attrivae-demo" / "report" / "metrics.json").is_file():
         raise SystemExit(f"{here} holds no finished demo; run the demo section with this --work first")
-    made_at = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, stdout=subprocess.PIPE, text=True).stdout.strip()
-    if made_at != COMMIT:
-        raise SystemExit(f"the demo in {here} was made at commit {made_at[:7]}, not {COMMIT[:7]}; run the demo "
-                         f"section again")
+    from AttriVAELib import load_model
+
+    made_by = load_model(here / "attrivae-demo" / "run" / "model.safetensors").card["provenance"]["code"]
+    if made_by != code_fingerprint():  # the same code must make the demo's model and the cross-validated ones
+        raise SystemExit(f"the demo in {here} was made by other code (fingerprint {made_by}, now "
+                         f"{code_fingerprint()}); run the demo section again")
     commands = [f"attrivae synth --out H300 --subjects {INDEPENDENT_COHORT['subjects']} --size {settings.size} "
                 f"--seed {INDEPENDENT_COHORT['seed']}",
                 f"attrivae crossval --data attrivae-demo/data --independent H300 --out crossval --resume "
