@@ -84,7 +84,7 @@ TARGETS = {"interpretability.lv_volume_ml.r2": 0.95, "interpretability.myo_volum
 
 # ------------------------------------------------------------------------------------------- running
 def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout.rstrip()
 
 
 def _attrivae(*arguments: str, cwd: Path) -> str:
