@@ -22,7 +22,8 @@ from .attention import attention, maps_in_source
 from .attributes import shape_attributes
 from .bundle import ModelBundle
 from .choices import DEFAULT_LAYER, DEFAULT_METHOD
-from .interpretation import attribute_to_latent, decode, encode, latent_to_attribute, predict, preprocess_for
+from .codes import INTERVAL_LEVEL, attribute_estimates
+from .interpretation import attribute_to_latent, decode, encode, predict, preprocess_for
 from .labels import EMIDEC_SCHEME, LabelScheme
 from .preprocessing import CubeGeometry, PreprocessedVolume
 
@@ -33,18 +34,23 @@ class SubjectAnalysis:
 
     prepared: PreprocessedVolume
     mu: torch.Tensor  # (L,) latent mean, the subject's code
+    sigma: torch.Tensor  # (L,) latent standard deviation
     probability: float  # classifier output P(infarct) in [0, 1]
     reconstruction: sitk.Image  # float32 in [0, 1] on the input grid
     measured: dict[str, float]  # attribute → value measured on the label map (NaN: not measurable, e.g. EF)
     encoded: dict[str, float]  # attribute → value its latent dim encodes, via the training fit
+    intervals: dict[str, tuple[float, float]]  # attribute → (low, high) of the 95 % posterior interval
 
     def table(self) -> dict[str, list]:
-        """Columns of the result table: one row per attribute (measured, encoded; None where not measurable)
-        and a last row with P(infarct) as the encoded value."""
+        """Columns of the result table: one row per attribute (measured, encoded and its 95 % interval; None
+        where not measurable) and a last row with P(infarct) as the encoded value."""
         names = list(self.encoded)
+        percent = f"{100 * INTERVAL_LEVEL:g} %"
         return {"attribute": [*names, "P(infarct)"],
                 "measured": [None if math.isnan(self.measured[n]) else self.measured[n] for n in names] + [None],
-                "encoded": [self.encoded[n] for n in names] + [self.probability]}
+                "encoded": [self.encoded[n] for n in names] + [self.probability],
+                f"low {percent}": [self.intervals[n][0] for n in names] + [None],
+                f"high {percent}": [self.intervals[n][1] for n in names] + [None]}
 
 
 def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
@@ -55,15 +61,16 @@ def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
         InvalidVolumeError: not a 3D scalar volume, grids differ, or the LV mask is empty.
     """
     prepared = preprocess_for(bundle, image, labels, scheme, name)
-    mu = encode(bundle, prepared.volume)[0][0]
+    mu, sigma = (values[0] for values in encode(bundle, prepared.volume))
     probability = float(predict(bundle, prepared.volume)[0])
     measurable = shape_attributes(labels, scheme, name=f"{name} mask")
-    names = bundle.attribute_names
+    estimates = attribute_estimates(bundle, mu[None].cpu(), sigma[None].cpu())
     return SubjectAnalysis(
-        prepared=prepared, mu=mu, probability=probability,
+        prepared=prepared, mu=mu, sigma=sigma, probability=probability,
         reconstruction=decode_in_source(bundle, mu, prepared.geometry),
-        measured={n: float(measurable.get(n, math.nan)) for n in names},
-        encoded={n: float(latent_to_attribute(bundle, n, [float(mu[k])])[0]) for k, n in enumerate(names)},
+        measured={n: float(measurable.get(n, math.nan)) for n in bundle.attribute_names},
+        encoded={n: float(e.encoded[0]) for n, e in estimates.items()},
+        intervals={n: (float(e.low[0]), float(e.high[0])) for n, e in estimates.items()},
     )
 
 

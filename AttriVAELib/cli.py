@@ -29,6 +29,7 @@ from .choices import (
     DEVICES,
     LABEL_SCHEMES,
     PRESET_NAMES,
+    SUBJECT_SELECTIONS,
 )
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
 from .console import ConsoleProgress
@@ -118,8 +119,8 @@ def _finite(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="attrivae", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_train, _add_evaluate, _add_traverse, _add_attention, _add_crossval, _add_bench,
-                _add_demo):
+    for add in (_add_synth, _add_train, _add_evaluate, _add_encode, _add_traverse, _add_attention, _add_crossval,
+                _add_bench, _add_demo):
         add(commands)
     return parser
 
@@ -280,6 +281,35 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = write_evaluation(args.model, args.data, args.out, args.format, args.subjects, args.device,
                               progress=ConsoleProgress())
     print(f"report: {report}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ encode
+def _add_encode(commands: Any) -> None:
+    encode = commands.add_parser("encode", help="per-subject codes, attribute estimates with 95 %% intervals and "
+                                                "P(infarct) to a CSV table")
+    encode.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    encode.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
+    encode.add_argument("--out", type=Path, required=True, help="new CSV file")
+    encode.add_argument("--format", default="auto", choices=DATA_FORMATS)
+    encode.add_argument("--subjects", default="all", choices=SUBJECT_SELECTIONS,
+                        help="all, or one part of the model's split (its training cohort only)")
+    encode.add_argument("--device", default="auto", choices=DEVICES)
+    encode.set_defaults(handler=_encode)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from .bundle import load_model
+    from .codes import encode_cohort
+    from .datasets import load_cohort
+    from .training import resolve_device
+
+    if args.out.exists():
+        raise InvalidConfigError(f"--out {args.out} exists; choose a new file name")
+    bundle = load_model(args.model, resolve_device(args.device))
+    table = encode_cohort(bundle, load_cohort(args.data, args.format), args.out, args.subjects,
+                          progress=ConsoleProgress())
+    print(f"codes: {table}")
     return 0
 
 

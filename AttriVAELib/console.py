@@ -19,6 +19,7 @@ _PHASES = {  # event → (phase name, unit, key of the count done, key of the to
     "preprocess": ("preprocess", "subject", "done", "total"),
     "epoch": ("train", "epoch", "epoch", "epochs"),
     "evaluate": ("attention localisation", "subject", "done", "total"),
+    "encode": ("encode", "subject", "done", "total"),
 }
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .attention import attention
 from .bundle import ModelBundle, load_model
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
+from .codes import INTERVAL_LEVEL, interval_calibration
 from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
@@ -93,8 +94,10 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         title: heading of the page.
     """
     plt = require_plotting()
+    calibration = interval_calibration(bundle, volumes, evaluation.attributes)
     with staged_directory(out_dir, "report folder") as folder:
-        (folder / "metrics.json").write_text(to_json(evaluation.metrics, indent=2) + "\n")
+        metrics = {**evaluation.metrics, "interval_coverage": calibration}
+        (folder / "metrics.json").write_text(to_json(metrics, indent=2) + "\n")
         figures = {"ROC curve": _roc(plt, evaluation, folder),
                    "Attributes against their latent dimensions": _attribute_scatter(plt, evaluation, folder),
                    "Regularised latent dimensions by class": _latent_scatter(plt, evaluation, folder)}
@@ -105,7 +108,7 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         figures[f"Attention maps, {DEFAULT_METHOD} ({evaluation.subject_ids[subject]}): "
                 f"{_attention_caption(DEFAULT_METHOD)}"] = _attention(
             plt, bundle, volumes[subject], evaluation.attribute_names, folder)
-        (folder / "report.html").write_text(_html(title, evaluation, bundle, figures))
+        (folder / "report.html").write_text(_html(title, evaluation, bundle, figures, calibration))
     return Path(out_dir) / "report.html"
 
 
@@ -222,7 +225,8 @@ def _roc(plt: Any, evaluation: Evaluation, folder: Path) -> str:
     return _save(plt, figure, folder, "roc.png")
 
 
-def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict[str, str]) -> str:
+def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict[str, str],
+          calibration: dict[str, dict[str, float]]) -> str:
     m = evaluation.metrics
     rows = "".join(
         f"<tr><td>{k}</td><td>{html.escape(name)}</td><td>{m['interpretability'][name]['dim']}</td>"
@@ -252,11 +256,25 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}img{{ma
 dims the standardised true attributes, the others noise): correlated attributes keep it below 1, and the KSG
 MIG grows with the number of subjects.</p>
 <table><tr><th>metric</th><th>this model</th><th>ceiling</th></tr>{summary_rows}</table>
+{_calibration_html(calibration)}
 {_localisation_html(m.get("localisation", {}))}
 {_fidelity_html(m.get("traversal_fidelity", {}))}
 <h2>Figures</h2>{images}
 </body></html>
 """
+
+
+def _calibration_html(calibration: dict[str, dict[str, float]]) -> str:
+    """How often the measured attribute lies inside the posterior interval of its encoded value."""
+    percent = f"{100 * INTERVAL_LEVEL:g} %"
+    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{_number(c['coverage'])}</td>"
+                   f"<td>{_number(c['mean_width'])} {html.escape(attribute_unit(name))}</td></tr>"
+                   for name, c in calibration.items())
+    return (f"<h2>Posterior intervals: calibration</h2><p>Each encoded attribute value comes with the {percent} "
+            f"interval μ ± 1.96σ of its latent dim, mapped through the training line (as <code>attrivae encode"
+            f"</code> and the Slicer table show it). Coverage: the share of measured values inside their interval; "
+            f"{INTERVAL_LEVEL:g} when the intervals are calibrated, lower when too narrow.</p><table><tr>"
+            f"<th>attribute</th><th>N</th><th>coverage</th><th>mean width</th></tr>{body}</table>")
 
 
 def _localisation_html(localisation: dict[str, dict[str, dict[str, float]]]) -> str:

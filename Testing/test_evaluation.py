@@ -5,6 +5,7 @@ import pytest
 from test_training import tiny_config
 
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
+from AttriVAELib.codes import interval_calibration
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate
@@ -61,7 +62,12 @@ def test_report_renders_with_all_figures(evaluated, tmp_path):
     assert "Where the attention lands" in html and "Traversal fidelity" in html and "gradient-x-input (default)" in html
     sap, ceiling = evaluation.metrics["sap"], evaluation.metrics["ceiling"]["sap"]
     assert f"<tr><td>SAP</td><td>{sap:.3f}</td><td>{ceiling:.3f}</td></tr>" in html
-    assert json.loads((page.parent / "metrics.json").read_text())["subjects"] == len(test)
+    written = json.loads((page.parent / "metrics.json").read_text())
+    assert written["subjects"] == len(test)
+    assert "Posterior intervals: calibration" in html
+    assert set(written["interval_coverage"]) == set(bundle.attribute_names)
+    assert written["interval_coverage"] == interval_calibration(bundle, data.volumes[test][:, 0].numpy(),
+                                                                evaluation.attributes)
 
 
 def test_report_refuses_a_used_folder(evaluated, tmp_path):

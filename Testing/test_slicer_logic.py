@@ -79,7 +79,10 @@ def test_analyze_keeps_geometry_and_inputs_and_reuses_outputs(logic, scene) -> N
         assert table.GetCellText(row, 0) == name
         if name in measured:
             assert table.GetTable().GetColumn(1).GetValue(row) == pytest.approx(measured[name], rel=1e-9)
-        assert np.isfinite(float(table.GetCellText(row, 2)))
+        encoded, low, high = (float(table.GetCellText(row, column)) for column in (2, 3, 4))
+        assert low < encoded < high and (low, high) == pytest.approx(result["intervals"][name], rel=1e-5)
+    assert [table.GetColumnName(c) for c in range(5)] == ["attribute", "measured", "encoded", "low 95 %", "high 95 %"]
+    assert table.GetCellText(len(names), 3) in ("", "nan")  # P(infarct) has no interval
 
     nodes_after_first = _scene_ids(scene[0])
     again = logic.analyze(volume, segmentation, SEGMENTS)

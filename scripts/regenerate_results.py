@@ -18,6 +18,9 @@ Sections:
 - ``interpretation``: ``benchmarks/localisation.py`` with the shipped demo model on the independent cohort
   (needs ``science`` in the same WORK): where each attribution method's maps land, their cost, and traversal
   fidelity.
+- ``codes``: ``attrivae encode`` of the demo's test subjects with the demo's model (three example rows, the
+  coverage of the 95 % intervals) and ``benchmarks/encode_memory.py`` (peak memory against cohort size;
+  needs ``demo`` in the same WORK).
 - ``speed``: ``attrivae bench``, ``benchmarks/speed_paths.py`` and ``benchmarks/slicer_interactive.py``.
 - ``tests``: the README's test command in a fresh clone and virtual environment, with cold caches and again
   warm, leaving out ``Testing/test_published_results.py`` (it checks the records being made).
@@ -63,9 +66,9 @@ from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
 RESULTS = ROOT / "docs" / "results"
 README = ROOT / "README.md"
 DEMO_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors"
-SECTIONS = ("demo", "science", "interpretation", "speed", "tests")
+SECTIONS = ("demo", "science", "interpretation", "codes", "speed", "tests")
 CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES, "interpretation": MODEL_MAKING_MODULES,
-        "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
+        "codes": (*MODEL_MAKING_MODULES, "codes"), "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
 PUBLISHED_RESULTS_TESTS = "Testing/test_published_results.py"  # not in the timed runs: it checks these records
@@ -201,6 +204,36 @@ def regenerate_interpretation(work: Path) -> dict[str, Any]:
                                                    "completeness", "fidelity", "fidelity_seconds_per_subject")})
 
 
+def regenerate_codes(work: Path) -> dict[str, Any]:
+    """``attrivae encode`` of the demo's test subjects with the demo's model, the intervals' coverage there,
+    and ``benchmarks/encode_memory.py`` (needs ``demo`` in the same WORK, made by the same code)."""
+    from AttriVAELib.codes import interval_coverage
+
+    demo = work / "readme" / "clone" / "attrivae-demo"
+    if not (demo / "run" / "model.safetensors").is_file():
+        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
+    table, memory = work / "codes" / "codes.csv", work / "codes" / "encode_memory.json"
+    table.unlink(missing_ok=True)
+    table.parent.mkdir(parents=True, exist_ok=True)
+    commands = ["attrivae encode --model attrivae-demo/run/model.safetensors --data attrivae-demo/data "
+                "--out codes.csv --subjects test",
+                f"python benchmarks/encode_memory.py --model {DEMO_MODEL.relative_to(ROOT)} --work encode-bench "
+                f"--json encode_memory.json"]
+    _attrivae("encode", "--model", str(demo / "run" / "model.safetensors"), "--data", str(demo / "data"),
+              "--out", str(table), "--subjects", "test", cwd=ROOT)
+    _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(DEMO_MODEL), "--work",
+          str(work / "encode-bench"), "--json", str(memory)], ROOT)
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    coverage = {}
+    for name in DEFAULT_ATTRIBUTES:
+        measured, low, high = (np.array([float(row[f"{name}_{part}"] or "nan") for row in rows])
+                               for part in ("measured", "low95", "high95"))
+        coverage[name] = interval_coverage(measured, low, high)[0]
+    return _record("codes", commands, subjects=len(rows), columns=list(rows[0]), examples=rows[:3],
+                   coverage=coverage, memory=json.loads(memory.read_text()))
+
+
 def regenerate_speed(work: Path) -> dict[str, Any]:
     """The benchmark of the training step and inference, each speed path, and the Slicer logic's speed."""
     folder = work / "speed"
@@ -232,7 +265,7 @@ def regenerate_tests(work: Path) -> dict[str, Any]:
 
 REGENERATE: dict[str, Callable[[Path], dict[str, Any]]] = {
     "demo": regenerate_demo, "science": regenerate_science, "interpretation": regenerate_interpretation,
-    "speed": regenerate_speed, "tests": regenerate_tests}
+    "codes": regenerate_codes, "speed": regenerate_speed, "tests": regenerate_tests}
 
 
 # --------------------------------------------------------------------------------------------- README
@@ -429,9 +462,27 @@ def render_interpretation(record: dict[str, Any]) -> str:
                       *commands, "", _stamp(record)])
 
 
+def render_codes(record: dict[str, Any]) -> str:
+    shown = ["subject", "split", "label", "p_infarct", "reconstruction_mse",
+             *(f"lv_volume_ml_{part}" for part in ("measured", "encoded", "low95", "high95")), "mu_0", "sigma_0"]
+    rows = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown),
+            *("| " + " | ".join(row[column] for column in shown) + " |" for row in record["examples"])]
+    coverage = ", ".join(f"{_SHORT_NAMES.get(name, name)} {value:.2f}" for name, value in record["coverage"].items())
+    runs = record["memory"]["runs"]
+    memory = (f"`benchmarks/encode_memory.py`: encoding {runs[-1]['subjects']:,} subjects peaked at "
+              f"{runs[-1]['peak_rss_mb']:,.0f} MB of resident memory ({runs[-1]['seconds']:.0f} s), "
+              f"{runs[0]['subjects']:,} subjects at {runs[0]['peak_rss_mb']:,.0f} MB ({runs[0]['seconds']:.0f} s): "
+              f"{record['memory']['peak_ratio']:.2f}× for {runs[-1]['subjects'] / runs[0]['subjects']:.0f}× the "
+              f"subjects.")
+    return "\n".join([f"`{record['commands'][0]}` wrote {record['subjects']} rows of {len(record['columns'])} "
+                      f"columns; the first three, some of the columns:", "", *rows, "",
+                      f"Share of the measured values inside their 95 % interval on these {record['subjects']} "
+                      f"test subjects: {coverage}.", "", memory, "", _stamp(record)])
+
+
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
-    "demo": render_demo, "science": render_science, "interpretation": render_interpretation, "speed": render_speed,
-    "tests": render_tests}
+    "demo": render_demo, "science": render_science, "interpretation": render_interpretation, "codes": render_codes,
+    "speed": render_speed, "tests": render_tests}
 
 
 def _markers(section: str) -> tuple[str, str]:

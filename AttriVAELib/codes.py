@@ -1,0 +1,171 @@
+"""What a model encodes for every subject of a cohort, as a table for statistics (R, pandas, SPSS).
+
+Per subject: split membership, label, P(infarct), reconstruction error, and per regularised attribute the
+measured value, the value its latent dim encodes and an interval from the posterior: μ_k ± z·σ_k (z = 1.96
+for 95 %) mapped through the model card's training line μ_k ≈ slope·a + intercept, so a = (μ_k − intercept)
+/ slope (a negative slope swaps the ends). Then the full μ and σ vectors. The interval shows how exactly the
+model places the subject along that attribute; :func:`interval_coverage` checks it against measured values.
+"""
+
+from __future__ import annotations
+
+__all__ = ["INTERVAL_LEVEL", "AttributeEstimate", "attribute_estimates", "encode_cohort", "interval_calibration",
+           "interval_coverage", "split_of_subjects"]
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import torch
+
+from .bundle import ModelBundle
+from .choices import SUBJECT_SELECTIONS
+from .datasets import Cohort, Subject
+from .errors import InvalidConfigError
+from .interpretation import encode, latent_to_attribute, preprocess_for
+from .io import atomic_path, read_label_map, read_volume
+from .progress import Progress
+
+INTERVAL_LEVEL = 0.95
+"""Probability of the posterior interval (μ ± 1.96σ) that every table and the report use."""
+
+BATCH_SIZE = 16
+"""Subjects preprocessed and encoded together: memory stays constant in the cohort's size."""
+
+
+@dataclass(frozen=True)
+class AttributeEstimate:
+    """One attribute's estimates for a batch of subjects, each (B,), in the attribute's units."""
+
+    encoded: np.ndarray  # the value its latent dim's μ encodes
+    low: np.ndarray  # lower end of the posterior interval
+    high: np.ndarray  # upper end
+
+
+def attribute_estimates(bundle: ModelBundle, mu: torch.Tensor | np.ndarray, sigma: torch.Tensor | np.ndarray,
+                        level: float = INTERVAL_LEVEL) -> dict[str, AttributeEstimate]:
+    """Encoded value and ``level`` posterior interval of every regularised attribute, from μ and σ (B, L).
+
+    Raises:
+        InvalidConfigError: ``level`` outside (0, 1), or the card has no training line for an attribute.
+    """
+    if not 0 < level < 1:
+        raise InvalidConfigError(f"interval level {level} must be between 0 and 1")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    estimates = {}
+    for k, name in enumerate(bundle.attribute_names):
+        ends = latent_to_attribute(bundle, name, np.stack([mu[:, k] - z * sigma[:, k], mu[:, k] + z * sigma[:, k]]))
+        estimates[name] = AttributeEstimate(encoded=latent_to_attribute(bundle, name, mu[:, k]),
+                                            low=ends.min(axis=0), high=ends.max(axis=0))
+    return estimates
+
+
+def interval_coverage(measured: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[float, int]:
+    """Share of the finite ``measured`` values inside [low, high], and how many there were (NaN, 0: none).
+    All (N,), in one attribute's units."""
+    measured = np.asarray(measured, dtype=np.float64)
+    known = np.isfinite(measured)
+    if not known.any():
+        return float("nan"), 0
+    inside = (measured[known] >= np.asarray(low)[known]) & (measured[known] <= np.asarray(high)[known])
+    return float(inside.mean()), int(known.sum())
+
+
+def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor, attributes: np.ndarray,
+                         level: float = INTERVAL_LEVEL) -> dict[str, dict[str, float]]:
+    """Per regularised attribute: the share of measured values inside their ``level`` posterior interval
+    (``coverage``; ``level`` when calibrated), how many subjects had a value (``subjects``) and the mean
+    interval width in the attribute's units (``mean_width``). volumes: (N, S, S, S) preprocessed cubes;
+    attributes: (N, K) measured values, column k = attribute k (NaN: not measured)."""
+    cubes = torch.as_tensor(np.asarray(volumes, dtype=np.float32)).reshape(len(volumes), 1, *np.shape(volumes)[-3:])
+    coded = [encode(bundle, cubes[start:start + BATCH_SIZE]) for start in range(0, len(cubes), BATCH_SIZE)]
+    mu, sigma = (torch.cat([batch[part] for batch in coded]).cpu() for part in (0, 1))
+    estimates = attribute_estimates(bundle, mu, sigma, level)
+    calibration = {}
+    for k, (name, estimate) in enumerate(estimates.items()):
+        coverage, subjects = interval_coverage(np.asarray(attributes)[:, k], estimate.low, estimate.high)
+        calibration[name] = {"coverage": coverage, "subjects": subjects,
+                             "mean_width": float(np.mean(estimate.high - estimate.low))}
+    return calibration
+
+
+def split_of_subjects(bundle: ModelBundle, cohort: Cohort) -> dict[str, str]:
+    """Subject id → ``train``, ``val`` or ``test`` when ``cohort`` is the model's training cohort (it holds
+    every subject of the model's test split), else an empty mapping: ids of another cohort may repeat them."""
+    split = bundle.card.get("data", {}).get("split", {})
+    ids = {subject.subject_id for subject in cohort.subjects}
+    if not split.get("test") or not set(split["test"]) <= ids:
+        return {}
+    return {subject_id: part for part in ("train", "val", "test") for subject_id in split.get(part, [])}
+
+
+def _columns(bundle: ModelBundle, level: float) -> list[str]:
+    percent = f"{100 * level:g}"
+    per_attribute = [f"{name}_{suffix}" for name in bundle.attribute_names
+                     for suffix in ("measured", "encoded", f"low{percent}", f"high{percent}")]
+    latent = range(bundle.model.config.latent_size)
+    return ["subject", "split", "label", "p_infarct", "reconstruction_mse", *per_attribute,
+            *(f"mu_{k}" for k in latent), *(f"sigma_{k}" for k in latent)]
+
+
+def _encode_batch(bundle: ModelBundle, cohort: Cohort, subjects: Sequence[Subject]) -> dict[str, np.ndarray]:
+    """Preprocess and encode a batch: μ, σ (B, L), P(infarct) and the reconstruction's voxel MSE (B,)."""
+    volumes = torch.from_numpy(np.stack([
+        preprocess_for(bundle, read_volume(s.image, "image"), read_label_map(s.mask, "mask"), cohort.scheme,
+                       name=f"image {s.image}").volume for s in subjects])[:, None])  # (B, 1, S, S, S)
+    mu, sigma = encode(bundle, volumes)
+    with torch.no_grad():
+        probability = torch.sigmoid(bundle.model.classify(mu))
+        error = ((bundle.model.decode(mu).cpu() - volumes) ** 2).flatten(1).mean(1)
+    return {"mu": mu.cpu().numpy(), "sigma": sigma.cpu().numpy(), "probability": probability.cpu().numpy(),
+            "error": error.numpy()}
+
+
+def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subjects: str = "all",
+                  level: float = INTERVAL_LEVEL, progress: Progress | None = None) -> Path:
+    """Write one CSV row per subject of ``cohort`` (see the module docstring for the columns; ``*_low95`` and
+    ``*_high95`` are the interval's ends, ``*_measured`` is empty where the data lack the attribute).
+
+    Subjects stream through in batches of :data:`BATCH_SIZE`; the file appears only when complete.
+    ``progress`` receives an ``encode`` event per batch.
+
+    Raises:
+        InvalidConfigError: ``subjects`` is not one of :data:`SUBJECT_SELECTIONS`, or names a part of the split
+            that the cohort does not hold.
+    """
+    if subjects not in SUBJECT_SELECTIONS:
+        raise InvalidConfigError(f"--subjects {subjects!r} is not one of {', '.join(SUBJECT_SELECTIONS)}")
+    membership = split_of_subjects(bundle, cohort)
+    if subjects != "all" and not membership:
+        raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort (it "
+                                 f"lacks the model's test subjects), so it has no {subjects} split; use all")
+    chosen = [s for s in cohort.subjects if subjects == "all" or membership.get(s.subject_id) == subjects]
+    names = bundle.attribute_names
+    with atomic_path(out_csv) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(_columns(bundle, level))
+        for start in range(0, len(chosen), BATCH_SIZE):
+            batch = chosen[start:start + BATCH_SIZE]
+            coded = _encode_batch(bundle, cohort, batch)
+            estimates = attribute_estimates(bundle, coded["mu"], coded["sigma"], level)
+            for i, subject in enumerate(batch):
+                measured = [subject.attributes.get(name, math.nan) for name in names]
+                per_attribute = [value for name, value in zip(names, measured) for value in (
+                    _cell(value), _cell(estimates[name].encoded[i]), _cell(estimates[name].low[i]),
+                    _cell(estimates[name].high[i]))]
+                writer.writerow([subject.subject_id, membership.get(subject.subject_id, ""), subject.label,
+                                 _cell(coded["probability"][i]), _cell(coded["error"][i]), *per_attribute,
+                                 *map(_cell, coded["mu"][i]), *map(_cell, coded["sigma"][i])])
+            if progress:
+                progress({"event": "encode", "done": start + len(batch), "total": len(chosen)})
+    return Path(out_csv)
+
+
+def _cell(value: float) -> str:
+    """A number as the CSV shows it: 6 significant digits, empty when not finite."""
+    return f"{float(value):.6g}" if math.isfinite(float(value)) else ""

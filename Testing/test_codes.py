@@ -1,0 +1,148 @@
+import copy
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_cli import assert_one_line_error, run
+
+from AttriVAELib import InvalidConfigError, load_cohort
+from AttriVAELib.codes import (
+    INTERVAL_LEVEL,
+    attribute_estimates,
+    encode_cohort,
+    interval_calibration,
+    interval_coverage,
+    split_of_subjects,
+)
+from AttriVAELib.data import prepare_data
+from AttriVAELib.evaluation import encode_all
+
+Z95 = 1.959964  # the standard normal's 97.5th percentile
+
+
+@pytest.fixture
+def hand_made(tiny_bundle):
+    """The tiny model with a card whose lines are known: dim 0 = 2·a + 1, dim 1 = −0.5·a + 3."""
+    bundle = copy.copy(tiny_bundle)
+    bundle.card = copy.deepcopy(tiny_bundle.card)
+    bundle.card["attributes"][0].update(latent_slope=2.0, latent_intercept=1.0)
+    bundle.card["attributes"][1].update(latent_slope=-0.5, latent_intercept=3.0)
+    return bundle
+
+
+def test_the_interval_maps_through_the_cards_line_exactly(hand_made):
+    latent = hand_made.model.config.latent_size
+    mu, sigma = np.zeros((2, latent)), np.ones((2, latent))
+    mu[:, 0], sigma[:, 0] = [5.0, -1.0], [0.5, 0.25]
+    mu[:, 1], sigma[:, 1] = [2.0, 4.0], [1.0, 0.1]
+    estimates = attribute_estimates(hand_made, mu, sigma)
+    first = estimates[hand_made.attribute_names[0]]
+    np.testing.assert_allclose(first.encoded, [2.0, -1.0])  # (μ − 1) / 2
+    np.testing.assert_allclose(first.low, [(5.0 - Z95 * 0.5 - 1) / 2, (-1.0 - Z95 * 0.25 - 1) / 2], rtol=1e-6)
+    np.testing.assert_allclose(first.high, [(5.0 + Z95 * 0.5 - 1) / 2, (-1.0 + Z95 * 0.25 - 1) / 2], rtol=1e-6)
+    second = estimates[hand_made.attribute_names[1]]  # negative slope: μ + 1.96σ is the low end
+    np.testing.assert_allclose(second.encoded, [2.0, -2.0])  # (μ − 3) / −0.5
+    np.testing.assert_allclose(second.low, [(2.0 + Z95 - 3) / -0.5, (4.0 + Z95 * 0.1 - 3) / -0.5], rtol=1e-6)
+    np.testing.assert_allclose(second.high, [(2.0 - Z95 - 3) / -0.5, (4.0 - Z95 * 0.1 - 3) / -0.5], rtol=1e-6)
+    narrow = attribute_estimates(hand_made, mu, sigma, level=0.5)[hand_made.attribute_names[0]]
+    assert narrow.high[0] - narrow.low[0] == pytest.approx(2 * 0.674490 * 0.5 / 2, rel=1e-5)
+    with pytest.raises(InvalidConfigError, match="between 0 and 1"):
+        attribute_estimates(hand_made, mu, sigma, level=1.0)
+
+
+def test_coverage_counts_measured_values_inside_their_interval():
+    measured = np.array([1.0, 2.0, np.nan, 5.0])
+    low, high = np.array([0.0, 3.0, 0.0, 5.0]), np.array([2.0, 4.0, 1.0, 6.0])
+    assert interval_coverage(measured, low, high) == (pytest.approx(2 / 3), 3)  # the NaN is not counted
+    coverage, count = interval_coverage(np.full(2, np.nan), low[:2], high[:2])
+    assert math.isnan(coverage) and count == 0
+
+
+def test_calibration_of_a_hand_made_card(hand_made, tiny_bundle, eval_cohort):
+    cohort = load_cohort(eval_cohort)
+    names = hand_made.attribute_names
+    data = prepare_data(cohort, tuple(names), hand_made.run_config())
+    volumes = data.volumes[:10, 0].numpy()
+    mu, _ = encode_all(hand_made.model, data.volumes[:10], torch.device("cpu"))
+    attributes = np.full((10, len(names)), np.nan)
+    attributes[:, 0] = (mu[:, 0] - 1.0) / 2.0  # exactly the encoded values: all inside
+    attributes[:4, 1] = 1e6  # far outside for 4 subjects; the other 6 not measured
+    calibration = interval_calibration(hand_made, volumes, attributes)
+    assert calibration[names[0]]["coverage"] == 1.0 and calibration[names[0]]["subjects"] == 10
+    assert calibration[names[1]]["coverage"] == 0.0 and calibration[names[1]]["subjects"] == 4
+    assert calibration[names[2]]["subjects"] == 0 and math.isnan(calibration[names[2]]["coverage"])
+    assert all(entry["mean_width"] > 0 for entry in calibration.values())
+
+
+def test_cohort_table_columns_units_and_values(tiny_run, tiny_bundle, eval_cohort, tmp_path):
+    cohort = load_cohort(eval_cohort)
+    table = encode_cohort(tiny_bundle, cohort, tmp_path / "codes.csv")
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    names, latent = tiny_bundle.attribute_names, tiny_bundle.model.config.latent_size
+    percent = f"{100 * INTERVAL_LEVEL:g}"
+    assert list(rows[0]) == ["subject", "split", "label", "p_infarct", "reconstruction_mse",
+                             *(f"{n}_{s}" for n in names for s in ("measured", "encoded", f"low{percent}",
+                                                                   f"high{percent}")),
+                             *(f"mu_{k}" for k in range(latent)), *(f"sigma_{k}" for k in range(latent))]
+    assert [row["subject"] for row in rows] == [s.subject_id for s in cohort.subjects]
+    split = tiny_bundle.card["data"]["split"]
+    assert {row["subject"] for row in rows if row["split"] == "test"} == set(split["test"])
+    assert {row["split"] for row in rows} == {"train", "val", "test"}  # the model's own training cohort
+    data = prepare_data(cohort, tuple(names), tiny_bundle.run_config())
+    mu, probability = encode_all(tiny_bundle.model, data.volumes, torch.device("cpu"))
+    for i in (0, len(rows) - 1):
+        row, subject = rows[i], cohort.subjects[i]
+        assert float(row["p_infarct"]) == pytest.approx(probability[i], rel=1e-4, abs=1e-6)
+        np.testing.assert_allclose([float(row[f"mu_{k}"]) for k in range(latent)], mu[i], rtol=1e-4, atol=1e-5)
+        assert float(row["lv_volume_ml_measured"]) == pytest.approx(subject.attributes["lv_volume_ml"], rel=1e-5)
+        low, value, high = (float(row[f"lv_volume_ml_{s}"]) for s in (f"low{percent}", "encoded", f"high{percent}"))
+        assert low < value < high
+        assert 0 <= float(row["reconstruction_mse"]) < 1 and row["label"] in ("0", "1")
+    only_test = encode_cohort(tiny_bundle, cohort, tmp_path / "test.csv", subjects="test")
+    with open(only_test, newline="") as handle:
+        assert sorted(row["subject"] for row in csv.DictReader(handle)) == sorted(split["test"])
+
+
+def test_another_cohort_has_no_split_and_refuses_a_part_of_it(tiny_bundle, tiny_cohort, tmp_path):
+    cohort = load_cohort(tiny_cohort)
+    assert split_of_subjects(tiny_bundle, cohort) == {}
+    with pytest.raises(InvalidConfigError, match="not the model's training cohort"):
+        encode_cohort(tiny_bundle, cohort, tmp_path / "codes.csv", subjects="val")
+    assert not (tmp_path / "codes.csv").exists()
+
+
+def test_encode_command(tiny_run, tiny_cohort, tmp_path, capsys):
+    model = str(tiny_run / "model.safetensors")
+    out = tmp_path / "codes.csv"
+    code, printed, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out", str(out))
+    assert code == 0, err
+    assert f"codes: {out}" in printed and "encode: 24/24 subjects" in err
+    with open(out, newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 24
+    before = out.read_bytes()
+    code, _, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out", str(out))
+    assert_one_line_error(code, err, "exists; choose a new file name")
+    assert out.read_bytes() == before  # never overwritten
+    code, _, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out",
+                       str(tmp_path / "t.csv"), "--subjects", "test")
+    assert_one_line_error(code, err, "not the model's training cohort")
+
+
+
+@pytest.mark.slow
+def test_the_memory_benchmark_encodes_growing_cohorts_in_fresh_processes(tiny_run, tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "encode_memory.py"
+    subprocess.run([sys.executable, str(script), "--model", str(tiny_run / "model.safetensors"), "--work",
+                    str(tmp_path), "--subjects", "6", "--sizes", "3,6", "--json", str(tmp_path / "m.json")],
+                   check=True, capture_output=True, text=True, timeout=600)
+    result = json.loads((tmp_path / "m.json").read_text())
+    assert [run["subjects"] for run in result["runs"]] == [3, 6]
+    assert all(run["peak_rss_mb"] > 0 for run in result["runs"]) and result["peak_ratio"] > 0
+    assert (tmp_path / "codes6.csv").read_text().count("\n") == 7  # header + 6 subjects

@@ -1,0 +1,82 @@
+"""Peak memory of ``attrivae encode`` against the cohort's size: subjects stream through in batches, so
+encoding 1,000 subjects should need no more memory than encoding a quarter of them.
+
+Synthesises a cohort of ``--subjects`` (default 1,000; 48² in-plane as the demo's), then encodes its first
+N subjects for each N in ``--sizes`` in a fresh process each and reads that process's peak resident memory
+(``ru_maxrss``). Prints a table and writes JSON:
+
+    python benchmarks/encode_memory.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors \\
+        --work encode-bench --json encode_memory.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from AttriVAELib.constants import ATTRIBUTES_CSV
+from AttriVAELib.provenance import machine
+
+CHILD = """
+import resource, sys, time
+from AttriVAELib import load_cohort, load_model
+from AttriVAELib.codes import encode_cohort
+started = time.perf_counter()
+encode_cohort(load_model(sys.argv[1]), load_cohort(sys.argv[2]), sys.argv[3])
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+"""Encodes one cohort and prints its seconds and peak resident memory (KiB on Linux)."""
+
+
+def _first_subjects(cohort: Path, subjects: int, out: Path) -> Path:
+    """A folder+CSV index of the first ``subjects`` rows of ``cohort`` (the images stay where they are)."""
+    with open(cohort / ATTRIBUTES_CSV, newline="") as handle:
+        rows = list(csv.DictReader(handle))[:subjects]
+    for row in rows:
+        for column in ("image", "mask", "image_es", "mask_es"):
+            row[column] = str((cohort / row[column]).resolve())
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ATTRIBUTES_CSV, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True, help="folder for the cohort (reused when present)")
+    parser.add_argument("--subjects", type=int, default=1000)
+    parser.add_argument("--sizes", default="250,1000", help="cohort sizes to encode, comma-separated")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    cohort = args.work / "cohort"
+    if not (cohort / ATTRIBUTES_CSV).is_file():
+        from AttriVAELib.synthetic import make_cohort
+
+        make_cohort(cohort, subjects=args.subjects, size=48, seed=2024)
+    runs = []
+    for size in (int(value) for value in args.sizes.split(",")):
+        subset = _first_subjects(cohort, size, args.work / f"first{size}")
+        table = args.work / f"codes{size}.csv"
+        table.unlink(missing_ok=True)
+        output = subprocess.run([sys.executable, "-c", CHILD, str(args.model), str(subset), str(table)],
+                                check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+        seconds, peak_kib = float(output[0]), int(output[1])
+        runs.append({"subjects": size, "seconds": seconds, "peak_rss_mb": peak_kib / 1024})
+        print(f"{size:6d} subjects: {seconds:6.1f} s, peak resident memory {peak_kib / 1024:7.1f} MB", flush=True)
+    result = {"runs": runs, "peak_ratio": runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], "machine": machine(),
+              "date": time.strftime("%Y-%m-%d")}
+    print(f"peak memory, {runs[-1]['subjects']} vs {runs[0]['subjects']} subjects: {result['peak_ratio']:.2f}×")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
