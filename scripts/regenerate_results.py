@@ -470,10 +470,9 @@ def render_codes(record: dict[str, Any]) -> str:
     coverage = ", ".join(f"{_SHORT_NAMES.get(name, name)} {value:.2f}" for name, value in record["coverage"].items())
     runs = record["memory"]["runs"]
     memory = (f"`benchmarks/encode_memory.py`: encoding {runs[-1]['subjects']:,} subjects peaked at "
-              f"{runs[-1]['peak_rss_mb']:,.0f} MB of resident memory ({runs[-1]['seconds']:.0f} s), "
-              f"{runs[0]['subjects']:,} subjects at {runs[0]['peak_rss_mb']:,.0f} MB ({runs[0]['seconds']:.0f} s): "
-              f"{record['memory']['peak_ratio']:.2f}× for {runs[-1]['subjects'] / runs[0]['subjects']:.0f}× the "
-              f"subjects.")
+              f"{runs[-1]['peak_rss_mb']:,.0f} MB of resident memory, {runs[0]['subjects']:,} subjects at "
+              f"{runs[0]['peak_rss_mb']:,.0f} MB: {record['memory']['peak_ratio']:.2f}× for "
+              f"{runs[-1]['subjects'] / runs[0]['subjects']:.0f}× the subjects.")
     return "\n".join([f"`{record['commands'][0]}` wrote {record['subjects']} rows of {len(record['columns'])} "
                       f"columns; the first three, some of the columns:", "", *rows, "",
                       f"Share of the measured values inside their 95 % interval on these {record['subjects']} "
