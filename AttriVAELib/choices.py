@@ -17,7 +17,6 @@ __all__ = [
     "LABEL_SCHEMES",
     "PRESET_NAMES",
     "SIGNED_METHODS",
-    "SUBJECT_SELECTIONS",
 ]
 
 PRESET_NAMES = ("paper", "official-code", "attri-vae-compact", "attri-vae", "ar-vae", "beta-vae", "vae")
@@ -40,5 +39,3 @@ LABEL_SCHEMES = ("emidec", "acdc")
 """Label-value conventions of segmentation masks."""
 DEVICES = ("auto", "cpu", "cuda")
 """Where to train or evaluate (``auto``: CUDA when available)."""
-SUBJECT_SELECTIONS = ("all", "train", "val", "test")
-"""Which subjects ``attrivae encode`` writes: all, or one part of the model's split (its training cohort only)."""

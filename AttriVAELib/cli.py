@@ -29,7 +29,6 @@ from .choices import (
     DEVICES,
     LABEL_SCHEMES,
     PRESET_NAMES,
-    SUBJECT_SELECTIONS,
 )
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
 from .console import ConsoleProgress
@@ -292,8 +291,8 @@ def _add_encode(commands: Any) -> None:
     encode.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     encode.add_argument("--out", type=Path, required=True, help="new CSV file")
     encode.add_argument("--format", default="auto", choices=DATA_FORMATS)
-    encode.add_argument("--subjects", default="all", choices=SUBJECT_SELECTIONS,
-                        help="all, or one part of the model's split (its training cohort only)")
+    encode.add_argument("--subjects", default="all",  # checked by encode_cohort: the CLI does not import torch
+                        help="all, or train, val or test: one part of the model's split (its training cohort only)")
     encode.add_argument("--device", default="auto", choices=DEVICES)
     encode.set_defaults(handler=_encode)
 

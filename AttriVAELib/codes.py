@@ -9,8 +9,8 @@ model places the subject along that attribute; :func:`interval_coverage` checks 
 
 from __future__ import annotations
 
-__all__ = ["INTERVAL_LEVEL", "AttributeEstimate", "attribute_estimates", "encode_cohort", "interval_calibration",
-           "interval_coverage", "split_of_subjects"]
+__all__ = ["INTERVAL_LEVEL", "SUBJECT_SELECTIONS", "AttributeEstimate", "attribute_estimates", "encode_cohort",
+           "interval_calibration", "interval_coverage", "split_of_subjects"]
 
 import csv
 import math
@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
-from .choices import SUBJECT_SELECTIONS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
 from .interpretation import encode, latent_to_attribute, preprocess_for
@@ -32,6 +31,9 @@ from .progress import Progress
 
 INTERVAL_LEVEL = 0.95
 """Probability of the posterior interval (μ ± 1.96σ) that every table and the report use."""
+
+SUBJECT_SELECTIONS = ("all", "train", "val", "test")
+"""Which subjects :func:`encode_cohort` writes: all, or one part of the model's split (its training cohort only)."""
 
 BATCH_SIZE = 16
 """Subjects preprocessed and encoded together: memory stays constant in the cohort's size."""

@@ -219,9 +219,10 @@ def ground_truth_code(a: np.ndarray, latent_size: int, r2: np.ndarray | None = N
 
 
 def disentanglement_ceiling(a: np.ndarray, latent_size: int, r2: np.ndarray | None = None) -> dict[str, float]:
-    """:func:`disentanglement` of :func:`ground_truth_code`: the best these subjects allow (with ``r2``: the
-    best at that precision). Correlated attributes keep MIG, SAP and modularity below 1 even for a perfect
-    code, and the KSG MIG grows with N."""
+    """:func:`disentanglement` of :func:`ground_truth_code`: for MIG, SAP and SCC the best these subjects allow
+    (with ``r2``: the best at that precision). Correlated attributes keep MIG, SAP and modularity below 1 even
+    for a perfect code, and the KSG MIG grows with N. Modularity is no bound: the code's noise dims carry chance
+    information that lowers it, and a model with near-constant free dims can score higher."""
     return disentanglement(ground_truth_code(a, latent_size, r2), a)
 
 

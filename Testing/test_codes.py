@@ -133,6 +133,10 @@ def test_encode_command(tiny_run, tiny_cohort, tmp_path, capsys):
     code, _, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out",
                        str(tmp_path / "t.csv"), "--subjects", "test")
     assert_one_line_error(code, err, "not the model's training cohort")
+    code, _, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out",
+                       str(tmp_path / "t.csv"), "--subjects", "everyone")
+    assert_one_line_error(code, err, "--subjects 'everyone' is not one of all, train, val, test")
+    assert not (tmp_path / "t.csv").exists()
 
 
 
