@@ -448,17 +448,18 @@ def _crossval(args: argparse.Namespace) -> int:
 
 
 def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
-    """Mean ± sd of the headline metrics per preset, and the data's ceiling of the disentanglement scores."""
+    """Mean ± sd of the headline metrics per preset, and the ground-truth code's scores (one row per latent size)."""
+    from .crossval import ceiling_groups
+
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
     width = max(len(name) for name in [*summary, "ceiling"])
     print(f"{'preset':{width}s} " + " ".join(f"{m:>22s}" for m in headline))
     for name, metrics in summary.items():
         print(f"{name:{width}s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
                                              for m in headline))
-    ceiling = next(iter(summary.values()))
-    print(f"{'ceiling':{width}s} " + " ".join(
-        f"{_number(ceiling[f'ceiling.{m}']['mean']) if f'ceiling.{m}' in ceiling else '':>12s}          "
-        for m in headline))
+    for presets, ceiling in ceiling_groups(summary):
+        print(f"{'ceiling':{width}s} " + " ".join(f"{_number(ceiling[m]) if m in ceiling else '':>12s}          "
+                                                 for m in headline) + f"  ({', '.join(presets)})")
 
 
 # ------------------------------------------------------------------------------------------------- bench

@@ -6,7 +6,7 @@ training or model selection (which uses a validation part drawn from the other f
 
 from __future__ import annotations
 
-__all__ = ["RUN_RESULT", "cross_validate", "summarise"]
+__all__ = ["RUN_RESULT", "ceiling_groups", "cross_validate", "summarise"]
 
 import dataclasses
 import json
@@ -138,3 +138,19 @@ def summarise(runs: list[dict[str, Any]], held_out: str = "metrics") -> dict[str
                 "n": len(values),
             }
     return summary
+
+
+def ceiling_groups(summary: dict[str, dict[str, dict[str, float]]]) -> list[tuple[list[str], dict[str, float]]]:
+    """The ground-truth code's mean scores (``ceiling.*`` of :func:`summarise`) with the presets they belong to:
+    presets with as many latent dims share one, so a table needs one ceiling row per group."""
+    groups: list[tuple[list[str], dict[str, float]]] = []
+    for preset, metrics in summary.items():
+        ceiling = {key.removeprefix("ceiling."): value["mean"] for key, value in metrics.items()
+                   if key.startswith("ceiling.")}
+        for presets, known in groups:
+            if known == ceiling:
+                presets.append(preset)
+                break
+        else:
+            groups.append(([preset], ceiling))
+    return groups

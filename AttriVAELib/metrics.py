@@ -219,10 +219,11 @@ def ground_truth_code(a: np.ndarray, latent_size: int, r2: np.ndarray | None = N
 
 
 def disentanglement_ceiling(a: np.ndarray, latent_size: int, r2: np.ndarray | None = None) -> dict[str, float]:
-    """:func:`disentanglement` of :func:`ground_truth_code`: for MIG, SAP and SCC the best these subjects allow
-    (with ``r2``: the best at that precision). Correlated attributes keep MIG, SAP and modularity below 1 even
-    for a perfect code, and the KSG MIG grows with N. Modularity is no bound: the code's noise dims carry chance
-    information that lowers it, and a model with near-constant free dims can score higher."""
+    """:func:`disentanglement` of :func:`ground_truth_code` (with ``r2``: at that precision): what a model that
+    encodes exactly the attributes, each in its own dim, scores on these subjects. A reference, not a bound:
+    correlated attributes keep its MIG, SAP and modularity below 1, a code that separated them into independent
+    parts could score higher, its noise dims' chance information lowers modularity, and the KSG MIG grows with
+    N and with the latent size's noise dims."""
     return disentanglement(ground_truth_code(a, latent_size, r2), a)
 
 

@@ -94,6 +94,9 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         title: heading of the page.
     """
     plt = require_plotting()
+    if tuple(evaluation.attribute_names) != tuple(bundle.attribute_names):
+        raise InvalidConfigError(f"the evaluation's attributes {evaluation.attribute_names} are not the model's "
+                                 f"{tuple(bundle.attribute_names)}, in its order")
     calibration = interval_calibration(bundle, volumes, evaluation.attributes)
     with staged_directory(out_dir, "report folder") as folder:
         metrics = {**evaluation.metrics, "interval_coverage": calibration}
@@ -252,9 +255,9 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}img{{ma
 {card['model']['input_size']}³, latent size {card['model']['latent_size']}; metrics on the posterior mean μ.</p>
 <h2>Attributes</h2><table><tr><th>dim</th><th>attribute</th><th>max-MI dim</th><th>interpretability R²</th>
 <th>Spearman ρ (dim k)</th></tr>{rows}</table>
-<h2>Summary</h2><p>Ceiling: the same metric of a perfect code on the same {m['subjects']} subjects (its first
-dims the standardised true attributes, the others noise): correlated attributes keep it below 1, and the KSG
-MIG grows with the number of subjects.</p>
+<h2>Summary</h2><p>Ceiling: the same metric of the ground-truth code on the same {m['subjects']} subjects (its
+first dims the standardised true attributes, the others noise), a reference rather than a bound: correlated
+attributes keep it below 1, and the KSG MIG grows with the number of subjects.</p>
 <table><tr><th>metric</th><th>this model</th><th>ceiling</th></tr>{summary_rows}</table>
 {_calibration_html(calibration)}
 {_localisation_html(m.get("localisation", {}))}

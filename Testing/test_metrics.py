@@ -150,3 +150,12 @@ def test_a_model_code_scores_no_higher_than_the_ceiling():
     scores, ceiling = metrics.disentanglement(noisy, a), metrics.disentanglement_ceiling(a, 8)
     assert set(scores) == set(metrics.DISENTANGLEMENT_METRICS) == set(ceiling)
     assert all(scores[key] <= ceiling[key] + 1e-9 for key in ("mig_ksg", "sap", "scc"))
+
+
+def test_the_ceiling_is_a_reference_that_a_code_separating_correlated_attributes_can_exceed():
+    rng = np.random.default_rng(4)
+    first = rng.normal(size=300)
+    a = np.column_stack([first, 0.95 * first + np.sqrt(1 - 0.95**2) * rng.normal(size=300)])
+    residual = a[:, 1] - np.polyval(np.polyfit(a[:, 0], a[:, 1], 1), a[:, 0])  # what a1 does not explain
+    separating = np.column_stack([a[:, 0], residual, rng.normal(size=(300, 4))])
+    assert metrics.sap(separating, a) > metrics.disentanglement_ceiling(a, 6)["sap"] + 0.3
