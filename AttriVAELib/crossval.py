@@ -6,7 +6,7 @@ training or model selection (which uses a validation part drawn from the other f
 
 from __future__ import annotations
 
-__all__ = ["RUN_RESULT", "ceiling_groups", "cross_validate", "summarise"]
+__all__ = ["RUN_RESULT", "SETTINGS", "ceiling_groups", "cross_validate", "summarise"]
 
 import dataclasses
 import json
@@ -33,6 +33,10 @@ from .training import CHECKPOINT, resolve_device, train
 RUN_RESULT = "crossval_run.json"
 """A finished run's metrics, in its run folder; ``resume`` keeps such runs instead of training them again."""
 
+SETTINGS = "crossval_settings.json"
+"""What a cross-validation runs (folds, seeds, attributes, independent cohort, every preset's config), in its
+folder: ``resume`` refuses other settings, so kept runs and new ones measure the same thing."""
+
 
 def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunConfig, presets: list[str],
                    folds: int, seeds: int, out_dir: Path | str, progress: Progress | None = None,
@@ -46,7 +50,8 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     cross-validation in ``out_dir``: finished runs are kept, an interrupted one resumes from its checkpoint.
 
     Raises:
-        InvalidConfigError: ``out_dir`` is not empty (without ``resume``), or no preset or seed is asked for.
+        InvalidConfigError: ``out_dir`` is not empty (without ``resume``) or holds a cross-validation with other
+            settings (with it), or no preset or seed is asked for.
     """
     out_dir = Path(out_dir)
     if not resume and out_dir.exists() and any(out_dir.iterdir()):
@@ -54,6 +59,9 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
     configs = {name: base.with_preset(name) for name in presets}
+    _check_settings(out_dir, {"folds": folds, "seeds": seeds, "attributes": list(attribute_names),
+                              "independent": None if independent is None else str(independent.root),
+                              "configs": {name: config.to_dict() for name, config in configs.items()}})
     device = resolve_device(base.train.device)
     prepared: dict[tuple[str, str, int], PreparedData] = {}  # one preprocessing per cohort and preprocessing config
 
@@ -86,6 +94,24 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     with atomic_path(out_dir / "crossval.json") as temporary:
         temporary.write_text(to_json(results, indent=2) + "\n")
     return results
+
+
+def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Record what this cross-validation runs in ``out_dir/SETTINGS``; a resumed one must run the same.
+
+    Raises:
+        InvalidConfigError: ``out_dir`` holds a cross-validation started with other settings."""
+    path = out_dir / SETTINGS
+    written = json.loads(to_json(settings))  # as JSON holds them (tuples become lists)
+    if path.is_file():
+        earlier = json.loads(path.read_text())
+        if earlier != written:
+            changed = sorted(key for key in written if earlier.get(key) != written[key])
+            raise InvalidConfigError(f"{out_dir} holds a cross-validation started with other {', '.join(changed)}; "
+                                     f"resume it with the same options or choose a new --out")
+        return
+    with atomic_path(path) as temporary:
+        temporary.write_text(to_json(settings, indent=2) + "\n")
 
 
 def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_names: tuple[str, ...],

@@ -134,6 +134,11 @@ def test_cross_validation_evaluates_an_independent_cohort_and_resumes(tiny_cohor
                            independent=independent, resume=True)
     assert (runs / "fold0" / "model.safetensors").stat().st_mtime_ns == kept  # not trained again
     assert again["summary"] == first["summary"] and (runs / "fold1" / RUN_RESULT).is_file()
+    with pytest.raises(InvalidConfigError, match="started with other independent; resume it with the same"):
+        cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out, resume=True)
+    with pytest.raises(InvalidConfigError, match="started with other configs, folds"):
+        cross_validate(cohort, names, tiny_config(2), ["ar-vae"], folds=3, seeds=1, out_dir=out,
+                       independent=independent, resume=True)
 
 
 def test_summary_statistics():
