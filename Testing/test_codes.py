@@ -144,9 +144,10 @@ def test_encode_command(tiny_run, tiny_cohort, tmp_path, capsys):
 def test_the_memory_benchmark_encodes_growing_cohorts_in_fresh_processes(tiny_run, tmp_path):
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "encode_memory.py"
     subprocess.run([sys.executable, str(script), "--model", str(tiny_run / "model.safetensors"), "--work",
-                    str(tmp_path), "--subjects", "6", "--sizes", "3,6", "--json", str(tmp_path / "m.json")],
+                    str(tmp_path), "--subjects", "20", "--sizes", "3,20,30", "--json", str(tmp_path / "m.json")],
                    check=True, capture_output=True, text=True, timeout=600)
     result = json.loads((tmp_path / "m.json").read_text())
-    assert [run["subjects"] for run in result["runs"]] == [3, 6]
-    assert all(run["peak_rss_mb"] > 0 for run in result["runs"]) and result["peak_ratio"] > 0
-    assert (tmp_path / "codes6.csv").read_text().count("\n") == 7  # header + 6 subjects
+    assert [run["subjects"] for run in result["runs"]] == [3, 20, 20]  # the cohort has 20: no more are counted
+    assert all(run["peak_rss_mb"] > 0 for run in result["runs"])
+    assert result["growth_mb"] == pytest.approx(result["runs"][-1]["peak_rss_mb"] - result["runs"][0]["peak_rss_mb"])
+    assert (tmp_path / "codes20.csv").read_text().count("\n") == 21  # header + 20 subjects, two batches

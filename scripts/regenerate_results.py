@@ -473,10 +473,10 @@ def render_codes(record: dict[str, Any]) -> str:
             *("| " + " | ".join(row[column] for column in shown) + " |" for row in record["examples"])]
     coverage = ", ".join(f"{_SHORT_NAMES.get(name, name)} {value:.2f}" for name, value in record["coverage"].items())
     runs = record["memory"]["runs"]
-    memory = (f"`benchmarks/encode_memory.py`: encoding {runs[-1]['subjects']:,} subjects peaked at "
-              f"{runs[-1]['peak_rss_mb']:,.0f} MB of resident memory, {runs[0]['subjects']:,} subjects at "
-              f"{runs[0]['peak_rss_mb']:,.0f} MB: {record['memory']['peak_ratio']:.2f}× for "
-              f"{runs[-1]['subjects'] / runs[0]['subjects']:.0f}× the subjects.")
+    peaks = ", ".join(f"{run['subjects']:,} subjects {run['peak_rss_mb']:,.0f} MB" for run in runs)
+    memory = (f"`benchmarks/encode_memory.py`, peak resident memory of the encoding process: {peaks}; "
+              f"{record['memory']['growth_mb']:+.0f} MB from one batch to {runs[-1]['subjects']:,} subjects (most of "
+              f"the rest is PyTorch itself).")
     return "\n".join([f"`{record['commands'][0]}` wrote {record['subjects']} rows of {len(record['columns'])} "
                       f"columns; the first three, some of the columns:", "", *rows, "",
                       f"Share of the measured values inside their 95 % interval on these {record['subjects']} "
