@@ -233,15 +233,20 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
         config = preset(args.preset or "paper")
     if args.preset and args.preset != config.preset:
         config = config.with_preset(args.preset)
-    model = {"input_size": args.size} if args.size is not None else {}
+    from .crossval import with_overrides  # belongs in config.py; moves there with the next change to it
+
+    return with_overrides(config, _flag_overrides(args))
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The config fields the training flags set, per section (flags left out set nothing)."""
     train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                             ("learning_rate", args.learning_rate),
                                             ("lr_schedule", args.lr_schedule), ("seed", args.seed),
                                             ("augment_probability", args.augment),
                                             ("device", args.device), ("precision", args.precision),
                                             ("compile", args.compile)) if value is not None}
-    return dataclasses.replace(config, model=dataclasses.replace(config.model, **model),
-                               train=dataclasses.replace(config.train, **train))
+    return {"model": {"input_size": args.size} if args.size is not None else {}, "train": train}
 
 
 def _print_json(event: dict[str, Any]) -> None:
@@ -438,7 +443,8 @@ def _crossval(args: argparse.Namespace) -> int:
     if args.independent is not None:
         independent, _ = select_attributes(load_cohort(args.independent, args.format), list(names))
     results = cross_validate(cohort, names, config, presets, args.folds, args.seeds, args.out,
-                             progress=ConsoleProgress(), independent=independent, resume=args.resume)
+                             progress=ConsoleProgress(), independent=independent, resume=args.resume,
+                             overrides=_flag_overrides(args))
     for title, key in (("test folds", "summary"), ("independent cohort", "summary_independent")):
         if key in results:
             print(f"{title}:")

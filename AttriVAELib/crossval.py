@@ -6,12 +6,12 @@ training or model selection (which uses a validation part drawn from the other f
 
 from __future__ import annotations
 
-__all__ = ["RUN_RESULT", "SETTINGS", "ceiling_groups", "cross_validate", "summarise"]
+__all__ = ["RUN_RESULT", "SETTINGS", "ceiling_groups", "cross_validate", "summarise", "with_overrides"]
 
 import dataclasses
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,13 @@ folder: ``resume`` refuses other settings, so kept runs and new ones measure the
 
 def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunConfig, presets: list[str],
                    folds: int, seeds: int, out_dir: Path | str, progress: Progress | None = None,
-                   independent: Cohort | None = None, resume: bool = False) -> dict[str, Any]:
+                   independent: Cohort | None = None, resume: bool = False,
+                   overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Train and evaluate every preset on every fold of every seed; return and write ``crossval.json``.
+
+    Each preset runs ``base.with_preset(name)`` (its own settings plus what ``base`` changed from its preset),
+    then ``overrides`` ({section: {field: value}}, e.g. the command line's flags), which apply to every preset
+    even where they equal a preset's default.
 
     Seeds are ``base.train.seed``, ``+1``, ...; each run lives in ``out_dir/runs/<preset>/seed<s>/fold<f>``.
     Every model is evaluated on its test fold (with the default attribution method's localisation and the
@@ -58,7 +63,7 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
         raise InvalidConfigError(f"cross-validation folder {out_dir} is not empty; choose a new --out, or --resume")
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
-    configs = {name: base.with_preset(name) for name in presets}
+    configs = {name: with_overrides(base.with_preset(name), overrides or {}) for name in presets}
     _check_settings(out_dir, {"folds": folds, "seeds": seeds, "attributes": list(attribute_names),
                               "independent": None if independent is None else str(independent.root),
                               "configs": {name: config.to_dict() for name, config in configs.items()}})
@@ -94,6 +99,13 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     with atomic_path(out_dir / "crossval.json") as temporary:
         temporary.write_text(to_json(results, indent=2) + "\n")
     return results
+
+
+def with_overrides(config: RunConfig, overrides: Mapping[str, Mapping[str, Any]]) -> RunConfig:
+    """``config`` with the given fields replaced, per section ({"model": {"input_size": 32}, "train": {...}});
+    every section validates its new values."""
+    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **fields)
+                                          for section, fields in overrides.items() if fields})
 
 
 def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:

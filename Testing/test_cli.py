@@ -261,10 +261,14 @@ def test_a_model_file_that_is_not_a_bundle(eval_cohort, tmp_path, capsys):
 @pytest.mark.slow
 def test_crossval_prints_mean_and_sd_per_preset(tiny_cohort, eval_cohort, tmp_path, capsys):
     code, out, err = run(capsys, "crossval", "--data", str(tiny_cohort), "--out", str(tmp_path / "cv"),
-                         "--folds", "2", "--seeds", "1", "--presets", "vae,ar-vae", "--epochs", "1", "--size", "16",
-                         "--attributes", "lv_volume_ml,myo_volume_ml", "--independent", str(eval_cohort))
+                         "--folds", "2", "--seeds", "1", "--presets", "vae,official-code", "--epochs", "1",
+                         "--size", "16", "--augment", "0", "--attributes", "lv_volume_ml,myo_volume_ml",
+                         "--independent", str(eval_cohort))
     assert code == 0, err
-    assert "vae " in out and "ar-vae" in out and "±" in out
+    assert "vae " in out and "official-code" in out and "±" in out
+    official = json.loads((tmp_path / "cv" / "crossval_settings.json").read_text())["configs"]["official-code"]
+    assert official["train"]["augment_probability"] == 0.0  # the flag, although it equals paper's default
+    assert official["loss"]["delta"] == 100.0 and official["model"]["input_size"] == 16  # and the preset's own
     assert "test folds:" in out and "independent cohort:" in out and out.count("\nceiling ") == 2
     assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["folds"] == 2
 
