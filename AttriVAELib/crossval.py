@@ -64,6 +64,9 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
     configs = {name: with_overrides(base.with_preset(name), overrides or {}) for name in presets}
+    seed_list = range(base.train.seed, base.train.seed + seeds)
+    # cut every seed's folds before anything is written: bad --folds fail first
+    folds_of = {seed: stratified_folds(cohort.labels, folds, base.train.val_fraction, seed) for seed in seed_list}
     _check_settings(out_dir, {"folds": folds, "seeds": seeds, "attributes": list(attribute_names),
                               "independent": None if independent is None else str(independent.root),
                               "configs": {name: config.to_dict() for name, config in configs.items()}})
@@ -77,8 +80,7 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
         return prepared[key]
 
     runs = []
-    for seed in range(base.train.seed, base.train.seed + seeds):
-        splits = stratified_folds(cohort.labels, folds, base.train.val_fraction, seed)
+    for seed, splits in folds_of.items():
         for name, config in configs.items():
             config = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
             for fold, split in enumerate(splits):
