@@ -8,7 +8,7 @@ the project's speed paths, which live in :class:`AttriVAELib.training.Step` and
 :func:`~AttriVAELib.acceleration.retain_freed_memory`; because that setting alone speeds up the baseline too,
 the baseline is measured again under it and the ratio to that is reported as well.
 
-Everything runs on random volumes with an untrained model (speed does not depend on the weights). Results:
+Everything runs on a small synthetic cohort with an untrained model (speed does not depend on the weights). Results:
 volumes/s for both training paths and their ratio, inference latencies (encode, one slider update, attention
 maps for all attributes, one full analysis), achieved GFLOP/s against a measured matmul GFLOP/s, and the peak
 memory of a training step per batch size (each measured in a fresh process).
@@ -18,14 +18,15 @@ from __future__ import annotations
 
 __all__ = ["run_benchmark"]
 
-import dataclasses
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .acceleration import retain_freed_memory
-from .bundle import ModelBundle
-from .config import RunConfig, TrainConfig, preset
-from .constants import DEFAULT_ATTRIBUTES
+from .config import RunConfig, TrainConfig
 from .data import PreparedData
 from .losses import total_loss
 from .model import AttriVAE
 from .provenance import machine
 from .synthetic import synthetic_subject
+from .testing import run_config, synthetic_data, untrained_bundle
 from .training import Step, build_step
 
 
@@ -59,25 +59,6 @@ def _seconds(action: Callable[[], Any], repeats: int) -> float:
 def _matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
     a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
     return 2 * size**3 / _seconds(lambda: a @ b, 10) / 1e9
-
-
-def _config(size: int, batch_size: int, compile_mode: str = TrainConfig.compile,
-            precision: str = TrainConfig.precision) -> RunConfig:
-    base = preset("paper")
-    return dataclasses.replace(base, attributes=DEFAULT_ATTRIBUTES,
-                               model=dataclasses.replace(base.model, input_size=size),
-                               train=dataclasses.replace(base.train, batch_size=batch_size, device="cpu",
-                                                         compile=compile_mode, precision=precision))
-
-
-def _random_data(config: RunConfig) -> PreparedData:
-    generator = torch.Generator().manual_seed(0)
-    count, size = config.train.batch_size, config.model.input_size
-    return PreparedData(volumes=torch.rand(count, 1, size, size, size, generator=generator),
-                        labels=torch.tensor([0.0, 1.0] * (count // 2) + [1.0] * (count % 2)),
-                        attributes=torch.randn(count, len(config.attributes), generator=generator),
-                        subject_ids=[f"r{i}" for i in range(count)], lv_masks=np.zeros(0), cavity_masks=np.zeros(0),
-                        infarct_masks=None, geometries=[])
 
 
 def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
@@ -111,23 +92,12 @@ def _training_flops(config: RunConfig, data: PreparedData) -> float:
     return float(counter.get_total_flops())
 
 
-def _untrained_bundle(config: RunConfig) -> ModelBundle:
-    """The default architecture with random weights and a card whose attribute lines are the identity."""
-    torch.manual_seed(0)
-    model = AttriVAE(config.model).to(memory_format=torch.channels_last_3d).eval()
-    card = {"preset": config.preset, "model": dataclasses.asdict(config.model), "loss": config.to_dict()["loss"],
-            "preprocess": config.to_dict()["preprocess"],
-            "attributes": [{"name": name, "dim": k, "min": -3.0, "max": 3.0, "latent_slope": 1.0,
-                            "latent_intercept": 0.0} for k, name in enumerate(config.attributes)]}
-    return ModelBundle(model, card)
-
-
-def _inference(config: RunConfig, repeats: int) -> dict[str, float]:
-    """Median seconds of the single-subject operations the Slicer module runs."""
+def _inference(config: RunConfig, repeats: int, work: Path) -> dict[str, float]:
+    """Median seconds of the single-subject operations the Slicer module runs (cohort for the card in ``work``)."""
     from .analysis import analyse_subject, attention_in_source, decode_in_source
     from .interpretation import encode
 
-    bundle = _untrained_bundle(config)
+    bundle = untrained_bundle(config, work / "card-cohort")
     image, labels = synthetic_subject(seed=1, infarct=True)
     analysis = analyse_subject(bundle, image, labels)
     return {
@@ -145,10 +115,12 @@ def _peak_memory_mb(size: int, batch_size: int, precision: str) -> float:
     """Peak resident memory (MB) of a fresh process that runs two default training steps as ``attrivae train``
     does (freed memory retained), eagerly: compiling each batch size would take minutes."""
     code = (f"from AttriVAELib.acceleration import retain_freed_memory\nretain_freed_memory()\n"
-            f"from AttriVAELib.benchmark import _config, _default_step, _random_data\n"
-            f"from AttriVAELib.benchmark import _peak_rss_mb\nconfig = _config({size}, {batch_size}, 'off', "
-            f"{precision!r})\nstep, _ = _default_step(config, _random_data(config))\nstep(); step()\n"
-            f"print(_peak_rss_mb())")
+            f"import tempfile\nfrom AttriVAELib.benchmark import _default_step, _peak_rss_mb\n"
+            f"from AttriVAELib.testing import run_config, synthetic_data\n"
+            f"config = run_config({size}, {batch_size}, precision={precision!r})\n"
+            f"with tempfile.TemporaryDirectory() as work:\n"
+            f"    step, _ = _default_step(config, synthetic_data(config, work + '/cohort')[1])\n"
+            f"    step(); step()\nprint(_peak_rss_mb())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
@@ -170,10 +142,11 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict. The
     project's path uses ``precision`` and ``compile_mode`` as training would. Changes this process's memory
     allocator (:func:`~AttriVAELib.acceleration.retain_freed_memory`) halfway."""
-    config = _config(size, batch_size, compile_mode, precision)
-    data = _random_data(config)
+    config = run_config(size, batch_size, compile_mode=compile_mode, precision=precision)
+    with tempfile.TemporaryDirectory() as work:
+        data = synthetic_data(config, Path(work) / "cohort")[1]
+        inference = _inference(config, repeats, Path(work))  # with the allocator the Slicer module's process has
     baseline = _seconds(_baseline_step(config, data), steps)
-    inference = _inference(config, repeats)  # with the allocator the Slicer module's process has
     retained = retain_freed_memory()
     baseline_retained = _seconds(_baseline_step(config, data), steps)
     default_step, path = _default_step(config, data)

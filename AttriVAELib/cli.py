@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .choices import (
     ATTRIBUTION_METHODS,
@@ -34,6 +34,9 @@ from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, Trai
 from .console import ConsoleProgress
 from .demo import DemoSettings
 from .errors import AttriVAEError, InvalidConfigError
+
+if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
+    from .card import ModelCard
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -255,14 +258,15 @@ def _print_json(event: dict[str, Any]) -> None:
     print(to_json(event), flush=True)
 
 
-def _print_summary(model_path: Path, card: dict[str, Any]) -> None:
+def _print_summary(model_path: Path, card: ModelCard) -> None:
     """The model's test-split summary (from its card): AUC, accuracy, Spearman ρ per regularised dim."""
-    summary = card["test"]
-    print(f"model: {model_path} (best validation epoch {card['training']['best_epoch']})")
-    print(f"test split ({summary['subjects']} subjects): AUC {_number(summary['auc'])}, "
-          f"accuracy {_number(summary['accuracy'])}")
+    summary, training = card.test, card.training
+    assert summary is not None and training is not None, "a finished model's card has both"
+    print(f"model: {model_path} (best validation epoch {training.best_epoch})")
+    print(f"test split ({summary.subjects} subjects): AUC {_number(summary.auc)}, "
+          f"accuracy {_number(summary.accuracy)}")
     print("Spearman ρ between latent dim k and attribute k on the test split:")
-    for k, (name, rho) in enumerate(summary["spearman"].items()):
+    for k, (name, rho) in enumerate(summary.spearman.items()):
         print(f"  dim {k:2d}  {name:24s} {_number(rho, signed=True)}")
 
 

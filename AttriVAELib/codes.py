@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
+from .card import SPLIT_PARTS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
 from .interpretation import encode, latent_to_attribute, preprocess_for
@@ -99,11 +100,11 @@ def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor
 def split_of_subjects(bundle: ModelBundle, cohort: Cohort) -> dict[str, str]:
     """Subject id → ``train``, ``val`` or ``test`` when ``cohort`` is the model's training cohort (it holds
     every subject of the model's test split), else an empty mapping: ids of another cohort may repeat them."""
-    split = bundle.card.get("data", {}).get("split", {})
+    split = bundle.card.data.split
     ids = {subject.subject_id for subject in cohort.subjects}
-    if not split.get("test") or not set(split["test"]) <= ids:
+    if not split.test or not set(split.test) <= ids:
         return {}
-    return {subject_id: part for part in ("train", "val", "test") for subject_id in split.get(part, [])}
+    return {subject_id: part for part in SPLIT_PARTS for subject_id in getattr(split, part)}
 
 
 def _columns(bundle: ModelBundle, level: float) -> list[str]:

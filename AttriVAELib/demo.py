@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .card import ModelCard
 from .config import RunConfig, preset
 from .errors import InvalidConfigError
 from .evaluation import MINIMUM_SUBJECTS
@@ -61,12 +62,12 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """Where the demo wrote its outputs, and its model's card (test summary in ``card["test"]``)."""
+    """Where the demo wrote its outputs, and its model's card (test summary in ``card.test``)."""
 
     data: Path  # the synthetic cohort
     model: Path  # the best model bundle of the run folder
     report: Path  # report.html of the test split
-    card: dict[str, Any]  # the model card
+    card: ModelCard
 
 
 def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),

@@ -105,11 +105,11 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
     from .interpretation import traverse
 
     results: dict[str, dict[str, float]] = {}
-    for entry in bundle.card["attributes"]:
-        name = entry["name"]
-        if name not in DECODED_ATTRIBUTES or not entry.get("latent_slope"):
+    for entry in bundle.card.attributes:
+        name = entry.name
+        if name not in DECODED_ATTRIBUTES or not entry.latent_slope:
             continue
-        requested = np.linspace(entry["min"], entry["max"], steps)
+        requested = np.linspace(entry.minimum, entry.maximum, steps)
         rhos, slopes = [], []
         for code, geometry in zip(mu, geometries):
             decoded = traverse(bundle, torch.as_tensor(code), name, requested, units="attribute")[:, 0].cpu().numpy()
@@ -120,6 +120,6 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         results[name] = {**_summary(rhos, slopes), "requested": requested.tolist()}
         if volumes is not None and attributes is not None:
             on_input = np.array([measure_decoded(v, g, [name])[name] for v, g in zip(volumes, geometries)])
-            rho, slope = _line(attributes[:, entry["dim"]], on_input)
+            rho, slope = _line(attributes[:, entry.dim], on_input)
             results[name]["measure_check"] = {"spearman": rho, "slope": slope}
     return results

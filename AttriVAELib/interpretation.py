@@ -35,6 +35,7 @@ import torch
 
 from .acceleration import autocast, resolve_precision, to_device
 from .bundle import ModelBundle
+from .card import AttributeCard
 from .errors import InvalidConfigError
 from .labels import EMIDEC_SCHEME, LabelScheme
 from .model import AttriVAE
@@ -46,7 +47,7 @@ ModelLike = AttriVAE | ModelBundle
 def preprocess_for(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
                    scheme: LabelScheme = EMIDEC_SCHEME, name: str = "image") -> PreprocessedVolume:
     """Preprocess one subject exactly as the bundle's training data were (mode, size, spacing, gamma)."""
-    config = bundle.run_config()
+    config = bundle.card.config
     return preprocess(image, labels, scheme, config.preprocess, config.model.input_size, name)
 
 
@@ -124,12 +125,15 @@ def attribute_index(model: ModelLike, attribute: int | str) -> int:
     return int(attribute)
 
 
-def _card_entry(bundle: ModelBundle, attribute: int | str) -> dict:
+def _card_entry(bundle: ModelBundle, attribute: int | str) -> AttributeCard:
     dim = attribute_index(bundle, attribute)
-    entries = [e for e in bundle.card["attributes"] if e["dim"] == dim]
-    if not entries or "latent_slope" not in entries[0]:
+    try:
+        entry = bundle.card.attribute(dim)
+    except KeyError:
+        entry = None
+    if entry is None or not entry.has_line:
         raise InvalidConfigError(f"latent dim {dim} is not a regularised attribute with training statistics")
-    return entries[0]
+    return entry
 
 
 def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Sequence[float]) -> np.ndarray:
@@ -138,22 +142,22 @@ def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Seque
     Values outside the training range are clamped to it, with a warning."""
     entry = _card_entry(bundle, attribute)
     values = np.asarray(values, dtype=np.float64)
-    clamped = np.clip(values, entry["min"], entry["max"])
+    clamped = np.clip(values, entry.minimum, entry.maximum)
     if not np.array_equal(clamped, values):
-        warnings.warn(f"{entry['name']} values outside the training range [{entry['min']:.4g}, "
-                      f"{entry['max']:.4g}] were clamped to it", stacklevel=2)
-    if entry["latent_slope"] == 0:
-        raise InvalidConfigError(f"latent dim {entry['dim']} does not vary with {entry['name']}; "
+        warnings.warn(f"{entry.name} values outside the training range [{entry.minimum:.4g}, "
+                      f"{entry.maximum:.4g}] were clamped to it", stacklevel=2)
+    if entry.latent_slope == 0:
+        raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}; "
                                  f"traverse it in latent units")
-    return entry["latent_slope"] * clamped + entry["latent_intercept"]
+    return entry.latent_slope * clamped + entry.latent_intercept
 
 
 def latent_to_attribute(bundle: ModelBundle, attribute: int | str, latent: Sequence[float]) -> np.ndarray:
     """Latent values of an attribute's dim → attribute units (inverse of :func:`attribute_to_latent`)."""
     entry = _card_entry(bundle, attribute)
-    if entry["latent_slope"] == 0:
-        raise InvalidConfigError(f"latent dim {entry['dim']} does not vary with {entry['name']}")
-    return (np.asarray(latent, dtype=np.float64) - entry["latent_intercept"]) / entry["latent_slope"]
+    if entry.latent_slope == 0:
+        raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}")
+    return (np.asarray(latent, dtype=np.float64) - entry.latent_intercept) / entry.latent_slope
 
 
 def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Sequence[float],

@@ -67,11 +67,11 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     torch_device = resolve_device(device)
     bundle = load_model(model_path, torch_device)
     cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
-    test_ids = bundle.card.get("data", {}).get("split", {}).get("test", [])
+    test_ids = bundle.card.data.split.test
     held_out = bool(test_ids) and set(test_ids) <= {subject.subject_id for subject in cohort.subjects}
     if subjects == "test" and not held_out:
         raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
-    data = prepare_data(cohort, names, bundle.run_config(), progress)
+    data = prepare_data(cohort, names, bundle.card.config, progress)
     use_test = subjects == "test" or (subjects == "auto" and held_out)
     indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
     if progress:
@@ -136,8 +136,8 @@ def _mid_slices(volume: np.ndarray) -> list[np.ndarray]:
 def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: int, name: str, folder: Path) -> str:
     """Mid-slices of each decoded step (rows 1-3) and its signed difference from the subject's own
     reconstruction (rows 4-6, red brighter, blue darker, one colour scale for the whole sweep)."""
-    entry = next(e for e in bundle.card["attributes"] if e["name"] == name)
-    values = np.linspace(entry["min"], entry["max"], TRAVERSAL_STEPS)
+    entry = bundle.card.attributes[bundle.attribute_names.index(name)]
+    values = np.linspace(entry.minimum, entry.maximum, TRAVERSAL_STEPS)
     decoded = traverse(bundle, evaluation.mu[subject], name, values, units="attribute")[:, 0].cpu().numpy()
     own = decode(bundle, np.asarray(evaluation.mu[subject])[None])[0, 0].cpu().numpy()
     differences = decoded - own
@@ -245,14 +245,14 @@ def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict
                            for k, (v, c) in summary.items())
     images = "".join(f"<h3>{html.escape(caption)}</h3><img src='{html.escape(name)}' alt='{html.escape(caption)}'>"
                      for caption, name in figures.items())
-    card = bundle.card
+    config = bundle.card.config
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}td,th{{padding:2px 10px;text-align:left}}
 table{{border-collapse:collapse}}tr:nth-child(even){{background:#f3f3f3}}img{{max-width:100%}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{m['subjects']} subjects; model preset <b>{html.escape(str(card.get('preset')))}</b>, input
-{card['model']['input_size']}³, latent size {card['model']['latent_size']}; metrics on the posterior mean μ.</p>
+<p>{m['subjects']} subjects; model preset <b>{html.escape(config.preset)}</b>, input
+{config.model.input_size}³, latent size {config.model.latent_size}; metrics on the posterior mean μ.</p>
 <h2>Attributes</h2><table><tr><th>dim</th><th>attribute</th><th>max-MI dim</th><th>interpretability R²</th>
 <th>Spearman ρ (dim k)</th></tr>{rows}</table>
 <h2>Summary</h2><p>Ceiling: the same metric of the ground-truth code on the same {m['subjects']} subjects (its

@@ -23,7 +23,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,8 @@ from torch.utils.data import DistributedSampler
 from . import __version__, distributed
 from .acceleration import autocast, compiled, resolve_compile, resolve_precision, to_device
 from .augmentation import random_in_plane_symmetry
-from .bundle import ModelBundle, load_model, read_safetensors, save_model, write_safetensors
+from .bundle import load_model, read_safetensors, save_model, write_safetensors
+from .card import TestSummary, TrainingCard, build_card
 from .config import RunConfig
 from .constants import CLASS_NAMES
 from .data import PreparedData, prepare_data
@@ -44,10 +44,8 @@ from .errors import InvalidConfigError, TrainingDivergedError
 from .evaluation import encode_all, evaluate_split
 from .io import atomic_path, to_json
 from .losses import total_loss
-from .metrics import spearman
 from .model import AttriVAE, VAEOutput
 from .progress import Progress
-from .provenance import provenance
 from .splits import Split, oversample_minority, stratified_split
 
 LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
@@ -127,7 +125,7 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
         _save_checkpoint(checkpoint_path, model, optimizer, config, state)  # epoch 0: resumable from the start
     if context.is_main:
         _write_json(out_dir / "config.json", config.to_dict())
-    card = _model_card(config, cohort, data, config.attributes, split)
+    card = build_card(config, cohort, data, split)
     if step.compiled and state["epoch"] < config.train.epochs:
         emit({"event": "compile"})  # the first steps take a while
 
@@ -145,7 +143,7 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
                 state.update(best_val_loss=val_losses["total"], best_epoch=epoch + 1)
             if context.is_main:
                 if improved:
-                    save_model(model_path, model, {**card, "training": _training_summary(state, config)})
+                    save_model(model_path, model, dataclasses.replace(card, training=_training_card(state)))
                 _save_checkpoint(checkpoint_path, model, optimizer, config, state)
                 _write_log(out_dir / "log.csv", state["history"])
             emit({"event": "epoch", **row, "epochs": config.train.epochs, "best_epoch": state["best_epoch"]})
@@ -159,8 +157,9 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     best = load_model(model_path, device)
     summary = evaluate_split(best, data, split.test, config.attributes, device)
     _write_json(out_dir / "summary.json", {"split": "test", **summary})
-    final_card = {**best.card, "test": summary, "training": _training_summary(state, config)}
-    final_card["attributes"] = _attribute_entries(best, data, split.train, config.attributes, device)
+    mu, _ = encode_all(best.model, data.volumes[split.train], device)  # the training line of each attribute
+    final_card = dataclasses.replace(best.card.with_lines(data.attributes[split.train].numpy(), mu),
+                                     test=TestSummary(**summary), training=_training_card(state))
     save_model(model_path, best.model, final_card)
     emit({"event": "done", "model": str(model_path), "test": summary})
     context.barrier()
@@ -349,54 +348,12 @@ def _evaluate_losses(step: Step, data: PreparedData, indices: np.ndarray) -> dic
     return {key: value / len(indices) for key, value in sums.items()}
 
 
-def _attribute_entries(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
-                       attribute_names: tuple[str, ...], device: torch.device) -> list[dict[str, Any]]:
-    """Per attribute: latent dim, training statistics, and the least-squares line μ_k ≈ slope·a + intercept
-    on the training split (lets later tools express latent values in attribute units)."""
-    mu, _ = encode_all(bundle.model, data.volumes[indices], device)
-    entries = []
-    for k, name in enumerate(attribute_names):
-        values = data.attributes[indices, k].numpy().astype(np.float64)
-        slope, intercept = np.polyfit(values, mu[:, k], 1) if np.ptp(values) > 0 else (0.0, float(mu[:, k].mean()))
-        entries.append({"name": name, "dim": k, "mean": float(values.mean()), "std": float(values.std()),
-                        "min": float(values.min()), "max": float(values.max()),
-                        "latent_slope": float(slope), "latent_intercept": float(intercept),
-                        "spearman_train": spearman(mu[:, k], values)})
-    return entries
-
-
-def _model_card(config: RunConfig, cohort: Cohort, data: PreparedData, attribute_names: tuple[str, ...],
-                split: Split) -> dict[str, Any]:
-    train_attributes = data.attributes[split.train].numpy()
-    return {
-        "library_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "provenance": provenance(),
-        "config": config.to_dict(),
-        "preset": config.preset,
-        "loss": config.to_dict()["loss"],
-        "preprocess": {**config.to_dict()["preprocess"], "input_size": config.model.input_size,
-                       "label_scheme": cohort.scheme.to_dict()},
-        "attributes": [{"name": n, "dim": k, "mean": float(train_attributes[:, k].mean()),
-                        "std": float(train_attributes[:, k].std()), "min": float(train_attributes[:, k].min()),
-                        "max": float(train_attributes[:, k].max())} for k, n in enumerate(attribute_names)],
-        "class_names": list(CLASS_NAMES),
-        "data": {"format": cohort.format,
-                 "name": cohort.root.parent.name if cohort.root.is_file() else cohort.root.name,
-                 "subjects": len(cohort.subjects), "class_counts": np.bincount(cohort.labels, minlength=2).tolist(),
-                 "split": _split_ids(split, data),
-                 **({"synthetic": cohort.synthetic} if cohort.synthetic else {})},
-    }
-
-
 def _split_ids(split: Split, data: PreparedData) -> dict[str, list[str]]:
     return {part: [data.subject_ids[i] for i in indices] for part, indices in split.to_dict().items()}
 
 
-def _training_summary(state: dict[str, Any], config: RunConfig) -> dict[str, Any]:
-    return {"epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_val_loss"],
-            "seed": config.train.seed, "batch_size": config.train.batch_size,
-            "learning_rate": config.train.learning_rate}
+def _training_card(state: dict[str, Any]) -> TrainingCard:
+    return TrainingCard(epochs=state["epoch"], best_epoch=state["best_epoch"], best_val_loss=state["best_val_loss"])
 
 
 def _check_run_folder(out_dir: Path, resume: bool) -> None:

@@ -20,6 +20,7 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.synthetic import make_cohort
+from AttriVAELib.testing import run_config, untrained_bundle
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,12 @@ def eval_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("eval_cohort") / "data"
     make_cohort(folder, subjects=40, size=32, seed=3)
     return folder
+
+
+@pytest.fixture(scope="session")
+def untrained(tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
+    """An untrained 16³ model with the card the builder gives it on 8 synthetic subjects (lines fitted)."""
+    return untrained_bundle(run_config(16), tmp_path_factory.mktemp("untrained") / "cohort")
 
 
 @pytest.fixture(scope="session")

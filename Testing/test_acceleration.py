@@ -14,7 +14,7 @@ import torch
 
 from AttriVAELib import acceleration
 from AttriVAELib.acceleration import compiled, resolve_compile
-from AttriVAELib.config import RunConfig, preset
+from AttriVAELib.config import RunConfig
 from AttriVAELib.errors import InvalidConfigError
 
 
@@ -55,15 +55,13 @@ def test_a_failing_compiler_warns_once_and_runs_eagerly(monkeypatch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
-def test_the_compiled_training_step_computes_the_eager_losses() -> None:
-    from AttriVAELib.benchmark import _random_data
+def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
+    from AttriVAELib.testing import run_config, synthetic_data
     from AttriVAELib.training import build_step
 
-    base = preset("paper")
-    config = dataclasses.replace(base, attributes=("a", "b"),
-                                 model=dataclasses.replace(base.model, input_size=16, dropout=0.0),
-                                 train=dataclasses.replace(base.train, batch_size=4, precision="fp32"))
-    data, batch, losses = _random_data(config), torch.arange(4), {}
+    config = run_config(16)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))
+    data, batch, losses = synthetic_data(config, tmp_path / "cohort")[1], torch.arange(4), {}
     for mode in ("off", "on"):
         torch.manual_seed(0)
         step = build_step(dataclasses.replace(config, train=dataclasses.replace(config.train, compile=mode)),

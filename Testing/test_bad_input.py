@@ -376,8 +376,8 @@ MODEL_CASES: list[tuple[Damage, str]] = [
     (pickled_model, "is not a readable .safetensors file"),
     (model_folder, "is a folder"),
     (nan_weights, "holds NaN or Inf weights"),
-    (card_with_text_for_a_number, "latent_slope of attribute"),
-    (card_without_attribute_names, "attribute 1 lacks a name"),
+    (card_with_text_for_a_number, "attributes[0].latent_slope = 'steep' is not a finite number"),
+    (card_without_attribute_names, "attributes[1].name is missing"),
 ]
 
 

@@ -13,8 +13,9 @@ import torch
 
 from AttriVAELib import AttriVAE, ModelConfig
 from AttriVAELib.acceleration import bf16_supported
-from AttriVAELib.benchmark import _baseline_step, _config, _default_step, _random_data, _training_flops
+from AttriVAELib.benchmark import _baseline_step, _default_step, _training_flops
 from AttriVAELib.cli import main
+from AttriVAELib.testing import run_config, synthetic_data
 
 
 def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
@@ -36,9 +37,9 @@ def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
     assert {"cpu", "cores", "threads", "torch"} <= set(result["machine"])
 
 
-def test_baseline_and_default_paths_train_the_same_architecture() -> None:
-    config = _config(16, 2, False)
-    data = _random_data(config)
+def test_baseline_and_default_paths_train_the_same_architecture(tmp_path: Path) -> None:
+    config = run_config(16, 2)
+    data = synthetic_data(config, tmp_path / "cohort")[1]
     _baseline_step(config, data)()
     _default_step(config, data)[0]()
     parameters = sum(p.numel() for p in AttriVAE(ModelConfig(input_size=16)).parameters())

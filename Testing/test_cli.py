@@ -36,7 +36,7 @@ def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
                        "--epochs", "3", "--resume")
     assert code == 0
     assert json.loads((tmp_path / "R" / "config.json").read_text())["attributes"] == ["lv_volume_ml", "ef_pct"]
-    assert load_model(tmp_path / "R" / "model.safetensors").card["training"]["epochs"] == 3
+    assert load_model(tmp_path / "R" / "model.safetensors").card.training.epochs == 3
 
 
 @pytest.mark.slow
@@ -59,7 +59,7 @@ def test_train_compiled_says_so_and_finishes(tiny_cohort, tmp_path, capsys):
     assert code == 0 and "torch.compile: the first training steps compile" in err
     assert "failed" not in err  # no fallback to eager
     assert json.loads((tmp_path / "R" / "config.json").read_text())["train"]["compile"] == "on"
-    assert load_model(tmp_path / "R" / "model.safetensors").card["test"]
+    assert load_model(tmp_path / "R" / "model.safetensors").card.test
 
 
 def test_a_bare_compile_flag_means_on():
@@ -207,7 +207,7 @@ def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tm
     for getter in ("GetOrigin", "GetSpacing", "GetDirection"):
         assert getattr(step, getter)() == pytest.approx(getattr(source, getter)())
     index = json.loads((tmp_path / "sweep" / "index.json").read_text())
-    maximum = json.loads(json.dumps(load_model(tiny_run / "model.safetensors").card["attributes"][0]))["max"]
+    maximum = load_model(tiny_run / "model.safetensors").card.attributes[0].maximum
     assert list(index["values"].values()) == pytest.approx([90.0, 120.0, maximum])
 
 

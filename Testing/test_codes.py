@@ -1,5 +1,5 @@
-import copy
 import csv
+import dataclasses
 import json
 import math
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_cli import assert_one_line_error, run
 
-from AttriVAELib import InvalidConfigError, load_cohort
+from AttriVAELib import InvalidConfigError, ModelBundle, load_cohort
 from AttriVAELib.codes import (
     INTERVAL_LEVEL,
     attribute_estimates,
@@ -29,11 +29,10 @@ Z95 = 1.959964  # the standard normal's 97.5th percentile
 @pytest.fixture
 def hand_made(tiny_bundle):
     """The tiny model with a card whose lines are known: dim 0 = 2·a + 1, dim 1 = −0.5·a + 3."""
-    bundle = copy.copy(tiny_bundle)
-    bundle.card = copy.deepcopy(tiny_bundle.card)
-    bundle.card["attributes"][0].update(latent_slope=2.0, latent_intercept=1.0)
-    bundle.card["attributes"][1].update(latent_slope=-0.5, latent_intercept=3.0)
-    return bundle
+    first, second, *others = tiny_bundle.card.attributes
+    lines = (dataclasses.replace(first, latent_slope=2.0, latent_intercept=1.0),
+             dataclasses.replace(second, latent_slope=-0.5, latent_intercept=3.0))
+    return ModelBundle(tiny_bundle.model, dataclasses.replace(tiny_bundle.card, attributes=(*lines, *others)))
 
 
 def test_the_interval_maps_through_the_cards_line_exactly(hand_made):
@@ -67,7 +66,7 @@ def test_coverage_counts_measured_values_inside_their_interval():
 def test_calibration_of_a_hand_made_card(hand_made, tiny_bundle, eval_cohort):
     cohort = load_cohort(eval_cohort)
     names = hand_made.attribute_names
-    data = prepare_data(cohort, tuple(names), hand_made.run_config())
+    data = prepare_data(cohort, tuple(names), hand_made.card.config)
     volumes = data.volumes[:10, 0].numpy()
     mu, _ = encode_all(hand_made.model, data.volumes[:10], torch.device("cpu"))
     attributes = np.full((10, len(names)), np.nan)
@@ -92,10 +91,9 @@ def test_cohort_table_columns_units_and_values(tiny_run, tiny_bundle, eval_cohor
                                                                    f"high{percent}")),
                              *(f"mu_{k}" for k in range(latent)), *(f"sigma_{k}" for k in range(latent))]
     assert [row["subject"] for row in rows] == [s.subject_id for s in cohort.subjects]
-    split = tiny_bundle.card["data"]["split"]
-    assert {row["subject"] for row in rows if row["split"] == "test"} == set(split["test"])
+    assert {row["subject"] for row in rows if row["split"] == "test"} == set(tiny_bundle.card.data.split.test)
     assert {row["split"] for row in rows} == {"train", "val", "test"}  # the model's own training cohort
-    data = prepare_data(cohort, tuple(names), tiny_bundle.run_config())
+    data = prepare_data(cohort, tuple(names), tiny_bundle.card.config)
     mu, probability = encode_all(tiny_bundle.model, data.volumes, torch.device("cpu"))
     for i in (0, len(rows) - 1):
         row, subject = rows[i], cohort.subjects[i]
@@ -107,7 +105,7 @@ def test_cohort_table_columns_units_and_values(tiny_run, tiny_bundle, eval_cohor
         assert 0 <= float(row["reconstruction_mse"]) < 1 and row["label"] in ("0", "1")
     only_test = encode_cohort(tiny_bundle, cohort, tmp_path / "test.csv", subjects="test")
     with open(only_test, newline="") as handle:
-        assert sorted(row["subject"] for row in csv.DictReader(handle)) == sorted(split["test"])
+        assert sorted(row["subject"] for row in csv.DictReader(handle)) == sorted(tiny_bundle.card.data.split.test)
 
 
 def test_another_cohort_has_no_split_and_refuses_a_part_of_it(tiny_bundle, tiny_cohort, tmp_path):

@@ -106,7 +106,7 @@ def test_torchrun_trains_one_run_folder_and_resumes(tiny_cohort: Path, tmp_path:
     assert len(epochs) == 2  # rank 0 reports, rank 1 stays quiet
     assert np.genfromtxt(out / "log.csv", delimiter=",", names=True).size == 2
     card = load_model(out / "model.safetensors").card
-    assert card["training"]["epochs"] == 2 and "test" in card
+    assert card.training.epochs == 2 and card.test is not None
 
     resumed = _torchrun(*common, "--epochs", "3", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]

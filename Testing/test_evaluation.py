@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 def evaluated(tiny_run, eval_cohort):
     bundle = load_model(tiny_run / "model.safetensors")
     cohort, names = select_attributes(load_cohort(eval_cohort), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.run_config())
-    test = data.indices(bundle.card["data"]["split"]["test"])
+    data = prepare_data(cohort, names, bundle.card.config)
+    test = data.indices(bundle.card.data.split.test)
     return bundle, data, test, evaluate(bundle, data, test, tuple(names))
 
 

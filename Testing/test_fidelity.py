@@ -1,3 +1,4 @@
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from AttriVAELib.bundle import ModelBundle
+from AttriVAELib.card import AttributeCard
 from AttriVAELib.fidelity import decoded_label_map, measure_decoded, traversal_fidelity
 from AttriVAELib.preprocessing import CubeGeometry
 
@@ -40,10 +42,14 @@ class _StandInDecoder(torch.nn.Module):
         return torch.from_numpy(np.stack(cubes))[:, None]
 
 
-def _bundle(gain: float, offset: float = 0.0) -> ModelBundle:
-    entry = {"name": "lv_volume_ml", "dim": 0, "latent_slope": 0.05, "latent_intercept": -2.0, "min": 20.0,
-             "max": 60.0}  # latent 0.05·v − 2: the decoder must undo it to draw v mL
-    return ModelBundle(model=_StandInDecoder(gain / 0.05, offset + gain * 2.0 / 0.05), card={"attributes": [entry]})
+@pytest.fixture
+def stand_in(untrained):
+    """A bundle of the stand-in decoder whose card regularises lv_volume_ml in dim 0 by latent 0.05·v − 2 on
+    [20, 60] mL: the decoder must undo that line to draw v mL."""
+    entry = AttributeCard("lv_volume_ml", 0, "mL", mean=40.0, std=10.0, minimum=20.0, maximum=60.0, latent_slope=0.05,
+                          latent_intercept=-2.0)
+    card = dataclasses.replace(untrained.card, attributes=(entry,))
+    return lambda gain, offset=0.0: ModelBundle(_StandInDecoder(gain / 0.05, offset + gain * 2.0 / 0.05), card)
 
 
 def test_a_ventricle_is_measured_in_millilitres():
@@ -54,29 +60,29 @@ def test_a_ventricle_is_measured_in_millilitres():
     assert math.isnan(measure_decoded(np.zeros((SIZE,) * 3), geometry, ["lv_volume_ml"])["lv_volume_ml"])
 
 
-def test_a_faithful_decoder_scores_slope_one():
+def test_a_faithful_decoder_scores_slope_one(stand_in):
     codes = np.zeros((3, 4))
-    fidelity = traversal_fidelity(_bundle(gain=1.0), codes, [_geometry()] * 3)["lv_volume_ml"]
+    fidelity = traversal_fidelity(stand_in(gain=1.0), codes, [_geometry()] * 3)["lv_volume_ml"]
     assert fidelity["subjects"] == 3 and fidelity["spearman"] == pytest.approx(1.0)
     assert fidelity["slope"] == pytest.approx(1.0, abs=0.05)
     assert fidelity["requested"] == pytest.approx(np.linspace(20, 60, 7).tolist())
 
 
-def test_a_decoder_that_moves_half_as_far_scores_slope_one_half():
-    fidelity = traversal_fidelity(_bundle(gain=0.5, offset=20.0), np.zeros((2, 4)), [_geometry()] * 2)
+def test_a_decoder_that_moves_half_as_far_scores_slope_one_half(stand_in):
+    fidelity = traversal_fidelity(stand_in(gain=0.5, offset=20.0), np.zeros((2, 4)), [_geometry()] * 2)
     assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.5, abs=0.05)
     assert fidelity["lv_volume_ml"]["spearman"] == pytest.approx(1.0)
 
 
-def test_a_decoder_that_ignores_the_dim_scores_no_rank_and_zero_slope():
-    fidelity = traversal_fidelity(_bundle(gain=0.0, offset=40.0), np.zeros((2, 4)), [_geometry()] * 2)
+def test_a_decoder_that_ignores_the_dim_scores_no_rank_and_zero_slope(stand_in):
+    fidelity = traversal_fidelity(stand_in(gain=0.0, offset=40.0), np.zeros((2, 4)), [_geometry()] * 2)
     assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.0, abs=1e-9)
     assert fidelity["lv_volume_ml"]["spearman"] == 0.0
 
 
-def test_the_measure_check_compares_inputs_with_their_records():
+def test_the_measure_check_compares_inputs_with_their_records(stand_in):
     volumes = np.stack([_ventricle(v) for v in (25.0, 35.0, 45.0, 55.0)])
     records = np.array([[25.0], [35.0], [45.0], [55.0]])
-    fidelity = traversal_fidelity(_bundle(gain=1.0), np.zeros((4, 4)), [_geometry()] * 4, volumes, records)
+    fidelity = traversal_fidelity(stand_in(gain=1.0), np.zeros((4, 4)), [_geometry()] * 4, volumes, records)
     check = fidelity["lv_volume_ml"]["measure_check"]
     assert check["spearman"] == pytest.approx(1.0) and check["slope"] == pytest.approx(1.0, abs=0.05)

@@ -57,9 +57,9 @@ def test_traversal_decodes_every_step_in_one_batch(bundle, volume):
 
 
 def test_traversal_in_attribute_units(bundle, volume):
-    entry = bundle.card["attributes"][0]
+    entry = bundle.card.attributes[0]
     mu, _ = encode(bundle, volume)
-    values = [entry["min"], entry["max"]]
+    values = [entry.minimum, entry.maximum]
     latent = attribute_to_latent(bundle, "lv_volume_ml", values)
     assert np.allclose(latent_to_attribute(bundle, "lv_volume_ml", latent), values)
     by_units = traverse(bundle, mu[0], "lv_volume_ml", values, units="attribute")
@@ -68,10 +68,10 @@ def test_traversal_in_attribute_units(bundle, volume):
 
 
 def test_out_of_range_attribute_values_are_clamped_with_a_warning(bundle):
-    entry = bundle.card["attributes"][0]
+    entry = bundle.card.attributes[0]
     with pytest.warns(UserWarning, match="clamped"):
-        latent = attribute_to_latent(bundle, "lv_volume_ml", [entry["max"] * 10])
-    assert latent[0] == pytest.approx(attribute_to_latent(bundle, "lv_volume_ml", [entry["max"]])[0])
+        latent = attribute_to_latent(bundle, "lv_volume_ml", [entry.maximum * 10])
+    assert latent[0] == pytest.approx(attribute_to_latent(bundle, "lv_volume_ml", [entry.maximum])[0])
 
 
 def test_unknown_attribute_names_the_known_ones(bundle, volume):

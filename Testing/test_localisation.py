@@ -80,7 +80,7 @@ def test_iou_of_thresholded_maps():
 @pytest.mark.slow
 def test_localisation_of_every_method_on_a_cohort(tiny_bundle, eval_cohort):
     cohort, names = select_attributes(load_cohort(eval_cohort), tiny_bundle.attribute_names)
-    data = prepare_data(cohort, names, tiny_bundle.run_config())
+    data = prepare_data(cohort, names, tiny_bundle.card.config)
     indices = np.arange(6)
     events = []
     result = localisation(tiny_bundle, data, indices, progress=events.append)

@@ -76,7 +76,7 @@ def test_training_process_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
     epochs = [event for event in events if event["event"] == "epoch"]
     assert [e["epoch"] for e in epochs] == [1, 2] and all(e["train_total"] > 0 for e in epochs)
     model = load_model(events[-1]["model"])
-    assert model.card["training"]["epochs"] == 2 and Path(events[-1]["model"]).parent == out
+    assert model.card.training.epochs == 2 and Path(events[-1]["model"]).parent == out
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process groups from /proc")

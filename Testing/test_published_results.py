@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from AttriVAELib import load_model
 from AttriVAELib.attention import DEFAULT_METHOD
 from AttriVAELib.constants import DEFAULT_ATTRIBUTES
 from AttriVAELib.demo import DemoSettings
-from AttriVAELib.io import to_json
 from AttriVAELib.provenance import code_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,21 +47,21 @@ def test_the_records_were_made_by_the_current_code(section):
 def test_the_shipped_demo_model_is_what_the_demo_makes_now():
     card = load_model(regenerate.DEMO_MODEL).card
     settings = DemoSettings()
-    expected = dataclasses.replace(settings.run_config(), attributes=DEFAULT_ATTRIBUTES).to_dict()
-    assert card["config"] == json.loads(to_json(expected)), "DemoSettings changed since the demo model was made"
-    synthetic = {k: v for k, v in card["data"]["synthetic"].items() if k not in ("generator", "library_version")}
+    expected = dataclasses.replace(settings.run_config(), attributes=DEFAULT_ATTRIBUTES)
+    assert card.config == expected, "DemoSettings changed since the demo model was made"
+    synthetic = {k: v for k, v in card.data.synthetic.items() if k not in ("generator", "library_version")}
     assert synthetic == {**settings.cohort_arguments(), "field_of_view_mm": 120.0}
-    assert card["provenance"]["code"] == code_fingerprint(), (
+    assert card.provenance.code == code_fingerprint(), (
         "the code that makes models changed since the shipped demo model was made; run "
         "python scripts/regenerate_results.py --work DIR --only demo,science")
 
 
 def test_the_published_demo_numbers_are_the_shipped_models():
     card, record = load_model(regenerate.DEMO_MODEL).card, regenerate.load_record("demo")
-    assert record["summary"] == card["test"] and record["best_epoch"] == card["training"]["best_epoch"]
-    for name, rho in card["test"]["spearman"].items():  # and the demo printed them
+    assert record["summary"] == dataclasses.asdict(card.test) and record["best_epoch"] == card.training.best_epoch
+    for name, rho in card.test.spearman.items():  # and the demo printed them
         assert f"{name:24s} {rho:+.3f}" in record["printed"]
-    assert f"AUC {card['test']['auc']:.3f}, accuracy {card['test']['accuracy']:.3f}" in record["printed"]
+    assert f"AUC {card.test.auc:.3f}, accuracy {card.test.accuracy:.3f}" in record["printed"]
 
 
 def test_the_published_interpretation_is_the_shipped_models():

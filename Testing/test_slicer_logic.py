@@ -358,7 +358,7 @@ def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_coho
     assert chart is scene[0].GetFirstNodeByName("AttriVAE loss chart") and chart.GetNumberOfPlotSeriesNodes() == 2
     assert chart.GetNthPlotSeriesNode(0).GetTableNode().GetNumberOfRows() == 2
     logic.loadModel(status.model)
-    assert logic.bundle.card["training"]["epochs"] == 2
+    assert logic.bundle.card.training.epochs == 2
 
 
 def test_training_errors_and_cancel_reach_the_panel(logic, tiny_cohort: Path, tmp_path: Path) -> None:

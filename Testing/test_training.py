@@ -7,6 +7,7 @@ import torch
 
 from AttriVAELib import (
     InvalidConfigError,
+    RunConfig,
     TrainingDivergedError,
     load_cohort,
     load_model,
@@ -15,7 +16,9 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.bundle import read_safetensors
+from AttriVAELib.labels import EMIDEC_SCHEME
 from AttriVAELib.provenance import code_fingerprint
+from AttriVAELib.testing import run_config, synthetic_data
 from AttriVAELib.training import TrainingInterrupted, learning_rate
 
 pytestmark = pytest.mark.slow
@@ -52,19 +55,19 @@ def test_two_epochs_lower_the_loss_and_write_the_run_folder(two_epoch_run):
 def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
     bundle = load_model(two_epoch_run / "model.safetensors")
     card = bundle.card
-    assert bundle.attribute_names == list(cohort_and_names[1])
-    assert [a["dim"] for a in card["attributes"]] == list(range(7))
-    assert {"mean", "std", "min", "max", "latent_slope", "latent_intercept"} <= set(card["attributes"][0])
-    assert card["preprocess"]["mode"] == "physical" and card["preprocess"]["input_size"] == 32
-    assert card["preprocess"]["label_scheme"]["name"] == "emidec"
-    assert card["data"]["subjects"] == 24 and card["class_names"] == ["healthy", "MINF"]
-    assert sum(len(ids) for ids in card["data"]["split"].values()) == 24
-    assert card["training"]["best_epoch"] in (1, 2) and card["preset"] == "paper"
-    assert set(card["test"]["spearman"]) == set(cohort_and_names[1])
-    assert card["config"] == json.loads((two_epoch_run / "config.json").read_text())
-    assert card["data"]["synthetic"]["seed"] == 7  # tiny_cohort's synthetic.json
-    assert card["provenance"]["code"] == code_fingerprint()
-    assert {"cpu", "torch", "cores"} <= set(card["provenance"]["machine"])
+    assert bundle.attribute_names == tuple(cohort_and_names[1])
+    assert [a.dim for a in card.attributes] == list(range(7)) and all(a.has_line for a in card.attributes)
+    assert card.config.preprocess.mode == "physical" and card.config.model.input_size == 32
+    assert card.label_scheme == EMIDEC_SCHEME
+    assert card.data.subjects == 24 and card.class_names == ("healthy", "MINF")
+    split = card.data.split
+    assert len(split.train) + len(split.val) + len(split.test) == 24
+    assert card.training.best_epoch in (1, 2) and card.config.preset == "paper"
+    assert set(card.test.spearman) == set(cohort_and_names[1])
+    assert card.config == RunConfig.from_json(two_epoch_run / "config.json")
+    assert card.data.synthetic["seed"] == 7  # tiny_cohort's synthetic.json
+    assert card.provenance.code == code_fingerprint()
+    assert {"cpu", "torch", "cores"} <= set(card.provenance.machine)
 
 
 def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):
@@ -100,7 +103,7 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
     assert meta["state"]["epoch"] == 1
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     train(*cohort_and_names, tiny_config(2), out, resume=True)
-    assert load_model(out / "model.safetensors").card["training"]["epochs"] == 2
+    assert load_model(out / "model.safetensors").card.training.epochs == 2
 
 
 def test_a_used_run_folder_needs_resume(two_epoch_run, cohort_and_names):
@@ -133,7 +136,7 @@ def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
     with pytest.raises(TrainingInterrupted, match="after 0 finished epoch"):
         train(*cohort_and_names, tiny_config(2), out, progress=interrupt_at_once)
     train(*cohort_and_names, tiny_config(1), out, resume=True)
-    assert load_model(out / "model.safetensors").card["training"]["epochs"] == 1
+    assert load_model(out / "model.safetensors").card.training.epochs == 1
 
 
 def test_more_attributes_than_latent_dims(tmp_path, cohort_and_names):
@@ -202,16 +205,13 @@ def test_bf16_training_is_deterministic_at_32(cohort_and_names, tmp_path):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
-def test_validation_losses_leave_out_the_weight_penalty():
-    from AttriVAELib.benchmark import _random_data
+def test_validation_losses_leave_out_the_weight_penalty(tmp_path):
     from AttriVAELib.training import build_step
 
-    config = preset("official-code")  # the preset with an L1 weight penalty
-    config = dataclasses.replace(config, attributes=("a", "b"), model=dataclasses.replace(config.model, input_size=16),
-                                 train=dataclasses.replace(config.train, batch_size=4))
+    config = run_config(16, preset_name="official-code")  # the preset with an L1 weight penalty
     assert config.loss.l1_weight > 0
     step = build_step(config, torch.device("cpu"))
-    data, batch = _random_data(config), torch.arange(4)
+    data, batch = synthetic_data(config, tmp_path / "cohort")[1], torch.arange(4)
     assert float(step.losses(step.model, batch, data)["l1"]) == 0.0
     assert step.losses(step.model, batch, data, training=True)["l1"].item() > 0.0
 
@@ -228,15 +228,14 @@ def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort_and_
     assert not torch.equal(full["model.encoder.conv1.0.weight"], plain["model.encoder.conv1.0.weight"])
 
 
-def test_only_the_training_loss_sees_augmented_inputs():
-    from AttriVAELib.benchmark import _random_data
+def test_only_the_training_loss_sees_augmented_inputs(tmp_path):
     from AttriVAELib.training import build_step
 
-    config = dataclasses.replace(tiny_config(1, augment_probability=1.0, batch_size=4), attributes=("a", "b"))
-    config = dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=16, dropout=0.0))
+    config = run_config(16, augment_probability=1.0)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))
     step = build_step(config, torch.device("cpu"))
     step.model.eval()  # z = μ, running BatchNorm statistics: the same input gives the same loss
-    data, batch = _random_data(config), torch.arange(4)
+    data, batch = synthetic_data(config, tmp_path / "cohort")[1], torch.arange(4)
     validation = step.losses(step.model, batch, data)["recon"]
     flipped = dataclasses.replace(data, volumes=data.volumes.flip(-1).flip(-2).rot90(1, dims=(-2, -1)))
     assert torch.equal(step.losses(step.model, batch, data, training=True)["recon"],

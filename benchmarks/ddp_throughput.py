@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,9 +23,9 @@ import torch
 
 from AttriVAELib import distributed
 from AttriVAELib.acceleration import retain_freed_memory
-from AttriVAELib.benchmark import _config, _random_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
 from AttriVAELib.provenance import machine
+from AttriVAELib.testing import run_config, synthetic_data
 from AttriVAELib.training import build_step, resolve_device
 
 
@@ -41,9 +42,10 @@ def main() -> None:
 
     retain_freed_memory()  # as attrivae train
     context, device = distributed.setup(resolve_device(args.device))
-    config = _config(args.size, args.batch_size, args.compile, args.precision)
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=str(device)))
-    data = _random_data(config)
+    config = run_config(args.size, args.batch_size, compile_mode=args.compile, precision=args.precision,
+                        device=str(device))
+    with tempfile.TemporaryDirectory() as work:
+        data = synthetic_data(config, Path(work) / "cohort")[1]
     data = dataclasses.replace(data, volumes=data.volumes.to(device), labels=data.labels.to(device),
                                attributes=data.attributes.to(device))
     torch.manual_seed(0)

@@ -64,7 +64,7 @@ def _completeness(bundle: Any, data: PreparedData, count: int) -> dict[str, floa
 def run(model: Path, data_path: Path) -> dict[str, Any]:
     bundle = load_model(model)
     cohort, names = select_attributes(load_cohort(data_path), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.run_config())
+    data = prepare_data(cohort, names, bundle.card.config)
     everyone = np.arange(len(data.subject_ids))
     methods: dict[str, Any] = {}
     for method in ATTRIBUTION_METHODS:
@@ -72,7 +72,7 @@ def run(model: Path, data_path: Path) -> dict[str, Any]:
         scores = localisation(bundle, data, everyone, [method])[method]
         seconds = (time.perf_counter() - started) / len(everyone)
         methods[method] = {"seconds_per_subject": seconds, "attributes": len(names),
-                           "passes_per_subject": _passes(method, len(names), bundle.run_config().model.input_size),
+                           "passes_per_subject": _passes(method, len(names), bundle.card.config.model.input_size),
                            "scores": scores}
     mu, _ = encode_all(bundle.model, data.volumes, torch.device("cpu"))
     started = time.perf_counter()

@@ -64,11 +64,11 @@ def main() -> None:
             finished = (folder / "summary.json").is_file()
             bundle = load_model(folder / "model.safetensors" if finished else train(cohort, names, config, folder,
                                                                                   data=data))
-            scored = {"test split": (data, data.indices(bundle.card["data"]["split"]["test"]))}
+            scored = {"test split": (data, data.indices(bundle.card.data.split.test))}
             if independent is not None:
                 scored["independent"] = (independent, np.arange(len(independent.subject_ids)))
             runs[f"{label} seed {seed}"] = run = {
-                "precision": label, "seed": seed, "best_epoch": bundle.card["training"]["best_epoch"],
+                "precision": label, "seed": seed, "best_epoch": bundle.card.training.best_epoch,
                 "seconds": None if finished else time.perf_counter() - started,
                 **{where: _scores(bundle, *subset, names) for where, subset in scored.items()}}
             for where in scored:

@@ -60,9 +60,9 @@ def main() -> None:
         run = f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}"
         model_path = train(cohort, names, config, args.out / run, data=data)
         bundle = load_model(model_path, device)
-        test = data.indices(bundle.card["data"]["split"]["test"])
+        test = data.indices(bundle.card.data.split.test)
         metrics = evaluate(bundle, data, test, names, device).metrics
-        best_epoch = bundle.card["training"]["best_epoch"]
+        best_epoch = bundle.card.training.best_epoch
         results.append({"preset": name, "epochs": epochs, "learning_rate": rate, "best_epoch": best_epoch,
                          "seconds": time.perf_counter() - started, "metrics": metrics})
         r2 = " ".join(f"{metrics['interpretability'][n]['r2']:.2f}" for n in names)

@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
 from slicer_app import load_module  # noqa: E402
 
-from AttriVAELib.benchmark import _config, _untrained_bundle  # noqa: E402
 from AttriVAELib.provenance import machine  # noqa: E402
+from AttriVAELib.testing import run_config, untrained_bundle  # noqa: E402
 
 
 def _timed(action, repeats: int) -> list[float]:
@@ -48,7 +49,9 @@ def main() -> None:
     slicer.mrmlScene = slicer.vtkMRMLScene()
     slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(slicer.mrmlScene)
     logic = module.AttriVAELogic()
-    logic.bundle, logic.modelPath = _untrained_bundle(_config(args.size, 16, "off")), Path("untrained")
+    with tempfile.TemporaryDirectory() as work:
+        logic.bundle = untrained_bundle(run_config(args.size), Path(work) / "cohort")
+    logic.modelPath = Path("untrained")
     volume, segmentation = logic.generateSyntheticSample(seed=1)
     segments = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
     low, high, _ = logic.attributeRanges()["lv_volume_ml"]

@@ -13,6 +13,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 # name: (project's step or the baseline, precision, compile, freed memory retained)
@@ -35,10 +36,12 @@ def measure(name: str, size: int, batch_size: int, steps: int) -> float:
     path, precision, compile_mode, retained = PATHS[name]
     if retained:
         retain_freed_memory()
-    from AttriVAELib.benchmark import _baseline_step, _config, _default_step, _random_data, _seconds
+    from AttriVAELib.benchmark import _baseline_step, _default_step, _seconds
+    from AttriVAELib.testing import run_config, synthetic_data
 
-    config = _config(size, batch_size, compile_mode, precision)
-    data = _random_data(config)
+    config = run_config(size, batch_size, compile_mode=compile_mode, precision=precision)
+    with tempfile.TemporaryDirectory() as work:
+        data = synthetic_data(config, Path(work) / "cohort")[1]
     step = _baseline_step(config, data) if path == "baseline" else _default_step(config, data)[0]
     return _seconds(step, steps)
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -124,7 +125,7 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
     card = load_model(demo / "run" / "model.safetensors").card
     shutil.copyfile(demo / "run" / "model.safetensors", DEMO_MODEL)
     return _record("demo", [readme_main_command()], install_s=seconds["install"], demo_s=seconds["demo"],
-                   printed=printed, summary=card["test"], best_epoch=card["training"]["best_epoch"],
+                   printed=printed, summary=dataclasses.asdict(card.test), best_epoch=card.training.best_epoch,
                    report=_metrics(demo / "report" / "metrics.json"))
 
 
@@ -166,7 +167,7 @@ def regenerate_science(work: Path) -> dict[str, Any]:
         raise SystemExit(f"{here} holds no finished demo; run the demo section with this --work first")
     from AttriVAELib import load_model
 
-    made_by = load_model(here / "attrivae-demo" / "run" / "model.safetensors").card["provenance"]["code"]
+    made_by = load_model(here / "attrivae-demo" / "run" / "model.safetensors").card.provenance.code
     if made_by != code_fingerprint():  # the same code must make the demo's model and the cross-validated ones
         raise SystemExit(f"the demo in {here} was made by other code (fingerprint {made_by}, now "
                          f"{code_fingerprint()}); run the demo section again")
