@@ -26,7 +26,7 @@ _SOURCE_OF = {
     "Cohort": "datasets", "Subject": "datasets", "load_cohort": "datasets", "select_attributes": "datasets",
     "AttriVAEError": "errors", "InvalidConfigError": "errors", "InvalidDatasetError": "errors",
     "InvalidModelError": "errors", "InvalidVolumeError": "errors", "TrainingDivergedError": "errors",
-    "Evaluation": "evaluation", "evaluate": "evaluation",
+    "Evaluation": "evaluation", "evaluate_model": "evaluation",
     "traversal_fidelity": "fidelity",
     "attribute_to_latent": "interpretation", "decode": "interpretation", "encode": "interpretation",
     "interpolate": "interpretation", "latent_to_attribute": "interpretation", "predict": "interpretation",

@@ -182,6 +182,12 @@ class TestSummary:
     auc: float  # NaN when the test split holds one class only
     accuracy: float
 
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, Any]) -> TestSummary:
+        """From evaluation metrics (:func:`~AttriVAELib.evaluation.order_and_class_scores` or ``evaluate_model``)."""
+        return cls(metrics["subjects"], dict(metrics["spearman"]), metrics["classification"]["auc"],
+                   metrics["classification"]["accuracy"])
+
 
 @dataclass(frozen=True)
 class Provenance:

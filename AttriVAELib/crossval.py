@@ -24,7 +24,7 @@ from .config import RunConfig
 from .data import PreparedData, prepare_data
 from .datasets import Cohort
 from .errors import InvalidConfigError
-from .evaluation import evaluate
+from .evaluation import evaluate_model
 from .io import atomic_path, to_json
 from .progress import Progress
 from .splits import Split, stratified_folds
@@ -141,12 +141,10 @@ def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_na
     model_path = train(cohort, attribute_names, config, run_dir, data=data, split=None if resume_run else split,
                        progress=progress, resume=resume_run)
     bundle = load_model(model_path, device)
-    result = {"metrics": evaluate(bundle, data, split.test, attribute_names, device,
-                                  attribution_methods=(DEFAULT_METHOD,)).metrics}
+    result = {"metrics": evaluate_model(bundle, data, "test", device, attribution_methods=(DEFAULT_METHOD,)).metrics}
     if independent is not None:
-        other = data_of(independent, config)
-        result["independent"] = evaluate(bundle, other, np.arange(len(other.subject_ids)), attribute_names, device,
-                                         attribution_methods=(), fidelity=False).metrics
+        result["independent"] = evaluate_model(bundle, data_of(independent, config), "all", device,
+                                               attribution_methods=(), fidelity=False).metrics
     with atomic_path(run_dir / RUN_RESULT) as temporary:
         temporary.write_text(to_json(result, indent=2) + "\n")
 

@@ -25,7 +25,8 @@ class PreparedData:
 
     volumes: torch.Tensor  # (N, 1, S, S, S) float32 in [0, 1]
     labels: torch.Tensor  # (N,) float32 0/1
-    attributes: torch.Tensor  # (N, K) float32, column k ↔ latent dim k
+    attributes: torch.Tensor  # (N, K) float32 in attribute units, column k ↔ latent dim k
+    attribute_names: tuple[str, ...]  # (K,) the attributes' names, column order
     subject_ids: list[str]
     lv_masks: np.ndarray  # (N, S, S, S) bool LV masks on the cubes
     cavity_masks: np.ndarray  # (N, S, S, S) bool LV blood pool on the cubes (lv_masks minus myocardium)
@@ -57,6 +58,7 @@ def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunCo
         volumes=torch.stack([torch.from_numpy(p.volume) for p in prepared_subjects])[:, None],  # (N, 1, S, S, S)
         labels=torch.from_numpy(cohort.labels).float(),
         attributes=torch.from_numpy(cohort.attribute_matrix(attribute_names)).float(),
+        attribute_names=tuple(attribute_names),
         subject_ids=[s.subject_id for s in cohort.subjects],
         lv_masks=np.stack([p.lv_mask for p in prepared_subjects]),
         cavity_masks=np.stack([p.cavity_mask for p in prepared_subjects]),

@@ -1,8 +1,11 @@
-"""Evaluation of a trained model on a split of prepared data."""
+"""Evaluation of a trained model on subjects of prepared data: :func:`evaluate_model` is the one entry point
+(the CLI's report, cross-validation and the benchmarks use it); :func:`order_and_class_scores` is its cheap
+subset that training records in the model card. Both return metrics of the same shape."""
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "encode_all", "evaluate", "evaluate_split"]
+__all__ = ["SUBJECT_SELECTIONS", "Evaluation", "encode_all", "evaluate_model", "order_and_class_scores",
+           "select_subjects"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from . import metrics
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
 from .data import PreparedData
-from .errors import InvalidDatasetError
+from .errors import InvalidConfigError, InvalidDatasetError
 from .fidelity import FOREGROUND_THRESHOLD, traversal_fidelity
 from .localisation import localisation
 from .metrics import accuracy, roc_auc, spearman
@@ -23,6 +26,8 @@ from .model import AttriVAE
 from .progress import Progress
 
 MINIMUM_SUBJECTS = metrics.KSG_NEIGHBOURS + 2
+SUBJECT_SELECTIONS = ("auto", "test", "all")
+"""Which subjects to evaluate: the model's test split when the data hold it, else all (auto); the test split; all."""
 
 
 @torch.no_grad()
@@ -53,17 +58,44 @@ def _order_and_class_metrics(mu: np.ndarray, attributes: np.ndarray, labels: np.
     """Spearman ρ of latent dim k with attribute k, and the classifier's AUC and accuracy."""
     return {
         "spearman": {name: spearman(mu[:, k], attributes[:, k]) for k, name in enumerate(attribute_names)},
-        "auc": roc_auc(labels, probabilities),
-        "accuracy": accuracy(labels, probabilities),
+        "classification": {"accuracy": accuracy(labels, probabilities), "auc": roc_auc(labels, probabilities)},
     }
 
 
-def evaluate_split(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
-                   attribute_names: tuple[str, ...], device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Spearman ρ between latent dim k (μ) and attribute k, classifier AUC and accuracy on a split."""
+def select_subjects(bundle: ModelBundle, data: PreparedData, subjects: str | Sequence[str]) -> np.ndarray:
+    """(M,) positions in ``data`` of the subjects to evaluate: a selection of :data:`SUBJECT_SELECTIONS` or ids.
+
+    Raises:
+        InvalidConfigError: ``test`` where the data do not hold the model's test subjects, an unknown
+            selection, an id the data do not hold, or data prepared for other attributes than the model's.
+    """
+    if tuple(data.attribute_names) != tuple(bundle.attribute_names):
+        raise InvalidConfigError(f"the data hold the attributes {data.attribute_names}, the model regularises "
+                                 f"{bundle.attribute_names}; prepare the data with the model's attributes")
+    test = bundle.card.data.split.test
+    held = bool(test) and set(test) <= set(data.subject_ids)
+    if isinstance(subjects, str):
+        if subjects not in SUBJECT_SELECTIONS:
+            raise InvalidConfigError(f"subjects {subjects!r} is not one of {', '.join(SUBJECT_SELECTIONS)} "
+                                     f"or a list of subject ids")
+        if subjects == "test" and not held:
+            raise InvalidConfigError(f"subjects 'test': the data do not hold the model's {len(test)} test subjects "
+                                     f"(another cohort?); evaluate all")
+        subjects = test if subjects == "test" or (subjects == "auto" and held) else data.subject_ids
+    unknown = sorted(set(subjects) - set(data.subject_ids))
+    if unknown:
+        raise InvalidConfigError(f"the data hold no subject {unknown[0]!r} ({len(unknown)} unknown ids)")
+    return data.indices(list(subjects))
+
+
+def order_and_class_scores(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
+                           device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Spearman ρ between latent dim k (μ) and attribute k, classifier AUC and accuracy on ``indices``: the
+    ``subjects``, ``spearman`` and ``classification`` entries of :func:`evaluate_model`'s metrics, for any
+    number of subjects."""
     mu, probabilities = encode_all(bundle.model, data.volumes[indices], torch.device(device))
     return {"subjects": len(indices), **_order_and_class_metrics(
-        mu, data.attributes[indices].numpy(), data.labels[indices].numpy(), probabilities, attribute_names)}
+        mu, data.attributes[indices].numpy(), data.labels[indices].numpy(), probabilities, bundle.attribute_names)}
 
 
 @dataclass
@@ -79,12 +111,12 @@ class Evaluation:
     metrics: dict[str, Any]
 
 
-def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attribute_names: tuple[str, ...],
-             device: torch.device | str = "cpu", attribution_methods: Sequence[str] = ATTRIBUTION_METHODS,
-             attention_layer: str = DEFAULT_LAYER, progress: Progress | None = None,
-             fidelity: bool = True) -> Evaluation:
-    """Every metric of the paper on the subjects ``indices`` of ``data``, using μ, plus the checks of the
-    interpretation against ground truth: localisation of each attribution method's maps
+def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequence[str] = "auto",
+                   device: torch.device | str = "cpu", attribution_methods: Sequence[str] = ATTRIBUTION_METHODS,
+                   attention_layer: str = DEFAULT_LAYER, fidelity: bool = True,
+                   progress: Progress | None = None) -> Evaluation:
+    """Every metric of the paper on ``subjects`` of ``data`` (see :func:`select_subjects`), using μ, plus the
+    checks of the interpretation against ground truth: localisation of each attribution method's maps
     (:func:`~AttriVAELib.localisation.localisation`, none when ``attribution_methods`` is empty) and
     traversal fidelity (:func:`~AttriVAELib.fidelity.traversal_fidelity`, left out without ``fidelity``: it
     decodes 7 volumes per subject and attribute). Beside the disentanglement scores, ``ceiling`` holds the same
@@ -92,8 +124,10 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
     ``progress`` receives an ``evaluate`` event per subject whose attention maps were scored.
 
     Raises:
+        InvalidConfigError: see :func:`select_subjects`.
         InvalidDatasetError: fewer than 5 subjects (the KSG estimator needs more than k + 1 = 4).
     """
+    indices = select_subjects(bundle, data, subjects)
     if len(indices) < MINIMUM_SUBJECTS:
         raise InvalidDatasetError(f"evaluation needs at least {MINIMUM_SUBJECTS} subjects (KSG mutual information "
                                   f"uses {metrics.KSG_NEIGHBOURS} neighbours); this split has {len(indices)}")
@@ -103,11 +137,12 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
     attributes = data.attributes[indices].numpy().astype(np.float64)
     labels = data.labels[indices].numpy().astype(int)
     real = volumes[:, 0].numpy()
-    order_and_class = _order_and_class_metrics(mu, attributes, labels, probabilities, attribute_names)
+    names = bundle.attribute_names
+    order_and_class = _order_and_class_metrics(mu, attributes, labels, probabilities, names)
     interpretability = metrics.interpretability(mu, attributes)
     results: dict[str, Any] = {
         "subjects": len(indices),
-        "interpretability": {name: entry for name, entry in zip(attribute_names, interpretability)},
+        "interpretability": {name: entry for name, entry in zip(names, interpretability)},
         "interpretability_mean": float(np.mean([entry["r2"] for entry in interpretability])),
         "spearman": order_and_class["spearman"],
         **metrics.disentanglement(mu, attributes),
@@ -118,13 +153,13 @@ def evaluate(bundle: ModelBundle, data: PreparedData, indices: np.ndarray, attri
                                    for volume, mask in zip(recon, data.lv_masks[indices])])),
             "mmd": metrics.mmd(real, recon),
         },
-        "classification": {"accuracy": order_and_class["accuracy"], "auc": order_and_class["auc"]},
+        "classification": order_and_class["classification"],
     }
     if fidelity:
         geometries = [data.geometries[i] for i in indices]
         results["traversal_fidelity"] = traversal_fidelity(bundle, mu, geometries, real, attributes)
     if attribution_methods:
         results["localisation"] = localisation(bundle, data, indices, attribution_methods, attention_layer, progress)
-    return Evaluation([data.subject_ids[i] for i in indices], tuple(attribute_names), mu, attributes, labels,
+    return Evaluation([data.subject_ids[i] for i in indices], names, mu, attributes, labels,
                       probabilities, results)
 

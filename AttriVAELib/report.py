@@ -18,7 +18,7 @@ from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
 from .errors import AttriVAEError, InvalidConfigError
-from .evaluation import Evaluation, evaluate
+from .evaluation import Evaluation, evaluate_model
 from .fidelity import TRAVERSAL_STEPS
 from .interpretation import decode, traverse
 from .io import require_new_folder, staged_directory, to_json
@@ -69,16 +69,15 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
     test_ids = bundle.card.data.split.test
     held_out = bool(test_ids) and set(test_ids) <= {subject.subject_id for subject in cohort.subjects}
-    if subjects == "test" and not held_out:
+    if subjects == "test" and not held_out:  # before the data are prepared
         raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
     data = prepare_data(cohort, names, bundle.card.config, progress)
     use_test = subjects == "test" or (subjects == "auto" and held_out)
-    indices = data.indices(test_ids) if use_test else np.arange(len(data.subject_ids))
     if progress:
-        progress({"event": "note", "text": f"evaluating on {len(indices)} subjects "
-                                            f"({'the test split' if use_test else 'all'})"})
-    evaluation = evaluate(bundle, data, indices, tuple(names), torch_device, progress=progress)
-    return write_report(evaluation, bundle, data.volumes[indices][:, 0].numpy(), out_dir,
+        progress({"event": "note", "text": f"evaluating on {len(test_ids) if use_test else len(data.subject_ids)} "
+                                            f"subjects ({'the test split' if use_test else 'all'})"})
+    evaluation = evaluate_model(bundle, data, subjects, torch_device, progress=progress)
+    return write_report(evaluation, bundle, data.volumes[data.indices(evaluation.subject_ids)][:, 0].numpy(), out_dir,
                         f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")
 
 

@@ -41,7 +41,7 @@ from .constants import CLASS_NAMES
 from .data import PreparedData, prepare_data
 from .datasets import Cohort
 from .errors import InvalidConfigError, TrainingDivergedError
-from .evaluation import encode_all, evaluate_split
+from .evaluation import encode_all, order_and_class_scores
 from .io import atomic_path, to_json
 from .losses import total_loss
 from .model import AttriVAE, VAEOutput
@@ -155,11 +155,11 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
         context.barrier()
         return model_path
     best = load_model(model_path, device)
-    summary = evaluate_split(best, data, split.test, config.attributes, device)
+    summary = order_and_class_scores(best, data, split.test, device)
     _write_json(out_dir / "summary.json", {"split": "test", **summary})
     mu, _ = encode_all(best.model, data.volumes[split.train], device)  # the training line of each attribute
     final_card = dataclasses.replace(best.card.with_lines(data.attributes[split.train].numpy(), mu),
-                                     test=TestSummary(**summary), training=_training_card(state))
+                                     test=TestSummary.from_metrics(summary), training=_training_card(state))
     save_model(model_path, best.model, final_card)
     emit({"event": "done", "model": str(model_path), "test": summary})
     context.barrier()

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise, with_overrides
 from AttriVAELib.data import prepare_data
-from AttriVAELib.evaluation import evaluate
+from AttriVAELib.evaluation import evaluate_model, select_subjects
 from AttriVAELib.report import attribute_unit, write_report
 from AttriVAELib.splits import stratified_folds
 
@@ -22,7 +23,7 @@ def evaluated(tiny_run, eval_cohort):
     cohort, names = select_attributes(load_cohort(eval_cohort), bundle.attribute_names)
     data = prepare_data(cohort, names, bundle.card.config)
     test = data.indices(bundle.card.data.split.test)
-    return bundle, data, test, evaluate(bundle, data, test, tuple(names))
+    return bundle, data, test, evaluate_model(bundle, data, "test")
 
 
 def test_every_metric_is_reported(evaluated):
@@ -46,9 +47,28 @@ def test_every_metric_is_reported(evaluated):
 
 
 def test_too_few_subjects_is_a_clear_error(evaluated):
-    bundle, data, test, _ = evaluated
+    bundle, data, _, evaluation = evaluated
     with pytest.raises(InvalidDatasetError, match="at least 5 subjects"):
-        evaluate(bundle, data, test[:4], tuple(bundle.attribute_names))
+        evaluate_model(bundle, data, evaluation.subject_ids[:4])
+
+
+def test_the_subjects_are_chosen_by_name_or_by_id(evaluated):
+    bundle, data, test, evaluation = evaluated
+    assert evaluation.subject_ids == list(bundle.card.data.split.test)
+    assert list(select_subjects(bundle, data, "auto")) == list(test)  # the data hold the test split
+    assert list(select_subjects(bundle, data, "all")) == list(range(len(data.subject_ids)))
+    assert list(select_subjects(bundle, data, ["sub-003", "sub-001"])) == [3, 1]
+    with pytest.raises(InvalidConfigError, match="no subject 'sub-999'"):
+        select_subjects(bundle, data, ["sub-001", "sub-999"])
+    with pytest.raises(InvalidConfigError, match="'train' is not one of auto, test, all"):
+        select_subjects(bundle, data, "train")
+    others = dataclasses.replace(data, subject_ids=[f"other-{i}" for i in range(len(data.subject_ids))])
+    with pytest.raises(InvalidConfigError, match="do not hold the model's"):
+        select_subjects(bundle, others, "test")
+    assert len(select_subjects(bundle, others, "auto")) == len(data.subject_ids)  # another cohort: all of it
+    reordered = dataclasses.replace(data, attribute_names=data.attribute_names[::-1])
+    with pytest.raises(InvalidConfigError, match="prepare the data with the model's attributes"):
+        select_subjects(bundle, reordered, "all")
 
 
 def test_report_renders_with_all_figures(evaluated, tmp_path):

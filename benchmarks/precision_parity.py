@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from AttriVAELib import load_cohort, load_model, preset, select_attributes, train
 from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.data import PreparedData, prepare_data
-from AttriVAELib.evaluation import evaluate
+from AttriVAELib.evaluation import evaluate_model
 
 
 def main() -> None:
@@ -64,9 +63,9 @@ def main() -> None:
             finished = (folder / "summary.json").is_file()
             bundle = load_model(folder / "model.safetensors" if finished else train(cohort, names, config, folder,
                                                                                   data=data))
-            scored = {"test split": (data, data.indices(bundle.card.data.split.test))}
+            scored = {"test split": (data, "test")}
             if independent is not None:
-                scored["independent"] = (independent, np.arange(len(independent.subject_ids)))
+                scored["independent"] = (independent, "all")
             runs[f"{label} seed {seed}"] = run = {
                 "precision": label, "seed": seed, "best_epoch": bundle.card.training.best_epoch,
                 "seconds": None if finished else time.perf_counter() - started,
@@ -79,8 +78,8 @@ def main() -> None:
                                                      indent=2))
 
 
-def _scores(bundle, data: PreparedData, indices: np.ndarray, names: tuple[str, ...]) -> dict:
-    metrics = evaluate(bundle, data, indices, names, torch.device("cpu")).metrics
+def _scores(bundle, data: PreparedData, subjects: str, names: tuple[str, ...]) -> dict:
+    metrics = evaluate_model(bundle, data, subjects).metrics
     return {"r2": {n: metrics["interpretability"][n]["r2"] for n in names}, "auc": metrics["classification"]["auc"]}
 
 

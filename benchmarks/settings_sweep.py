@@ -22,7 +22,7 @@ from AttriVAELib import load_cohort, load_model, preset, select_attributes, trai
 from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.config import PRECISIONS, TrainConfig
 from AttriVAELib.data import prepare_data
-from AttriVAELib.evaluation import evaluate
+from AttriVAELib.evaluation import evaluate_model
 from AttriVAELib.training import resolve_device
 
 
@@ -60,8 +60,7 @@ def main() -> None:
         run = f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}"
         model_path = train(cohort, names, config, args.out / run, data=data)
         bundle = load_model(model_path, device)
-        test = data.indices(bundle.card.data.split.test)
-        metrics = evaluate(bundle, data, test, names, device).metrics
+        metrics = evaluate_model(bundle, data, "test", device).metrics
         best_epoch = bundle.card.training.best_epoch
         results.append({"preset": name, "epochs": epochs, "learning_rate": rate, "best_epoch": best_epoch,
                          "seconds": time.perf_counter() - started, "metrics": metrics})
