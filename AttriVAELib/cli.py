@@ -331,16 +331,12 @@ def _add_single_subject_options(command: argparse.ArgumentParser) -> None:
 
 
 def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Load --model and preprocess --image/--mask as the model expects."""
+    """--model, and --image/--mask preprocessed as it expects."""
     from .bundle import load_model
-    from .interpretation import preprocess_for
-    from .io import read_label_map, read_volume
-    from .labels import ACDC_SCHEME, EMIDEC_SCHEME
+    from .interpretation import preprocess_files
 
     bundle = load_model(args.model)
-    scheme = {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[args.labels]
-    image, mask = read_volume(args.image, "image"), read_label_map(args.mask, "mask")
-    return bundle, preprocess_for(bundle, image, mask, scheme, name=f"image {args.image}")
+    return bundle, preprocess_files(bundle, args.image, args.mask, args.labels)
 
 
 def _add_traverse(commands: Any) -> None:
@@ -354,7 +350,7 @@ def _add_traverse(commands: Any) -> None:
 
 
 def _traverse(args: argparse.Namespace) -> int:
-    from .interpretation import attribute_to_latent, encode, latent_to_attribute, traverse
+    from .interpretation import encode, training_range, traverse
 
     try:
         values = [_finite(v) for v in args.values.split(",")]
@@ -366,8 +362,8 @@ def _traverse(args: argparse.Namespace) -> int:
     volumes = traverse(bundle, mu[0], attribute, values, units=args.units)[:, 0].cpu().numpy()
     label = args.attribute if isinstance(attribute, str) else f"dim{attribute}"
     files = {f"traverse_{label}_{step:02d}.nii.gz": volume for step, volume in enumerate(volumes)}
-    if args.units == "attribute":  # the values actually decoded, after clamping to the training range
-        values = latent_to_attribute(bundle, attribute, attribute_to_latent(bundle, attribute, values)).tolist()
+    if args.units == "attribute":  # the values actually decoded
+        values = training_range(bundle, attribute, values).tolist()
     _write_volumes(args.out, files, prepared.geometry, {"attribute": args.attribute, "units": args.units,
                                                         "values": dict(zip(files, values))})
     return 0
@@ -404,15 +400,9 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[str, Any]) -> None:
-    """Write cube arrays resampled into the input image's geometry, plus an index.json, atomically."""
-    import SimpleITK as sitk
+    from .io import write_volumes_in_source
 
-    from .io import staged_directory, to_json
-
-    with staged_directory(out) as folder:
-        for name, array in files.items():
-            sitk.WriteImage(geometry.to_source(array), str(folder / name), useCompression=True)
-        (folder / "index.json").write_text(to_json(index, indent=2) + "\n")
+    write_volumes_in_source(out, files, geometry, index)
     print(f"wrote {len(files)} volumes to {out}")
 
 

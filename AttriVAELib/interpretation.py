@@ -28,6 +28,7 @@ __all__ = [
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
@@ -37,7 +38,8 @@ from .acceleration import autocast, resolve_precision, to_device
 from .bundle import ModelBundle
 from .card import AttributeCard
 from .errors import InvalidConfigError
-from .labels import EMIDEC_SCHEME, LabelScheme
+from .io import read_label_map, read_volume
+from .labels import ACDC_SCHEME, EMIDEC_SCHEME, LabelScheme
 from .model import AttriVAE
 from .preprocessing import PreprocessedVolume, preprocess
 
@@ -49,6 +51,18 @@ def preprocess_for(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
     """Preprocess one subject exactly as the bundle's training data were (mode, size, spacing, gamma)."""
     config = bundle.card.config
     return preprocess(image, labels, scheme, config.preprocess, config.model.input_size, name)
+
+
+def preprocess_files(bundle: ModelBundle, image: Path, mask: Path, scheme: str = "emidec") -> PreprocessedVolume:
+    """Read an image and its LV label map (label values of scheme ``emidec`` or ``acdc``) and preprocess them
+    for the bundle.
+
+    Raises:
+        InvalidVolumeError: a file that cannot be read or used (see :func:`~AttriVAELib.io.read_volume`).
+    """
+    labels = {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[scheme]
+    return preprocess_for(bundle, read_volume(image, "image"), read_label_map(mask, "mask"), labels,
+                          name=f"image {image}")
 
 
 def _model(model: ModelLike) -> AttriVAE:
@@ -150,6 +164,12 @@ def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Seque
         raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}; "
                                  f"traverse it in latent units")
     return entry.latent_slope * clamped + entry.latent_intercept
+
+
+def training_range(bundle: ModelBundle, attribute: int | str, values: Sequence[float]) -> np.ndarray:
+    """Attribute values clamped to the attribute's training range: what a traversal in attribute units decodes."""
+    entry = _card_entry(bundle, attribute)
+    return np.clip(np.asarray(values, dtype=np.float64), entry.minimum, entry.maximum)
 
 
 def latent_to_attribute(bundle: ModelBundle, attribute: int | str, latent: Sequence[float]) -> np.ndarray:

@@ -25,12 +25,15 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
 
 from .errors import InvalidDatasetError, InvalidVolumeError
+
+if TYPE_CHECKING:
+    from .preprocessing import CubeGeometry
 
 GEOMETRY_TOLERANCE = 1e-3
 """Relative tolerance on spacing/origin/direction when comparing an image with its mask."""
@@ -209,6 +212,21 @@ def check_same_geometry(image: sitk.Image, mask: sitk.Image, image_name: str, ma
             f"{image_name} and {mask_name} do not share one voxel grid ({'; '.join(problems)}); "
             f"resample the mask onto the image"
         )
+
+
+def write_volumes_in_source(out_dir: Path | str, cubes: dict[str, np.ndarray], geometry: CubeGeometry,
+                            index: dict[str, Any]) -> Path:
+    """Write each (S, S, S) cube array resampled into the source image's geometry as ``out_dir/NAME`` (NIfTI,
+    compressed), plus ``index.json`` holding ``index``; the folder appears complete or not at all.
+
+    Raises:
+        InvalidDatasetError: ``out_dir`` exists and is not empty.
+    """
+    with staged_directory(out_dir) as folder:
+        for name, array in cubes.items():
+            sitk.WriteImage(geometry.to_source(array), str(folder / name), useCompression=True)
+        (folder / "index.json").write_text(to_json(index, indent=2) + "\n")
+    return Path(out_dir)
 
 
 def to_json(data: Any, indent: int | None = None) -> str:

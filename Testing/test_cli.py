@@ -211,6 +211,19 @@ def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tm
     assert list(index["values"].values()) == pytest.approx([90.0, 120.0, maximum])
 
 
+def test_a_warning_is_printed_before_the_error_that_ends_the_command(tiny_run, eval_cohort, tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("not ours")
+    code, _, err = run(capsys, "traverse", "--model", str(tiny_run / "model.safetensors"), "--image",
+                       str(eval_cohort / "images" / "sub-002_ed.nii.gz"), "--mask",
+                       str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--attribute", "lv_volume_ml",
+                       "--values", "900", "--out", str(tmp_path / "taken"))
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("attrivae: warning: lv_volume_ml values outside the training range")
+    assert lines[-1].startswith("attrivae: error:") and "taken" in lines[-1]
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "not ours"
+
+
 @pytest.mark.parametrize(("method", "extra"), [("gradcam", ["--layer", "conv4"]), ("gradient-x-input", []),
                                                ("integrated-gradients", [])])
 def test_attention_writes_one_map_per_attribute(tiny_run, eval_cohort, tmp_path, capsys, method, extra):
