@@ -9,7 +9,7 @@ optimizer state and losses; its effect on the results is measured by ``benchmark
 from __future__ import annotations
 
 __all__ = ["PRECISIONS", "autocast", "bf16_supported", "compiled", "resolve_compile", "resolve_precision",
-           "retain_freed_memory", "to_device"]
+           "retain_freed_memory", "as_model_input"]
 
 import contextlib
 import ctypes
@@ -82,8 +82,8 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
     return torch.autocast(device.type, dtype=dtype)
 
 
-def to_device(volumes: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """(B, 1, S, S, S) volumes on ``device`` in channels-last 3D layout (the model's layout)."""
+def as_model_input(volumes: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(B, 1, S, S, S) volumes as the model takes them: on ``device``, in channels-last 3D memory layout."""
     return volumes.to(device, memory_format=torch.channels_last_3d)
 
 

@@ -37,6 +37,7 @@ from .errors import AttriVAEError, InvalidConfigError
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
     from .card import ModelCard
+    from .progress import ProgressEvent
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -252,10 +253,10 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {"model": {"input_size": args.size} if args.size is not None else {}, "train": train}
 
 
-def _print_json(event: dict[str, Any]) -> None:
+def _print_json(event: ProgressEvent) -> None:
     from .io import to_json
 
-    print(to_json(event), flush=True)
+    print(to_json(event.to_json()), flush=True)
 
 
 def _print_summary(model_path: Path, card: ModelCard) -> None:

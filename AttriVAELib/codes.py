@@ -28,7 +28,7 @@ from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
 from .interpretation import encode, latent_to_attribute, preprocess_for
 from .io import atomic_path, read_label_map, read_volume
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 
 INTERVAL_LEVEL = 0.95
 """Probability of the posterior interval (μ ± 1.96σ) that every table and the report use."""
@@ -165,7 +165,7 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
                                  _cell(coded["probability"][i]), _cell(coded["error"][i]), *per_attribute,
                                  *map(_cell, coded["mu"][i]), *map(_cell, coded["sigma"][i])])
             if progress:
-                progress({"event": "encode", "done": start + len(batch), "total": len(chosen)})
+                progress(ProgressEvent("encode", done=start + len(batch), total=len(chosen)))
     return Path(out_csv)
 
 

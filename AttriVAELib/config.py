@@ -137,7 +137,7 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    """Weights of L = recon + β·KL + α·BCE_mlp + γ·Σ_k AR_k (+ λ_L1·Σ|w|), paper Eq. 1."""
+    """Weights of L = recon + β·KL + α·BCE_classifier + γ·Σ_k AR_k (+ λ_L1·Σ|w|), paper Eq. 1."""
 
     reconstruction: Literal["bce", "mse"] = "bce"  # summed over voxels, averaged over the batch
     beta: float = 2.0  # KL weight β

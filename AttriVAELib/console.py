@@ -1,5 +1,5 @@
-"""Progress events (:mod:`AttriVAELib.progress`) shown to a person on a console: bars on a terminal, lines
-with elapsed and remaining time in logs."""
+"""Progress events (:class:`~AttriVAELib.progress.ProgressEvent`) shown to a person on a console: bars on a
+terminal, lines with elapsed and remaining time in logs."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from .progress import ProgressEvent
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-_PHASES = {  # event → (phase name, unit, key of the count done, key of the total)
-    "synth": ("synthesise", "subject", "done", "total"),
-    "preprocess": ("preprocess", "subject", "done", "total"),
-    "epoch": ("train", "epoch", "epoch", "epochs"),
-    "evaluate": ("attention localisation", "subject", "done", "total"),
-    "encode": ("encode", "subject", "done", "total"),
+_PHASES = {  # event kind → (phase name, unit counted by done/total)
+    "synth": ("synthesise", "subject"),
+    "preprocess": ("preprocess", "subject"),
+    "epoch": ("train", "epoch"),
+    "evaluate": ("attention localisation", "subject"),
+    "encode": ("encode", "subject"),
 }
 
 
@@ -73,17 +75,17 @@ class ConsoleProgress:
         self.created = clock()
         self.last_event = self.created  # a new phase started when the event before its first one came
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
+    def __call__(self, event: ProgressEvent) -> None:
+        kind = event.kind
         if kind in _PHASES:
-            self._count(kind, event)
+            self._count(event)
         elif kind == "batch" and self.bar is not None:
-            self.bar.set_postfix(loss=f"{event['total']:.4g}", ar=f"{event['ar']:.3f}", refresh=False)
+            self.bar.set_postfix(loss=f"{event.losses['total']:.4g}", ar=f"{event.losses['ar']:.3f}", refresh=False)
         elif kind == "compile":
             self._line("torch.compile: the first training steps compile the model (about a minute on 2 cores; "
                        "--compile off skips it)")
         elif kind == "note":
-            self._line(event["text"])
+            self._line(event.text)
         elif kind == "done":
             self.close()
         elif kind == "crossval":
@@ -91,9 +93,9 @@ class ConsoleProgress:
         if kind != "batch":  # a phase begins after the previous phase's last count, not inside an epoch
             self.last_event = self.clock()
 
-    def _count(self, kind: str, event: dict[str, Any]) -> None:
-        name, unit, done_key, total_key = _PHASES[kind]
-        done, total, now = int(event[done_key]), int(event[total_key]), self.clock()
+    def _count(self, event: ProgressEvent) -> None:
+        name, unit = _PHASES[event.kind]
+        done, total, now = event.done, event.total, self.clock()
         if self.phase is None or self.phase.name != name or done <= self.phase.done:
             self.close()
             self.phase = _Phase(name, unit, total, start_count=done - 1, started=self.last_event,
@@ -107,7 +109,7 @@ class ConsoleProgress:
             else:
                 self._line(f"{name}: {total} {unit}s")
         self.phase.done = done
-        note = _note(kind, event)
+        note = _note(event)
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
             if note:
@@ -119,13 +121,13 @@ class ConsoleProgress:
         if done == total:
             self.close()
 
-    def _finished_run(self, event: dict[str, Any]) -> None:
+    def _finished_run(self, event: ProgressEvent) -> None:
         now = self.clock()
         if self.runs is None:
-            self.runs = _Phase("cross-validate", "run", int(event["total"]), 0, self.created)
-        self.runs.done = int(event["done"])
+            self.runs = _Phase("cross-validate", "run", event.total, 0, self.created)
+        self.runs.done = event.done
         self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
-                   f"(finished {event['preset']}, seed {event['seed']}, fold {event['fold']})")
+                   f"(finished {event.text})")
 
     def _line(self, text: str) -> None:
         if self.bar is not None:
@@ -141,8 +143,8 @@ class ConsoleProgress:
         self.phase = None
 
 
-def _note(kind: str, event: dict[str, Any]) -> str:
+def _note(event: ProgressEvent) -> str:
     """The losses of a finished epoch, for the bar or the log line."""
-    if kind != "epoch":
+    if event.kind != "epoch":
         return ""
-    return f"train loss {event['train_total']:.4g}, validation {event['val_total']:.4g}"
+    return f"train loss {event.losses['train_total']:.4g}, validation {event.losses['val_total']:.4g}"

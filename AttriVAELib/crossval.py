@@ -26,7 +26,7 @@ from .datasets import Cohort
 from .errors import InvalidConfigError
 from .evaluation import evaluate_model
 from .io import atomic_path, to_json
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 from .splits import Split, stratified_folds
 from .training import CHECKPOINT, resolve_device, train
 
@@ -91,8 +91,8 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
                 runs.append({"preset": name, "seed": seed, "fold": fold,
                              **json.loads((run_dir / RUN_RESULT).read_text())})
                 if progress:
-                    progress({"event": "crossval", "preset": name, "seed": seed, "fold": fold,
-                              "done": len(runs), "total": seeds * len(configs) * folds})
+                    progress(ProgressEvent("crossval", done=len(runs), total=seeds * len(configs) * folds,
+                                           text=f"{name}, seed {seed}, fold {fold}"))
     results = {"folds": folds, "seeds": seeds, "presets": presets, "attributes": list(attribute_names),
                "independent": None if independent is None else str(independent.root),
                "summary": summarise(runs), "runs": runs}

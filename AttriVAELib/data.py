@@ -14,7 +14,7 @@ from .config import RunConfig
 from .datasets import Cohort
 from .io import read_label_map, read_volume
 from .preprocessing import CubeGeometry, preprocess
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunCo
                         subject.subject_id, 100 * (1 - prepared.lv_fraction_inside), config.preprocess.field_of_view_mm)
         prepared_subjects.append(prepared)
         if progress:
-            progress({"event": "preprocess", "done": index + 1, "total": len(cohort.subjects)})
+            progress(ProgressEvent("preprocess", done=index + 1, total=len(cohort.subjects)))
     has_infarct = all(p.infarct_mask is not None for p in prepared_subjects)
     return PreparedData(
         volumes=torch.stack([torch.from_numpy(p.volume) for p in prepared_subjects])[:, None],  # (N, 1, S, S, S)

@@ -20,7 +20,7 @@ from .config import RunConfig, preset
 from .errors import InvalidConfigError
 from .evaluation import MINIMUM_SUBJECTS
 from .io import require_new_folder
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 from .splits import stratified_split
 
 
@@ -98,7 +98,7 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
     data = out_dir / "data"
     make_cohort(data, progress=progress, **settings.cohort_arguments())
     if progress:
-        progress({"event": "note", "text": f"synthetic cohort: {settings.subjects} subjects in {data}"})
+        progress(ProgressEvent("note", text=f"synthetic cohort: {settings.subjects} subjects in {data}"))
     cohort, names = select_attributes(load_cohort(data, "csv"))
     model = train(cohort, names, config, out_dir / "run", progress=progress)
     report = write_evaluation(model, data, out_dir / "report", "csv", "test", progress=progress)

@@ -34,7 +34,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from .acceleration import autocast, resolve_precision, to_device
+from .acceleration import as_model_input, autocast, resolve_precision
 from .bundle import ModelBundle
 from .card import AttributeCard
 from .errors import InvalidConfigError
@@ -82,7 +82,7 @@ def _volumes(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tenso
     if tensor.shape[1:] != (1, size, size, size):
         raise InvalidConfigError(f"volume of shape {tuple(tensor.shape)} does not fit the model's "
                                  f"(B, 1, {size}, {size}, {size}) input; preprocess it with input_size={size}")
-    return to_device(tensor, _device(model))
+    return as_model_input(tensor, _device(model))
 
 
 @torch.no_grad()

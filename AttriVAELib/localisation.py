@@ -26,7 +26,7 @@ from .attention import attention
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
 from .data import PreparedData
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 
 STRUCTURE_OF_ATTRIBUTE = {
     "infarct_size_pct": "infarct",
@@ -104,7 +104,7 @@ def localisation(bundle: ModelBundle, data: PreparedData, indices: np.ndarray,
                 if structure is not None and structure.any():
                     scores[method][name].append(localisation_scores(maps[name], structure, data.lv_masks[index]))
         if progress:
-            progress({"event": "evaluate", "done": done, "total": len(indices)})
+            progress(ProgressEvent("evaluate", done=done, total=len(indices)))
     return {method: {name: _mean(entries) for name, entries in per_name.items() if entries}
             for method, per_name in scores.items()}
 

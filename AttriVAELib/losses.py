@@ -104,19 +104,19 @@ def total_loss(
             pairwise attribute loss sees the whole global batch (:func:`AttriVAELib.distributed.gather`).
 
     Returns:
-        ``recon``, ``kl``, ``mlp``, ``ar``, ``l1`` (unweighted) and ``total`` (weighted sum), all scalars.
+        ``recon``, ``kl``, ``classifier``, ``ar``, ``l1`` (unweighted) and ``total`` (weighted sum), all scalars.
     """
     terms = {
         "recon": reconstruction_loss(output.recon_logits, target, config.reconstruction),
         "kl": kl_divergence(output.mu, output.logvar),
-        "mlp": classifier_loss(output.logits, labels),
+        "classifier": classifier_loss(output.logits, labels),
         "ar": attribute_regularization_loss(*_global(output.z[:, :attributes.shape[1]], attributes, gather),
                                             config.delta),
     }
     terms["l1"] = l1_penalty(model) if config.l1_weight > 0 and model is not None else target.new_zeros(())
     kl_weight = config.beta if beta is None else beta
     terms["total"] = (
-        terms["recon"] + kl_weight * terms["kl"] + config.alpha * terms["mlp"]
+        terms["recon"] + kl_weight * terms["kl"] + config.alpha * terms["classifier"]
         + config.gamma * terms["ar"] + config.l1_weight * terms["l1"]
     )
     return terms

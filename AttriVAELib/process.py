@@ -2,8 +2,8 @@
 and a runner that can be polled without blocking and cancelled.
 
 The child is ``python -m AttriVAELib train ... --progress json``: one JSON object per line on stdout (the
-events of :func:`AttriVAELib.training.train`: ``note``, ``preprocess``, ``compile``, ``batch``, ``epoch``,
-``done``; :mod:`AttriVAELib.progress` lists them), errors as one ``attrivae: error: ...`` line on stderr,
+:class:`~AttriVAELib.progress.ProgressEvent` of :func:`AttriVAELib.training.train`: ``note``, ``preprocess``,
+``compile``, ``batch``, ``epoch``, ``done``), errors as one ``attrivae: error: ...`` line on stderr,
 results as files in the run folder. The parent asks it to stop by writing :data:`CANCEL_REQUEST` to its
 stdin (the child then stops as on Ctrl-C, with a resumable checkpoint): one way on every OS, since Windows
 cannot deliver Ctrl-C to a process without a console window.
@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from .progress import ProgressEvent
 
 _WINDOWS = sys.platform == "win32"
 _CREATE_NO_WINDOW = 0x08000000
@@ -54,16 +56,15 @@ def training_command(data: Path | str, out: Path | str, *, data_format: str = "a
     return command
 
 
-def parse_progress(line: str) -> dict[str, Any] | None:
+def parse_progress(line: str) -> ProgressEvent | None:
     """One progress event from one output line, or None for any other line (logs, warnings, blank)."""
     text = line.strip()
     if not text.startswith("{"):
         return None
     try:
-        event = json.loads(text)
+        return ProgressEvent.from_json(json.loads(text))
     except json.JSONDecodeError:
         return None
-    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
 
 
 class TrainingProcess:
@@ -83,7 +84,7 @@ class TrainingProcess:
         self.process = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
                                         env=environment, **detached)
-        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._events: queue.Queue[ProgressEvent] = queue.Queue()
         self.stderr_lines: list[str] = []
         self.cancel_requested = False
         self._kill_at: float | None = None
@@ -103,7 +104,7 @@ class TrainingProcess:
         for line in stream:
             sink(line.rstrip("\n"))
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[ProgressEvent]:
         """Progress events received since the last call (never blocks)."""
         received = []
         while True:
@@ -187,7 +188,7 @@ class TrainingMonitor:
     def __init__(self, process: TrainingProcess, run_folder: Path | str) -> None:
         self.process = process
         self.run_folder = Path(run_folder)
-        self.epochs: list[dict[str, Any]] = []  # the ``epoch`` events so far
+        self.epochs: list[dict[str, float]] = []  # one row per finished epoch: ``epoch``, ``train_*``, ``val_*``
         self.model: str | None = None
         self._message = "starting…"
         self._fraction = 0.0
@@ -198,7 +199,7 @@ class TrainingMonitor:
         events = self.process.events()
         for event in events:
             self._follow(event)
-        new_epochs = sum(event["event"] == "epoch" for event in events)
+        new_epochs = sum(event.kind == "epoch" for event in events)
         status = TrainingStatus(self._fraction, self._message, new_epochs, finished, model=self.model)
         if not finished or self.model:
             return status
@@ -211,17 +212,17 @@ class TrainingMonitor:
             status.message = "failed"
         return status
 
-    def _follow(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
+    def _follow(self, event: ProgressEvent) -> None:
+        kind = event.kind
         if kind == "preprocess":
-            self._message = f"preprocessing {event['done']}/{event['total']}"
+            self._message = f"preprocessing {event.done}/{event.total}"
         elif kind == "compile":
             self._message = "compiling… (the first steps take a while)"
         elif kind == "epoch":
-            self.epochs.append(event)
-            self._fraction = event["epoch"] / event["epochs"]
-            self._message = (f"epoch {event['epoch']}/{event['epochs']}: train {event['train_total']:.4g}, "
-                             f"validation {event['val_total']:.4g}")
+            self.epochs.append({"epoch": event.done, **event.losses})
+            self._fraction = event.done / event.total
+            self._message = (f"epoch {event.done}/{event.total}: train {event.losses['train_total']:.4g}, "
+                             f"validation {event.losses['val_total']:.4g}")
         elif kind == "done":
-            self.model, self._fraction = event["model"], 1.0
-            self._message = f"finished: {event['model']}"
+            self.model, self._fraction = event.model, 1.0
+            self._message = f"finished: {event.model}"

@@ -1,29 +1,91 @@
-"""Progress of long commands: the events the library emits and their display on a console.
+"""Progress of long operations: one typed event, what each kind of it carries, and its JSON line.
 
-Long operations (``make_cohort``, ``prepare_data``, ``train``, ``evaluate``, ``cross_validate``) take a
-``progress`` callable and call it with one dict per event; ``event`` names the kind:
+Long operations (``make_cohort``, ``prepare_data``, ``train``, ``evaluate_model``, ``encode_cohort``,
+``cross_validate``) take a ``progress`` callable and call it with a :class:`ProgressEvent` per step;
+``kind`` says which fields it fills:
 
-=============  ==================================================================================
-``synth``      ``done``/``total`` subjects of a synthetic cohort written
-``preprocess`` ``done``/``total`` subjects read and preprocessed
-``compile``    the first training steps compile the model
-``batch``      one optimisation step: ``epoch``, ``step``/``steps`` and the loss terms
-``epoch``      one finished epoch: ``epoch``/``epochs``, ``train_*`` and ``val_*`` loss terms
-``done``       training finished: ``model`` path and ``test`` summary
-``evaluate``   ``done``/``total`` subjects whose attention maps were scored
-``crossval``   ``done``/``total`` cross-validation runs: ``preset``, ``seed``, ``fold``
-``note``       a line of information for the person watching: ``text``
-=============  ==================================================================================
+==============  ======================================================================================
+``synth``       ``done``/``total`` subjects of a synthetic cohort written
+``preprocess``  ``done``/``total`` subjects read and preprocessed
+``compile``     the first training steps compile the model
+``batch``       ``done``/``total`` optimisation steps of epoch ``epoch``; ``losses``: the step's loss terms
+``epoch``       ``done``/``total`` epochs; ``losses``: ``train_*`` and ``val_*`` terms of the finished epoch,
+                ``seconds`` it took, ``best_epoch`` so far
+``done``        training finished: ``model`` is the path of the model bundle
+``evaluate``    ``done``/``total`` subjects whose attention maps were scored
+``encode``      ``done``/``total`` subjects encoded
+``crossval``    ``done``/``total`` cross-validation runs; ``text`` names the run that finished
+``note``        ``text``: a line of information for the person watching
+==============  ======================================================================================
 
-:class:`~AttriVAELib.console.ConsoleProgress` shows them to a person.
+:class:`~AttriVAELib.console.ConsoleProgress` shows events to a person; ``attrivae train --progress json``
+writes each as one JSON line (:meth:`ProgressEvent.to_json`), which the Slicer module's
+:class:`~AttriVAELib.process.TrainingMonitor` reads back (:meth:`ProgressEvent.from_json`). No PyTorch here:
+the Slicer module imports this before PyTorch may be installed.
 """
 
 from __future__ import annotations
 
-__all__ = ["Progress"]
+__all__ = ["KINDS", "Progress", "ProgressEvent"]
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-Progress = Callable[[dict[str, Any]], None]
-"""Receives the progress events of a long operation (see the module docstring)."""
+KINDS = ("synth", "preprocess", "compile", "batch", "epoch", "done", "evaluate", "encode", "crossval", "note")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a long operation (the module docstring says which fields each ``kind`` fills)."""
+
+    kind: str  # one of KINDS
+    done: int = 0  # units finished in this phase (subjects, steps, epochs, runs)
+    total: int = 0  # units in this phase
+    epoch: int = 0  # batch: the 1-based epoch the step belongs to
+    losses: Mapping[str, float] = field(default_factory=dict)  # loss terms, summed over voxels, per subject
+    seconds: float = 0.0  # epoch: wall time of the epoch
+    best_epoch: int | None = None  # epoch: the 1-based epoch of the best validation loss so far
+    model: str = ""  # done: path of the model bundle
+    text: str = ""  # note: the line to show; crossval: the run that finished
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"progress event kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"event": kind, ...}`` with the fields that differ from their defaults (JSON-serialisable)."""
+        fields = {item.name: getattr(self, item.name) for item in dataclasses.fields(self) if item.name != "kind"}
+        defaults = ProgressEvent(self.kind)
+        return {"event": self.kind, **{name: dict(value) if name == "losses" else value
+                                       for name, value in fields.items() if value != getattr(defaults, name)}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProgressEvent | None:
+        """The event :meth:`to_json` wrote, or None for anything else (another JSON object, wrong types)."""
+        if not isinstance(data, dict) or data.get("event") not in KINDS:
+            return None
+        names = {item.name for item in dataclasses.fields(cls)} - {"kind"}
+        if set(data) - names - {"event"}:
+            return None
+        try:
+            event = cls(data["event"], **{name: value for name, value in data.items() if name != "event"})
+        except (TypeError, ValueError):
+            return None
+        return event if _well_typed(event) else None
+
+
+_TYPES = {"done": int, "total": int, "epoch": int, "seconds": (int, float), "model": str, "text": str}
+
+
+def _well_typed(event: ProgressEvent) -> bool:
+    return (all(isinstance(getattr(event, name), kind) and not isinstance(getattr(event, name), bool)
+                for name, kind in _TYPES.items())
+            and isinstance(event.losses, Mapping)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in event.losses.values())
+            and (event.best_epoch is None or type(event.best_epoch) is int))
+
+
+Progress = Callable[[ProgressEvent], None]
+"""Receives the progress events of a long operation."""

@@ -24,7 +24,7 @@ from .interpretation import decode, traverse
 from .io import require_new_folder, staged_directory, to_json
 from .localisation import STRUCTURE_OF_ATTRIBUTE
 from .metrics import DISENTANGLEMENT_METRICS
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 
 _UNITS = {"_ml": "mL", "_mm": "mm", "_pct": "%", "_g": "g", "_cm": "cm", "_kg": "kg"}
 
@@ -74,8 +74,8 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     data = prepare_data(cohort, names, bundle.card.config, progress)
     use_test = subjects == "test" or (subjects == "auto" and held_out)
     if progress:
-        progress({"event": "note", "text": f"evaluating on {len(test_ids) if use_test else len(data.subject_ids)} "
-                                            f"subjects ({'the test split' if use_test else 'all'})"})
+        progress(ProgressEvent("note", text=f"evaluating on {len(test_ids) if use_test else len(data.subject_ids)} "
+                                            f"subjects ({'the test split' if use_test else 'all'})"))
     evaluation = evaluate_model(bundle, data, subjects, torch_device, progress=progress)
     return write_report(evaluation, bundle, data.volumes[data.indices(evaluation.subject_ids)][:, 0].numpy(), out_dir,
                         f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")

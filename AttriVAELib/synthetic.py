@@ -34,7 +34,7 @@ from .constants import ATTRIBUTES_CSV, SYNTHETIC_JSON, EmidecLabel
 from .errors import InvalidConfigError
 from .io import staged_directory, to_json
 from .labels import EMIDEC_SCHEME
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 
 Phase = Literal["ed", "es"]
 _ANGLES = np.linspace(0.0, 2.0 * np.pi, 7200, endpoint=False)  # quadrature grid for mean_φ(R(φ)²)
@@ -373,7 +373,7 @@ def make_cohort(
             rows.append(_write_subject(staging, index, seed, size, infarct_probability, field_of_view_mm,
                                        slice_thickness_mm))
             if progress:
-                progress({"event": "synth", "done": index + 1, "total": subjects})
+                progress(ProgressEvent("synth", done=index + 1, total=subjects))
         with open(staging / ATTRIBUTES_CSV, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()

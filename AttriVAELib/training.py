@@ -32,7 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from . import __version__, distributed
-from .acceleration import autocast, compiled, resolve_compile, resolve_precision, to_device
+from .acceleration import as_model_input, autocast, compiled, resolve_compile, resolve_precision
 from .augmentation import random_in_plane_symmetry
 from .bundle import load_model, read_safetensors, save_model, write_safetensors
 from .card import TestSummary, TrainingCard, build_card
@@ -45,11 +45,15 @@ from .evaluation import encode_all, order_and_class_scores
 from .io import atomic_path, to_json
 from .losses import total_loss
 from .model import AttriVAE, VAEOutput
-from .progress import Progress
+from .progress import Progress, ProgressEvent
 from .splits import Split, oversample_minority, stratified_split
 
-LOSS_TERMS = ("total", "recon", "kl", "mlp", "ar")
+LOSS_TERMS = ("total", "recon", "kl", "classifier", "ar")
 CHECKPOINT = "checkpoint.safetensors"
+
+
+def _ignore(event: ProgressEvent) -> None:
+    """The progress of a caller that passed none, and of every process but the first under torchrun."""
 
 
 class TrainingInterrupted(Exception):
@@ -92,10 +96,10 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     context, device = distributed.setup(resolve_device(config.train.device))
     _check_run_folder(out_dir, resume)
     context.barrier()  # every process checked the folder before rank 0 writes to it
-    emit = (progress or (lambda event: None)) if context.is_main else (lambda event: None)
-    emit({"event": "note", "text": f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent dims: "
-                                   + ", ".join(f"{name}→{k}" for k, name in enumerate(attribute_names))})
-    data = data or prepare_data(cohort, attribute_names, config, emit)
+    progress = (progress or _ignore) if context.is_main else _ignore
+    progress(ProgressEvent("note", text=f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent "
+                                        f"dims: " + ", ".join(f"{name}→{k}" for k, name in enumerate(attribute_names))))
+    data = data or prepare_data(cohort, attribute_names, config, progress)
     if resume:
         split = _saved_split(out_dir, config, data)
     split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
@@ -103,11 +107,11 @@ def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, o
     if context.is_main and not resume:
         _warn_about_uninformative_data(data, split, config)
     with _torch_state(device), _out_of_memory_as_error(config, device):
-        return _run(cohort, config, data, split, out_dir, resume, device, emit, context)
+        return _run(cohort, config, data, split, out_dir, resume, device, progress, context)
 
 
 def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, out_dir: Path, resume: bool,
-         device: torch.device, emit: Progress, context: distributed.Distributed) -> Path:
+         device: torch.device, progress: Progress, context: distributed.Distributed) -> Path:
     """The training loop proper (see :func:`train`); only rank 0 writes files."""
     checkpoint_path, model_path = out_dir / CHECKPOINT, out_dir / "model.safetensors"
     labels = data.labels.numpy().astype(int)
@@ -127,12 +131,12 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
         _write_json(out_dir / "config.json", config.to_dict())
     card = build_card(config, cohort, data, split)
     if step.compiled and state["epoch"] < config.train.epochs:
-        emit({"event": "compile"})  # the first steps take a while
+        progress(ProgressEvent("compile"))  # the first steps take a while
 
     try:
         for epoch in range(state["epoch"], config.train.epochs):
             started = time.perf_counter()
-            train_losses = _train_epoch(step, data, train_indices, epoch, emit)
+            train_losses = _train_epoch(step, data, train_indices, epoch, progress)
             val_losses = _evaluate_losses(step, data, split.val)
             row = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in train_losses.items()},
                    **{f"val_{k}": v for k, v in val_losses.items()}, "seconds": time.perf_counter() - started}
@@ -146,7 +150,9 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
                     save_model(model_path, model, dataclasses.replace(card, training=_training_card(state)))
                 _save_checkpoint(checkpoint_path, model, optimizer, config, state)
                 _write_log(out_dir / "log.csv", state["history"])
-            emit({"event": "epoch", **row, "epochs": config.train.epochs, "best_epoch": state["best_epoch"]})
+            progress(ProgressEvent("epoch", done=epoch + 1, total=config.train.epochs, seconds=row["seconds"],
+                                   best_epoch=state["best_epoch"], losses={key: value for key, value in row.items()
+                                                                           if key.startswith(("train_", "val_"))}))
     except KeyboardInterrupt:
         raise TrainingInterrupted(state["epoch"], out_dir) from None
 
@@ -161,7 +167,7 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     final_card = dataclasses.replace(best.card.with_lines(data.attributes[split.train].numpy(), mu),
                                      test=TestSummary.from_metrics(summary), training=_training_card(state))
     save_model(model_path, best.model, final_card)
-    emit({"event": "done", "model": str(model_path), "test": summary})
+    progress(ProgressEvent("done", model=str(model_path)))
     context.barrier()
     return model_path
 
@@ -257,7 +263,7 @@ class Step:
         """Loss terms of ``batch`` (indices into ``data``) through ``network``. ``training`` adds what only the
         optimised loss has: random in-plane symmetries of the inputs, the L1 weight penalty and, under
         torchrun, the global-batch attribute loss."""
-        x = to_device(data.volumes[batch], self.device)
+        x = as_model_input(data.volumes[batch], self.device)
         if training:
             x = random_in_plane_symmetry(x, self.config.train.augment_probability)
         with autocast(self.device, self.precision):
@@ -304,7 +310,8 @@ def _epoch_order(indices: np.ndarray, seed: int, epoch: int) -> torch.Tensor:
     return torch.from_numpy(indices)[torch.randperm(len(indices), generator=generator)]
 
 
-def _train_epoch(step: Step, data: PreparedData, indices: np.ndarray, epoch: int, emit: Progress) -> dict[str, float]:
+def _train_epoch(step: Step, data: PreparedData, indices: np.ndarray, epoch: int,
+                 progress: Progress) -> dict[str, float]:
     """One pass over ``indices`` (this process's share of them under torchrun); returns mean loss terms."""
     config = step.config
     step.model.train()
@@ -326,8 +333,8 @@ def _train_epoch(step: Step, data: PreparedData, indices: np.ndarray, epoch: int
             raise TrainingDivergedError(f"epoch {epoch + 1}, step {number + 1}: {err}") from None
         for key in LOSS_TERMS:
             sums[key] += terms[key].item() * len(batch)
-        emit({"event": "batch", "epoch": epoch + 1, "step": number + 1, "steps": len(batches),
-              **{key: terms[key].item() for key in LOSS_TERMS}})
+        progress(ProgressEvent("batch", done=number + 1, total=len(batches), epoch=epoch + 1,
+                               losses={key: terms[key].item() for key in LOSS_TERMS}))
     count = sum(len(b) for b in batches)
     return {key: value / count for key, value in sums.items()}
 
@@ -392,7 +399,12 @@ def _load_checkpoint(path: Path, model: AttriVAE, optimizer: torch.optim.Optimiz
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return meta["state"]
+    state = meta["state"]
+    for row in state["history"]:  # checkpoints of 0.1.0 called the classifier's loss term "mlp"
+        for split in ("train", "val"):
+            if f"{split}_mlp" in row:
+                row[f"{split}_classifier"] = row.pop(f"{split}_mlp")
+    return state
 
 
 def _write_log(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -13,9 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+from AttriVAELib.progress import ProgressEvent  # importable: TrainingProcess puts the library on PYTHONPATH
 
-def emit(event: dict) -> None:
-    print(json.dumps(event), flush=True)
+
+def emit(event: ProgressEvent) -> None:
+    print(json.dumps(event.to_json()), flush=True)
 
 
 def main(out: str, epochs: int, model: str, stop_delay_s: float = 0.0) -> int:
@@ -29,8 +31,8 @@ def main(out: str, epochs: int, model: str, stop_delay_s: float = 0.0) -> int:
 
     threading.Thread(target=watch, daemon=True).start()
     Path(out).mkdir(parents=True, exist_ok=True)
-    emit({"event": "preprocess", "done": 1, "total": 1})
-    emit({"event": "compile"})
+    emit(ProgressEvent("preprocess", done=1, total=1))
+    emit(ProgressEvent("compile"))
     time.sleep(1.2)  # long enough for the panel's 0.5 s timer to show it
     for epoch in range(1, epochs + 1):
         if cancelled.is_set():
@@ -38,12 +40,12 @@ def main(out: str, epochs: int, model: str, stop_delay_s: float = 0.0) -> int:
             print(f"attrivae: training interrupted after {epoch - 1} finished epoch(s); continue with "
                   f"attrivae train --resume --out {out}", file=sys.stderr, flush=True)
             return 130
-        emit({"event": "epoch", "epoch": epoch, "epochs": epochs, "train_total": 10.0 / epoch,
-              "val_total": 12.0 / epoch})
+        emit(ProgressEvent("epoch", done=epoch, total=epochs, losses={"train_total": 10.0 / epoch,
+                                                                      "val_total": 12.0 / epoch}))
         time.sleep(0.1)
     target = Path(out) / "model.safetensors"
     shutil.copy(model, target)
-    emit({"event": "done", "model": str(target), "test": {}})
+    emit(ProgressEvent("done", model=str(target)))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from AttriVAELib.console import ConsoleProgress, format_duration
+from AttriVAELib.progress import ProgressEvent
 
 
 class Clock:
@@ -15,8 +16,8 @@ class Clock:
         return self.now
 
 
-def epoch(number: int, total: int) -> dict:
-    return {"event": "epoch", "epoch": number, "epochs": total, "train_total": 100.0 / number, "val_total": 2.5}
+def epoch(number: int, total: int) -> ProgressEvent:
+    return ProgressEvent("epoch", done=number, total=total, losses={"train_total": 100.0 / number, "val_total": 2.5})
 
 
 def test_durations_read_as_a_clock():
@@ -42,11 +43,11 @@ def test_logs_get_a_line_per_interval_with_elapsed_and_remaining_time():
 def test_the_first_epoch_counts_from_the_end_of_preprocessing_not_from_its_last_batch():
     clock, stream = Clock(), io.StringIO()
     progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
-    progress({"event": "preprocess", "done": 1, "total": 1})  # at 0 s
+    progress(ProgressEvent("preprocess", done=1, total=1))  # at 0 s
     for number in (1, 2):  # 10 s per epoch, batches every 4 s
         for step in (1, 2):
             clock.now += 4.0
-            progress({"event": "batch", "epoch": number, "step": step, "steps": 2, "total": 1.0, "ar": 0.1})
+            progress(ProgressEvent("batch", done=step, total=2, epoch=number, losses={"total": 1.0, "ar": 0.1}))
         clock.now += 2.0
         progress(epoch(number, 4))
     assert "train: 2/4 epochs (50 %), 0:20 elapsed, about 0:20 left" in stream.getvalue()
@@ -65,14 +66,14 @@ def test_phases_notes_and_cross_validation_runs():
     clock, stream = Clock(), io.StringIO()
     progress = ConsoleProgress(stream, interval=1e9, terminal=False, clock=clock)
     for done in (1, 2):
-        progress({"event": "preprocess", "done": done, "total": 2})
-    progress({"event": "note", "text": "evaluating on 5 subjects"})
-    progress({"event": "compile"})
+        progress(ProgressEvent("preprocess", done=done, total=2))
+    progress(ProgressEvent("note", text="evaluating on 5 subjects"))
+    progress(ProgressEvent("compile"))
     for run in (1, 2):
         for number in (1, 2):
             clock.now += 5.0
             progress(epoch(number, 2))
-        progress({"event": "crossval", "preset": "vae", "seed": 0, "fold": run - 1, "done": run, "total": 4})
+        progress(ProgressEvent("crossval", done=run, total=4, text=f"vae, seed 0, fold {run - 1}"))
     text = stream.getvalue()
     assert "preprocess: 2/2 subjects (100 %)" in text and "evaluating on 5 subjects\n" in text
     assert "torch.compile: the first training steps compile" in text

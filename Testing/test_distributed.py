@@ -78,7 +78,7 @@ def test_two_processes_compute_the_global_batch_loss_and_gradients(tmp_path: Pat
             raise AssertionError("the two processes did not finish within 120 s")
     parallel = dict(np.load(tmp_path / "ddp.npz"))
     assert set(parallel) == set(single)
-    for key in ("loss_total", "loss_recon", "loss_kl", "loss_mlp", "loss_ar"):
+    for key in ("loss_total", "loss_recon", "loss_kl", "loss_classifier", "loss_ar"):
         assert float(parallel[key]) == pytest.approx(float(single[key]), rel=1e-5), key
     # float32 sums in another order: compare relative to each tensor's norm; conv biases before a BatchNorm
     # have a zero gradient in exact arithmetic, so theirs is rounding noise on the scale of the largest one

@@ -92,7 +92,7 @@ def test_total_is_the_weighted_sum_of_the_terms():
     layer = torch.nn.Linear(2, 2)
     config = LossConfig(beta=2.0, alpha=0.5, gamma=7.0, delta=3.0, l1_weight=0.1)
     terms = total_loss(output, x, labels, attributes, config, model=layer)
-    expected = terms["recon"] + 2.0 * terms["kl"] + 0.5 * terms["mlp"] + 7.0 * terms["ar"] + 0.1 * terms["l1"]
+    expected = terms["recon"] + 2.0 * terms["kl"] + 0.5 * terms["classifier"] + 7.0 * terms["ar"] + 0.1 * terms["l1"]
     assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
     annealed = total_loss(output, x, labels, attributes, config, beta=0.0, model=layer)
     assert annealed["total"].item() == pytest.approx((expected - 2.0 * terms["kl"]).item(), rel=1e-6)
@@ -156,6 +156,6 @@ def test_the_compact_preset_weighs_the_loss_terms_as_the_paper():
     recon = 2 * math.log(2.0)  # BCE of p = 0.5 against 1, two voxels per volume
     kl = (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(1).mean()  # over all 16 dims
     ar = attribute_regularization_loss(mu[:, :7], attributes, 10.0)
-    mlp = classifier_loss(output.logits, labels)
+    classifier = classifier_loss(output.logits, labels)
     assert terms["recon"].item() == pytest.approx(recon, rel=1e-6)
-    assert terms["total"].item() == pytest.approx((recon + 2.0 * kl + mlp + 200.0 * ar).item(), rel=1e-6)
+    assert terms["total"].item() == pytest.approx((recon + 2.0 * kl + classifier + 200.0 * ar).item(), rel=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -12,20 +13,43 @@ import pytest
 
 from AttriVAELib import load_model
 from AttriVAELib.process import TrainingProcess, parse_progress, training_command
+from AttriVAELib.progress import ProgressEvent
 
 
 @pytest.mark.parametrize("line, expected", [
-    ('{"event": "epoch", "epoch": 3, "train_total": 1.5}', {"event": "epoch", "epoch": 3, "train_total": 1.5}),
-    ('  {"event": "done", "model": "m.safetensors"}\n', {"event": "done", "model": "m.safetensors"}),
+    ('{"event": "epoch", "done": 3, "total": 10, "losses": {"train_total": 1.5}}',
+     ProgressEvent("epoch", done=3, total=10, losses={"train_total": 1.5})),
+    ('  {"event": "done", "model": "m.safetensors"}\n', ProgressEvent("done", model="m.safetensors")),
     ("epoch 3/10: train 1.5", None),
     ("", None),
     ('{"epoch": 3}', None),  # not an event
     ('{"event": 3}', None),
+    ('{"event": "lunch"}', None),  # no such kind
+    ('{"event": "epoch", "done": "3"}', None),  # a field of the wrong type
+    ('{"event": "epoch", "losses": {"train_total": "high"}}', None),
+    ('{"event": "epoch", "weather": "fine"}', None),  # no such field
     ('{"event": "epoch", ', None),  # cut off
     ('["event"]', None),
 ])
-def test_parse_progress(line: str, expected: dict | None) -> None:
+def test_parse_progress(line: str, expected: ProgressEvent | None) -> None:
     assert parse_progress(line) == expected
+
+
+@pytest.mark.parametrize("event", [
+    ProgressEvent("note", text="starting"), ProgressEvent("compile"),
+    ProgressEvent("batch", done=2, total=9, epoch=1, losses={"total": 3.5, "ar": 0.25}),
+    ProgressEvent("epoch", done=4, total=80, losses={"train_total": 2.0, "val_total": 2.5}, seconds=3.25,
+                  best_epoch=4),
+    ProgressEvent("done", model="run/model.safetensors"), ProgressEvent("crossval", done=1, total=36, text="vae"),
+])
+def test_every_event_survives_its_json_line(event: ProgressEvent) -> None:
+    line = json.dumps(event.to_json())
+    assert parse_progress(line) == event and json.loads(line)["event"] == event.kind
+
+
+def test_an_unknown_kind_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="not one of"):
+        ProgressEvent("lunch")
 
 
 def test_training_command_names_every_choice() -> None:
@@ -53,12 +77,12 @@ def _live_members(group: int) -> list[int]:
     return members
 
 
-def _wait_for(process: TrainingProcess, kind: str, timeout_s: float = 120.0) -> list[dict]:
-    seen: list[dict] = []
+def _wait_for(process: TrainingProcess, kind: str, timeout_s: float = 120.0) -> list[ProgressEvent]:
+    seen: list[ProgressEvent] = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         seen += process.events()
-        if any(event["event"] == kind for event in seen) or not process.running:
+        if any(event.kind == kind for event in seen) or not process.running:
             return seen + process.events()
         time.sleep(0.05)
     raise AssertionError(f"no {kind!r} event within {timeout_s} s; stderr: {process.stderr_lines[-5:]}")
@@ -71,12 +95,12 @@ def test_training_process_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
                               env={**os.environ, "PYTHONPATH": ""})  # the runner itself points at this library
     assert process.wait(300) == 0, process.stderr_lines[-5:]
     events = process.events()
-    kinds = [event["event"] for event in events]
+    kinds = [event.kind for event in events]
     assert kinds.count("preprocess") == 24 and kinds.count("epoch") == 2 and kinds[-1] == "done"
-    epochs = [event for event in events if event["event"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["train_total"] > 0 for e in epochs)
-    model = load_model(events[-1]["model"])
-    assert model.card.training.epochs == 2 and Path(events[-1]["model"]).parent == out
+    epochs = [event for event in events if event.kind == "epoch"]
+    assert [e.done for e in epochs] == [1, 2] and all(e.losses["train_total"] > 0 for e in epochs)
+    model = load_model(events[-1].model)
+    assert model.card.training.epochs == 2 and Path(events[-1].model).parent == out
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process groups from /proc")
@@ -96,7 +120,7 @@ def test_cancel_interrupts_with_a_resumable_checkpoint(tiny_cohort: Path, tmp_pa
     assert code == 130, process.stderr_lines[-5:]
     assert not process.running and (out / "checkpoint.safetensors").is_file()
     assert any("resume" in line for line in process.stderr_lines)
-    assert events[-1]["event"] in ("epoch", "batch")
+    assert events[-1].kind in ("epoch", "batch")
     assert _live_members(process.process.pid) == []
 
 

@@ -15,7 +15,7 @@ from AttriVAELib import (
     select_attributes,
     train,
 )
-from AttriVAELib.bundle import read_safetensors
+from AttriVAELib.bundle import read_safetensors, write_safetensors
 from AttriVAELib.labels import EMIDEC_SCHEME
 from AttriVAELib.provenance import code_fingerprint
 from AttriVAELib.testing import run_config, synthetic_data
@@ -81,7 +81,13 @@ def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):
 def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_names):
     out = tmp_path / "resumed"
     train(*cohort_and_names, tiny_config(1), out)
+    tensors, meta = read_safetensors(out / "checkpoint.safetensors", "checkpoint")
+    for row in meta["state"]["history"]:  # as 0.1.0 wrote it: the classifier's loss term was called "mlp"
+        row["train_mlp"], row["val_mlp"] = row.pop("train_classifier"), row.pop("val_classifier")
+    write_safetensors(out / "checkpoint.safetensors", tensors, meta)
     train(*cohort_and_names, tiny_config(2), out, resume=True)
+    log = np.genfromtxt(out / "log.csv", delimiter=",", names=True)
+    assert np.isfinite(log["train_classifier"]).all() and np.isfinite(log["val_classifier"]).all()
     resumed, _ = read_safetensors(out / "checkpoint.safetensors")
     uninterrupted, _ = read_safetensors(two_epoch_run / "checkpoint.safetensors")
     assert resumed.keys() == uninterrupted.keys()
@@ -94,7 +100,7 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
     out = tmp_path / "interrupted"
 
     def interrupt_in_second_epoch(event):
-        if event["event"] == "batch" and event["epoch"] == 2:
+        if event.kind == "batch" and event.epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="after 1 finished epoch.*--resume"):
@@ -130,7 +136,7 @@ def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
     out = tmp_path / "early"
 
     def interrupt_at_once(event):
-        if event["event"] == "batch":
+        if event.kind == "batch":
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="after 0 finished epoch"):
