@@ -22,6 +22,18 @@ from AttriVAELib import (
 from AttriVAELib.synthetic import make_cohort
 from AttriVAELib.testing import run_config, untrained_bundle
 
+TRAINING_FIXTURES = {"tiny_run", "two_epoch_run"}
+"""Fixtures that train a model: a test that uses one (directly or through another fixture) is ``slow``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that trains, through the fixtures it depends on, so ``-m "not slow"`` is the
+    fast tier without anyone having to remember the marker (tests that compile or spawn processes carry it
+    themselves)."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -89,6 +89,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator switches are glibc's")
 def test_retained_memory_is_reused_without_page_faults() -> None:
     faults = {mode: int(subprocess.run([sys.executable, "-c", FAULTS_PER_REUSE, mode], capture_output=True,

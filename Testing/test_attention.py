@@ -74,6 +74,7 @@ def test_gradient_x_input_matches_a_manual_computation(random_model):
         np.testing.assert_allclose(maps[f"dim {dim}"], (x * gradient)[0, 0].numpy(), atol=1e-7)
 
 
+@pytest.mark.slow
 def test_integrated_gradients_match_a_manual_quadrature_and_are_complete(random_model):
     x = _masked_input()
     maps = attention(random_model, x, list(range(6)), method="integrated-gradients", steps=16, normalise=False)

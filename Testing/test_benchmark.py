@@ -18,6 +18,7 @@ from AttriVAELib.cli import main
 from AttriVAELib.testing import run_config, synthetic_data
 
 
+@pytest.mark.slow
 def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
     assert main(["bench", "--size", "16", "--batch-size", "4", "--steps", "1", "--json", str(tmp_path / "b.json")]) == 0
     printed = capsys.readouterr().out

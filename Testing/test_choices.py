@@ -20,6 +20,7 @@ def test_choice_lists_are_the_ones_the_library_accepts() -> None:
     assert choices.DEFAULT_LAYER in choices.ENCODER_LAYERS
 
 
+@pytest.mark.slow
 def test_the_panel_imports_load_neither_torch_nor_scipy() -> None:
     code = ("import sys; import AttriVAELib, AttriVAELib.choices, AttriVAELib.mrml, AttriVAELib.labels, "
             "AttriVAELib.constants; heavy = {'torch', 'scipy', 'safetensors', 'captum'} & set(sys.modules); "

@@ -64,6 +64,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_processes_compute_the_global_batch_loss_and_gradients(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = AttriVAE(MODEL)

@@ -141,14 +141,15 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
     assert any("resume" in line for line in process.stderr_lines)
 
 
+@pytest.mark.slow
 @needs_proc
 def test_cancel_kills_a_process_that_ignores_the_request(tmp_path: Path) -> None:
     stubborn = ("import signal, subprocess, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
                 "subprocess.Popen([sys.executable, '-c', 'import signal, time; "
                 "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)']); "
-                "print('{\"event\": \"started\"}', flush=True); time.sleep(60)")
+                "print('{\"event\": \"note\", \"text\": \"started\"}', flush=True); time.sleep(60)")
     process = TrainingProcess([sys.executable, "-c", stubborn])
-    _wait_for(process, "started", 30)
+    _wait_for(process, "note", 30)
     started = time.monotonic()
     process.cancel(grace_s=0.5)
     assert process.running  # still within the grace period
@@ -159,6 +160,7 @@ def test_cancel_kills_a_process_that_ignores_the_request(tmp_path: Path) -> None
     assert _live_members(process.process.pid) == []  # the grandchild went with it
 
 
+@pytest.mark.slow
 def test_failed_training_reports_its_one_line_error(tmp_path: Path) -> None:
     process = TrainingProcess(training_command(tmp_path / "missing", tmp_path / "run", epochs=1))
     assert process.wait(120) == 2

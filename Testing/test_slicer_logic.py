@@ -387,6 +387,7 @@ def _poll_until(logic, condition, timeout_s: float = 300):
     raise AssertionError("training did not reach the expected state in time")
 
 
+@pytest.mark.slow
 def test_the_in_slicer_self_test_passes_on_real_mrml(scene, monkeypatch: pytest.MonkeyPatch) -> None:
     """AttriVAETest (what `Slicer --testing` runs) with slicer.modules standing in for Slicer's module list."""
     import types

@@ -259,6 +259,7 @@ def test_cancel_returns_at_once_and_is_not_an_error(panel, tiny_run: Path, tmp_p
     assert _dialogs(caplog) == []
 
 
+@pytest.mark.slow
 def test_the_module_tests_as_slicers_test_runner_runs_them(panel) -> None:
     module = sys.modules["AttriVAE"]
     result = slicer_app.run_unit_test(module)
@@ -294,6 +295,7 @@ _WITHOUT_TORCH = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_the_panel_and_its_tests_without_torch() -> None:
     code = _WITHOUT_TORCH.format(testing=str(TESTING))
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
@@ -315,6 +317,7 @@ def _python(version: str) -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+@pytest.mark.slow
 def test_the_module_file_on_slicer_5_8_shows_one_message() -> None:
     python = _python("3.9")  # Slicer 5.8 bundles Python 3.9
     if python is None:

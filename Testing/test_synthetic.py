@@ -23,6 +23,7 @@ def factors(seed: int, infarct_probability: float = 1.0):
     return sample_factors(np.random.default_rng(seed), infarct_probability)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_measured_volumes_match_analytic_at_1_5_mm(seed):
     f = factors(seed)
@@ -33,6 +34,7 @@ def test_measured_volumes_match_analytic_at_1_5_mm(seed):
         assert measured[name] == pytest.approx(truth[name], rel=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 5])
 def test_ejection_fraction_from_masks_matches_analytic(seed):
     f = factors(seed)
@@ -43,6 +45,7 @@ def test_ejection_fraction_from_masks_matches_analytic(seed):
     assert ejection_fraction(f) == pytest.approx(100 * (ed - es) / ed)
 
 
+@pytest.mark.slow
 def test_an_end_diastolic_image_tells_ef_only_in_part():
     ceiling = ef_ceiling_from_ed(subjects=60, draws=16, seed=1)
     # the ED radius and the infarct explain some of EF; the contraction drawn for end-systole the rest
