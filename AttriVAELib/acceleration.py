@@ -3,7 +3,7 @@ fallback to eager, channels-last 3D memory layout, and an allocator that keeps f
 
 bf16 autocast runs convolutions and matrix products in bfloat16 (8-bit mantissa) with float32 weights,
 optimizer state and losses; its effect on the results is measured by ``benchmarks/precision_parity.py``
-(README, "Speed").
+(docs/experiments.md); the speed of each setting by ``attrivae bench`` (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def retain_freed_memory() -> bool:
     """Make the C library keep the memory PyTorch frees and reuse it, instead of returning it to the system.
 
     A training step allocates and frees activations of up to hundreds of MB. glibc serves blocks over 32 MB
-    with fresh pages from the kernel and returns them on free, so every step pays page faults (measured in
-    docs/experiments.md, "Memory reuse": 44 % of an eager 80³ baseline step on one machine). With
+    with fresh pages from the kernel and returns them on free, so every step pays page faults (their cost is
+    measured in docs/experiments.md, "Memory reuse"). With
     mmap off (``M_MMAP_MAX`` 0) and trimming off (``M_TRIM_THRESHOLD`` −1), blocks freed by the main thread
     (which runs the training loop and, on CPUs, the backward pass) stay in its heap for the next step; the
     process's memory then stays at its peak, which is higher (fragmentation; measured by ``attrivae bench``).

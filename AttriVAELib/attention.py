@@ -14,7 +14,7 @@ z_k) of each requested attribute k, and is computed with Captum:
   voxels per axis.
 
 The default is the method that localises best on synthetic subjects with ground truth
-(``benchmarks/localisation.py``; the README's *Interpretation* section shows the table). Maps are scaled so
+(``benchmarks/localisation.py``; docs/interpretation.md shows the table). Maps are scaled so
 that max |map| = 1 (``normalise=False`` keeps raw attributions in μ_k units per voxel). All attributes of
 one subject are explained in one batch: one replica of the volume per attribute, each replica's target its
 own dim (integrated gradients: ``steps`` such batches, in chunks bounded by :data:`VOXELS_PER_PASS`).

@@ -1,6 +1,6 @@
 """Shape attributes measured on label maps, in physical units.
 
-Conventions (also in the README):
+Conventions (also in docs/data.md, "Attributes"):
 
 * ``lv_volume_ml`` / ``myo_volume_ml``: voxel count × voxel volume (= PyRadiomics ``VoxelVolume``), mL.
 * ``myo_mass_g``: 1.05 g/mL × myocardial volume.

@@ -120,4 +120,4 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> ModelBun
         detail = str(err).strip().splitlines()[0]
         raise InvalidModelError(
             f"weights in {path} do not match the architecture of its model card ({detail})") from err
-    return ModelBundle(model.to(device, memory_format=torch.channels_last_3d).eval(), card)  # see README, "Speed"
+    return ModelBundle(model.to(device, memory_format=torch.channels_last_3d).eval(), card)  # see docs/benchmarks.md

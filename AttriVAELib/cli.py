@@ -1,9 +1,10 @@
-"""Command-line interface: ``attrivae synth | train | evaluate | traverse | attention | crossval | bench | demo``.
+"""Command line: ``attrivae synth | train | evaluate | encode | traverse | attention | crossval | bench | demo``.
 
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
 during training exits with 130 after saving a resumable checkpoint. Warnings print as they happen; long
 commands show their progress with elapsed time and an estimate of the remaining time
-(:class:`~AttriVAELib.console.ConsoleProgress`).
+(:class:`~AttriVAELib.console.ConsoleProgress`). Every subcommand and option is documented in docs/cli.md
+(``Testing/test_docs.py`` checks that it matches the parser).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Configuration dataclasses and the named presets of the method.
 
-The paper and the official code disagree on several settings (see README, "Losses and presets"); both
-are offered as presets and ``paper`` is the default. The ablation presets of the paper's Tables 2–3
-(``vae``, ``beta-vae``, ``ar-vae``, ``attri-vae``) sit on top of the paper settings.
+The paper and the official code disagree on several settings (docs/presets-and-training.md, "Losses and
+presets"); both are offered as presets and ``paper`` is the default. The ablation presets of the paper's
+Tables 2–3 (``vae``, ``beta-vae``, ``ar-vae``, ``attri-vae``) sit on top of the paper settings.
 """
 
 from __future__ import annotations
@@ -291,7 +291,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "preprocess": {"mode": "official-code", "gamma": 5.0},
         "train": {"augment_probability": 0.1},
     },
-    # This project's recipe for small inputs (README, "Scientific result"): at 32³ the encoder's flattened
+    # This project's recipe for small inputs (docs/presets-and-training.md; docs/experiments.md, "Disentanglement
+    # levers"): at 32³ the encoder's flattened
     # features are only 16 numbers, so the official code's dropout on them blurs every attribute dim; and with
     # 57 free dims the attributes leak into dims nobody regularised. No dropout, 16 latent dims (9 free).
     "attri-vae-compact": {"model": {"latent_size": 16, "dropout": 0.0}},

@@ -1,7 +1,7 @@
 """Dataset layouts: folder+CSV (also the synthetic cohort), EMIDEC and ACDC.
 
 Every loader returns a :class:`Cohort`: subjects with an image, an LV label map, a binary class label
-(1 = myocardial infarction) and numeric attributes. Folder+CSV schema (README, "Data formats")::
+(1 = myocardial infarction) and numeric attributes. Folder+CSV schema (docs/data.md, "Data formats")::
 
     subject,image,mask,label[,image_es,mask_es][,<numeric attribute columns>...]
 

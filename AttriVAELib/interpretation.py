@@ -97,8 +97,8 @@ def encode(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> tuple[torch.
 def decode(model: ModelLike, z: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
     """(N, L) latent codes → (N, 1, S, S, S) float32 volumes in [0, 1], decoded in one batch.
 
-    ``precision="auto"`` decodes in bf16 where the hardware has it (about 2x faster on CPUs with AVX-512-BF16;
-    voxel values within 0.006 of float32 on the demo model): the Slicer module's live sliders use it."""
+    ``precision="auto"`` decodes in bf16 where the hardware has it, faster and slightly less exact than float32
+    (measured in docs/benchmarks.md): the Slicer module's live sliders use it. The result is float32 either way."""
     net = _model(model)
     device = _device(net)
     with autocast(device, resolve_precision(precision, device)):

@@ -1,9 +1,10 @@
 """Metrics of disentanglement, interpretability, reconstruction and classification (paper §3.4).
 
 Z is (N, L) latent codes (we use μ: deterministic), A is (N, K) attribute values, N subjects. Unless said
-otherwise the definitions follow the AR-VAE reference evaluation, which Attri-VAE most likely used (README,
-"Metrics"); each function names its variant. Written here because no maintained library implements the
-AR-VAE set (interpretability and SCC exist nowhere) and the reference code fails on numpy 2.
+otherwise the definitions follow the AR-VAE reference evaluation, which Attri-VAE most likely used
+(docs/interpretation.md, "Metrics"); each function names its variant. Written here because no maintained
+library implements the AR-VAE set (interpretability and SCC exist nowhere) and the reference code fails on
+numpy 2.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Attri-VAE network: a 3D convolutional β-VAE with an MLP classifier on the latent code.
 
-Layer table: Cetin et al. 2023 §3.3 and the official code (see README, "Model"). Shapes use
+Layer table: Cetin et al. 2023 §3.3 and the official code (docs/presets-and-training.md, "Model"). Shapes use
 B = batch, S = input cube edge (voxels), L = latent size; volumes are (B, 1, S, S, S) with axes
 (D, H, W) = (k, j, i) of the cube grid.
 """
@@ -35,7 +35,7 @@ def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
 def _in_float32(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``block(x)`` in float32 even under autocast. Used for the blocks that see the S/16 bottleneck grid:
     they cost under 2 % of the arithmetic, and on CPUs oneDNN's bf16 weight gradient of a 3D convolution
-    on a 2³ input is wrong and varies from run to run (measured with torch 2.13; docs/experiments.md)."""
+    on a 2³ input has been found wrong and different from run to run (docs/benchmarks.md, "Other measurements")."""
     with torch.autocast(x.device.type, enabled=False):
         return block(x.float())
 

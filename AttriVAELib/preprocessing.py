@@ -1,6 +1,6 @@
 """From a native image + label map to the network's input cube, keeping the geometry to map back.
 
-Steps (Cetin et al. 2023 §3.1 and the official code; README "Preprocessing"):
+Steps (Cetin et al. 2023 §3.1 and the official code; docs/data.md, "Preprocessing"):
 
 1. LV mask = cavity + myocardium (+ infarct, + no-reflow); the image is multiplied by it.
 2. ``physical`` mode (default, as the paper describes): the cube is a grid of ``input_size``³ isotropic

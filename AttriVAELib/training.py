@@ -289,7 +289,7 @@ class Step:
 def build_step(config: RunConfig, device: torch.device,
                context: distributed.Distributed | None = None) -> Step:
     """The default training path: the model in channels-last 3D layout (the same arithmetic, faster on
-    CPUs; README, "Speed"), Adam, autocast and compile as configured (by default bf16 where the hardware has
+    CPUs; docs/benchmarks.md), Adam, autocast and compile as configured (by default bf16 where the hardware has
     it, then compiled from 64³ up); under torchrun (``context.enabled``) global-batch BatchNorm,
     DistributedDataParallel and the gathered attribute loss."""
     parallel = context is not None and context.enabled

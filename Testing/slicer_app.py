@@ -24,7 +24,7 @@ from Slicer's and CTK's sources (Slicer v5.10.0 and main 583e9b37, CTK 868d56c7)
 
 Not modelled: painting, user input events (tests call the slots a click or drag would), Slicer's own
 widgets' internals (a ctkPathLineEdit has no browse dialog), translation catalogues (``tr`` returns the
-text), and what only a Slicer binary shows (README, "Slicer module").
+text), and what only a Slicer binary shows (docs/slicer.md, "Not verified without a Slicer binary").
 """
 
 from __future__ import annotations

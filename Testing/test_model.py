@@ -10,7 +10,7 @@ def count(module: torch.nn.Module) -> int:
 
 def test_paper_architecture_has_the_published_parameter_count():
     model = AttriVAE()
-    # encoder 133,542 + decoder 204,411 + MLP 2,721, from the layer table (README "Model")
+    # encoder 133,542 + decoder 204,411 + MLP 2,721, from the layer table (docs/presets-and-training.md, "Model")
     assert (count(model.encoder), count(model.decoder), count(model.classifier)) == (133_542, 204_411, 2_721)
     assert count(model) == 340_674
 

@@ -1,10 +1,12 @@
-"""The README's published numbers and the shipped demo model are what the current code makes.
+"""The published numbers (README.md, CONTRIBUTING.md, docs/) and the shipped demo model are what the current
+code makes.
 
 ``scripts/regenerate_results.py`` records every section's numbers in ``docs/results/<section>.json`` with the
-commit, machine and code fingerprint, renders the README from them and ships the demo's model. These tests
-fail when the README was edited by hand, when the shipped model's card no longer matches the demo's
-settings, or when code that makes models has changed since a section was made (then rerun the script for
-that section: ``python scripts/regenerate_results.py --work DIR --only SECTION``).
+commit, machine and code fingerprint, renders each section into its file (``RESULT_FILES``) from them and
+ships the demo's model. These tests fail when a rendered section was edited by hand or sits in the wrong
+file, when the shipped model's card no longer matches the demo's settings, or when code that makes models has
+changed since a section was made (then rerun the script for that section: ``python
+scripts/regenerate_results.py --work DIR --only SECTION``).
 """
 
 from __future__ import annotations
@@ -27,13 +29,28 @@ regenerate = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(regenerate)
 
 
+PUBLISHED = sorted({ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")})
+"""Every file that may hold rendered sections."""
+
+
 @pytest.mark.parametrize("section", regenerate.SECTIONS)
-def test_the_readme_shows_what_the_records_hold(section):
+def test_each_section_is_shown_once_in_its_own_file(section):
+    start, end = regenerate._markers(section)
+    holders = [path.relative_to(ROOT).as_posix() for path in PUBLISHED if start in path.read_text()]
+    assert holders == [regenerate.RESULT_FILES[section].relative_to(ROOT).as_posix()]
+    text = regenerate.RESULT_FILES[section].read_text()
+    assert text.count(start) == 1 and text.count(end) == 1 and text.index(start) < text.index(end)
+    assert f"\n{start}\n" in text and f"\n{end}\n" in text, "markers stand on lines of their own"
+
+
+@pytest.mark.parametrize("section", regenerate.SECTIONS)
+def test_each_file_shows_what_the_records_hold(section):
     record = regenerate.load_record(section)
     assert record["section"] == section and len(record["commit"]) == 40 and record["machine"]["cpu"]
     rendered = regenerate.RENDER[section](record)
-    assert regenerate.readme_block(section, (ROOT / "README.md").read_text()) == rendered, (
-        f"the README's {section} section differs from docs/results/{section}.json; run "
+    path = regenerate.RESULT_FILES[section]
+    assert regenerate.results_block(section, path.read_text()) == rendered, (
+        f"the {section} section of {path.relative_to(ROOT)} differs from docs/results/{section}.json; run "
         f"python scripts/regenerate_results.py --render")
 
 

@@ -1,7 +1,7 @@
 """Run the README's main command as a new user would: a fresh clone of the committed code, a fresh virtual
 environment, exactly the README's install (no extras), then the command itself.
 
-    python scripts/readme_install.py --short     # CI: the demo at tiny settings, to its report (about 2 min)
+    python scripts/readme_install.py --short     # CI: the demo at tiny settings, to its report (minutes)
     python scripts/readme_install.py             # the full demo, as the README states it
 
 The command is read from the README (the first line of its first code block), so the check follows the
@@ -38,7 +38,8 @@ def readme_main_command(readme: Path = ROOT / "README.md") -> str:
 
 
 def readme_test_command(readme: Path = ROOT / "README.md") -> str:
-    """The README's test command (*Development*): ``pip install ... && python -m pytest Testing -q``."""
+    """The README's test command, the first ``bash`` line that runs pytest (its second code block;
+    CONTRIBUTING.md): ``pip install ... && python -m pytest Testing -q``."""
     return next(line for line in readme_commands(readme) if "pytest" in line)
 
 

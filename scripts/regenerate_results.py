@@ -1,34 +1,37 @@
-"""Regenerate every result the README publishes, and the demo model shipped with the Slicer module, from the
-committed code; write each as JSON into docs/results/ (commands, commit, machine, code fingerprint, numbers)
-and render the README's result sections from those files.
+"""Regenerate every published result, and the demo model shipped with the Slicer module, from the committed
+code; write each as JSON into docs/results/ (commands, commit, machine, code fingerprint, numbers) and render
+each section into its file (:data:`RESULT_FILES`: README.md, CONTRIBUTING.md or a page of docs/) from those
+records, between the section's markers.
 
-    python scripts/regenerate_results.py --work WORK                      # every section (about 5 h)
+    python scripts/regenerate_results.py --work WORK                      # every section (hours; docs/benchmarks.md)
     python scripts/regenerate_results.py --work WORK --only demo,science  # some sections
-    python scripts/regenerate_results.py --render                         # only the README, from the JSON
+    python scripts/regenerate_results.py --render                         # only render the files, from the JSON
 
 Sections:
 
-- ``demo``: the README's main command as a new user runs it (``scripts/readme_install.py``: a fresh clone
-  of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints and its wall
-  time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
-- ``science``: ``attrivae crossval`` of the ablation presets and the demo's preset with the demo's training
-  settings on the demo's cohort (3 folds × 3 seeds), every model also evaluated on an independent
-  300-subject cohort (needs ``demo`` in the same WORK, made by the same code; hours on a 2-core CPU, and
-  resumable: run it again with the same WORK and finished runs are kept).
-- ``interpretation``: ``benchmarks/localisation.py`` with the shipped demo model on the independent cohort
-  (needs ``science`` in the same WORK): where each attribution method's maps land, their cost, and traversal
-  fidelity.
-- ``codes``: ``attrivae encode`` of the demo's test subjects with the demo's model (three example rows, the
-  coverage of the 95 % intervals) and ``benchmarks/encode_memory.py`` (peak memory against cohort size;
-  needs ``demo`` in the same WORK).
-- ``speed``: ``attrivae bench``, ``benchmarks/speed_paths.py`` and ``benchmarks/slicer_interactive.py``.
-- ``tests``: the README's test command in a fresh clone and virtual environment, with cold caches and again
-  warm, leaving out ``Testing/test_published_results.py`` (it checks the records being made).
+- ``demo`` (README.md): the README's main command as a new user runs it (``scripts/readme_install.py``: a
+  fresh clone of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints
+  and its wall time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
+- ``science`` (docs/results.md): ``attrivae crossval`` of the ablation presets and the demo's preset with
+  the demo's training settings on the demo's cohort (3 folds × 3 seeds), every model also evaluated on an
+  independent 300-subject cohort (needs ``demo`` in the same WORK, made by the same code; the longest
+  section, and resumable: run it again with the same WORK and finished runs are kept).
+- ``interpretation`` (docs/interpretation.md): ``benchmarks/localisation.py`` with the shipped demo model on
+  the independent cohort (needs ``science`` in the same WORK): where each attribution method's maps land,
+  their cost, and traversal fidelity.
+- ``codes`` (docs/interpretation.md): ``attrivae encode`` of the demo's test subjects with the demo's model
+  (three example rows, the coverage of the 95 % intervals) and ``benchmarks/encode_memory.py`` (peak memory
+  against cohort size; needs ``demo`` in the same WORK).
+- ``speed`` (docs/benchmarks.md): ``attrivae bench``, ``benchmarks/speed_paths.py`` and
+  ``benchmarks/slicer_interactive.py``.
+- ``tests`` (CONTRIBUTING.md): the README's test command in a fresh clone and virtual environment, with cold
+  caches and again warm, leaving out ``Testing/test_published_results.py`` (it checks the records being
+  made).
 
 It refuses a tree with uncommitted changes other than its own outputs: the records name the commit that made
 them. Sections time
-things, so keep the machine otherwise idle. ``Testing/test_published_results.py`` checks that the README
-shows what the records hold and that the records of ``demo``, ``science`` and ``speed`` were made by the
+things, so keep the machine otherwise idle. ``Testing/test_published_results.py`` checks that each
+section's file shows what the records hold and that the records of ``demo``, ``science`` and ``speed`` were made by the
 current code (their code fingerprint).
 """
 
@@ -73,7 +76,12 @@ CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES, "interpre
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
 PUBLISHED_RESULTS_TESTS = "Testing/test_published_results.py"  # not in the timed runs: it checks these records
-OUTPUTS = ("docs/results/", "README.md", "AttriVAE/Resources/Models/attrivae-demo.safetensors")
+RESULT_FILES = {"demo": README, "science": ROOT / "docs" / "results.md",
+                "interpretation": ROOT / "docs" / "interpretation.md", "codes": ROOT / "docs" / "interpretation.md",
+                "speed": ROOT / "docs" / "benchmarks.md", "tests": ROOT / "CONTRIBUTING.md"}
+"""The file each section is rendered into, between its markers (:func:`results_block`)."""
+OUTPUTS = ("docs/results/", *sorted({path.relative_to(ROOT).as_posix() for path in RESULT_FILES.values()}),
+           "AttriVAE/Resources/Models/attrivae-demo.safetensors")
 COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
 SCIENCE_PRESETS = ("beta-vae", "ar-vae", "attri-vae", DemoSettings.preset)
 SCIENCE_FOLDS, SCIENCE_SEEDS = 3, 3
@@ -270,7 +278,7 @@ REGENERATE: dict[str, Callable[[Path], dict[str, Any]]] = {
     "codes": regenerate_codes, "speed": regenerate_speed, "tests": regenerate_tests}
 
 
-# --------------------------------------------------------------------------------------------- README
+# ------------------------------------------------------------------------------------------ rendering
 def _machine_text(record: dict[str, Any]) -> str:
     m = record["machine"]
     return f"{m['cpu']} ({m['cores']} cores), torch {m['torch']}"
@@ -334,8 +342,8 @@ def render_science(record: dict[str, Any]) -> str:
     opening = (f"{record['folds']} stratified folds × {record['seeds']} seeds: every preset trains {runs} models on "
                f"the same folds; mean ± sd over those {runs} runs. Ground-truth code: the same metrics of a code whose "
                f"first dims are the standardised true attributes and the others noise, on the same subjects (the "
-               f"issue's \"ceiling\"; see *Metrics* for when a model can exceed it). Training time per model "
-               f"(minutes, this machine): {minutes}.")
+               f"issue's \"ceiling\"; see [Metrics](interpretation.md#ceiling) for when a model can exceed it). "
+               f"Training time per model (minutes, this machine): {minutes}.")
     parts = [opening, ""]
     for held_out, title in (("test", "Held-out test folds"), ("independent", "Independent cohort")):
         summary = record[held_out]
@@ -494,35 +502,53 @@ def _markers(section: str) -> tuple[str, str]:
             f"do not edit) -->", f"<!-- end of results: {section} -->")
 
 
-def readme_block(section: str, readme: str) -> str:
-    """The text between a section's markers in the README."""
+def results_block(section: str, text: str) -> str:
+    """The text between a section's markers in ``text`` (the content of its file, :data:`RESULT_FILES`).
+
+    Raises:
+        ValueError: ``text`` lacks either marker of ``section``.
+    """
     start, end = _markers(section)
-    if start not in readme or end not in readme:
-        raise ValueError(f"README.md lacks the markers of section {section!r}")
-    return readme.split(start, 1)[1].split(end, 1)[0].strip("\n")
+    if start not in text or end not in text:
+        raise ValueError(f"{RESULT_FILES[section].relative_to(ROOT)} lacks the markers of section {section!r}")
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
 
 
 def load_record(section: str) -> dict[str, Any]:
     return json.loads((RESULTS / f"{section}.json").read_text())
 
 
-def render_readme() -> None:
-    """Render every section that has a record; the others stay as they are."""
-    text = README.read_text()
+def render_results() -> list[Path]:
+    """Render every section that has a record into its file (:data:`RESULT_FILES`); sections without a record
+    stay as they are. Returns the files rendered into.
+
+    Raises:
+        SystemExit: a section's markers are missing or do not stand on lines of their own.
+    """
+    texts: dict[Path, str] = {}
     for section in (s for s in SECTIONS if (RESULTS / f"{s}.json").is_file()):
+        path = RESULT_FILES[section]
+        text = texts.get(path, path.read_text())
         start, end = _markers(section)
-        old = f"{start}\n{readme_block(section, text)}\n{end}"
+        try:
+            old = f"{start}\n{results_block(section, text)}\n{end}"
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
         if old not in text:
-            raise SystemExit(f"README.md: the {section} section's markers must stand on lines of their own")
-        text = text.replace(old, f"{start}\n{RENDER[section](load_record(section))}\n{end}")
-    README.write_text(text)
+            raise SystemExit(f"{path.relative_to(ROOT)}: the {section} section's markers must stand on lines of "
+                             f"their own")
+        texts[path] = text.replace(old, f"{start}\n{RENDER[section](load_record(section))}\n{end}")
+    for path, text in texts.items():
+        if text != path.read_text():
+            path.write_text(text)
+    return sorted(texts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="folder for the runs (reused: finished runs are not redone)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
-    parser.add_argument("--render", action="store_true", help="only render the README from docs/results")
+    parser.add_argument("--render", action="store_true", help="only render the result sections from docs/results")
     args = parser.parse_args()
     if not args.render:
         sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -539,8 +565,8 @@ def main() -> None:
             record = REGENERATE[section](args.work.resolve())
             (RESULTS / f"{section}.json").write_text(json.dumps(record, indent=2) + "\n")
             print(f"wrote {RESULTS / f'{section}.json'}", flush=True)
-    render_readme()
-    print(f"rendered the result sections of {README}")
+    rendered = render_results()
+    print(f"rendered the result sections of {', '.join(str(path.relative_to(ROOT)) for path in rendered)}")
 
 
 if __name__ == "__main__":
