@@ -16,7 +16,8 @@ memory of a training step per batch size (each measured in a fresh process).
 
 from __future__ import annotations
 
-__all__ = ["run_benchmark"]
+__all__ = ["baseline_step", "default_step", "format_table", "median_seconds", "peak_rss_mb", "run_benchmark",
+           "training_flops"]
 
 import os
 import resource
@@ -45,7 +46,7 @@ from .testing import run_config, synthetic_data, untrained_bundle
 from .training import Step, build_step
 
 
-def _seconds(action: Callable[[], Any], repeats: int) -> float:
+def median_seconds(action: Callable[[], Any], repeats: int) -> float:
     """Median wall time of ``action`` after one warm-up call."""
     action()
     times = []
@@ -58,10 +59,10 @@ def _seconds(action: Callable[[], Any], repeats: int) -> float:
 
 def _matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
     a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
-    return 2 * size**3 / _seconds(lambda: a @ b, 10) / 1e9
+    return 2 * size**3 / median_seconds(lambda: a @ b, 10) / 1e9
 
 
-def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
+def baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
     """One eager float32 channels-first training step: forward, loss, backward, Adam."""
     torch.manual_seed(0)
     model = AttriVAE(config.model).train()
@@ -76,7 +77,7 @@ def _baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
     return step
 
 
-def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], Step]:
+def default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], Step]:
     """One step of the project's training path (:func:`~AttriVAELib.training.build_step`), and that path."""
     torch.manual_seed(0)
     step = build_step(config, torch.device("cpu"))
@@ -84,7 +85,7 @@ def _default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], N
     return (lambda: step(batch, data, config.loss.beta)), step
 
 
-def _training_flops(config: RunConfig, data: PreparedData) -> float:
+def training_flops(config: RunConfig, data: PreparedData) -> float:
     """Floating-point operations of one training step (forward + backward), counted by PyTorch."""
     model = AttriVAE(config.model).train()
     with FlopCounterMode(display=False) as counter:
@@ -101,11 +102,11 @@ def _inference(config: RunConfig, repeats: int, work: Path) -> dict[str, float]:
     image, labels = synthetic_subject(seed=1, infarct=True)
     analysis = analyse_subject(bundle, image, labels)
     return {
-        "encode_s": _seconds(lambda: encode(bundle, analysis.prepared.volume), repeats),
-        "slider_update_s": _seconds(lambda: sitk.GetArrayViewFromImage(decode_in_source(
+        "encode_s": median_seconds(lambda: encode(bundle, analysis.prepared.volume), repeats),
+        "slider_update_s": median_seconds(lambda: sitk.GetArrayViewFromImage(decode_in_source(
             bundle, analysis.mu, analysis.prepared.geometry, precision="auto")), repeats),
-        "attention_all_s": _seconds(lambda: attention_in_source(bundle, analysis.prepared), max(3, repeats // 4)),
-        "analysis_with_attention_s": _seconds(
+        "attention_all_s": median_seconds(lambda: attention_in_source(bundle, analysis.prepared), max(3, repeats // 4)),
+        "analysis_with_attention_s": median_seconds(
             lambda: attention_in_source(bundle, analyse_subject(bundle, image, labels).prepared), max(3, repeats // 4)),
         "source_voxels": float(np.prod(image.GetSize())),
     }
@@ -115,17 +116,17 @@ def _peak_memory_mb(size: int, batch_size: int, precision: str) -> float:
     """Peak resident memory (MB) of a fresh process that runs two default training steps as ``attrivae train``
     does (freed memory retained), eagerly: compiling each batch size would take minutes."""
     code = (f"from AttriVAELib.acceleration import retain_freed_memory\nretain_freed_memory()\n"
-            f"import tempfile\nfrom AttriVAELib.benchmark import _default_step, _peak_rss_mb\n"
+            f"import tempfile\nfrom AttriVAELib.benchmark import default_step, peak_rss_mb\n"
             f"from AttriVAELib.testing import run_config, synthetic_data\n"
             f"config = run_config({size}, {batch_size}, precision={precision!r})\n"
             f"with tempfile.TemporaryDirectory() as work:\n"
-            f"    step, _ = _default_step(config, synthetic_data(config, work + '/cohort')[1])\n"
-            f"    step(); step()\nprint(_peak_rss_mb())")
+            f"    step, _ = default_step(config, synthetic_data(config, work + '/cohort')[1])\n"
+            f"    step(); step()\nprint(peak_rss_mb())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(result.stdout.split()[-1])
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak resident memory of this process in MB: VmHWM from /proc (ru_maxrss survives exec, so a child
     started by a big parent would report the parent's peak), ru_maxrss where there is no /proc."""
     if os.path.exists("/proc/self/status"):
@@ -146,12 +147,12 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     with tempfile.TemporaryDirectory() as work:
         data = synthetic_data(config, Path(work) / "cohort")[1]
         inference = _inference(config, repeats, Path(work))  # with the allocator the Slicer module's process has
-    baseline = _seconds(_baseline_step(config, data), steps)
+    baseline = median_seconds(baseline_step(config, data), steps)
     retained = retain_freed_memory()
-    baseline_retained = _seconds(_baseline_step(config, data), steps)
-    default_step, path = _default_step(config, data)
-    default = _seconds(default_step, steps)
-    flops = _training_flops(config, data)
+    baseline_retained = median_seconds(baseline_step(config, data), steps)
+    step, path = default_step(config, data)
+    default = median_seconds(step, steps)
+    flops = training_flops(config, data)
     peak_gflops = {"fp32": _matmul_gflops(torch.float32)}
     if path.precision == torch.bfloat16:
         peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
@@ -168,7 +169,7 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
                      "matmul_gflops": peak_gflops},
         "inference": inference,
         "peak_memory_mb": {str(b): _peak_memory_mb(size, b, precision) for b in memory_batch_sizes},
-        "process_peak_rss_mb": _peak_rss_mb(),
+        "process_peak_rss_mb": peak_rss_mb(),
     }
 
 

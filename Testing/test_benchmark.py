@@ -13,7 +13,7 @@ import torch
 
 from AttriVAELib import AttriVAE, ModelConfig
 from AttriVAELib.acceleration import bf16_supported
-from AttriVAELib.benchmark import _baseline_step, _default_step, _training_flops
+from AttriVAELib.benchmark import baseline_step, default_step, training_flops
 from AttriVAELib.cli import main
 from AttriVAELib.testing import run_config, synthetic_data
 
@@ -41,11 +41,11 @@ def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
 def test_baseline_and_default_paths_train_the_same_architecture(tmp_path: Path) -> None:
     config = run_config(16, 2)
     data = synthetic_data(config, tmp_path / "cohort")[1]
-    _baseline_step(config, data)()
-    _default_step(config, data)[0]()
+    baseline_step(config, data)()
+    default_step(config, data)[0]()
     parameters = sum(p.numel() for p in AttriVAE(ModelConfig(input_size=16)).parameters())
     assert parameters == sum(p.numel() for p in AttriVAE(config.model).parameters())
-    assert _training_flops(config, data) > 0
+    assert training_flops(config, data) > 0
 
 
 def test_bench_refuses_bad_sizes(capsys) -> None:

@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
-                        help="as train --precision (the README's table: fp32)")
+                        help="as train --precision (docs/experiments.md's table: fp32)")
     args = parser.parse_args()
 
     retain_freed_memory()  # as attrivae train

@@ -36,14 +36,14 @@ def measure(name: str, size: int, batch_size: int, steps: int) -> float:
     path, precision, compile_mode, retained = PATHS[name]
     if retained:
         retain_freed_memory()
-    from AttriVAELib.benchmark import _baseline_step, _default_step, _seconds
+    from AttriVAELib.benchmark import baseline_step, default_step, median_seconds
     from AttriVAELib.testing import run_config, synthetic_data
 
     config = run_config(size, batch_size, compile_mode=compile_mode, precision=precision)
     with tempfile.TemporaryDirectory() as work:
         data = synthetic_data(config, Path(work) / "cohort")[1]
-    step = _baseline_step(config, data) if path == "baseline" else _default_step(config, data)[0]
-    return _seconds(step, steps)
+    step = baseline_step(config, data) if path == "baseline" else default_step(config, data)[0]
+    return median_seconds(step, steps)
 
 
 def main() -> None:
