@@ -9,8 +9,8 @@ releases read new files); a card that does not validate raises :class:`InvalidMo
 
 from __future__ import annotations
 
-__all__ = ["AttributeCard", "DataCard", "ModelCard", "Provenance", "SubjectSplit", "TestSummary", "TrainingCard",
-           "build_card"]
+__all__ = ["AttributeCard", "DataCard", "ModelCard", "Provenance", "SubjectSplit", "SyntheticRecord", "TestSummary",
+           "TrainingCard", "build_card"]
 
 import dataclasses
 import math
@@ -153,6 +153,26 @@ class SubjectSplit:
 
 
 @dataclass(frozen=True)
+class SyntheticRecord:
+    """How a synthetic cohort was made: the arguments of :func:`~AttriVAELib.synthetic.make_cohort` (its
+    ``synthetic.json``)."""
+
+    generator: str  # the function that made it
+    library_version: str  # of the AttriVAE that made it
+    subjects: int
+    size: int  # in-plane pixels of the images
+    seed: int
+    infarct_probability: float
+    field_of_view_mm: float
+    slice_thickness_mm: float
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments of ``make_cohort`` that make the same cohort again."""
+        return {key: value for key, value in dataclasses.asdict(self).items()
+                if key not in ("generator", "library_version")}
+
+
+@dataclass(frozen=True)
 class DataCard:
     """The cohort the model was trained on."""
 
@@ -161,7 +181,7 @@ class DataCard:
     subjects: int
     class_counts: tuple[int, int]  # healthy, infarct
     split: SubjectSplit
-    synthetic: dict[str, Any] | None = None  # a synthetic cohort's generation record (its synthetic.json)
+    synthetic: SyntheticRecord | None = None  # how the cohort was made, when it is synthetic
 
 
 @dataclass(frozen=True)
@@ -245,7 +265,7 @@ class ModelCard:
             "preprocess": {**config["preprocess"], "input_size": self.config.model.input_size,
                            "label_scheme": self.label_scheme.to_dict()},
             "attributes": [entry.to_dict() for entry in self.attributes], "class_names": list(self.class_names),
-            "data": {**dataclasses.asdict(self.data), "split": dataclasses.asdict(self.data.split)},
+            "data": dataclasses.asdict(self.data),
             "model": config["model"]}
         if self.data.synthetic is None:
             del card["data"]["synthetic"]
@@ -325,9 +345,11 @@ def _data_card(data: Any) -> DataCard:
     if not (isinstance(counts, list) and len(counts) == 2):
         raise _Problem("data.class_counts", f"= {counts!r} is not two counts")
     split = _field(data, "split", "data")
-    synthetic = data.get("synthetic")
-    if synthetic is not None and not isinstance(synthetic, dict):
-        raise _Problem("data.synthetic", "is not a JSON object")
+    record = data.get("synthetic")
+    synthetic = None if record is None else SyntheticRecord(
+        **{item.name: _field(record, item.name, "data.synthetic") for item in dataclasses.fields(SyntheticRecord)})
+    if synthetic is not None and not _well_formed(synthetic):
+        raise _Problem("data.synthetic", f"= {record!r} does not record make_cohort's arguments")
     return DataCard(format=_text(_field(data, "format", "data"), "data.format"),
                     name=_text(_field(data, "name", "data"), "data.name"),
                     subjects=_whole(_field(data, "subjects", "data"), "data.subjects"),
@@ -335,6 +357,13 @@ def _data_card(data: Any) -> DataCard:
                     split=SubjectSplit(*(_texts(_field(split, part, "data.split"), f"data.split.{part}")
                                          for part in SPLIT_PARTS)),
                     synthetic=synthetic)
+
+
+def _well_formed(record: SyntheticRecord) -> bool:
+    texts, wholes = (record.generator, record.library_version), (record.subjects, record.size, record.seed)
+    numbers = (record.infarct_probability, record.field_of_view_mm, record.slice_thickness_mm)
+    return (all(isinstance(v, str) for v in texts) and all(type(v) is int for v in wholes)
+            and all(type(v) in (int, float) and math.isfinite(v) for v in numbers))
 
 
 def _provenance(card: dict[str, Any]) -> Provenance:
@@ -379,5 +408,5 @@ def build_card(config: RunConfig, cohort: Cohort, data: PreparedData, split: Spl
                       class_counts=tuple(np.bincount(cohort.labels, minlength=2).tolist()),  # type: ignore[arg-type]
                       split=SubjectSplit(*(tuple(data.subject_ids[i] for i in getattr(split, part))
                                            for part in SPLIT_PARTS)),
-                      synthetic=cohort.synthetic),
+                      synthetic=None if cohort.synthetic is None else SyntheticRecord(**cohort.synthetic)),
         provenance=Provenance(**provenance()), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

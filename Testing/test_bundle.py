@@ -62,7 +62,7 @@ def test_a_bundle_of_format_1_written_before_the_typed_card_still_loads():
     assert card.config.preset == "paper" and card.config.model.input_size == 16 and card.config.model.latent_size == 8
     assert card.attribute_names[:2] == ("lv_volume_ml", "myo_volume_ml") and card.attributes[0].unit == "mL"
     assert card.training.epochs == 1 and card.test.subjects == 2 and card.label_scheme.name == "emidec"
-    assert card.data.synthetic["seed"] == 5 and card.provenance.library_version == "0.1.0"
+    assert card.data.synthetic.seed == 5 and card.provenance.library_version == "0.1.0"
     _, raw = read_safetensors(FORMAT_1_BUNDLE)
     written = json.loads(to_json(card.to_dict()))  # what saving the card again writes: the same, plus units
     assert written == {**raw, "attributes": [{**entry, "unit": unit} for entry, unit in zip(

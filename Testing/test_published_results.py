@@ -66,7 +66,7 @@ def test_the_shipped_demo_model_is_what_the_demo_makes_now():
     settings = DemoSettings()
     expected = dataclasses.replace(settings.run_config(), attributes=DEFAULT_ATTRIBUTES)
     assert card.config == expected, "DemoSettings changed since the demo model was made"
-    synthetic = {k: v for k, v in card.data.synthetic.items() if k not in ("generator", "library_version")}
+    synthetic = card.data.synthetic.arguments()
     assert synthetic == {**settings.cohort_arguments(), "field_of_view_mm": 120.0}
     assert card.provenance.code == code_fingerprint(), (
         "the code that makes models changed since the shipped demo model was made; run "

@@ -65,7 +65,7 @@ def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
     assert card.training.best_epoch in (1, 2) and card.config.preset == "paper"
     assert set(card.test.spearman) == set(cohort_and_names[1])
     assert card.config == RunConfig.from_json(two_epoch_run / "config.json")
-    assert card.data.synthetic["seed"] == 7  # tiny_cohort's synthetic.json
+    assert card.data.synthetic.seed == 7  # tiny_cohort's synthetic.json
     assert card.provenance.code == code_fingerprint()
     assert {"cpu", "torch", "cores"} <= set(card.provenance.machine)
 
