@@ -153,7 +153,7 @@ def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: i
     fidelity = evaluation.metrics.get("traversal_fidelity", {}).get(name)
     measured = (f"; measured on the decoded volumes: ρ {fidelity['spearman']:.2f}, {fidelity['slope']:.2f} "
                 f"{attribute_unit(name) or 'units'} per requested {attribute_unit(name) or 'unit'}") if fidelity else ""
-    figure.suptitle(f"{name}: latent dim {entry['dim']} swept over the training range{measured}\n"
+    figure.suptitle(f"{name}: latent dim {entry.dim} swept over the training range{measured}\n"
                     f"rows 4-6: difference from the subject's reconstruction (±{scale:.2f})", fontsize=10)
     return _save(plt, figure, folder, f"traversal_{name}.png")
 

@@ -38,7 +38,7 @@ def _mu(model: AttriVAE, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("method", ATTRIBUTION_METHODS)
 def test_maps_for_every_attribute_are_scaled_cubes(bundle, subject, method):
     maps = attention(bundle, subject[1].volume, method=method)
-    assert list(maps) == bundle.attribute_names
+    assert tuple(maps) == bundle.attribute_names
     for values in maps.values():
         assert values.shape == (32, 32, 32) and values.dtype == np.float32
         assert np.abs(values).max() in (0.0, pytest.approx(1.0))

@@ -1,5 +1,7 @@
 import json
+import runpy
 import shutil
+import sys
 
 import pytest
 import SimpleITK as sitk
@@ -30,7 +32,7 @@ def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
                        "--epochs", "2", "--size", "32", "--attributes", "lv_volume_ml,ef_pct")
     assert code == 0, out
     bundle = load_model(tmp_path / "R" / "model.safetensors")
-    assert bundle.attribute_names == ["lv_volume_ml", "ef_pct"]
+    assert bundle.attribute_names == ("lv_volume_ml", "ef_pct")
     assert "dim  0  lv_volume_ml" in out
     code, out, _ = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"),
                        "--epochs", "3", "--resume")
@@ -290,3 +292,10 @@ def test_crossval_unknown_preset(tiny_cohort, tmp_path, capsys):
     code, _, err = run(capsys, "crossval", "--data", str(tiny_cohort), "--out", str(tmp_path / "cv"),
                        "--presets", "attri-vae,fast")
     assert_one_line_error(code, err, "unknown preset 'fast'")
+
+
+def test_python_dash_m_runs_the_command_line(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["attrivae", "synth", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("AttriVAELib", run_name="__main__")
+    assert exited.value.code == 0 and "--subjects" in capsys.readouterr().out

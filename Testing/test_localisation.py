@@ -93,4 +93,4 @@ def test_localisation_of_every_method_on_a_cohort(tiny_bundle, eval_cohort):
             assert row["enrichment"] > 0 and 0 <= row["pointing"] <= 1 and 0 <= row["outside_lv"] <= 1
     for method in ("gradient-x-input", "integrated-gradients"):  # zero outside the masked input
         assert max(row["outside_lv_max"] for row in result[method].values()) == 0.0
-    assert [e["done"] for e in events] == list(range(1, 7))
+    assert [e.done for e in events] == list(range(1, 7))
