@@ -238,9 +238,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
         config = preset(args.preset or "paper")
     if args.preset and args.preset != config.preset:
         config = config.with_preset(args.preset)
-    from .crossval import with_overrides  # belongs in config.py; moves there with the next change to it
-
-    return with_overrides(config, _flag_overrides(args))
+    return config.with_overrides(_flag_overrides(args))
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

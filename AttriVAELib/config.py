@@ -26,7 +26,7 @@ import json
 import math
 import numbers
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -269,6 +269,12 @@ class RunConfig:
         changed = {section: {key: value for key, value in mine[section].items() if value != own[section][key]}
                    for section in ("model", "loss", "preprocess", "train")}
         return RunConfig.from_dict({"preset": name, "attributes": mine["attributes"], **changed})
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]]) -> RunConfig:
+        """This config with the given fields replaced, per section ({"model": {"input_size": 32}, "train": {...}});
+        every section validates its new values (:class:`InvalidConfigError`)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **fields)
+                                            for section, fields in overrides.items() if fields})
 
     @classmethod
     def from_json(cls, path: Path) -> RunConfig:

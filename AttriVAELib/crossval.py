@@ -6,7 +6,7 @@ training or model selection (which uses a validation part drawn from the other f
 
 from __future__ import annotations
 
-__all__ = ["RUN_RESULT", "SETTINGS", "ceiling_groups", "cross_validate", "summarise", "with_overrides"]
+__all__ = ["RUN_RESULT", "SETTINGS", "ceiling_groups", "cross_validate", "summarise"]
 
 import dataclasses
 import json
@@ -63,7 +63,7 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
         raise InvalidConfigError(f"cross-validation folder {out_dir} is not empty; choose a new --out, or --resume")
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
-    configs = {name: with_overrides(base.with_preset(name), overrides or {}) for name in presets}
+    configs = {name: base.with_preset(name).with_overrides(overrides or {}) for name in presets}
     seed_list = range(base.train.seed, base.train.seed + seeds)
     # cut every seed's folds before anything is written: bad --folds fail first
     folds_of = {seed: stratified_folds(cohort.labels, folds, base.train.val_fraction, seed) for seed in seed_list}
@@ -101,13 +101,6 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     with atomic_path(out_dir / "crossval.json") as temporary:
         temporary.write_text(to_json(results, indent=2) + "\n")
     return results
-
-
-def with_overrides(config: RunConfig, overrides: Mapping[str, Mapping[str, Any]]) -> RunConfig:
-    """``config`` with the given fields replaced, per section ({"model": {"input_size": 32}, "train": {...}});
-    every section validates its new values."""
-    return dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **fields)
-                                          for section, fields in overrides.items() if fields})
 
 
 def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:

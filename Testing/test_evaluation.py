@@ -8,7 +8,7 @@ from test_training import tiny_config
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
 from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
-from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise, with_overrides
+from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate_model, select_subjects
 from AttriVAELib.report import attribute_unit, write_report
@@ -172,10 +172,10 @@ def test_summary_statistics():
 
 
 def test_overrides_apply_to_every_preset_even_where_they_equal_its_base():
-    base = with_overrides(RunConfig.from_dict({}), {"model": {"input_size": 32}, "train": {"augment_probability": 0.0}})
+    base = RunConfig.from_dict({}).with_overrides({"model": {"input_size": 32}, "train": {"augment_probability": 0.0}})
     rebased = base.with_preset("official-code")  # augmentation 0 is the paper's: rebasing does not carry it
     assert rebased.train.augment_probability == 0.1 and rebased.model.input_size == 32
-    explicit = with_overrides(rebased, {"train": {"augment_probability": 0.0}, "model": {}})
+    explicit = rebased.with_overrides({"train": {"augment_probability": 0.0}, "model": {}})
     assert explicit.train.augment_probability == 0.0 and explicit.loss.delta == 100.0
     with pytest.raises(InvalidConfigError, match="augment_probability"):
-        with_overrides(base, {"train": {"augment_probability": 2.0}})
+        base.with_overrides({"train": {"augment_probability": 2.0}})
