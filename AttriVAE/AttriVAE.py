@@ -429,8 +429,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         else:
             pip_ensure(load_requirements(REQUIREMENTS), prompt_install=askConfirmation, requester="AttriVAE")
 
-    def loadModel(self, path=None) -> dict:
-        """Load a model bundle (default: the shipped demo model); returns its model card."""
+    def loadModel(self, path=None):
+        """Load a model bundle (default: the shipped demo model); returns its card
+        (:class:`AttriVAELib.card.ModelCard`)."""
         self.ensureDependencies()
         from AttriVAELib import load_model
 

@@ -2,7 +2,7 @@
 
 Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``preprocess``), training
 (``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
-interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate``, ``metrics``) and its
+interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate_model``, ``metrics``) and its
 checks against ground truth (``localisation``, ``traversal_fidelity``).
 
 Names are imported on first use (PEP 562), so that ``import AttriVAELib.mrml`` or ``AttriVAELib.choices``

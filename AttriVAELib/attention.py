@@ -41,7 +41,7 @@ from captum.attr import InputXGradient, IntegratedGradients, LayerAttribution, L
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, DEFAULT_METHOD, ENCODER_LAYERS, SIGNED_METHODS
 from .errors import InvalidConfigError
-from .interpretation import ModelLike, _model, _volumes, attribute_index
+from .interpretation import ModelLike, attribute_index, model_input, network
 from .model import AttriVAE
 from .preprocessing import CubeGeometry
 
@@ -72,7 +72,7 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
     Raises:
         InvalidConfigError: unknown method, layer or attribute, or a batch of volumes.
     """
-    net = _model(model)
+    net = network(model)
     if method not in ATTRIBUTION_METHODS:
         raise InvalidConfigError(f"attention method {method!r} is unknown; "
                                  f"choose one of {', '.join(ATTRIBUTION_METHODS)}")
@@ -86,7 +86,7 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
         attributes = model.attribute_names
     dims = [attribute_index(model, a) for a in attributes]
     names = [a if isinstance(a, str) else f"dim {a}" for a in attributes]
-    x = _volumes(net, volume)
+    x = model_input(net, volume)
     if x.shape[0] != 1:
         raise InvalidConfigError(f"attention explains one volume at a time, got a batch of {x.shape[0]}")
     replicas = x.expand(len(dims), -1, -1, -1, -1).clone()  # (K, 1, S, S, S): replica k explains dim k

@@ -14,6 +14,7 @@ __all__ = ["AttributeCard", "DataCard", "ModelCard", "Provenance", "SubjectSplit
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -151,6 +152,11 @@ class SubjectSplit:
         """``train``, ``val``, ``test``, or ``""`` for a subject in none of them."""
         return next((part for part in SPLIT_PARTS if subject in getattr(self, part)), "")
 
+    def held_by(self, subject_ids: Iterable[str]) -> bool:
+        """Whether a cohort with these subject ids holds this split's test subjects: it is then the model's
+        training cohort (ids of another cohort may repeat some of them, but not its whole test split)."""
+        return bool(self.test) and set(self.test) <= set(subject_ids)
+
 
 @dataclass(frozen=True)
 class SyntheticRecord:
@@ -170,6 +176,20 @@ class SyntheticRecord:
         """Keyword arguments of ``make_cohort`` that make the same cohort again."""
         return {key: value for key, value in dataclasses.asdict(self).items()
                 if key not in ("generator", "library_version")}
+
+    @classmethod
+    def from_record(cls, record: Any) -> SyntheticRecord | None:
+        """The record of a ``synthetic.json`` (a dict), or None when it does not hold exactly these fields with
+        these types: it is provenance, which a model or a cohort can do without."""
+        names = [item.name for item in dataclasses.fields(cls)]
+        if not isinstance(record, dict) or sorted(record) != sorted(names):
+            return None
+        made = cls(**record)
+        texts, wholes = (made.generator, made.library_version), (made.subjects, made.size, made.seed)
+        numbers = (made.infarct_probability, made.field_of_view_mm, made.slice_thickness_mm)
+        well_typed = (all(isinstance(v, str) for v in texts) and all(type(v) is int for v in wholes)
+                      and all(type(v) in (int, float) and math.isfinite(v) for v in numbers))
+        return made if well_typed else None
 
 
 @dataclass(frozen=True)
@@ -297,7 +317,7 @@ class ModelCard:
             return cls._typed(card)
         except _Problem as problem:
             raise InvalidModelError(f"model card of {path}: {problem}; the file is damaged") from None
-        except AttriVAEError as err:  # the settings do not make a valid RunConfig
+        except (AttriVAEError, TypeError, ValueError) as err:  # settings that make no valid RunConfig or scheme
             detail = str(err).strip().splitlines()[0]
             raise InvalidModelError(f"model card of {path} does not describe a valid model ({detail}); "
                                     f"the file is damaged") from err
@@ -307,7 +327,9 @@ class ModelCard:
         model = _field(card, "model", "")
         if not isinstance(model, dict):
             raise _Problem("model", "is not a JSON object")
-        preprocess = dict(_field(card, "preprocess", ""))
+        preprocess = _field(card, "preprocess", "")
+        if not isinstance(preprocess, dict):
+            raise _Problem("preprocess", "is not a JSON object")
         scheme = _field(preprocess, "label_scheme", "preprocess")
         settings = card.get("config") or {"preset": card.get("preset", "paper"), "loss": card.get("loss", {}),
                                           "preprocess": {k: v for k, v in preprocess.items()
@@ -345,25 +367,13 @@ def _data_card(data: Any) -> DataCard:
     if not (isinstance(counts, list) and len(counts) == 2):
         raise _Problem("data.class_counts", f"= {counts!r} is not two counts")
     split = _field(data, "split", "data")
-    record = data.get("synthetic")
-    synthetic = None if record is None else SyntheticRecord(
-        **{item.name: _field(record, item.name, "data.synthetic") for item in dataclasses.fields(SyntheticRecord)})
-    if synthetic is not None and not _well_formed(synthetic):
-        raise _Problem("data.synthetic", f"= {record!r} does not record make_cohort's arguments")
     return DataCard(format=_text(_field(data, "format", "data"), "data.format"),
                     name=_text(_field(data, "name", "data"), "data.name"),
                     subjects=_whole(_field(data, "subjects", "data"), "data.subjects"),
                     class_counts=(_whole(counts[0], "data.class_counts"), _whole(counts[1], "data.class_counts")),
                     split=SubjectSplit(*(_texts(_field(split, part, "data.split"), f"data.split.{part}")
                                          for part in SPLIT_PARTS)),
-                    synthetic=synthetic)
-
-
-def _well_formed(record: SyntheticRecord) -> bool:
-    texts, wholes = (record.generator, record.library_version), (record.subjects, record.size, record.seed)
-    numbers = (record.infarct_probability, record.field_of_view_mm, record.slice_thickness_mm)
-    return (all(isinstance(v, str) for v in texts) and all(type(v) is int for v in wholes)
-            and all(type(v) in (int, float) and math.isfinite(v) for v in numbers))
+                    synthetic=SyntheticRecord.from_record(data.get("synthetic")))
 
 
 def _provenance(card: dict[str, Any]) -> Provenance:
@@ -397,7 +407,13 @@ def _test_summary(test: Any) -> TestSummary:
 
 def build_card(config: RunConfig, cohort: Cohort, data: PreparedData, split: Split) -> ModelCard:
     """The card of a model about to be trained with ``config`` on ``split`` of ``data`` (loaded from ``cohort``):
-    attribute statistics of the training split, no training line and no test summary yet."""
+    attribute statistics of the training split, no training line and no test summary yet.
+
+    Raises:
+        ValueError: ``data`` holds other attributes than ``config`` regularises (a programming error).
+    """
+    if tuple(data.attribute_names) != tuple(config.attributes):
+        raise ValueError(f"the data hold {data.attribute_names}, the config regularises {config.attributes}")
     train = data.attributes[split.train].numpy()
     return ModelCard(
         config=config,
@@ -408,5 +424,5 @@ def build_card(config: RunConfig, cohort: Cohort, data: PreparedData, split: Spl
                       class_counts=tuple(np.bincount(cohort.labels, minlength=2).tolist()),  # type: ignore[arg-type]
                       split=SubjectSplit(*(tuple(data.subject_ids[i] for i in getattr(split, part))
                                            for part in SPLIT_PARTS)),
-                      synthetic=None if cohort.synthetic is None else SyntheticRecord(**cohort.synthetic)),
+                      synthetic=SyntheticRecord.from_record(cohort.synthetic)),
         provenance=Provenance(**provenance()), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -13,7 +13,9 @@ __all__ = [
     "DEFAULT_LAYER",
     "DEFAULT_METHOD",
     "DEVICES",
+    "ENCODED_SUBJECTS",
     "ENCODER_LAYERS",
+    "EVALUATED_SUBJECTS",
     "LABEL_SCHEMES",
     "PRESET_NAMES",
     "SIGNED_METHODS",
@@ -39,3 +41,8 @@ LABEL_SCHEMES = ("emidec", "acdc")
 """Label-value conventions of segmentation masks."""
 DEVICES = ("auto", "cpu", "cuda")
 """Where to train or evaluate (``auto``: CUDA when available)."""
+EVALUATED_SUBJECTS = ("auto", "test", "all")
+"""Subjects :func:`AttriVAELib.evaluation.evaluate_model` scores: the model's test split when the data hold it, else
+all (auto); the test split; all."""
+ENCODED_SUBJECTS = ("all", "train", "val", "test")
+"""Subjects :func:`AttriVAELib.codes.encode_cohort` writes: all, or one part of the model's split."""

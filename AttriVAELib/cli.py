@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,6 +28,8 @@ from .choices import (
     DEFAULT_LAYER,
     DEFAULT_METHOD,
     DEVICES,
+    ENCODED_SUBJECTS,
+    EVALUATED_SUBJECTS,
     LABEL_SCHEMES,
     PRESET_NAMES,
 )
@@ -38,7 +40,7 @@ from .errors import AttriVAEError, InvalidConfigError
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
     from .card import ModelCard
-    from .progress import ProgressEvent
+    from .progress import Progress, ProgressEvent
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -204,18 +206,16 @@ def _add_train(commands: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from .bundle import load_model
-    from .datasets import load_cohort, select_attributes
     from .training import TrainingInterrupted, train
 
     config = _resolve_config(args)
-    requested = _names(args.attributes) or list(config.attributes) or None
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
-    progress: Callable[[dict[str, Any]], None] = (
+    progress: Progress = (
         (lambda event: None) if worker else _print_json if args.progress == "json" else ConsoleProgress())
     _for_training_only()
     if args.progress == "json":
         _stop_on_cancel_request()
-    cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
+    cohort, names = _cohort_and_attributes(args, config)
     try:
         model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
     except TrainingInterrupted as err:
@@ -239,6 +239,14 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
     if args.preset and args.preset != config.preset:
         config = config.with_preset(args.preset)
     return config.with_overrides(_flag_overrides(args))
+
+
+def _cohort_and_attributes(args: argparse.Namespace, config: RunConfig) -> tuple[Any, tuple[str, ...]]:
+    """--data in --format and the attributes to regularise: --attributes, else the config's, else the defaults."""
+    from .datasets import load_cohort, select_attributes
+
+    requested = _names(args.attributes) or list(config.attributes) or None
+    return select_attributes(load_cohort(args.data, args.format), requested)
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -277,7 +285,7 @@ def _add_evaluate(commands: Any) -> None:
     evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
     evaluate.add_argument("--format", default="auto", choices=DATA_FORMATS)
-    evaluate.add_argument("--subjects", default="auto", choices=["auto", "test", "all"],
+    evaluate.add_argument("--subjects", default="auto", choices=EVALUATED_SUBJECTS,
                           help="auto: the model's test split when the dataset holds it, else all subjects")
     evaluate.add_argument("--device", default="auto", choices=DEVICES)
     evaluate.set_defaults(handler=_evaluate)
@@ -300,7 +308,7 @@ def _add_encode(commands: Any) -> None:
     encode.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
     encode.add_argument("--out", type=Path, required=True, help="new CSV file")
     encode.add_argument("--format", default="auto", choices=DATA_FORMATS)
-    encode.add_argument("--subjects", default="all",  # checked by encode_cohort: the CLI does not import torch
+    encode.add_argument("--subjects", default="all", choices=ENCODED_SUBJECTS,
                         help="all, or train, val or test: one part of the model's split (its training cohort only)")
     encode.add_argument("--device", default="auto", choices=DEVICES)
     encode.set_defaults(handler=_encode)
@@ -428,8 +436,7 @@ def _crossval(args: argparse.Namespace) -> int:
 
     _for_training_only()
     config = _resolve_config(args)
-    requested = _names(args.attributes) or list(config.attributes) or None
-    cohort, names = select_attributes(load_cohort(args.data, args.format), requested)
+    cohort, names = _cohort_and_attributes(args, config)
     presets = _names(args.presets)
     for name in presets:
         preset(name)  # unknown names fail before any training

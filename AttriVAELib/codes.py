@@ -9,7 +9,7 @@ model places the subject along that attribute; :func:`interval_coverage` checks 
 
 from __future__ import annotations
 
-__all__ = ["INTERVAL_LEVEL", "SUBJECT_SELECTIONS", "AttributeEstimate", "attribute_estimates", "encode_cohort",
+__all__ = ["INTERVAL_LEVEL", "AttributeEstimate", "attribute_estimates", "encode_cohort",
            "interval_calibration", "interval_coverage", "split_of_subjects"]
 
 import csv
@@ -24,6 +24,7 @@ import torch
 
 from .bundle import ModelBundle
 from .card import SPLIT_PARTS
+from .choices import ENCODED_SUBJECTS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
 from .interpretation import encode, latent_to_attribute, preprocess_for
@@ -33,8 +34,6 @@ from .progress import Progress, ProgressEvent
 INTERVAL_LEVEL = 0.95
 """Probability of the posterior interval (μ ± 1.96σ) that every table and the report use."""
 
-SUBJECT_SELECTIONS = ("all", "train", "val", "test")
-"""Which subjects :func:`encode_cohort` writes: all, or one part of the model's split (its training cohort only)."""
 
 BATCH_SIZE = 16
 """Subjects preprocessed and encoded together: memory stays constant in the cohort's size."""
@@ -101,8 +100,7 @@ def split_of_subjects(bundle: ModelBundle, cohort: Cohort) -> dict[str, str]:
     """Subject id → ``train``, ``val`` or ``test`` when ``cohort`` is the model's training cohort (it holds
     every subject of the model's test split), else an empty mapping: ids of another cohort may repeat them."""
     split = bundle.card.data.split
-    ids = {subject.subject_id for subject in cohort.subjects}
-    if not split.test or not set(split.test) <= ids:
+    if not split.held_by(subject.subject_id for subject in cohort.subjects):
         return {}
     return {subject_id: part for part in SPLIT_PARTS for subject_id in getattr(split, part)}
 
@@ -138,11 +136,11 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
     ``progress`` receives an ``encode`` event per batch.
 
     Raises:
-        InvalidConfigError: ``subjects`` is not one of :data:`SUBJECT_SELECTIONS`, or names a part of the split
+        InvalidConfigError: ``subjects`` is not one of :data:`ENCODED_SUBJECTS`, or names a part of the split
             that the cohort does not hold.
     """
-    if subjects not in SUBJECT_SELECTIONS:
-        raise InvalidConfigError(f"--subjects {subjects!r} is not one of {', '.join(SUBJECT_SELECTIONS)}")
+    if subjects not in ENCODED_SUBJECTS:
+        raise InvalidConfigError(f"--subjects {subjects!r} is not one of {', '.join(ENCODED_SUBJECTS)}")
     membership = split_of_subjects(bundle, cohort)
     if subjects != "all" and not membership:
         raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort (it "

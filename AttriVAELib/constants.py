@@ -67,7 +67,7 @@ Only those present in the dataset are used (EF needs an end-systolic mask, infar
 RESERVED_COLUMNS = ("subject", "image", "mask", "label", "image_es", "mask_es")
 """Folder+CSV columns that are never attributes."""
 
-UNIT_SUFFIXES = {"ml": "mL", "mm": "mm", "pct": "%"}
+UNIT_SUFFIXES = {"ml": "mL", "mm": "mm", "pct": "%", "g": "g", "cm": "cm", "kg": "kg"}
 """Unit of an attribute named ``<quantity>_<suffix>`` (``lv_volume_ml`` is in mL); other names are unitless."""
 
 

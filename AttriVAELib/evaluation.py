@@ -4,7 +4,7 @@ subset that training records in the model card. Both return metrics of the same 
 
 from __future__ import annotations
 
-__all__ = ["SUBJECT_SELECTIONS", "Evaluation", "encode_all", "evaluate_model", "order_and_class_scores",
+__all__ = ["MINIMUM_SUBJECTS", "Evaluation", "encode_all", "evaluate_model", "order_and_class_scores",
            "select_subjects"]
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import torch
 
 from . import metrics
 from .bundle import ModelBundle
-from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
+from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, EVALUATED_SUBJECTS
 from .data import PreparedData
 from .errors import InvalidConfigError, InvalidDatasetError
 from .fidelity import FOREGROUND_THRESHOLD, traversal_fidelity
@@ -26,8 +26,6 @@ from .model import AttriVAE
 from .progress import Progress
 
 MINIMUM_SUBJECTS = metrics.KSG_NEIGHBOURS + 2
-SUBJECT_SELECTIONS = ("auto", "test", "all")
-"""Which subjects to evaluate: the model's test split when the data hold it, else all (auto); the test split; all."""
 
 
 @torch.no_grad()
@@ -63,7 +61,7 @@ def _order_and_class_metrics(mu: np.ndarray, attributes: np.ndarray, labels: np.
 
 
 def select_subjects(bundle: ModelBundle, data: PreparedData, subjects: str | Sequence[str]) -> np.ndarray:
-    """(M,) positions in ``data`` of the subjects to evaluate: a selection of :data:`SUBJECT_SELECTIONS` or ids.
+    """(M,) positions in ``data`` of the subjects to evaluate: a selection of :data:`EVALUATED_SUBJECTS` or ids.
 
     Raises:
         InvalidConfigError: ``test`` where the data do not hold the model's test subjects, an unknown
@@ -72,11 +70,10 @@ def select_subjects(bundle: ModelBundle, data: PreparedData, subjects: str | Seq
     if tuple(data.attribute_names) != tuple(bundle.attribute_names):
         raise InvalidConfigError(f"the data hold the attributes {data.attribute_names}, the model regularises "
                                  f"{bundle.attribute_names}; prepare the data with the model's attributes")
-    test = bundle.card.data.split.test
-    held = bool(test) and set(test) <= set(data.subject_ids)
+    test, held = bundle.card.data.split.test, bundle.card.data.split.held_by(data.subject_ids)
     if isinstance(subjects, str):
-        if subjects not in SUBJECT_SELECTIONS:
-            raise InvalidConfigError(f"subjects {subjects!r} is not one of {', '.join(SUBJECT_SELECTIONS)} "
+        if subjects not in EVALUATED_SUBJECTS:
+            raise InvalidConfigError(f"subjects {subjects!r} is not one of {', '.join(EVALUATED_SUBJECTS)} "
                                      f"or a list of subject ids")
         if subjects == "test" and not held:
             raise InvalidConfigError(f"subjects 'test': the data do not hold the model's {len(test)} test subjects "

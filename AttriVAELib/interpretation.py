@@ -15,6 +15,10 @@ from __future__ import annotations
 
 __all__ = [
     "attribute_index",
+    "model_input",
+    "network",
+    "preprocess_files",
+    "training_range",
     "preprocess_for",
     "attribute_to_latent",
     "decode",
@@ -65,7 +69,8 @@ def preprocess_files(bundle: ModelBundle, image: Path, mask: Path, scheme: str =
                           name=f"image {image}")
 
 
-def _model(model: ModelLike) -> AttriVAE:
+def network(model: ModelLike) -> AttriVAE:
+    """The network of a bundle (or the network itself), in eval mode."""
     return (model.model if isinstance(model, ModelBundle) else model).eval()
 
 
@@ -73,8 +78,13 @@ def _device(model: AttriVAE) -> torch.device:
     return next(model.parameters()).device
 
 
-def _volumes(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Accept (S, S, S), (1, S, S, S) or (B, 1, S, S, S); return (B, 1, S, S, S) on the model's device."""
+def model_input(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """(S, S, S), (1, S, S, S) or (B, 1, S, S, S) cubes → the (B, 1, S, S, S) float32 batch the network takes, on
+    its device.
+
+    Raises:
+        InvalidConfigError: the cubes are not of the network's input size.
+    """
     tensor = torch.as_tensor(volumes, dtype=torch.float32)
     while tensor.dim() < 5:
         tensor = tensor.unsqueeze(0)
@@ -88,8 +98,8 @@ def _volumes(model: AttriVAE, volumes: torch.Tensor | np.ndarray) -> torch.Tenso
 @torch.no_grad()
 def encode(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior mean μ and standard deviation σ, each (B, L)."""
-    net = _model(model)
-    mu, logvar = net.encode(_volumes(net, volumes))
+    net = network(model)
+    mu, logvar = net.encode(model_input(net, volumes))
     return mu, torch.exp(0.5 * logvar)
 
 
@@ -99,7 +109,7 @@ def decode(model: ModelLike, z: torch.Tensor, precision: str = "fp32") -> torch.
 
     ``precision="auto"`` decodes in bf16 where the hardware has it, faster and slightly less exact than float32
     (measured in docs/benchmarks.md): the Slicer module's live sliders use it. The result is float32 either way."""
-    net = _model(model)
+    net = network(model)
     device = _device(net)
     with autocast(device, resolve_precision(precision, device)):
         volumes = net.decode(torch.as_tensor(z, dtype=torch.float32, device=device).reshape(-1, net.config.latent_size))
@@ -109,15 +119,15 @@ def decode(model: ModelLike, z: torch.Tensor, precision: str = "fp32") -> torch.
 @torch.no_grad()
 def reconstruct(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Decode the posterior mean: (B, 1, S, S, S) → (B, 1, S, S, S) in [0, 1]."""
-    net = _model(model)
-    return net.decode(net.encode(_volumes(net, volumes))[0])
+    net = network(model)
+    return net.decode(net.encode(model_input(net, volumes))[0])
 
 
 @torch.no_grad()
 def predict(model: ModelLike, volumes: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Probability of class 1 (myocardial infarction) from the posterior mean, (B,)."""
-    net = _model(model)
-    return torch.sigmoid(net.classify(net.encode(_volumes(net, volumes))[0]))
+    net = network(model)
+    return torch.sigmoid(net.classify(net.encode(model_input(net, volumes))[0]))
 
 
 def attribute_index(model: ModelLike, attribute: int | str) -> int:
@@ -133,7 +143,7 @@ def attribute_index(model: ModelLike, attribute: int | str) -> int:
         if attribute not in names:
             raise InvalidConfigError(f"attribute {attribute!r} is not in the model; it encodes {', '.join(names)}")
         return names.index(attribute)
-    latent_size = _model(model).config.latent_size
+    latent_size = network(model).config.latent_size
     if not 0 <= attribute < latent_size:
         raise InvalidConfigError(f"latent dim {attribute} is outside 0..{latent_size - 1}")
     return int(attribute)

@@ -12,6 +12,7 @@ __all__ = [
     "require_new_folder",
     "staged_directory",
     "to_json",
+    "write_volumes_in_source",
 ]
 
 import contextlib

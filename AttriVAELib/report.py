@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["attribute_unit", "require_plotting", "write_evaluation", "write_report"]
+__all__ = ["require_plotting", "write_evaluation", "write_report"]
 
 import html
 from pathlib import Path
@@ -14,7 +14,7 @@ from .attention import attention
 from .bundle import ModelBundle, load_model
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
 from .codes import INTERVAL_LEVEL, interval_calibration
-from .constants import CLASS_NAMES
+from .constants import CLASS_NAMES, attribute_unit
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
 from .errors import AttriVAEError, InvalidConfigError
@@ -25,13 +25,6 @@ from .io import require_new_folder, staged_directory, to_json
 from .localisation import STRUCTURE_OF_ATTRIBUTE
 from .metrics import DISENTANGLEMENT_METRICS
 from .progress import Progress, ProgressEvent
-
-_UNITS = {"_ml": "mL", "_mm": "mm", "_pct": "%", "_g": "g", "_cm": "cm", "_kg": "kg"}
-
-
-def attribute_unit(name: str) -> str:
-    """Unit of an attribute from its name's suffix (``lv_volume_ml`` → mL); '' when unitless."""
-    return next((unit for suffix, unit in _UNITS.items() if name.endswith(suffix)), "")
 
 
 def require_plotting() -> Any:
@@ -68,7 +61,7 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     bundle = load_model(model_path, torch_device)
     cohort, names = select_attributes(load_cohort(data_path, format), bundle.attribute_names)
     test_ids = bundle.card.data.split.test
-    held_out = bool(test_ids) and set(test_ids) <= {subject.subject_id for subject in cohort.subjects}
+    held_out = bundle.card.data.split.held_by(subject.subject_id for subject in cohort.subjects)
     if subjects == "test" and not held_out:  # before the data are prepared
         raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
     data = prepare_data(cohort, names, bundle.card.config, progress)

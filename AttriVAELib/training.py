@@ -12,7 +12,8 @@ Run folder layout::
 
 from __future__ import annotations
 
-__all__ = ["TrainingInterrupted", "learning_rate", "resolve_device", "train"]
+__all__ = ["CHECKPOINT", "LOSS_TERMS", "Step", "TrainingInterrupted", "build_step", "learning_rate", "resolve_device",
+           "train"]
 
 import contextlib
 import csv
@@ -162,10 +163,11 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
         return model_path
     best = load_model(model_path, device)
     summary = order_and_class_scores(best, data, split.test, device)
-    _write_json(out_dir / "summary.json", {"split": "test", **summary})
+    test = TestSummary.from_metrics(summary)
+    _write_json(out_dir / "summary.json", {"split": "test", **dataclasses.asdict(test)})
     mu, _ = encode_all(best.model, data.volumes[split.train], device)  # the training line of each attribute
     final_card = dataclasses.replace(best.card.with_lines(data.attributes[split.train].numpy(), mu),
-                                     test=TestSummary.from_metrics(summary), training=_training_card(state))
+                                     test=test, training=_training_card(state))
     save_model(model_path, best.model, final_card)
     progress(ProgressEvent("done", model=str(model_path)))
     context.barrier()

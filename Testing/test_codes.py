@@ -113,6 +113,8 @@ def test_another_cohort_has_no_split_and_refuses_a_part_of_it(tiny_bundle, tiny_
     assert split_of_subjects(tiny_bundle, cohort) == {}
     with pytest.raises(InvalidConfigError, match="not the model's training cohort"):
         encode_cohort(tiny_bundle, cohort, tmp_path / "codes.csv", subjects="val")
+    with pytest.raises(InvalidConfigError, match="'everyone' is not one of all, train, val, test"):
+        encode_cohort(tiny_bundle, cohort, tmp_path / "codes.csv", subjects="everyone")
     assert not (tmp_path / "codes.csv").exists()
 
 
@@ -133,7 +135,7 @@ def test_encode_command(tiny_run, tiny_cohort, tmp_path, capsys):
     assert_one_line_error(code, err, "not the model's training cohort")
     code, _, err = run(capsys, "encode", "--model", model, "--data", str(tiny_cohort), "--out",
                        str(tmp_path / "t.csv"), "--subjects", "everyone")
-    assert_one_line_error(code, err, "--subjects 'everyone' is not one of all, train, val, test")
+    assert_one_line_error(code, err, "invalid choice: 'everyone'")
     assert not (tmp_path / "t.csv").exists()
 
 

@@ -8,10 +8,11 @@ from test_training import tiny_config
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
 from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
+from AttriVAELib.constants import attribute_unit
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate_model, select_subjects
-from AttriVAELib.report import attribute_unit, write_report
+from AttriVAELib.report import write_report
 from AttriVAELib.splits import stratified_folds
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,6 @@ from AttriVAELib.provenance import code_fingerprint
 from AttriVAELib.testing import run_config, synthetic_data
 from AttriVAELib.training import TrainingInterrupted, learning_rate
 
-pytestmark = pytest.mark.slow
-
 
 def tiny_config(epochs: int, **train_overrides):
     base = preset("paper")
@@ -78,6 +76,7 @@ def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):
     assert summary["split"] == "test" and summary["subjects"] == len(split["test"])
 
 
+@pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_names):
     out = tmp_path / "resumed"
     train(*cohort_and_names, tiny_config(1), out)
@@ -96,6 +95,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_
     assert (out / "log.csv").read_text().count("\n") == 3
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
     out = tmp_path / "interrupted"
 
@@ -112,11 +112,13 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
     assert load_model(out / "model.safetensors").card.training.epochs == 2
 
 
+@pytest.mark.slow
 def test_a_used_run_folder_needs_resume(two_epoch_run, cohort_and_names):
     with pytest.raises(InvalidConfigError, match="not empty.*--resume"):
         train(*cohort_and_names, tiny_config(2), two_epoch_run)
 
 
+@pytest.mark.slow
 def test_resume_without_a_checkpoint(tmp_path, cohort_and_names):
     with pytest.raises(InvalidConfigError, match="does not exist"):
         train(*cohort_and_names, tiny_config(2), tmp_path / "new", resume=True)
@@ -124,6 +126,7 @@ def test_resume_without_a_checkpoint(tmp_path, cohort_and_names):
 
 @pytest.mark.parametrize("change", [{"model": {"latent_size": 32}}, {"train": {"batch_size": 8}},
                                     {"loss": {"gamma": 10.0}}])
+@pytest.mark.slow
 def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names, change):
     config = tiny_config(3)
     for section, values in change.items():
@@ -132,6 +135,7 @@ def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names, 
         train(*cohort_and_names, config, two_epoch_run, resume=True)
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
     out = tmp_path / "early"
 
@@ -145,6 +149,7 @@ def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
     assert load_model(out / "model.safetensors").card.training.epochs == 1
 
 
+@pytest.mark.slow
 def test_more_attributes_than_latent_dims(tmp_path, cohort_and_names):
     config = tiny_config(1)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=4))
@@ -153,6 +158,7 @@ def test_more_attributes_than_latent_dims(tmp_path, cohort_and_names):
     assert not (tmp_path / "small").exists()
 
 
+@pytest.mark.slow
 def test_training_leaves_the_global_rng_alone(tmp_path, cohort_and_names):
     torch.manual_seed(123)
     expected = torch.rand(3)
@@ -161,6 +167,7 @@ def test_training_leaves_the_global_rng_alone(tmp_path, cohort_and_names):
     assert torch.equal(torch.rand(3), expected)
 
 
+@pytest.mark.slow
 def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort_and_names):
     config = tiny_config(1, learning_rate=1e30)
     with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
@@ -181,6 +188,7 @@ def test_learning_rate_schedules():
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
                  "allocate 17179869184 bytes"),
 ])
+@pytest.mark.slow
 def test_out_of_memory_becomes_a_one_line_error(cohort_and_names, tmp_path, monkeypatch, error):
     from AttriVAELib import training
     from AttriVAELib.errors import InvalidConfigError
@@ -194,6 +202,7 @@ def test_out_of_memory_becomes_a_one_line_error(cohort_and_names, tmp_path, monk
         train(*cohort_and_names, tiny_config(1), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_bf16_training_is_deterministic_at_32(cohort_and_names, tmp_path):
     """At 32³ the bottleneck grid is 2³, where oneDNN's bf16 weight gradient is wrong and varies between runs;
     the bottleneck blocks run in float32, so two bf16 runs must give the same weights."""
@@ -222,6 +231,7 @@ def test_validation_losses_leave_out_the_weight_penalty(tmp_path):
     assert step.losses(step.model, batch, data, training=True)["l1"].item() > 0.0
 
 
+@pytest.mark.slow
 def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort_and_names):
     augmented = tiny_config(2, augment_probability=1.0)
     train(*cohort_and_names, augmented, tmp_path / "full")
