@@ -36,7 +36,7 @@ from .choices import (
 from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
 from .console import ConsoleProgress
 from .demo import DemoSettings
-from .errors import AttriVAEError, InvalidConfigError
+from .errors import AttriVAEError, InvalidConfigError, InvalidModelError
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
     from .card import ModelCard
@@ -269,7 +269,9 @@ def _print_json(event: ProgressEvent) -> None:
 def _print_summary(model_path: Path, card: ModelCard) -> None:
     """The model's test-split summary (from its card): AUC, accuracy, Spearman ρ per regularised dim."""
     summary, training = card.test, card.training
-    assert summary is not None and training is not None, "a finished model's card has both"
+    if summary is None or training is None:
+        raise InvalidModelError(f"{model_path} holds an unfinished training (no test summary in its card); "
+                                f"continue it with attrivae train --resume")
     print(f"model: {model_path} (best validation epoch {training.best_epoch})")
     print(f"test split ({summary.subjects} subjects): AUC {_number(summary.auc)}, "
           f"accuracy {_number(summary.accuracy)}")

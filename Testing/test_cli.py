@@ -2,11 +2,12 @@ import json
 import runpy
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import SimpleITK as sitk
 
-from AttriVAELib import load_model
+from AttriVAELib import InvalidModelError, load_model
 from AttriVAELib.cli import main
 
 
@@ -299,3 +300,10 @@ def test_python_dash_m_runs_the_command_line(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("AttriVAELib", run_name="__main__")
     assert exited.value.code == 0 and "--subjects" in capsys.readouterr().out
+
+
+def test_the_summary_of_an_unfinished_model_is_an_error_not_a_crash(untrained):
+    from AttriVAELib.cli import _print_summary
+
+    with pytest.raises(InvalidModelError, match="unfinished training"):
+        _print_summary(Path("run/model.safetensors"), untrained.card)
