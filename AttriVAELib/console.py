@@ -123,11 +123,14 @@ class ConsoleProgress:
 
     def _finished_run(self, event: ProgressEvent) -> None:
         now = self.clock()
-        if self.runs is None:
-            self.runs = _Phase("cross-validate", "run", event.total, 0, self.created)
+        if self.runs is None:  # a resumed cross-validation first counts the runs it kept (no run named)
+            self.runs = _Phase("cross-validate", "run", event.total, 0 if event.text else event.done, self.created)
         self.runs.done = event.done
-        self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
-                   f"(finished {event.text})")
+        if event.text:
+            self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
+                       f"(finished {event.text})")
+        else:
+            self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs kept from before")
 
     def _line(self, text: str) -> None:
         if self.bar is not None:

@@ -79,20 +79,22 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
             prepared[key] = prepare_data(which, attribute_names, config, progress)
         return prepared[key]
 
+    plan = [(name, seed, fold, split, out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}")
+            for seed, splits in folds_of.items() for name in configs for fold, split in enumerate(splits)]
+    finished = sum(resume and (run_dir / RUN_RESULT).is_file() for *_, run_dir in plan)
+    if progress and finished:  # runs kept from before: the console's time estimate leaves them out
+        progress(ProgressEvent("crossval", done=finished, total=len(plan)))
     runs = []
-    for seed, splits in folds_of.items():
-        for name, config in configs.items():
-            config = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-            for fold, split in enumerate(splits):
-                run_dir = out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}"
-                if not (resume and (run_dir / RUN_RESULT).is_file()):
-                    _train_and_evaluate(cohort, independent, attribute_names, config, split, run_dir, device,
-                                        data_of, resume, progress)
-                runs.append({"preset": name, "seed": seed, "fold": fold,
-                             **json.loads((run_dir / RUN_RESULT).read_text())})
-                if progress:
-                    progress(ProgressEvent("crossval", done=len(runs), total=seeds * len(configs) * folds,
-                                           text=f"{name}, seed {seed}, fold {fold}"))
+    for name, seed, fold, split, run_dir in plan:
+        if not (resume and (run_dir / RUN_RESULT).is_file()):
+            config = dataclasses.replace(configs[name], train=dataclasses.replace(configs[name].train, seed=seed))
+            _train_and_evaluate(cohort, independent, attribute_names, config, split, run_dir, device, data_of,
+                                resume, progress)
+            finished += 1
+            if progress:
+                progress(ProgressEvent("crossval", done=finished, total=len(plan),
+                                       text=f"{name}, seed {seed}, fold {fold}"))
+        runs.append({"preset": name, "seed": seed, "fold": fold, **json.loads((run_dir / RUN_RESULT).read_text())})
     results = {"folds": folds, "seeds": seeds, "presets": presets, "attributes": list(attribute_names),
                "independent": None if independent is None else str(independent.root),
                "summary": summarise(runs), "runs": runs}

@@ -14,7 +14,8 @@ Long operations (``make_cohort``, ``prepare_data``, ``train``, ``evaluate_model`
 ``done``        training finished: ``model`` is the path of the model bundle
 ``evaluate``    ``done``/``total`` subjects whose attention maps were scored
 ``encode``      ``done``/``total`` subjects encoded
-``crossval``    ``done``/``total`` cross-validation runs; ``text`` names the run that finished
+``crossval``    ``done``/``total`` cross-validation runs; ``text`` names the run that finished (none on
+                the first event of a resumed cross-validation: ``done`` runs were kept from before)
 ``note``        ``text``: a line of information for the person watching
 ==============  ======================================================================================
 

@@ -81,6 +81,17 @@ def test_phases_notes_and_cross_validation_runs():
     assert "cross-validate: 2/4 runs, 0:20 elapsed, about 0:20 left (finished vae, seed 0, fold 1)" in text
 
 
+def test_a_resumed_cross_validation_estimates_from_the_runs_it_trains():
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=1e9, terminal=False, clock=clock)
+    progress(ProgressEvent("crossval", done=8, total=10))  # kept from before
+    clock.now += 60.0
+    progress(ProgressEvent("crossval", done=9, total=10, text="vae, seed 1, fold 0"))
+    text = stream.getvalue()
+    assert "cross-validate: 8/10 runs kept from before\n" in text
+    assert "cross-validate: 9/10 runs, 1:00 elapsed, about 1:00 left (finished vae, seed 1, fold 0)" in text
+
+
 def test_a_terminal_gets_bars_with_elapsed_and_remaining_time():
     stream = io.StringIO()
     progress = ConsoleProgress(stream, terminal=True)

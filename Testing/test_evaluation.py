@@ -152,8 +152,11 @@ def test_cross_validation_evaluates_an_independent_cohort_and_resumes(tiny_cohor
     runs = out / "runs" / "ar-vae" / "seed1"
     (runs / "fold1" / RUN_RESULT).unlink()
     kept = (runs / "fold0" / "model.safetensors").stat().st_mtime_ns
+    events = []
     again = cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
-                           independent=independent, resume=True)
+                           independent=independent, resume=True, progress=events.append)
+    runs_done = [(event.done, event.text) for event in events if event.kind == "crossval"]
+    assert runs_done == [(1, ""), (2, "ar-vae, seed 1, fold 1")]  # the kept run first, unnamed
     assert (runs / "fold0" / "model.safetensors").stat().st_mtime_ns == kept  # not trained again
     assert again["summary"] == first["summary"] and (runs / "fold1" / RUN_RESULT).is_file()
     with pytest.raises(InvalidConfigError, match="started with other independent; resume it with the same"):
