@@ -81,12 +81,13 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
 
     plan = [(name, seed, fold, split, out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}")
             for seed, splits in folds_of.items() for name in configs for fold, split in enumerate(splits)]
-    finished = sum(resume and (run_dir / RUN_RESULT).is_file() for *_, run_dir in plan)
+    kept = {run_dir for *_, run_dir in plan if resume and (run_dir / RUN_RESULT).is_file()}
+    finished = len(kept)
     if progress and finished:  # runs kept from before: the console's time estimate leaves them out
         progress(ProgressEvent("crossval", done=finished, total=len(plan)))
     runs = []
     for name, seed, fold, split, run_dir in plan:
-        if not (resume and (run_dir / RUN_RESULT).is_file()):
+        if run_dir not in kept:
             config = dataclasses.replace(configs[name], train=dataclasses.replace(configs[name].train, seed=seed))
             _train_and_evaluate(cohort, independent, attribute_names, config, split, run_dir, device, data_of,
                                 resume, progress)
