@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .attributes import attribute_unit
 from .config import RunConfig
-from .constants import CLASS_NAMES, attribute_unit
+from .constants import CLASS_NAMES
 from .errors import AttriVAEError, InvalidModelError
 from .labels import LabelScheme
 from .metrics import spearman

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .attributes import SHAPE_ATTRIBUTES, shape_attributes
+from .attributes import DEFAULT_ATTRIBUTES, SHAPE_ATTRIBUTES, shape_attributes
 from .choices import DATA_FORMATS
-from .constants import ATTRIBUTES_CSV, DEFAULT_ATTRIBUTES, RESERVED_COLUMNS, SYNTHETIC_JSON
+from .constants import ATTRIBUTES_CSV, RESERVED_COLUMNS, SYNTHETIC_JSON
 from .errors import InvalidDatasetError
 from .io import read_label_map
 from .labels import ACDC_SCHEME, EMIDEC_SCHEME, LabelScheme
@@ -97,7 +97,7 @@ def load_cohort(path: Path | str, format: str = "auto") -> Cohort:
 def select_attributes(cohort: Cohort, requested: Sequence[str] | None = None) -> tuple[Cohort, tuple[str, ...]]:
     """Resolve the regularised attributes (latent dim k ↔ k-th name).
 
-    With no request, the :data:`~AttriVAELib.constants.DEFAULT_ATTRIBUTES` the cohort has. Shape
+    With no request, the :data:`~AttriVAELib.attributes.DEFAULT_ATTRIBUTES` the cohort has. Shape
     attributes missing from a CSV are measured on the masks. Returns the cohort (with measured values
     added) and the names.
 

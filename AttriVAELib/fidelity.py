@@ -18,7 +18,7 @@ size: scar and blood pool are both bright).
 
 from __future__ import annotations
 
-__all__ = ["DECODED_ATTRIBUTES", "FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded",
+__all__ = ["FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded",
            "traversal_fidelity"]
 
 import math
@@ -28,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from .attributes import shape_attributes
+from .attributes import DECODED_ATTRIBUTES, shape_attributes
 from .bundle import ModelBundle
 from .errors import InvalidVolumeError
 from .labels import EMIDEC_SCHEME
@@ -38,8 +38,6 @@ from .preprocessing import CubeGeometry
 FOREGROUND_THRESHOLD = 0.05
 """Decoded voxels above this intensity count as LV: preprocessed cubes are 0 outside the LV and (after
 scaling) well above it inside, dark healthy myocardium included."""
-DECODED_ATTRIBUTES = ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "lv_sphericity", "myo_max_diameter_mm")
-"""Attributes measurable on one decoded cube."""
 TRAVERSAL_STEPS = 7
 
 
@@ -87,7 +85,7 @@ def _summary(rhos: list[float], slopes: list[float]) -> dict[str, float]:
 def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence[CubeGeometry],
                        volumes: np.ndarray | None = None, attributes: np.ndarray | None = None,
                        steps: int = TRAVERSAL_STEPS) -> dict[str, dict[str, float]]:
-    """Fidelity of every regularised attribute in :data:`DECODED_ATTRIBUTES`.
+    """Fidelity of every regularised attribute in :data:`~AttriVAELib.attributes.DECODED_ATTRIBUTES`.
 
     Args:
         bundle: the model; its card gives each attribute's training range and latent fit.

@@ -1,9 +1,9 @@
 """Does an attention map point at the anatomy that defines its attribute? Scores against ground truth.
 
-Each attribute is defined by one structure of the label map (:data:`STRUCTURE_OF_ATTRIBUTE`): infarct size
-by the infarct (+ no-reflow); myocardial volume and wall thickness by the myocardium; LV volume, EF,
-sphericity and diameter by the cavity and its border (the cavity dilated by one voxel). For one map m and
-its structure, on the cube:
+Each attribute is defined by one structure of the label map (the attribute registry's
+:data:`~AttriVAELib.attributes.STRUCTURE_OF_ATTRIBUTE`): infarct size by the infarct (+ no-reflow);
+myocardial volume and wall thickness by the myocardium; LV volume, EF, sphericity and diameter by the cavity
+and its border (the cavity dilated by one voxel). For one map m and its structure, on the cube:
 
 * ``enrichment``: share of Σ|m| inside the structure ÷ the structure's share of the cube's voxels
   (1 = no better than a uniform map; 1/share = all mass inside the structure);
@@ -14,7 +14,7 @@ its structure, on the cube:
 
 from __future__ import annotations
 
-__all__ = ["STRUCTURE_OF_ATTRIBUTE", "attention_iou", "localisation", "localisation_scores", "structure_masks"]
+__all__ = ["attention_iou", "localisation", "localisation_scores", "structure_masks"]
 
 import math
 from collections.abc import Sequence
@@ -23,23 +23,11 @@ import numpy as np
 from scipy import ndimage
 
 from .attention import attention
+from .attributes import STRUCTURE_OF_ATTRIBUTE
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER
 from .data import PreparedData
 from .progress import Progress, ProgressEvent
-
-STRUCTURE_OF_ATTRIBUTE = {
-    "infarct_size_pct": "infarct",
-    "myo_volume_ml": "myocardium",
-    "myo_mass_g": "myocardium",
-    "wall_thickness_mm": "myocardium",
-    "wall_thickness_sd_mm": "myocardium",
-    "lv_volume_ml": "cavity",
-    "ef_pct": "cavity",
-    "lv_sphericity": "cavity",
-    "myo_max_diameter_mm": "cavity",
-}
-"""The structure whose voxels define each attribute; attributes not listed are not scored."""
 
 
 def structure_masks(lv: np.ndarray, cavity: np.ndarray, infarct: np.ndarray | None) -> dict[str, np.ndarray]:

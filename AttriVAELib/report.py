@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from .attention import attention
+from .attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
 from .bundle import ModelBundle, load_model
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
 from .codes import INTERVAL_LEVEL, interval_calibration
-from .constants import CLASS_NAMES, attribute_unit
+from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
 from .errors import AttriVAEError, InvalidConfigError
@@ -22,7 +23,6 @@ from .evaluation import Evaluation, evaluate_model
 from .fidelity import TRAVERSAL_STEPS
 from .interpretation import decode, traverse
 from .io import require_new_folder, staged_directory, to_json
-from .localisation import STRUCTURE_OF_ATTRIBUTE
 from .metrics import DISENTANGLEMENT_METRICS
 from .progress import Progress, ProgressEvent
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
+from .attributes import DEFAULT_ATTRIBUTES
 from .bundle import ModelBundle
 from .card import build_card
 from .config import RunConfig, TrainConfig, preset
-from .constants import DEFAULT_ATTRIBUTES
 from .data import PreparedData, prepare_data
 from .datasets import Cohort, load_cohort, select_attributes
 from .evaluation import encode_all

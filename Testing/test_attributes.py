@@ -85,3 +85,40 @@ def test_end_systolic_mask_without_cavity_is_an_error():
     labels = ellipsoid_labels()
     with pytest.raises(InvalidVolumeError, match="end-systolic mask.*no cavity"):
         shape_attributes(make_image(labels), EMIDEC_SCHEME, make_image(np.where(labels == 1, 0, labels)))
+
+
+def test_the_registry_views_are_the_tables_they_replaced():
+    """Each list of attributes the package used to write out by hand is now a view of the one registry."""
+    from AttriVAELib import attributes as registry
+
+    assert registry.SHAPE_ATTRIBUTES == ("lv_volume_ml", "myo_volume_ml", "myo_mass_g", "wall_thickness_mm",
+                                         "wall_thickness_sd_mm", "myo_max_diameter_mm", "lv_sphericity",
+                                         "infarct_size_pct", "ef_pct")
+    assert registry.DEFAULT_ATTRIBUTES == ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "infarct_size_pct",
+                                           "ef_pct", "lv_sphericity", "myo_max_diameter_mm")
+    assert registry.STRUCTURE_OF_ATTRIBUTE == {
+        "infarct_size_pct": "infarct", "myo_volume_ml": "myocardium", "myo_mass_g": "myocardium",
+        "wall_thickness_mm": "myocardium", "wall_thickness_sd_mm": "myocardium", "lv_volume_ml": "cavity",
+        "ef_pct": "cavity", "lv_sphericity": "cavity", "myo_max_diameter_mm": "cavity"}
+    assert registry.DECODED_ATTRIBUTES == ("lv_volume_ml", "myo_volume_ml", "wall_thickness_mm",
+                                           "myo_max_diameter_mm", "lv_sphericity")
+    assert {name: spec.unit for name, spec in registry.ATTRIBUTES.items()} == {
+        name: registry.UNIT_SUFFIXES.get(name.rsplit("_", 1)[-1], "") for name in registry.ATTRIBUTES}
+    assert set(registry.DEFAULT_ATTRIBUTES) <= set(registry.ATTRIBUTES)
+
+
+def test_custom_attributes_take_their_unit_from_the_name_and_have_no_structure():
+    from AttriVAELib.attributes import attribute_spec
+
+    height = attribute_spec("height_cm")
+    assert (height.unit, height.structure, height.measure, height.traversal_units) == ("cm", None, None, "encoder")
+    assert attribute_spec("age").unit == ""
+    assert attribute_spec("lv_volume_ml").traversal_units == "decoded"
+    assert attribute_spec("ef_pct").traversal_units == "encoder"
+
+
+def test_only_the_attributes_asked_for_are_measured():
+    measured = shape_attributes(annulus(15.0, 23.0), EMIDEC_SCHEME, attributes=["wall_thickness_mm"])
+    assert list(measured) == ["wall_thickness_mm"]
+    with pytest.raises(InvalidVolumeError, match="not measured on label maps"):
+        shape_attributes(annulus(15.0, 23.0), EMIDEC_SCHEME, attributes=["height_cm"])

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from AttriVAELib import choices
+from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, attribute_unit
 from AttriVAELib.config import PRESETS
-from AttriVAELib.constants import DEFAULT_ATTRIBUTES, attribute_unit
 from AttriVAELib.labels import EMIDEC_SCHEME, guess_segment, segment_labels
 
 

@@ -6,9 +6,9 @@ import pytest
 from test_training import tiny_config
 
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
+from AttriVAELib.attributes import attribute_unit
 from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
-from AttriVAELib.constants import attribute_unit
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data
 from AttriVAELib.evaluation import evaluate_model, select_subjects

@@ -3,9 +3,9 @@ import pytest
 from scipy import ndimage
 
 from AttriVAELib import load_cohort, select_attributes
+from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
 from AttriVAELib.data import prepare_data
 from AttriVAELib.localisation import (
-    STRUCTURE_OF_ATTRIBUTE,
     attention_iou,
     localisation,
     localisation_scores,

@@ -19,7 +19,7 @@ import pytest
 
 from AttriVAELib import load_model
 from AttriVAELib.attention import DEFAULT_METHOD
-from AttriVAELib.constants import DEFAULT_ATTRIBUTES
+from AttriVAELib.attributes import DEFAULT_ATTRIBUTES
 from AttriVAELib.demo import DemoSettings
 from AttriVAELib.provenance import code_fingerprint
 

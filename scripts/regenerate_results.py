@@ -58,12 +58,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from readme_install import fresh_environment, readme_main_command, readme_test_command, run_as_new_user  # noqa: E402
 from readme_install import run_and_echo as _run  # noqa: E402
 
+from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE  # noqa: E402
 from AttriVAELib.config import preset as get_preset  # noqa: E402
 from AttriVAELib.console import format_duration  # noqa: E402
-from AttriVAELib.constants import DEFAULT_ATTRIBUTES  # noqa: E402
 from AttriVAELib.crossval import ceiling_groups  # noqa: E402
 from AttriVAELib.demo import DemoSettings  # noqa: E402
-from AttriVAELib.localisation import STRUCTURE_OF_ATTRIBUTE  # noqa: E402
 from AttriVAELib.provenance import MODEL_MAKING_MODULES, code_fingerprint, machine  # noqa: E402
 from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
 
