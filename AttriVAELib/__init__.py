@@ -30,11 +30,13 @@ _SOURCE_OF = {
     "traversal_fidelity": "fidelity",
     "attribute_to_latent": "interpretation", "decode": "interpretation", "encode": "interpretation",
     "interpolate": "interpretation", "latent_to_attribute": "interpretation", "predict": "interpretation",
-    "preprocess_for": "interpretation", "reconstruct": "interpretation", "traverse": "interpretation",
+    "preprocess_for": "interpretation", "reconstruct": "interpretation",
     "attention_iou": "localisation", "localisation": "localisation",
     "AttriVAE": "model", "VAEOutput": "model",
     "CubeGeometry": "preprocessing", "PreprocessedVolume": "preprocessing", "preprocess": "preprocessing",
     "make_cohort": "synthetic",
+    "DecodedResponse": "traversal", "Sweep": "traversal", "decoded_response": "traversal", "sweep": "traversal",
+    "traverse": "traversal",
     "train": "training",
 }
 __all__ = sorted([*_SOURCE_OF, "__version__", "metrics"])

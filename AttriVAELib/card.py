@@ -9,8 +9,8 @@ releases read new files); a card that does not validate raises :class:`InvalidMo
 
 from __future__ import annotations
 
-__all__ = ["AttributeCard", "DataCard", "ModelCard", "Provenance", "SubjectSplit", "SyntheticRecord", "TestSummary",
-           "TrainingCard", "build_card"]
+__all__ = ["INTERVAL_KINDS", "AttributeCard", "DataCard", "IntervalCalibration", "MeasureLine", "ModelCard",
+           "Provenance", "SubjectSplit", "SyntheticRecord", "TestSummary", "TrainingCard", "build_card"]
 
 import dataclasses
 import math
@@ -84,6 +84,65 @@ def _texts(value: Any, where: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class IntervalCalibration:
+    """Split-conformal calibration of an attribute's interval, from subjects the model did not train on: the
+    nonconformity scores |measured − encoded| (``kind="absolute"``, attribute units) or that divided by the
+    posterior σ in attribute units (``kind="scaled"``) of each held-out subject. The interval of level p is
+    encoded ± the ⌈(n + 1)·p⌉-th smallest score (× σ for ``scaled``): it holds a new subject's measured value
+    with probability at least p (Vovk et al. 2005; Lei et al. 2018)."""
+
+    kind: str  # absolute or scaled
+    scores: tuple[float, ...]  # sorted nonconformity scores of the held-out subjects
+    split: str = "val"  # where they come from
+
+    def half_width(self, level: float) -> float:
+        """The score quantile of ``level``: half the interval in attribute units (absolute) or in posterior σ
+        (scaled); infinite when there are too few scores for that level (fewer than 1/(1 − level) − 1)."""
+        rank = math.ceil((len(self.scores) + 1) * level)
+        return self.scores[rank - 1] if rank <= len(self.scores) else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "split": self.split, "scores": list(self.scores)}
+
+    @classmethod
+    def from_dict(cls, entry: Any, where: str) -> IntervalCalibration:
+        kind = _text(_field(entry, "kind", where), f"{where}.kind")
+        if kind not in INTERVAL_KINDS:
+            raise _Problem(f"{where}.kind", f"= {kind!r} is not one of {', '.join(INTERVAL_KINDS)}")
+        scores = _field(entry, "scores", where)
+        if not isinstance(scores, list):
+            raise _Problem(f"{where}.scores", "is not a list")
+        return cls(kind, tuple(sorted(_number(v, f"{where}.scores") for v in scores)),
+                   _text(entry.get("split", "val"), f"{where}.split"))
+
+
+INTERVAL_KINDS = ("absolute", "scaled")
+
+
+@dataclass(frozen=True)
+class MeasureLine:
+    """How the measurement of an attribute on a network cube (segmented by intensity, as a decoded cube is:
+    :func:`~AttriVAELib.decoded.measure_decoded`) relates to the attribute measured on the label map, fitted
+    on the real input cubes of held-out subjects: label-map value ≈ slope · cube value + intercept. It puts
+    values measured on decoded anatomy into the units of the data."""
+
+    slope: float
+    intercept: float
+    spearman: float  # of cube and label-map values over those subjects: how well a cube shows the attribute
+    subjects: int
+
+    def __call__(self, cube_values: Any) -> Any:
+        """Cube measurements (any shape) → attribute units."""
+        return self.slope * np.asarray(cube_values, dtype=np.float64) + self.intercept
+
+    @classmethod
+    def from_dict(cls, entry: Any, where: str) -> MeasureLine:
+        return cls(*(_number(_field(entry, key, where), f"{where}.{key}") for key in ("slope", "intercept")),
+                   _number(entry.get("spearman"), f"{where}.spearman", finite=False),
+                   _whole(_field(entry, "subjects", where), f"{where}.subjects"))
+
+
+@dataclass(frozen=True)
 class AttributeCard:
     """A regularised attribute: the latent dim that encodes it, its statistics on the training split and the
     least-squares line μ_dim ≈ latent_slope·value + latent_intercept there (attribute ↔ latent units)."""
@@ -98,11 +157,21 @@ class AttributeCard:
     latent_slope: float | None = None  # latent units per ``unit``; None until training has finished
     latent_intercept: float | None = None  # latent units
     spearman_train: float | None = None  # Spearman ρ of μ_dim with the attribute on the training split
+    interval: IntervalCalibration | None = None  # None: not calibrated (models before 0.2, or too few subjects)
+    decoded_measure: MeasureLine | None = None  # for attributes a decoded cube shows; None: not calibrated
 
     @property
     def has_line(self) -> bool:
         """Whether the card holds the training line (every finished model's card does)."""
         return self.latent_slope is not None and self.latent_intercept is not None
+
+    def to_attribute(self, latent: Any) -> np.ndarray:
+        """Latent values of this dim (any shape) → attribute units, through the training line."""
+        return (np.asarray(latent, dtype=np.float64) - self.latent_intercept) / self.latent_slope
+
+    def to_latent(self, values: Any) -> np.ndarray:
+        """Attribute values (any shape) → latent values of this dim, through the training line."""
+        return self.latent_slope * np.asarray(values, dtype=np.float64) + self.latent_intercept
 
     @classmethod
     def measured(cls, name: str, dim: int, values: np.ndarray, mu: np.ndarray | None = None) -> AttributeCard:
@@ -122,6 +191,10 @@ class AttributeCard:
         if self.has_line:
             entry.update(latent_slope=self.latent_slope, latent_intercept=self.latent_intercept,
                          spearman_train=self.spearman_train)
+        if self.interval:
+            entry["interval"] = self.interval.to_dict()
+        if self.decoded_measure:
+            entry["decoded_measure"] = dataclasses.asdict(self.decoded_measure)
         return entry
 
     @classmethod
@@ -138,7 +211,11 @@ class AttributeCard:
                     for key in ("latent_slope", "latent_intercept")}
             line["spearman_train"] = _number(entry.get("spearman_train"), f"{where}.spearman_train", finite=False)
         unit = _text(entry["unit"], f"{where}.unit") if "unit" in entry else attribute_unit(name)  # older: by name
-        return cls(name=name, dim=dim, unit=unit, **numbers, **line)
+        interval = (IntervalCalibration.from_dict(entry["interval"], f"{where}.interval")
+                    if "interval" in entry else None)
+        measure = (MeasureLine.from_dict(entry["decoded_measure"], f"{where}.decoded_measure")
+                   if "decoded_measure" in entry else None)
+        return cls(name=name, dim=dim, unit=unit, **numbers, **line, interval=interval, decoded_measure=measure)
 
 
 @dataclass(frozen=True)
@@ -275,6 +352,15 @@ class ModelCard:
         fitted = tuple(AttributeCard.measured(entry.name, entry.dim, attributes[:, k], mu[:, entry.dim])
                        for k, entry in enumerate(self.attributes))
         return dataclasses.replace(self, attributes=fitted)
+
+    def with_calibration(self, intervals: dict[str, IntervalCalibration | None],
+                         measures: dict[str, MeasureLine | None]) -> ModelCard:
+        """This card with the attributes' interval calibrations and decoded-measure lines (by name; an
+        attribute left out keeps none)."""
+        calibrated = tuple(dataclasses.replace(entry, interval=intervals.get(entry.name),
+                                               decoded_measure=measures.get(entry.name))
+                           for entry in self.attributes)
+        return dataclasses.replace(self, attributes=calibrated)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of bundle format version 1 (duplicated settings included: older releases read them)."""

@@ -360,7 +360,8 @@ def _add_traverse(commands: Any) -> None:
 
 
 def _traverse(args: argparse.Namespace) -> int:
-    from .interpretation import encode, training_range, traverse
+    from .interpretation import encode
+    from .traversal import sweep, traverse
 
     try:
         values = [_finite(v) for v in args.values.split(",")]
@@ -369,13 +370,24 @@ def _traverse(args: argparse.Namespace) -> int:
     attribute: int | str = int(args.attribute) if args.attribute.isdigit() else args.attribute
     bundle, prepared = _single_subject(args)
     mu, _ = encode(bundle, prepared.volume)
-    volumes = traverse(bundle, mu[0], attribute, values, units=args.units)[:, 0].cpu().numpy()
     label = args.attribute if isinstance(attribute, str) else f"dim{attribute}"
-    files = {f"traverse_{label}_{step:02d}.nii.gz": volume for step, volume in enumerate(volumes)}
-    if args.units == "attribute":  # the values actually decoded
-        values = training_range(bundle, attribute, values).tolist()
-    _write_volumes(args.out, files, prepared.geometry, {"attribute": args.attribute, "units": args.units,
-                                                        "values": dict(zip(files, values))})
+    names = [f"traverse_{label}_{step:02d}.nii.gz" for step in range(len(values))]
+    if args.units == "latent":
+        volumes = traverse(bundle, mu[0], attribute, values)[:, 0].cpu().numpy()
+        steps = [{"file": name, "latent": value} for name, value in zip(names, values)]
+        index = {"attribute": args.attribute, "units": "latent", "steps": steps}
+    else:
+        swept = sweep(bundle, mu[0], attribute, values, prepared.geometry)
+        for note in swept.notes():
+            warnings.warn(note, stacklevel=1)
+        volumes = swept.volumes[:, 0].cpu().numpy()
+        steps = [{"file": name, "requested": float(asked), "drawn": float(target), "clamped": bool(clamped),
+                  "measured": float(shown) if math.isfinite(shown) else None, "latent": float(latent)}
+                 for name, asked, target, clamped, shown, latent in zip(
+                     names, swept.requested, swept.target, swept.clamped, swept.measured, swept.latent)]
+        index = {"attribute": swept.attribute, "unit": swept.unit, "units": "attribute", "calibration": swept.units,
+                 "reachable": list(swept.reachable) if swept.reachable else None, "steps": steps}
+    _write_volumes(args.out, dict(zip(names, volumes)), prepared.geometry, index)
     return 0
 
 

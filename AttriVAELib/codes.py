@@ -1,19 +1,22 @@
 """What a model encodes for every subject of a cohort, as a table for statistics (R, pandas, SPSS).
 
 Per subject: split membership, label, P(infarct), reconstruction error, and per regularised attribute the
-measured value, the value its latent dim encodes and an interval from the posterior: μ_k ± z·σ_k (z = 1.96
-for 95 %) mapped through the model card's training line μ_k ≈ slope·a + intercept, so a = (μ_k − intercept)
-/ slope (a negative slope swaps the ends). Then the full μ and σ vectors. The interval shows how exactly the
-model places the subject along that attribute; :func:`interval_coverage` checks it against measured values.
+measured value, the value its latent dim encodes through the model card's training line μ_k ≈ slope·a +
+intercept (a = (μ_k − intercept) / slope), a 95 % interval and what kind of interval it is: ``calibrated``
+(split-conformal on the model's validation split, :mod:`~AttriVAELib.calibration`: it holds the measured
+value of a new subject from the training population with probability ≥ 95 %) or ``posterior`` (models
+without calibration: μ_k ± 1.96σ_k through the line, far too narrow). Then the full μ and σ vectors.
+:func:`interval_coverage` checks intervals against measured values.
 """
 
 from __future__ import annotations
 
-__all__ = ["INTERVAL_LEVEL", "AttributeEstimate", "attribute_estimates", "encode_cohort",
+__all__ = ["INTERVAL_LEVEL", "UNCALIBRATED", "AttributeEstimate", "attribute_estimates", "encode_cohort",
            "interval_calibration", "interval_coverage", "split_of_subjects"]
 
 import csv
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +30,12 @@ from .card import SPLIT_PARTS
 from .choices import ENCODED_SUBJECTS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
-from .interpretation import encode, latent_to_attribute, preprocess_for
+from .interpretation import card_entry, encode, preprocess_for
 from .io import atomic_path, read_label_map, read_volume
 from .progress import Progress, ProgressEvent
 
 INTERVAL_LEVEL = 0.95
-"""Probability of the posterior interval (μ ± 1.96σ) that every table and the report use."""
+"""Probability of the interval that every table and the report show."""
 
 
 BATCH_SIZE = 16
@@ -44,13 +47,22 @@ class AttributeEstimate:
     """One attribute's estimates for a batch of subjects, each (B,), in the attribute's units."""
 
     encoded: np.ndarray  # the value its latent dim's μ encodes
-    low: np.ndarray  # lower end of the posterior interval
+    low: np.ndarray  # lower end of the interval
     high: np.ndarray  # upper end
+    calibrated: bool  # True: a conformal interval calibrated on held-out subjects; False: the posterior's only
+
+
+UNCALIBRATED = ("not calibrated: the posterior interval μ ± z·σ, which counts only the encoder's σ and holds "
+                "far fewer measured values than its level says")
+"""What every place that shows an interval says of one that is not calibrated."""
 
 
 def attribute_estimates(bundle: ModelBundle, mu: torch.Tensor | np.ndarray, sigma: torch.Tensor | np.ndarray,
                         level: float = INTERVAL_LEVEL) -> dict[str, AttributeEstimate]:
-    """Encoded value and ``level`` posterior interval of every regularised attribute, from μ and σ (B, L).
+    """Encoded value and ``level`` interval of every regularised attribute, from μ and σ (B, L): the card's
+    conformal calibration where it has one (:class:`~AttriVAELib.card.IntervalCalibration`; infinite ends when
+    it holds too few subjects for ``level``), else the posterior interval μ ± z·σ mapped through the training
+    line (``calibrated`` False).
 
     Raises:
         InvalidConfigError: ``level`` outside (0, 1), or the card has no training line for an attribute.
@@ -61,9 +73,16 @@ def attribute_estimates(bundle: ModelBundle, mu: torch.Tensor | np.ndarray, sigm
     mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
     estimates = {}
     for k, name in enumerate(bundle.attribute_names):
-        ends = latent_to_attribute(bundle, name, np.stack([mu[:, k] - z * sigma[:, k], mu[:, k] + z * sigma[:, k]]))
-        estimates[name] = AttributeEstimate(encoded=latent_to_attribute(bundle, name, mu[:, k]),
-                                            low=ends.min(axis=0), high=ends.max(axis=0))
+        entry = card_entry(bundle, k)
+        encoded = entry.to_attribute(mu[:, k])
+        if entry.interval is None:
+            ends = entry.to_attribute(np.stack([mu[:, k] - z * sigma[:, k], mu[:, k] + z * sigma[:, k]]))
+            estimates[name] = AttributeEstimate(encoded, ends.min(axis=0), ends.max(axis=0), calibrated=False)
+            continue
+        half = entry.interval.half_width(level)
+        if entry.interval.kind == "scaled":
+            half = half * sigma[:, k] / abs(entry.latent_slope)
+        estimates[name] = AttributeEstimate(encoded, encoded - half, encoded + half, calibrated=True)
     return estimates
 
 
@@ -80,9 +99,10 @@ def interval_coverage(measured: np.ndarray, low: np.ndarray, high: np.ndarray) -
 
 def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor, attributes: np.ndarray,
                          level: float = INTERVAL_LEVEL) -> dict[str, dict[str, float]]:
-    """Per regularised attribute: the share of measured values inside their ``level`` posterior interval
-    (``coverage``; ``level`` when calibrated), how many subjects had a value (``subjects``) and the mean
-    interval width in the attribute's units (``mean_width``). volumes: (N, S, S, S) preprocessed cubes;
+    """Per regularised attribute: the share of measured values inside their ``level`` interval (``coverage``;
+    about ``level`` when calibrated), how many subjects had a value (``subjects``), the mean interval width in
+    the attribute's units (``mean_width``), whether the interval is calibrated (``calibrated``) and on how many
+    held-out subjects (``calibration_subjects``, 0: not calibrated). volumes: (N, S, S, S) preprocessed cubes;
     attributes: (N, K) measured values, column k = attribute k (NaN: not measured)."""
     cubes = torch.as_tensor(np.asarray(volumes, dtype=np.float32)).reshape(len(volumes), 1, *np.shape(volumes)[-3:])
     coded = [encode(bundle, cubes[start:start + BATCH_SIZE]) for start in range(0, len(cubes), BATCH_SIZE)]
@@ -91,8 +111,11 @@ def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor
     calibration = {}
     for k, (name, estimate) in enumerate(estimates.items()):
         coverage, subjects = interval_coverage(np.asarray(attributes)[:, k], estimate.low, estimate.high)
+        interval = bundle.card.attributes[k].interval
         calibration[name] = {"coverage": coverage, "subjects": subjects,
-                             "mean_width": float(np.mean(estimate.high - estimate.low))}
+                             "mean_width": float(np.mean(estimate.high - estimate.low)),
+                             "calibrated": estimate.calibrated,
+                             "calibration_subjects": len(interval.scores) if interval else 0}
     return calibration
 
 
@@ -108,7 +131,7 @@ def split_of_subjects(bundle: ModelBundle, cohort: Cohort) -> dict[str, str]:
 def _columns(bundle: ModelBundle, level: float) -> list[str]:
     percent = f"{100 * level:g}"
     per_attribute = [f"{name}_{suffix}" for name in bundle.attribute_names
-                     for suffix in ("measured", "encoded", f"low{percent}", f"high{percent}")]
+                     for suffix in ("measured", "encoded", f"low{percent}", f"high{percent}", "interval")]
     latent = range(bundle.model.config.latent_size)
     return ["subject", "split", "label", "p_infarct", "reconstruction_mse", *per_attribute,
             *(f"mu_{k}" for k in latent), *(f"sigma_{k}" for k in latent)]
@@ -130,7 +153,8 @@ def _encode_batch(bundle: ModelBundle, cohort: Cohort, subjects: Sequence[Subjec
 def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subjects: str = "all",
                   level: float = INTERVAL_LEVEL, progress: Progress | None = None) -> Path:
     """Write one CSV row per subject of ``cohort`` (see the module docstring for the columns; ``*_low95`` and
-    ``*_high95`` are the interval's ends, ``*_measured`` is empty where the data lack the attribute).
+    ``*_high95`` are the interval's ends, ``*_interval`` says whether it is ``calibrated`` or only the
+    ``posterior``'s, ``*_measured`` is empty where the data lack the attribute).
 
     Subjects stream through in batches of :data:`BATCH_SIZE`; the file appears only when complete.
     ``progress`` receives an ``encode`` event per batch.
@@ -146,6 +170,10 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
         raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort (it "
                                  f"lacks the model's test subjects), so it has no {subjects} split; use all")
     chosen = [s for s in cohort.subjects if subjects == "all" or membership.get(s.subject_id) == subjects]
+    uncalibrated = [entry.name for entry in bundle.card.attributes if entry.interval is None]
+    if uncalibrated:
+        warnings.warn(f"the intervals of {', '.join(uncalibrated)} are {UNCALIBRATED} (the model's card holds no "
+                      f"calibration: retrain it with this version)", stacklevel=2)
     names = bundle.attribute_names
     with atomic_path(out_csv) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -158,7 +186,7 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
                 measured = [subject.attributes.get(name, math.nan) for name in names]
                 per_attribute = [value for name, value in zip(names, measured) for value in (
                     _cell(value), _cell(estimates[name].encoded[i]), _cell(estimates[name].low[i]),
-                    _cell(estimates[name].high[i]))]
+                    _cell(estimates[name].high[i]), "calibrated" if estimates[name].calibrated else "posterior")]
                 writer.writerow([subject.subject_id, membership.get(subject.subject_id, ""), subject.label,
                                  _cell(coded["probability"][i]), _cell(coded["error"][i]), *per_attribute,
                                  *map(_cell, coded["mu"][i]), *map(_cell, coded["sigma"][i])])

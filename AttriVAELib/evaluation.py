@@ -18,11 +18,13 @@ from . import metrics
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, EVALUATED_SUBJECTS
 from .data import PreparedData
+from .decoded import FOREGROUND_THRESHOLD
 from .errors import InvalidConfigError, InvalidDatasetError
-from .fidelity import FOREGROUND_THRESHOLD, traversal_fidelity
+from .fidelity import traversal_fidelity
 from .localisation import localisation
 from .metrics import accuracy, roc_auc, spearman
 from .model import AttriVAE
+from .preprocessing import CubeGeometry
 from .progress import Progress
 
 MINIMUM_SUBJECTS = metrics.KSG_NEIGHBOURS + 2
@@ -106,6 +108,7 @@ class Evaluation:
     labels: np.ndarray  # (N,) 0/1
     probabilities: np.ndarray  # (N,) predicted probability of class 1
     metrics: dict[str, Any]
+    geometries: list[CubeGeometry]  # (N,) the subjects' cube geometries
 
 
 def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequence[str] = "auto",
@@ -158,5 +161,5 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
     if attribution_methods:
         results["localisation"] = localisation(bundle, data, indices, attribution_methods, attention_layer, progress)
     return Evaluation([data.subject_ids[i] for i in indices], names, mu, attributes, labels,
-                      probabilities, results)
+                      probabilities, results, [data.geometries[i] for i in indices])
 

@@ -1,66 +1,40 @@
 """Traversal fidelity: does the decoded anatomy move by what the attribute slider asks for?
 
-A traversal sets one regularised latent dim to values of its attribute (in the attribute's units, through
-the card's training fit) and decodes. Here each decoded cube is segmented and the attribute is measured on
-it with the same code that measures label maps (:func:`~AttriVAELib.attributes.shape_attributes`):
+Per subject and per attribute a decoded cube shows (:data:`~AttriVAELib.attributes.DECODED_ATTRIBUTES`),
+over a sweep of the training range, the attribute is measured on each decoded cube
+(:func:`~AttriVAELib.decoded.measure_decoded`, in the data's units through the card's decoded-measure line
+when it has one) and compared with the value asked for, two ways:
 
-* foreground: voxels above :data:`FOREGROUND_THRESHOLD` (the network input is 0 outside the LV mask);
-* bright pool ("cavity"): foreground voxels above the foreground's Otsu threshold (SimpleITK): LGE blood,
-  and any bright scar; the rest of the foreground is dark myocardium.
+* ``encoder``: the dim set through the training line alone (how the decoder responds to the encoder's units);
+* ``calibrated``: the traversal users get (:func:`~AttriVAELib.traversal.sweep`: the decoded response
+  measured and inverted), scored on the steps it could draw (at least 3), with the share of steps it had to
+  clamp (reported to the user as such).
 
-Per subject, over a sweep of the training range: Spearman ρ between requested and measured values, and
-the slope of the least-squares line measured ≈ slope · requested + b (1 = the decoded anatomy moves by what
-the slider says). The same measurement on the subjects' real input cubes against their recorded
-attribute values (``measure_check``) shows what the measurement itself can resolve at the cube's
-resolution. Only attributes that a decoded end-diastolic cube shows are measured (not EF, not infarct
-size: scar and blood pool are both bright).
+Each gives the Spearman ρ between requested and measured values and the slope of the least-squares line
+measured ≈ slope · requested + b (1 = the decoded anatomy moves by what the slider says), mean and 10th–90th
+percentile over subjects. The same measurement on the subjects' real input cubes against their recorded
+values (``measure_check``) shows what the measurement itself resolves at the cube's resolution.
 """
 
 from __future__ import annotations
 
-__all__ = ["FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded",
-           "traversal_fidelity"]
+__all__ = ["TRAVERSAL_STEPS", "traversal_fidelity"]
 
 import math
 from collections.abc import Sequence
 
 import numpy as np
-import SimpleITK as sitk
 import torch
 
-from .attributes import DECODED_ATTRIBUTES, shape_attributes
+from .attributes import DECODED_ATTRIBUTES
 from .bundle import ModelBundle
-from .errors import InvalidVolumeError
-from .labels import EMIDEC_SCHEME
+from .decoded import measure_decoded
+from .interpretation import decode
 from .metrics import spearman
 from .preprocessing import CubeGeometry
+from .traversal import sweep
 
-FOREGROUND_THRESHOLD = 0.05
-"""Decoded voxels above this intensity count as LV: preprocessed cubes are 0 outside the LV and (after
-scaling) well above it inside, dark healthy myocardium included."""
 TRAVERSAL_STEPS = 7
-
-
-def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:
-    """(S, S, S) decoded cube in [0, 1] → EMIDEC label map on the cube grid (1 bright pool, 2 myocardium)."""
-    foreground = volume > FOREGROUND_THRESHOLD
-    labels = np.zeros(volume.shape, np.uint8)
-    if foreground.sum() >= 2:
-        otsu = sitk.OtsuThresholdImageFilter()
-        otsu.SetMaskValue(1)
-        otsu.Execute(sitk.GetImageFromArray(volume.astype(np.float32)),
-                     sitk.GetImageFromArray(foreground.astype(np.uint8)))
-        labels[foreground] = np.where(volume[foreground] > otsu.GetThreshold(), 1, 2)
-    return geometry.cube_image(labels)
-
-
-def measure_decoded(volume: np.ndarray, geometry: CubeGeometry, attributes: Sequence[str]) -> dict[str, float]:
-    """Attributes measured on a decoded (or input) cube; NaN where the segmentation has no cavity or myocardium."""
-    try:
-        measured = shape_attributes(decoded_label_map(volume, geometry), EMIDEC_SCHEME, name="decoded volume")
-    except InvalidVolumeError:
-        return {name: math.nan for name in attributes}
-    return {name: float(measured[name]) for name in attributes}
 
 
 def _line(requested: np.ndarray, measured: np.ndarray) -> tuple[float, float]:
@@ -73,8 +47,8 @@ def _line(requested: np.ndarray, measured: np.ndarray) -> tuple[float, float]:
     return rho, float(np.polyfit(requested[keep], measured[keep], 1)[0])
 
 
-def _summary(rhos: list[float], slopes: list[float]) -> dict[str, float]:
-    rho, slope = np.array(rhos, dtype=float), np.array(slopes, dtype=float)
+def _summary(lines: list[tuple[float, float]]) -> dict[str, float]:
+    rho, slope = (np.array(column, dtype=float) for column in zip(*lines)) if lines else (np.empty(0),) * 2
     finite = np.isfinite(rho) & np.isfinite(slope)
     if not finite.any():
         return {"subjects": 0, "spearman": math.nan, "slope": math.nan, "slope_p10": math.nan, "slope_p90": math.nan}
@@ -84,8 +58,8 @@ def _summary(rhos: list[float], slopes: list[float]) -> dict[str, float]:
 
 def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence[CubeGeometry],
                        volumes: np.ndarray | None = None, attributes: np.ndarray | None = None,
-                       steps: int = TRAVERSAL_STEPS) -> dict[str, dict[str, float]]:
-    """Fidelity of every regularised attribute in :data:`~AttriVAELib.attributes.DECODED_ATTRIBUTES`.
+                       steps: int = TRAVERSAL_STEPS) -> dict[str, dict[str, object]]:
+    """Fidelity of every regularised attribute a decoded cube shows.
 
     Args:
         bundle: the model; its card gives each attribute's training range and latent fit.
@@ -97,25 +71,29 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         steps: values per sweep, evenly over the training range.
 
     Returns:
-        {attribute: {"subjects", "spearman" (mean ρ per subject), "slope" (mean), "slope_p10", "slope_p90",
-        "requested": [steps values], "measure_check": {"spearman", "slope"}}}.
+        {attribute: {"requested": [steps values], "encoder": summary, "calibrated": {**summary, "clamped":
+        share of steps clamped}, "measure_check": {"spearman", "slope"}}}; a summary holds "subjects",
+        "spearman" (mean ρ per subject), "slope" (mean), "slope_p10" and "slope_p90".
     """
-    from .interpretation import traverse
-
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, object]] = {}
     for entry in bundle.card.attributes:
         name = entry.name
         if name not in DECODED_ATTRIBUTES or not entry.latent_slope:
             continue
         requested = np.linspace(entry.minimum, entry.maximum, steps)
-        rhos, slopes = [], []
+        encoder, calibrated, clamped = [], [], []
         for code, geometry in zip(mu, geometries):
-            decoded = traverse(bundle, torch.as_tensor(code), name, requested, units="attribute")[:, 0].cpu().numpy()
-            measured = np.array([measure_decoded(volume, geometry, [name])[name] for volume in decoded])
-            rho, slope = _line(requested, measured)
-            rhos.append(rho)
-            slopes.append(slope)
-        results[name] = {**_summary(rhos, slopes), "requested": requested.tolist()}
+            codes = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1).repeat(steps, 1)
+            codes[:, entry.dim] = torch.as_tensor(entry.to_latent(requested), dtype=torch.float32)
+            cubes = decode(bundle, codes)[:, 0].cpu().numpy()
+            raw = np.array([measure_decoded(cube, geometry, [name])[name] for cube in cubes])
+            encoder.append(_line(requested, entry.decoded_measure(raw) if entry.decoded_measure else raw))
+            swept = sweep(bundle, torch.as_tensor(code), name, requested, geometry)
+            drawn = ~swept.clamped  # clamped steps are reported as such, not scored as misses
+            calibrated.append(_line(requested[drawn], swept.measured[drawn]))
+            clamped.append(swept.clamped.mean())
+        results[name] = {"requested": requested.tolist(), "encoder": _summary(encoder),
+                         "calibrated": {**_summary(calibrated), "clamped": float(np.mean(clamped))}}
         if volumes is not None and attributes is not None:
             on_input = np.array([measure_decoded(v, g, [name])[name] for v, g in zip(volumes, geometries)])
             rho, slope = _line(attributes[:, entry.dim], on_input)

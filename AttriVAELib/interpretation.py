@@ -1,4 +1,4 @@
-"""Interpretation API: encode, reconstruct, predict, traverse a latent dimension, interpolate.
+"""Interpretation API: encode, reconstruct, predict, decode, interpolate; attribute ↔ latent units.
 
 B = batch, S = cube edge in voxels, L = latent size, N = number of traversal/interpolation steps.
 Volumes are network-cube tensors (B, 1, S, S, S) in [0, 1] as :func:`~AttriVAELib.preprocessing.preprocess`
@@ -6,15 +6,16 @@ makes them (axes (k, j, i)). Every function runs the model in eval mode without 
 
 Attribute units: a bundle's card stores, per attribute, the least-squares line μ_k ≈ slope·value +
 intercept fitted on the training split, and the training range. :func:`attribute_to_latent` uses it to
-express a traversal in attribute units ("LV volume 120 → 180 mL"). Values outside the training range
-are clamped to it with a warning: the decoder never saw such anatomy, so extrapolated images would be
-fiction.
+read attribute units as the encoder does; values outside the training range are clamped to it with a
+warning: the decoder never saw such anatomy, so extrapolated images would be fiction. Traversals whose
+decoded anatomy shows the attribute value asked for: :mod:`~AttriVAELib.traversal`.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "attribute_index",
+    "card_entry",
     "model_input",
     "network",
     "preprocess_files",
@@ -27,7 +28,6 @@ __all__ = [
     "latent_to_attribute",
     "predict",
     "reconstruct",
-    "traverse",
 ]
 
 import warnings
@@ -149,7 +149,12 @@ def attribute_index(model: ModelLike, attribute: int | str) -> int:
     return int(attribute)
 
 
-def _card_entry(bundle: ModelBundle, attribute: int | str) -> AttributeCard:
+def card_entry(bundle: ModelBundle, attribute: int | str) -> AttributeCard:
+    """The card entry of a regularised attribute (by name or dim) that has its training line.
+
+    Raises:
+        InvalidConfigError: see :func:`attribute_index`; the dim is not a regularised attribute with a line.
+    """
     dim = attribute_index(bundle, attribute)
     try:
         entry = bundle.card.attribute(dim)
@@ -164,7 +169,7 @@ def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Seque
     """Attribute values (in the attribute's units) → latent values of its dim, via the training fit.
 
     Values outside the training range are clamped to it, with a warning."""
-    entry = _card_entry(bundle, attribute)
+    entry = card_entry(bundle, attribute)
     values = np.asarray(values, dtype=np.float64)
     clamped = np.clip(values, entry.minimum, entry.maximum)
     if not np.array_equal(clamped, values):
@@ -173,48 +178,21 @@ def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Seque
     if entry.latent_slope == 0:
         raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}; "
                                  f"traverse it in latent units")
-    return entry.latent_slope * clamped + entry.latent_intercept
+    return entry.to_latent(clamped)
 
 
 def training_range(bundle: ModelBundle, attribute: int | str, values: Sequence[float]) -> np.ndarray:
     """Attribute values clamped to the attribute's training range: what a traversal in attribute units decodes."""
-    entry = _card_entry(bundle, attribute)
+    entry = card_entry(bundle, attribute)
     return np.clip(np.asarray(values, dtype=np.float64), entry.minimum, entry.maximum)
 
 
 def latent_to_attribute(bundle: ModelBundle, attribute: int | str, latent: Sequence[float]) -> np.ndarray:
     """Latent values of an attribute's dim → attribute units (inverse of :func:`attribute_to_latent`)."""
-    entry = _card_entry(bundle, attribute)
+    entry = card_entry(bundle, attribute)
     if entry.latent_slope == 0:
         raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}")
-    return (np.asarray(latent, dtype=np.float64) - entry.latent_intercept) / entry.latent_slope
-
-
-def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Sequence[float],
-             units: str = "latent") -> torch.Tensor:
-    """Decode ``z`` with one latent dim set to each of ``values``, all steps in one batch.
-
-    Args:
-        model: a model, or a bundle (needed for names and attribute units).
-        z: (L,) or (1, L) latent code of the subject (e.g. μ from :func:`encode`).
-        attribute: attribute name or latent dim.
-        values: N values, in latent units or, with ``units="attribute"``, in the attribute's units.
-
-    Returns:
-        (N, 1, S, S, S) volumes in [0, 1].
-    """
-    if units not in ("latent", "attribute"):
-        raise InvalidConfigError(f"units {units!r} is not 'latent' or 'attribute'")
-    dim = attribute_index(model, attribute)
-    if units == "attribute":
-        if not isinstance(model, ModelBundle):
-            raise InvalidConfigError("a traversal in attribute units needs a model bundle (load_model)")
-        latent = attribute_to_latent(model, dim, values)
-    else:
-        latent = np.asarray(values, dtype=np.float64)
-    codes = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).repeat(len(latent), 1)  # (N, L)
-    codes[:, dim] = torch.as_tensor(latent, dtype=torch.float32)
-    return decode(model, codes)
+    return entry.to_attribute(latent)
 
 
 def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:

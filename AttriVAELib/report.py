@@ -9,22 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from .attention import attention
 from .attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
 from .bundle import ModelBundle, load_model
+from .calibration import expected_coverage
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
-from .codes import INTERVAL_LEVEL, interval_calibration
+from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration
 from .constants import CLASS_NAMES
 from .data import prepare_data
 from .datasets import load_cohort, select_attributes
+from .decoded import decoded_label_map
 from .errors import AttriVAEError, InvalidConfigError
 from .evaluation import Evaluation, evaluate_model
 from .fidelity import TRAVERSAL_STEPS
-from .interpretation import decode, traverse
+from .interpretation import decode
 from .io import require_new_folder, staged_directory, to_json
 from .metrics import DISENTANGLEMENT_METRICS
 from .progress import Progress, ProgressEvent
+from .traversal import sweep
 
 
 def require_plotting() -> Any:
@@ -99,7 +103,7 @@ def write_report(evaluation: Evaluation, bundle: ModelBundle, volumes: np.ndarra
         subject = _example_subject(evaluation)
         for name in evaluation.attribute_names:
             figures[f"Traversal of {name} ({evaluation.subject_ids[subject]})"] = _traversal(
-                plt, bundle, evaluation, subject, name, folder)
+                plt, bundle, evaluation, subject, volumes[subject], name, folder)
         figures[f"Attention maps, {DEFAULT_METHOD} ({evaluation.subject_ids[subject]}): "
                 f"{_attention_caption(DEFAULT_METHOD)}"] = _attention(
             plt, bundle, volumes[subject], evaluation.attribute_names, folder)
@@ -125,29 +129,43 @@ def _mid_slices(volume: np.ndarray) -> list[np.ndarray]:
     return [volume[k], volume[:, j, :], volume[:, :, i]]
 
 
-def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: int, name: str, folder: Path) -> str:
-    """Mid-slices of each decoded step (rows 1-3) and its signed difference from the subject's own
-    reconstruction (rows 4-6, red brighter, blue darker, one colour scale for the whole sweep)."""
+def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: int, volume: np.ndarray, name: str,
+               folder: Path) -> str:
+    """The subject's input and each decoded step of a sweep over the training range: short-axis and long-axis
+    mid-slices with the decoded anatomy's contours (bright pool red, myocardium yellow), the value asked for and
+    the value measured on the decoded anatomy, then each step's signed difference from the subject's own
+    reconstruction (red brighter, blue darker, one colour scale for the sweep)."""
     entry = bundle.card.attributes[bundle.attribute_names.index(name)]
     values = np.linspace(entry.minimum, entry.maximum, TRAVERSAL_STEPS)
-    decoded = traverse(bundle, evaluation.mu[subject], name, values, units="attribute")[:, 0].cpu().numpy()
+    geometry = evaluation.geometries[subject]
+    swept = sweep(bundle, evaluation.mu[subject], name, values, geometry)
+    decoded = swept.volumes[:, 0].cpu().numpy()
     own = decode(bundle, np.asarray(evaluation.mu[subject])[None])[0, 0].cpu().numpy()
     differences = decoded - own
     scale = max(float(np.abs(differences).max()), 1e-6)
-    figure, axes = plt.subplots(6, TRAVERSAL_STEPS, figsize=(1.6 * TRAVERSAL_STEPS, 10.2))
-    for column, (value, volume, difference) in enumerate(zip(values, decoded, differences)):
-        for row, view in enumerate(_mid_slices(volume)):
-            axes[row, column].imshow(view, cmap="gray", vmin=0, vmax=1, origin="lower")
-        for row, view in enumerate(_mid_slices(difference), start=3):
-            axes[row, column].imshow(view, cmap="RdBu_r", vmin=-scale, vmax=scale, origin="lower")
-        axes[0, column].set_title(f"{value:.3g} {attribute_unit(name)}", fontsize=9)
+    columns = TRAVERSAL_STEPS + 1
+    figure, axes = plt.subplots(3, columns, figsize=(2.3 * columns, 7.4))
+    unit = f" {entry.unit}" if entry.unit else ""
+    for column, cube in enumerate([volume, *decoded]):
+        anatomy = sitk.GetArrayFromImage(decoded_label_map(cube, geometry))
+        for row, (view, labels) in enumerate(zip(_mid_slices(cube)[:2], _mid_slices(anatomy)[:2])):
+            axis = axes[row, column]
+            axis.imshow(view, cmap="gray", vmin=0, vmax=1, origin="lower")
+            axis.contour(labels == 1, levels=[0.5], colors="red", linewidths=0.8, origin="lower")
+            axis.contour(labels > 0, levels=[0.5], colors="yellow", linewidths=0.8, origin="lower")
+    axes[0, 0].set_title(f"input\n{evaluation.attributes[subject, entry.dim]:.3g}{unit}", fontsize=9)
+    for column, (asked, shown, difference) in enumerate(zip(swept.requested, swept.measured, differences), start=1):
+        measured = f"shows {shown:.3g}{unit}" if np.isfinite(shown) else "not measurable"
+        axes[0, column].set_title(f"asked {asked:.3g}{unit}\n{measured}", fontsize=9,
+                                  color="darkred" if swept.clamped[column - 1] else "black")
+        axes[2, column].imshow(_mid_slices(difference)[0], cmap="RdBu_r", vmin=-scale, vmax=scale, origin="lower")
     for axis in axes.flat:
         axis.axis("off")
-    fidelity = evaluation.metrics.get("traversal_fidelity", {}).get(name)
-    measured = (f"; measured on the decoded volumes: ρ {fidelity['spearman']:.2f}, {fidelity['slope']:.2f} "
-                f"{attribute_unit(name) or 'units'} per requested {attribute_unit(name) or 'unit'}") if fidelity else ""
-    figure.suptitle(f"{name}: latent dim {entry.dim} swept over the training range{measured}\n"
-                    f"rows 4-6: difference from the subject's reconstruction (±{scale:.2f})", fontsize=10)
+    how = ("calibrated on the decoded anatomy (red titles: clamped to what the decoder draws)"
+           if swept.units == "decoded" else "encoder units: a decoded volume does not show this attribute")
+    figure.suptitle(f"{name}: latent dim {entry.dim}, {how}\nrows: short axis, long axis with the decoded bright "
+                    f"pool (red) and LV (yellow) outlines; difference from the reconstruction (±{scale:.2f})",
+                    fontsize=10)
     return _save(plt, figure, folder, f"traversal_{name}.png")
 
 
@@ -260,16 +278,24 @@ attributes keep it below 1, and the KSG MIG grows with the number of subjects.</
 
 
 def _calibration_html(calibration: dict[str, dict[str, float]]) -> str:
-    """How often the measured attribute lies inside the posterior interval of its encoded value."""
+    """How often the measured attribute lies inside the interval of its encoded value."""
     percent = f"{100 * INTERVAL_LEVEL:g} %"
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{_number(c['coverage'])}</td>"
-                   f"<td>{_number(c['mean_width'])} {html.escape(attribute_unit(name))}</td></tr>"
-                   for name, c in calibration.items())
-    return (f"<h2>Posterior intervals: calibration</h2><p>Each encoded attribute value comes with the {percent} "
-            f"interval μ ± 1.96σ of its latent dim, mapped through the training line (as <code>attrivae encode"
-            f"</code> and the Slicer table show it). Coverage: the share of measured values inside their interval; "
-            f"{INTERVAL_LEVEL:g} when the intervals are calibrated, lower when too narrow.</p><table><tr>"
-            f"<th>attribute</th><th>N</th><th>coverage</th><th>mean width</th></tr>{body}</table>")
+    rows = []
+    for name, c in calibration.items():
+        if c["calibrated"]:
+            low, high = expected_coverage(c["calibration_subjects"], INTERVAL_LEVEL)
+            kind = f"calibrated on {c['calibration_subjects']} validation subjects (expected {low:.2f}–{high:.2f})"
+        else:
+            kind = html.escape(UNCALIBRATED)
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{_number(c['coverage'])}</td>"
+                    f"<td>{_number(c['mean_width'])} {html.escape(attribute_unit(name))}</td><td>{kind}</td></tr>")
+    return (f"<h2>Intervals: coverage</h2><p>Each encoded attribute value comes with a {percent} interval (as "
+            f"<code>attrivae encode</code> and the Slicer table show it): split-conformal on the model's validation "
+            f"split where the model is calibrated. Coverage: the share of measured values inside their interval. "
+            f"With n calibration subjects the coverage on new subjects varies around {INTERVAL_LEVEL:g} by chance: "
+            f"'expected' is its 5th–95th percentile (Beta distribution of split-conformal coverage).</p><table><tr>"
+            f"<th>attribute</th><th>N</th><th>coverage</th><th>mean width</th><th>interval</th></tr>"
+            f"{''.join(rows)}</table>")
 
 
 def _localisation_html(localisation: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -296,19 +322,28 @@ def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
     """Traversal fidelity: the attribute measured on decoded volumes against the value the sweep asks for."""
     if not fidelity:
         return ""
+
+    def line(summary: dict[str, float]) -> str:
+        return (f"<td>{_number(summary['spearman'])}</td><td>{_number(summary['slope'])} "
+                f"({_number(summary['slope_p10'])}–{_number(summary['slope_p90'])})</td>")
+
     body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{f['subjects']}</td><td>{_number(f['spearman'])}</td>"
-        f"<td>{_number(f['slope'])} ({_number(f['slope_p10'])}–{_number(f['slope_p90'])})</td>"
+        f"<tr><td>{html.escape(name)}</td><td>{f['calibrated']['subjects']}</td>{line(f['encoder'])}"
+        f"{line(f['calibrated'])}<td>{_number(f['calibrated']['clamped'])}</td>"
         f"<td>{_number(f.get('measure_check', {}).get('spearman'))} / "
         f"{_number(f.get('measure_check', {}).get('slope'))}</td></tr>"
         for name, f in fidelity.items())
-    return ("<h2>Traversal fidelity</h2><p>Each attribute swept over its training range "
-            f"({TRAVERSAL_STEPS} steps) on every subject; the attribute is measured on each decoded volume "
-            "(foreground above 0.05, bright pool above its Otsu threshold). ρ: Spearman per subject, mean; "
-            "slope: measured change per requested change, mean (10th–90th percentile); 1 means the anatomy moves "
-            "by what the slider says. Measure check: the same measurement on the real inputs against the "
-            "recorded values (ρ / slope over subjects).</p><table><tr><th>attribute</th><th>N</th><th>ρ</th>"
-            f"<th>slope</th><th>measure check</th></tr>{body}</table>")
+    return ("<h2>Traversal fidelity</h2><p>Each attribute a decoded volume shows, swept over its training range "
+            f"({TRAVERSAL_STEPS} steps) on every subject and measured on each decoded volume (foreground above "
+            "0.05, bright pool above its Otsu threshold; in the data's units through the model's decoded-measure "
+            "line). Encoder: the dim set through the training line alone; calibrated: the traversal the tool "
+            "makes (the subject's decoded response measured and inverted), scored on the steps it could draw. ρ: "
+            "Spearman per subject, mean; slope: measured change per requested change, mean (10th–90th "
+            "percentile); 1 means the anatomy moves by what the slider says. Clamped: share of steps beyond what "
+            "the decoder draws, shown to the user as clamped. Measure check: the same measurement on the real "
+            "inputs against the recorded values (ρ / slope over subjects).</p><table><tr><th>attribute</th>"
+            "<th>N</th><th>encoder ρ</th><th>encoder slope</th><th>calibrated ρ</th><th>calibrated slope</th>"
+            f"<th>clamped</th><th>measure check</th></tr>{body}</table>")
 
 
 def _number(value: float | None) -> str:

@@ -17,6 +17,7 @@ import torch
 
 from .attributes import DEFAULT_ATTRIBUTES
 from .bundle import ModelBundle
+from .calibration import calibrate_model
 from .card import build_card
 from .config import RunConfig, TrainConfig, preset
 from .data import PreparedData, prepare_data
@@ -55,7 +56,8 @@ def synthetic_data(config: RunConfig, folder: Path | str, subjects: int | None =
 def untrained_bundle(config: RunConfig, folder: Path | str, subjects: int = 8, seed: int = 0) -> ModelBundle:
     """A model with random weights (seeded) and the card training would give it on a synthetic cohort of
     ``subjects`` written into ``folder``: attribute statistics and training lines fitted on its training split
-    (the lines are meaningful for the random encoder, so attribute-unit traversal works)."""
+    (the lines are meaningful for the random encoder, so attribute-unit traversal works) and its calibration on
+the validation split."""
     cohort, data = synthetic_data(config, folder, subjects, seed)
     config = dataclasses.replace(config, attributes=tuple(config.attributes) or DEFAULT_ATTRIBUTES)
     split = stratified_split(data.labels.numpy().astype(int), config.train.val_fraction, config.train.test_fraction,
@@ -64,4 +66,6 @@ def untrained_bundle(config: RunConfig, folder: Path | str, subjects: int = 8, s
     model = AttriVAE(config.model).to(memory_format=torch.channels_last_3d).eval()
     mu, _ = encode_all(model, data.volumes[split.train], torch.device("cpu"))
     card = build_card(config, cohort, data, split).with_lines(data.attributes[split.train].numpy(), mu)
+    card = calibrate_model(card, model, data.volumes[split.val], data.attributes[split.val].numpy(),
+                           [data.geometries[i] for i in split.val])
     return ModelBundle(model, card)

@@ -36,6 +36,7 @@ from . import __version__, distributed
 from .acceleration import as_model_input, autocast, compiled, resolve_compile, resolve_precision
 from .augmentation import random_in_plane_symmetry
 from .bundle import load_model, read_safetensors, save_model, write_safetensors
+from .calibration import calibrate_model
 from .card import TestSummary, TrainingCard, build_card
 from .config import RunConfig
 from .constants import CLASS_NAMES
@@ -166,8 +167,10 @@ def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, ou
     test = TestSummary.from_metrics(summary)
     _write_json(out_dir / "summary.json", {"split": "test", **dataclasses.asdict(test)})
     mu, _ = encode_all(best.model, data.volumes[split.train], device)  # the training line of each attribute
-    final_card = dataclasses.replace(best.card.with_lines(data.attributes[split.train].numpy(), mu),
-                                     test=test, training=_training_card(state))
+    lined = best.card.with_lines(data.attributes[split.train].numpy(), mu)
+    calibrated = calibrate_model(lined, best.model, data.volumes[split.val], data.attributes[split.val].numpy(),
+                                 [data.geometries[i] for i in split.val])  # units checked on held-out subjects
+    final_card = dataclasses.replace(calibrated, test=test, training=_training_card(state))
     save_model(model_path, best.model, final_card)
     progress(ProgressEvent("done", model=str(model_path)))
     context.barrier()

@@ -8,7 +8,8 @@ import torch
 
 from AttriVAELib.bundle import ModelBundle
 from AttriVAELib.card import AttributeCard
-from AttriVAELib.fidelity import decoded_label_map, measure_decoded, traversal_fidelity
+from AttriVAELib.decoded import decoded_label_map, measure_decoded
+from AttriVAELib.fidelity import traversal_fidelity
 from AttriVAELib.preprocessing import CubeGeometry
 
 SIZE, SPACING_MM = 32, 2.0
