@@ -39,18 +39,22 @@ class SubjectAnalysis:
     reconstruction: sitk.Image  # float32 in [0, 1] on the input grid
     measured: dict[str, float]  # attribute → value measured on the label map (NaN: not measurable, e.g. EF)
     encoded: dict[str, float]  # attribute → value its latent dim encodes, via the training fit
-    intervals: dict[str, tuple[float, float]]  # attribute → (low, high) of the 95 % posterior interval
+    intervals: dict[str, tuple[float, float]]  # attribute → (low, high) of the 95 % interval
+    calibrated: dict[str, bool]  # attribute → whether its interval is calibrated (else the posterior's only)
 
     def table(self) -> dict[str, list]:
-        """Columns of the result table: one row per attribute (measured, encoded and its 95 % interval; None
-        where not measurable) and a last row with P(infarct) as the encoded value."""
+        """Columns of the result table: one row per attribute (measured, encoded, its 95 % interval and whether
+        that interval is calibrated; None where not measurable) and a last row with P(infarct) as the encoded
+        value."""
         names = list(self.encoded)
         percent = f"{100 * INTERVAL_LEVEL:g} %"
         return {"attribute": [*names, "P(infarct)"],
                 "measured": [None if math.isnan(self.measured[n]) else self.measured[n] for n in names] + [None],
                 "encoded": [self.encoded[n] for n in names] + [self.probability],
                 f"low {percent}": [self.intervals[n][0] for n in names] + [None],
-                f"high {percent}": [self.intervals[n][1] for n in names] + [None]}
+                f"high {percent}": [self.intervals[n][1] for n in names] + [None],
+                "interval": ["calibrated" if self.calibrated[n] else "posterior (not calibrated)" for n in names]
+                + [""]}
 
 
 def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
@@ -71,6 +75,7 @@ def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
         measured={n: float(measurable.get(n, math.nan)) for n in bundle.attribute_names},
         encoded={n: float(e.encoded[0]) for n, e in estimates.items()},
         intervals={n: (float(e.low[0]), float(e.high[0])) for n, e in estimates.items()},
+        calibrated={n: e.calibrated for n, e in estimates.items()},
     )
 
 

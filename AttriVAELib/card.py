@@ -165,6 +165,10 @@ class AttributeCard:
         """Whether the card holds the training line (every finished model's card does)."""
         return self.latent_slope is not None and self.latent_intercept is not None
 
+    def calibrated_for(self, level: float) -> bool:
+        """Whether the card holds an interval calibration with enough held-out subjects for ``level``."""
+        return self.interval is not None and math.isfinite(self.interval.half_width(level))
+
     def to_attribute(self, latent: Any) -> np.ndarray:
         """Latent values of this dim (any shape) → attribute units, through the training line."""
         return (np.asarray(latent, dtype=np.float64) - self.latent_intercept) / self.latent_slope

@@ -60,9 +60,9 @@ UNCALIBRATED = ("not calibrated: the posterior interval μ ± z·σ, which count
 def attribute_estimates(bundle: ModelBundle, mu: torch.Tensor | np.ndarray, sigma: torch.Tensor | np.ndarray,
                         level: float = INTERVAL_LEVEL) -> dict[str, AttributeEstimate]:
     """Encoded value and ``level`` interval of every regularised attribute, from μ and σ (B, L): the card's
-    conformal calibration where it has one (:class:`~AttriVAELib.card.IntervalCalibration`; infinite ends when
-    it holds too few subjects for ``level``), else the posterior interval μ ± z·σ mapped through the training
-    line (``calibrated`` False).
+    conformal calibration where it has one with enough subjects for ``level``
+    (:class:`~AttriVAELib.card.IntervalCalibration`), else the posterior interval μ ± z·σ mapped through the
+    training line (``calibrated`` False).
 
     Raises:
         InvalidConfigError: ``level`` outside (0, 1), or the card has no training line for an attribute.
@@ -75,7 +75,7 @@ def attribute_estimates(bundle: ModelBundle, mu: torch.Tensor | np.ndarray, sigm
     for k, name in enumerate(bundle.attribute_names):
         entry = card_entry(bundle, k)
         encoded = entry.to_attribute(mu[:, k])
-        if entry.interval is None:
+        if not entry.calibrated_for(level):
             ends = entry.to_attribute(np.stack([mu[:, k] - z * sigma[:, k], mu[:, k] + z * sigma[:, k]]))
             estimates[name] = AttributeEstimate(encoded, ends.min(axis=0), ends.max(axis=0), calibrated=False)
             continue
@@ -115,7 +115,7 @@ def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor
         calibration[name] = {"coverage": coverage, "subjects": subjects,
                              "mean_width": float(np.mean(estimate.high - estimate.low)),
                              "calibrated": estimate.calibrated,
-                             "calibration_subjects": len(interval.scores) if interval else 0}
+                             "calibration_subjects": len(interval.scores) if estimate.calibrated else 0}
     return calibration
 
 
@@ -170,10 +170,11 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
         raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort (it "
                                  f"lacks the model's test subjects), so it has no {subjects} split; use all")
     chosen = [s for s in cohort.subjects if subjects == "all" or membership.get(s.subject_id) == subjects]
-    uncalibrated = [entry.name for entry in bundle.card.attributes if entry.interval is None]
+    uncalibrated = [entry.name for entry in bundle.card.attributes if not entry.calibrated_for(level)]
     if uncalibrated:
         warnings.warn(f"the intervals of {', '.join(uncalibrated)} are {UNCALIBRATED} (the model's card holds no "
-                      f"calibration: retrain it with this version)", stacklevel=2)
+                      f"calibration for {100 * level:g} %: retrain it with this version, with at least "
+                      f"{math.ceil(level / (1 - level))} validation subjects)", stacklevel=2)
     names = bundle.attribute_names
     with atomic_path(out_csv) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)

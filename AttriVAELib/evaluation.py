@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = ["MINIMUM_SUBJECTS", "Evaluation", "encode_all", "evaluate_model", "order_and_class_scores",
            "select_subjects"]
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from . import metrics
+from .attributes import STRUCTURE_OF_ATTRIBUTE
 from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, EVALUATED_SUBJECTS
 from .data import PreparedData
@@ -158,7 +160,11 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
     if fidelity:
         geometries = [data.geometries[i] for i in indices]
         results["traversal_fidelity"] = traversal_fidelity(bundle, mu, geometries, real, attributes)
-    if attribution_methods:
+    unscored = [name for name in names if name not in STRUCTURE_OF_ATTRIBUTE]
+    if attribution_methods and unscored:
+        warnings.warn(f"attention localisation skipped for {', '.join(unscored)}: no structure of the label map "
+                      f"defines {'it' if len(unscored) == 1 else 'them'}", stacklevel=2)
+    if attribution_methods and len(unscored) < len(names):
         results["localisation"] = localisation(bundle, data, indices, attribution_methods, attention_layer, progress)
     return Evaluation([data.subject_ids[i] for i in indices], names, mu, attributes, labels,
                       probabilities, results, [data.geometries[i] for i in indices])

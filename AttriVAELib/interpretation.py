@@ -19,7 +19,6 @@ __all__ = [
     "model_input",
     "network",
     "preprocess_files",
-    "training_range",
     "preprocess_for",
     "attribute_to_latent",
     "decode",
@@ -179,12 +178,6 @@ def attribute_to_latent(bundle: ModelBundle, attribute: int | str, values: Seque
         raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}; "
                                  f"traverse it in latent units")
     return entry.to_latent(clamped)
-
-
-def training_range(bundle: ModelBundle, attribute: int | str, values: Sequence[float]) -> np.ndarray:
-    """Attribute values clamped to the attribute's training range: what a traversal in attribute units decodes."""
-    entry = card_entry(bundle, attribute)
-    return np.clip(np.asarray(values, dtype=np.float64), entry.minimum, entry.maximum)
 
 
 def latent_to_attribute(bundle: ModelBundle, attribute: int | str, latent: Sequence[float]) -> np.ndarray:

@@ -85,6 +85,7 @@ class Sweep:
     target: np.ndarray  # (N,) the request clamped to the training range and to what the decoder reaches
     latent: np.ndarray  # (N,) latent values decoded
     measured: np.ndarray  # (N,) the attribute measured on each decoded volume (NaN for encoder units)
+    training_range: tuple[float, float]  # the training split's minimum and maximum, attribute units
     reachable: tuple[float, float] | None  # what the decoder draws for this subject (None: encoder units)
     volumes: torch.Tensor  # (N, 1, S, S, S) decoded volumes in [0, 1]
     reason: str = ""  # why encoder units: what the user is told
@@ -100,9 +101,11 @@ class Sweep:
         if self.clamped.any():
             asked = ", ".join(f"{v:.4g}" for v in self.requested[self.clamped])
             drawn = ", ".join(f"{v:.4g}" for v in self.target[self.clamped])
-            where = (f"this subject's decoded anatomy reaches {self.reachable[0]:.4g}–{self.reachable[1]:.4g} "
-                     f"{self.unit} within the training range" if self.reachable else "outside the training range")
-            notes.append(f"{self.attribute}: {asked} {self.unit} cannot be drawn ({where}); drew {drawn} {self.unit}")
+            limits = f"the training range is {self.training_range[0]:.4g}–{self.training_range[1]:.4g} {self.unit}"
+            if self.reachable:
+                limits += (f" and this subject's decoded anatomy reaches {self.reachable[0]:.4g}–"
+                           f"{self.reachable[1]:.4g} {self.unit}")
+            notes.append(f"{self.attribute}: {asked} {self.unit} cannot be drawn ({limits}); drew {drawn} {self.unit}")
         if self.units == "encoder":
             notes.append(f"{self.attribute}: {self.reason}; values are the encoder's units (the training line), not "
                          f"measured on the decoded anatomy")
@@ -188,8 +191,8 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
                                      f"units")
         latent = entry.to_latent(target)
         volumes = decode(bundle, _codes(z, entry.dim, latent))
-        return Sweep(entry.name, entry.unit, "encoder", requested, target, latent,
-                     np.full(len(requested), math.nan), None, volumes, reason)
+        return Sweep(entry.name, entry.unit, "encoder", requested, target, latent, np.full(len(requested), math.nan),
+                     (entry.minimum, entry.maximum), None, volumes, reason)
     low, high = response.reachable
     drawable = (max(low, entry.minimum), min(high, entry.maximum))
     if drawable[0] > drawable[1]:  # nothing the decoder draws lies in the training range: the nearest it draws
@@ -198,7 +201,8 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
     latent = response.latent_for(target)
     volumes = decode(bundle, _codes(z, entry.dim, latent))
     measured = _measure(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry))
-    return Sweep(entry.name, entry.unit, "decoded", requested, target, latent, measured, (low, high), volumes)
+    return Sweep(entry.name, entry.unit, "decoded", requested, target, latent, measured, (entry.minimum, entry.maximum),
+                 (low, high), volumes)
 
 
 def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Sequence[float],

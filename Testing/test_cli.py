@@ -202,7 +202,8 @@ def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tm
                        "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--attribute", "lv_volume_ml",
                        "--values", "90,120,900", "--out", str(tmp_path / "sweep"))
     assert code == 0, err
-    assert "attrivae: warning: lv_volume_ml values outside the training range" in err  # 900 mL is clamped
+    warning = next(line for line in err.splitlines() if "cannot be drawn" in line)  # 900 mL: beyond the training range
+    assert warning.startswith("attrivae: warning: lv_volume_ml: ") and "900" in warning.split("cannot")[0]
     written = sorted((tmp_path / "sweep").glob("*.nii.gz"))
     assert [p.name for p in written] == [f"traverse_lv_volume_ml_{i:02d}.nii.gz" for i in range(3)]
     source, step = sitk.ReadImage(str(image)), sitk.ReadImage(str(written[0]))
@@ -210,8 +211,17 @@ def test_traverse_writes_volumes_in_the_input_geometry(tiny_run, eval_cohort, tm
     for getter in ("GetOrigin", "GetSpacing", "GetDirection"):
         assert getattr(step, getter)() == pytest.approx(getattr(source, getter)())
     index = json.loads((tmp_path / "sweep" / "index.json").read_text())
-    maximum = load_model(tiny_run / "model.safetensors").card.attributes[0].maximum
-    assert list(index["values"].values()) == pytest.approx([90.0, 120.0, maximum])
+    assert index["attribute"] == "lv_volume_ml" and index["unit"] == "mL" and index["units"] == "attribute"
+    steps = index["steps"]
+    assert [step["file"] for step in steps] == [p.name for p in written]
+    assert [step["requested"] for step in steps] == [90.0, 120.0, 900.0]
+    assert steps[2]["clamped"]
+    if index["calibration"] == "decoded":  # each step says what the decoded anatomy shows
+        low, high = index["reachable"]
+        assert all(low - 1e-6 <= step["drawn"] <= high + 1e-6 for step in steps)
+        assert all(step["measured"] is not None for step in steps)
+    else:  # the tiny model draws nothing measurable: encoder units, said so and not measured
+        assert "encoder's units" in err and all(step["measured"] is None for step in steps)
 
 
 def test_a_warning_is_printed_before_the_error_that_ends_the_command(tiny_run, eval_cohort, tmp_path, capsys):
@@ -222,7 +232,7 @@ def test_a_warning_is_printed_before_the_error_that_ends_the_command(tiny_run, e
                        str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--attribute", "lv_volume_ml",
                        "--values", "900", "--out", str(tmp_path / "taken"))
     lines = err.strip().splitlines()
-    assert code == 2 and lines[0].startswith("attrivae: warning: lv_volume_ml values outside the training range")
+    assert code == 2 and lines[0].startswith("attrivae: warning: lv_volume_ml: ") and "cannot be drawn" in lines[0]
     assert lines[-1].startswith("attrivae: error:") and "taken" in lines[-1]
     assert (tmp_path / "taken" / "keep.txt").read_text() == "not ours"
 

@@ -28,8 +28,9 @@ Z95 = 1.959964  # the standard normal's 97.5th percentile
 
 @pytest.fixture
 def hand_made(tiny_bundle):
-    """The tiny model with a card whose lines are known: dim 0 = 2·a + 1, dim 1 = −0.5·a + 3."""
-    first, second, *others = tiny_bundle.card.attributes
+    """The tiny model with a card whose lines are known, dim 0 = 2·a + 1, dim 1 = −0.5·a + 3, and no interval
+    calibration (the posterior intervals of models without one)."""
+    first, second, *others = tiny_bundle.card.with_calibration({}, {}).attributes
     lines = (dataclasses.replace(first, latent_slope=2.0, latent_intercept=1.0),
              dataclasses.replace(second, latent_slope=-0.5, latent_intercept=3.0))
     return ModelBundle(tiny_bundle.model, dataclasses.replace(tiny_bundle.card, attributes=(*lines, *others)))
@@ -88,7 +89,7 @@ def test_cohort_table_columns_units_and_values(tiny_run, tiny_bundle, eval_cohor
     percent = f"{100 * INTERVAL_LEVEL:g}"
     assert list(rows[0]) == ["subject", "split", "label", "p_infarct", "reconstruction_mse",
                              *(f"{n}_{s}" for n in names for s in ("measured", "encoded", f"low{percent}",
-                                                                   f"high{percent}")),
+                                                                   f"high{percent}", "interval")),
                              *(f"mu_{k}" for k in range(latent)), *(f"sigma_{k}" for k in range(latent))]
     assert [row["subject"] for row in rows] == [s.subject_id for s in cohort.subjects]
     assert {row["subject"] for row in rows if row["split"] == "test"} == set(tiny_bundle.card.data.split.test)

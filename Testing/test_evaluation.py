@@ -41,7 +41,8 @@ def test_every_metric_is_reported(evaluated):
     assert set(m["localisation"]["gradcam"]["lv_volume_ml"]) >= {"enrichment", "pointing", "outside_lv", "iou"}
     assert set(m["traversal_fidelity"]) == {"lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "lv_sphericity",
                                             "myo_max_diameter_mm"} & set(bundle.attribute_names)
-    assert all(f["subjects"] <= len(test) and "measure_check" in f for f in m["traversal_fidelity"].values())
+    assert all(f[way]["subjects"] <= len(test) and "measure_check" in f for f in m["traversal_fidelity"].values()
+               for way in ("encoder", "calibrated"))
     assert evaluation.mu.shape == (len(test), 64) and evaluation.probabilities.shape == (len(test),)
     truth = metrics.disentanglement_ceiling(evaluation.attributes, 64)  # the same subjects' ground-truth code
     assert m["ceiling"] == pytest.approx(truth) and set(m["ceiling"]) == set(metrics.DISENTANGLEMENT_METRICS)
@@ -86,7 +87,7 @@ def test_report_renders_with_all_figures(evaluated, tmp_path):
     assert f"<tr><td>SAP</td><td>{sap:.3f}</td><td>{ceiling:.3f}</td></tr>" in html
     written = json.loads((page.parent / "metrics.json").read_text())
     assert written["subjects"] == len(test)
-    assert "Posterior intervals: calibration" in html
+    assert "Intervals: coverage" in html
     assert set(written["interval_coverage"]) == set(bundle.attribute_names)
     assert written["interval_coverage"] == interval_calibration(bundle, data.volumes[test][:, 0].numpy(),
                                                                 evaluation.attributes)
@@ -183,3 +184,19 @@ def test_overrides_apply_to_every_preset_even_where_they_equal_its_base():
     assert explicit.train.augment_probability == 0.0 and explicit.loss.delta == 100.0
     with pytest.raises(InvalidConfigError, match="augment_probability"):
         base.with_overrides({"train": {"augment_probability": 2.0}})
+
+
+def test_a_cohort_with_custom_attributes_only_is_evaluated_without_localisation(tmp_path):
+    """Attributes no structure of the label map defines (clinical variables, custom columns): the localisation
+    step is skipped with a one-line note and the rest of the report is written."""
+    from AttriVAELib.testing import run_config, untrained_bundle
+
+    config = dataclasses.replace(run_config(16), attributes=("gt_noise_sd", "gt_tilt_deg"))
+    bundle = untrained_bundle(config, tmp_path / "cohort", subjects=12)
+    cohort, names = select_attributes(load_cohort(tmp_path / "cohort"), list(config.attributes))
+    data = prepare_data(cohort, names, bundle.card.config)
+    with pytest.warns(UserWarning, match="localisation skipped for gt_noise_sd, gt_tilt_deg: no structure"):
+        evaluation = evaluate_model(bundle, data, "all")
+    assert "localisation" not in evaluation.metrics and evaluation.metrics["traversal_fidelity"] == {}
+    page = write_report(evaluation, bundle, data.volumes[:, 0].numpy(), tmp_path / "report", "custom")
+    assert "Intervals: coverage" in page.read_text() and (page.parent / "metrics.json").is_file()

@@ -11,6 +11,7 @@ from AttriVAELib.card import AttributeCard
 from AttriVAELib.decoded import decoded_label_map, measure_decoded
 from AttriVAELib.fidelity import traversal_fidelity
 from AttriVAELib.preprocessing import CubeGeometry
+from AttriVAELib.traversal import sweep
 
 SIZE, SPACING_MM = 32, 2.0
 VOXEL_ML = SPACING_MM**3 / 1000
@@ -64,21 +65,41 @@ def test_a_ventricle_is_measured_in_millilitres():
 def test_a_faithful_decoder_scores_slope_one(stand_in):
     codes = np.zeros((3, 4))
     fidelity = traversal_fidelity(stand_in(gain=1.0), codes, [_geometry()] * 3)["lv_volume_ml"]
-    assert fidelity["subjects"] == 3 and fidelity["spearman"] == pytest.approx(1.0)
-    assert fidelity["slope"] == pytest.approx(1.0, abs=0.05)
+    for way in ("encoder", "calibrated"):
+        assert fidelity[way]["subjects"] == 3 and fidelity[way]["spearman"] == pytest.approx(1.0)
+        assert fidelity[way]["slope"] == pytest.approx(1.0, abs=0.05)
+    assert fidelity["calibrated"]["clamped"] == 0.0
     assert fidelity["requested"] == pytest.approx(np.linspace(20, 60, 7).tolist())
 
 
-def test_a_decoder_that_moves_half_as_far_scores_slope_one_half(stand_in):
+def test_a_decoder_that_moves_half_as_far_is_calibrated_to_land(stand_in):
     fidelity = traversal_fidelity(stand_in(gain=0.5, offset=20.0), np.zeros((2, 4)), [_geometry()] * 2)
-    assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.5, abs=0.05)
-    assert fidelity["lv_volume_ml"]["spearman"] == pytest.approx(1.0)
+    assert fidelity["lv_volume_ml"]["encoder"]["slope"] == pytest.approx(0.5, abs=0.05)
+    assert fidelity["lv_volume_ml"]["encoder"]["spearman"] == pytest.approx(1.0)
+    assert fidelity["lv_volume_ml"]["calibrated"]["slope"] == pytest.approx(1.0, abs=0.05)
+    assert fidelity["lv_volume_ml"]["calibrated"]["spearman"] == pytest.approx(1.0)
+    assert fidelity["lv_volume_ml"]["calibrated"]["clamped"] == 0.0
+
+
+def test_a_calibrated_sweep_lands_where_the_decoder_reaches_and_says_where_it_cannot(stand_in):
+    swept = sweep(stand_in(gain=0.5, offset=20.0), torch.zeros(4), "lv_volume_ml", [30.0, 50.0], _geometry())
+    assert swept.units == "decoded" and not swept.clamped.any() and swept.notes() == []
+    assert swept.measured == pytest.approx([30.0, 50.0], rel=0.05)  # a ball grows by whole shells of voxels
+    narrow = sweep(stand_in(gain=0.1, offset=36.0), torch.zeros(4), "lv_volume_ml", [20.0, 40.0, 500.0], _geometry())
+    low, high = narrow.reachable  # the response sweep spans latent −3..3, i.e. 34–46 mL
+    assert low == pytest.approx(34.0, rel=0.05) and high == pytest.approx(46.0, rel=0.05)
+    assert narrow.clamped.tolist() == [True, False, True]
+    assert narrow.target == pytest.approx([low, 40.0, high])
+    assert narrow.measured == pytest.approx([low, 40.0, high], rel=0.05)
+    assert narrow.notes()[0].startswith("lv_volume_ml: 20, 500 mL cannot be drawn (the training range is 20–60 mL "
+                                        "and this subject's decoded anatomy reaches 3")
 
 
 def test_a_decoder_that_ignores_the_dim_scores_no_rank_and_zero_slope(stand_in):
     fidelity = traversal_fidelity(stand_in(gain=0.0, offset=40.0), np.zeros((2, 4)), [_geometry()] * 2)
-    assert fidelity["lv_volume_ml"]["slope"] == pytest.approx(0.0, abs=1e-9)
-    assert fidelity["lv_volume_ml"]["spearman"] == 0.0
+    assert fidelity["lv_volume_ml"]["encoder"]["slope"] == pytest.approx(0.0, abs=1e-9)
+    assert fidelity["lv_volume_ml"]["encoder"]["spearman"] == 0.0
+    assert fidelity["lv_volume_ml"]["calibrated"]["clamped"] >= 6 / 7  # all but the step at what it draws
 
 
 def test_the_measure_check_compares_inputs_with_their_records(stand_in):

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +13,8 @@ from AttriVAELib.interpretation import (
     latent_to_attribute,
     predict,
     reconstruct,
-    traverse,
 )
+from AttriVAELib.traversal import sweep, traverse
 
 
 @pytest.fixture
@@ -56,15 +58,30 @@ def test_traversal_decodes_every_step_in_one_batch(bundle, volume):
     assert torch.allclose(steps, one_by_one, atol=1e-5)
 
 
-def test_traversal_in_attribute_units(bundle, volume):
+def test_traversal_in_attribute_units_is_the_sweep_users_get(bundle, volume):
     entry = bundle.card.attributes[0]
     mu, _ = encode(bundle, volume)
     values = [entry.minimum, entry.maximum]
     latent = attribute_to_latent(bundle, "lv_volume_ml", values)
     assert np.allclose(latent_to_attribute(bundle, "lv_volume_ml", latent), values)
-    by_units = traverse(bundle, mu[0], "lv_volume_ml", values, units="attribute")
-    by_latent = traverse(bundle, mu[0], 0, latent.tolist())
-    assert torch.allclose(by_units, by_latent, atol=1e-6)
+    swept = sweep(bundle, mu[0], "lv_volume_ml", values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an untrained decoder may draw too little to reach the requests
+        by_units = traverse(bundle, mu[0], "lv_volume_ml", values, units="attribute")
+    by_latent = traverse(bundle, mu[0], 0, swept.latent.tolist())
+    assert torch.allclose(by_units, by_latent, atol=1e-6) and torch.allclose(by_units, swept.volumes, atol=1e-6)
+    if swept.units == "encoder":  # the untrained model draws nothing measurable: the encoder's line, said so
+        assert np.allclose(swept.latent, latent) and "encoder's units" in swept.notes()[-1]
+
+
+def test_attributes_a_decoded_volume_does_not_show_keep_the_encoders_units(bundle, volume):
+    mu, _ = encode(bundle, volume)
+    entry = bundle.card.attributes[bundle.attribute_names.index("ef_pct")]
+    swept = sweep(bundle, mu[0], "ef_pct", [entry.mean])
+    assert swept.units == "encoder" and np.isnan(swept.measured).all()
+    assert swept.latent == pytest.approx(attribute_to_latent(bundle, "ef_pct", [entry.mean]))
+    assert swept.notes() == ["ef_pct: a decoded volume does not show it; values are the encoder's units (the "
+                             "training line), not measured on the decoded anatomy"]
 
 
 def test_out_of_range_attribute_values_are_clamped_with_a_warning(bundle):

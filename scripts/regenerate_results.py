@@ -20,8 +20,9 @@ Sections:
   the independent cohort (needs ``science`` in the same WORK): where each attribution method's maps land,
   their cost, and traversal fidelity.
 - ``codes`` (docs/interpretation.md): ``attrivae encode`` of the demo's test subjects with the demo's model
-  (three example rows, the coverage of the 95 % intervals) and ``benchmarks/encode_memory.py`` (peak memory
-  against cohort size; needs ``demo`` in the same WORK).
+  (three example rows, the coverage of the 95 % intervals) and of the independent cohort with the shipped
+  model (coverage and width of the calibrated intervals), and ``benchmarks/encode_memory.py`` (peak memory
+  against cohort size; needs ``demo`` and ``science`` in the same WORK).
 - ``speed`` (docs/benchmarks.md): ``attrivae bench``, ``benchmarks/speed_paths.py`` and
   ``benchmarks/slicer_interactive.py``.
 - ``tests`` (CONTRIBUTING.md): the README's test command in a fresh clone and virtual environment, with cold
@@ -58,7 +59,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from readme_install import fresh_environment, readme_main_command, readme_test_command, run_as_new_user  # noqa: E402
 from readme_install import run_and_echo as _run  # noqa: E402
 
-from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE  # noqa: E402
+from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE, attribute_unit  # noqa: E402
 from AttriVAELib.config import preset as get_preset  # noqa: E402
 from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.crossval import ceiling_groups  # noqa: E402
@@ -213,34 +214,54 @@ def regenerate_interpretation(work: Path) -> dict[str, Any]:
                                                    "completeness", "fidelity", "fidelity_seconds_per_subject")})
 
 
-def regenerate_codes(work: Path) -> dict[str, Any]:
-    """``attrivae encode`` of the demo's test subjects with the demo's model, the intervals' coverage there,
-    and ``benchmarks/encode_memory.py`` (needs ``demo`` in the same WORK, made by the same code)."""
+def _coverage(table: Path) -> dict[str, dict[str, float]]:
+    """Per default attribute of an ``attrivae encode`` table: the share of measured values inside their 95 %
+    interval, the mean interval width and whether the intervals are calibrated."""
     from AttriVAELib.codes import interval_coverage
 
-    demo = work / "readme" / "clone" / "attrivae-demo"
-    if not (demo / "run" / "model.safetensors").is_file():
-        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
-    table, memory = work / "codes" / "codes.csv", work / "codes" / "encode_memory.json"
-    table.unlink(missing_ok=True)
-    table.parent.mkdir(parents=True, exist_ok=True)
-    commands = ["attrivae encode --model attrivae-demo/run/model.safetensors --data attrivae-demo/data "
-                "--out codes.csv --subjects test",
-                f"python benchmarks/encode_memory.py --model {DEMO_MODEL.relative_to(ROOT)} --work encode-bench "
-                f"--json encode_memory.json"]
-    _attrivae("encode", "--model", str(demo / "run" / "model.safetensors"), "--data", str(demo / "data"),
-              "--out", str(table), "--subjects", "test", cwd=ROOT)
-    _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(DEMO_MODEL), "--work",
-          str(work / "encode-bench"), "--json", str(memory)], ROOT)
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
     coverage = {}
     for name in DEFAULT_ATTRIBUTES:
         measured, low, high = (np.array([float(row[f"{name}_{part}"] or "nan") for row in rows])
                                for part in ("measured", "low95", "high95"))
-        coverage[name] = interval_coverage(measured, low, high)[0]
+        coverage[name] = {"coverage": interval_coverage(measured, low, high)[0],
+                          "mean_width": float(np.nanmean(high - low)),
+                          "calibrated": all(row[f"{name}_interval"] == "calibrated" for row in rows)}
+    return coverage
+
+
+def regenerate_codes(work: Path) -> dict[str, Any]:
+    """``attrivae encode`` of the demo's test subjects with the demo's model and of the independent cohort with
+    the shipped model, the intervals' coverage there, and ``benchmarks/encode_memory.py`` (needs ``demo`` and
+    ``science`` in the same WORK, made by the same code)."""
+    demo, independent = work / "readme" / "clone" / "attrivae-demo", work / "readme" / "clone" / "H300"
+    if not (demo / "run" / "model.safetensors").is_file():
+        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
+    if not (independent / "attributes.csv").is_file():
+        raise SystemExit(f"{independent} holds no independent cohort; run the science section with this --work first")
+    table, others, memory = (work / "codes" / name for name in ("codes.csv", "independent.csv", "encode_memory.json"))
+    for path in (table, others):
+        path.unlink(missing_ok=True)
+    table.parent.mkdir(parents=True, exist_ok=True)
+    commands = ["attrivae encode --model attrivae-demo/run/model.safetensors --data attrivae-demo/data "
+                "--out codes.csv --subjects test",
+                f"attrivae encode --model {DEMO_MODEL.relative_to(ROOT)} --data H300 --out independent.csv",
+                f"python benchmarks/encode_memory.py --model {DEMO_MODEL.relative_to(ROOT)} --work encode-bench "
+                f"--json encode_memory.json"]
+    _attrivae("encode", "--model", str(demo / "run" / "model.safetensors"), "--data", str(demo / "data"),
+              "--out", str(table), "--subjects", "test", cwd=ROOT)
+    _attrivae("encode", "--model", str(DEMO_MODEL), "--data", str(independent), "--out", str(others), cwd=ROOT)
+    _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(DEMO_MODEL), "--work",
+          str(work / "encode-bench"), "--json", str(memory)], ROOT)
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(others, newline="") as handle:
+        independent_subjects = sum(1 for _ in csv.DictReader(handle))
     return _record("codes", commands, subjects=len(rows), columns=list(rows[0]), examples=rows[:3],
-                   coverage=coverage, memory=json.loads(memory.read_text()))
+                   coverage=_coverage(table), independent={"subjects": independent_subjects,
+                                                           "coverage": _coverage(others)},
+                   model_sha256=file_sha256(DEMO_MODEL), memory=json.loads(memory.read_text()))
 
 
 def regenerate_speed(work: Path) -> dict[str, Any]:
@@ -467,30 +488,46 @@ def render_interpretation(record: dict[str, Any]) -> str:
           f"{completeness['mean'] * 100:.1f} % of the largest change on average (max {completeness['max'] * 100:.1f} "
           f"%, {completeness['subjects']} subjects; the network is piecewise linear, so the path integral converges "
           f"slowly with the number of steps).")
-    fidelity_rows = ["| attribute swept | ρ (mean per subject) | slope (10th–90th percentile) | "
-                     "measure on real inputs: ρ / slope |", "|---|---|---|---|"]
+    fidelity_rows = ["| attribute swept | encoder line: ρ / slope (10th–90th) | calibrated: ρ / slope (10th–90th) | "
+                     "steps clamped | measure on real inputs: ρ / slope |", "|---|---|---|---|---|"]
     for name, f in record["fidelity"].items():
-        check = f["measure_check"]
-        fidelity_rows.append(f"| {_SHORT_NAMES.get(name, name)} | {f['spearman']:.3f} | {f['slope']:.2f} "
-                             f"({f['slope_p10']:.2f}–{f['slope_p90']:.2f}) | {check['spearman']:.3f} / "
-                             f"{check['slope']:.2f} |")
-    lv = record["fidelity"].get("lv_volume_ml")
-    verdict = ("" if lv is None else
-               f"Target for LV volume (ρ ≥ 0.95, slope 0.8–1.25): ρ {'met' if lv['spearman'] >= 0.95 else 'missed'}, "
-               f"slope {'met' if 0.8 <= lv['slope'] <= 1.25 else 'missed'} ({lv['slope']:.2f}).")
+        check, encoder, calibrated = f["measure_check"], f["encoder"], f["calibrated"]
+        fidelity_rows.append(
+            f"| {_SHORT_NAMES.get(name, name)} | {encoder['spearman']:.3f} / {encoder['slope']:.2f} "
+            f"({encoder['slope_p10']:.2f}–{encoder['slope_p90']:.2f}) | {calibrated['spearman']:.3f} / "
+            f"{calibrated['slope']:.2f} ({calibrated['slope_p10']:.2f}–{calibrated['slope_p90']:.2f}) | "
+            f"{calibrated['clamped']:.2f} | {check['spearman']:.3f} / {check['slope']:.2f} |")
+    missed = [_SHORT_NAMES.get(name, name) for name, f in record["fidelity"].items()
+              if not (f["calibrated"]["spearman"] >= 0.95 and 0.9 <= f["calibrated"]["slope"] <= 1.1)]
+    verdict = ("Targets for the calibrated traversal (ρ ≥ 0.95, slope 0.9–1.1 on the steps drawn): "
+               + ("met for every attribute." if not missed else f"missed for {', '.join(missed)}."))
     commands = ["```bash", *record["commands"], "```"]
-    return "\n".join([*tables, legend, "", ig, "", "Traversal fidelity, same cohort: each attribute swept "
-                      "over its training range in 7 steps per subject, measured on the decoded volumes (foreground "
-                      "above 0.05, bright pool above its Otsu threshold).", "", *fidelity_rows, "", verdict, "",
+    return "\n".join([*tables, legend, "", ig, "", "Traversal fidelity, same cohort: each attribute a decoded volume "
+                      "shows swept over its training range in 7 steps per subject, measured on the decoded volumes "
+                      "(foreground above 0.05, bright pool above its Otsu threshold, in the data's units through "
+                      "the model's decoded-measure line); by the encoder's line alone, and calibrated as the tool "
+                      "does it (scored on the steps it draws; the rest are clamped and said so).", "",
+                      *fidelity_rows, "", verdict, "",
                       *commands, "", _stamp(record)])
 
 
 def render_codes(record: dict[str, Any]) -> str:
     shown = ["subject", "split", "label", "p_infarct", "reconstruction_mse",
-             *(f"lv_volume_ml_{part}" for part in ("measured", "encoded", "low95", "high95")), "mu_0", "sigma_0"]
+             *(f"lv_volume_ml_{part}" for part in ("measured", "encoded", "low95", "high95", "interval")), "mu_0",
+             "sigma_0"]
     rows = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown),
             *("| " + " | ".join(row[column] for column in shown) + " |" for row in record["examples"])]
-    coverage = ", ".join(f"{_SHORT_NAMES.get(name, name)} {value:.2f}" for name, value in record["coverage"].items())
+    independent = record["independent"]
+    table = ["| attribute | coverage, demo test split | coverage, independent cohort | mean width | interval |",
+             "|---|---|---|---|---|"]
+    for name, on_test in record["coverage"].items():
+        other = independent["coverage"][name]
+        table.append(f"| {_SHORT_NAMES.get(name, name)} | {on_test['coverage']:.3f} | {other['coverage']:.3f} | "
+                     f"{other['mean_width']:.3g} {attribute_unit(name)} | "
+                     f"{'calibrated' if other['calibrated'] else 'posterior'} |")
+    missed = [_SHORT_NAMES.get(n, n) for n, c in independent["coverage"].items() if not 0.93 <= c["coverage"] <= 0.97]
+    verdict = ("Target (coverage 0.93–0.97 for every attribute on the independent cohort): "
+               + ("met." if not missed else f"missed for {', '.join(missed)}."))
     runs = record["memory"]["runs"]
     peaks = ", ".join(f"{run['subjects']:,} subjects {run['peak_rss_mb']:,.0f} MB" for run in runs)
     memory = (f"`benchmarks/encode_memory.py`, peak resident memory of the encoding process: {peaks}; "
@@ -498,8 +535,10 @@ def render_codes(record: dict[str, Any]) -> str:
               f"the rest is PyTorch itself).")
     return "\n".join([f"`{record['commands'][0]}` wrote {record['subjects']} rows of {len(record['columns'])} "
                       f"columns; the first three, some of the columns:", "", *rows, "",
-                      f"Share of the measured values inside their 95 % interval on these {record['subjects']} "
-                      f"test subjects: {coverage}.", "", memory, "", _stamp(record)])
+                      f"Share of the measured values inside their 95 % interval on these {record['subjects']} test "
+                      f"subjects and, with the shipped model (`{record['commands'][1]}`), on "
+                      f"{independent['subjects']} independent subjects:", "", *table, "", verdict, "", memory, "",
+                      _stamp(record)])
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
