@@ -11,6 +11,7 @@ import logging
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -120,7 +121,9 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._sliders = {}
+        self._sliders = {}  # attribute → its Explore slider
+        self._shownLabels = {}  # attribute → the label beside its slider: what the decoded anatomy shows
+        self._exploreNotes = None  # the label under the sliders: requests that could not be drawn as asked
         self._chartShown = False  # the loss chart was put in the layout once for this training
         self._trainingTimer = qt.QTimer()
         self._trainingTimer.setInterval(500)
@@ -228,9 +231,9 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.attentionAttributeComboBox.insertItem(0, _("all attributes"))
         self.ui.attentionAttributeComboBox.setCurrentIndex(0)
         layout = self.ui.exploreSlidersFrame.layout()
-        for slider in self._sliders.values():
-            layout.removeRow(slider)
-        self._sliders = {}
+        while layout.rowCount():
+            layout.removeRow(0)
+        self._sliders, self._shownLabels = {}, {}
         for name, (low, high, unit) in self.logic.attributeRanges().items():
             slider = ctk.ctkSliderWidget()
             slider.minimum, slider.maximum = low, high
@@ -240,8 +243,34 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slider.tracking = False  # decode once on release, not on every step of a drag
             slider.enabled = False
             slider.connect("valueChanged(double)", lambda value, name=name: self.onSlider(name, value))
-            layout.addRow(name, slider)
-            self._sliders[name] = slider
+            shown = qt.QLabel()
+            shown.toolTip = _("the value measured on the decoded anatomy now shown")
+            row = qt.QWidget()
+            rowLayout = qt.QHBoxLayout(row)
+            rowLayout.setContentsMargins(0, 0, 0, 0)
+            rowLayout.addWidget(slider, 1)
+            rowLayout.addWidget(shown)
+            layout.addRow(name, row)
+            self._sliders[name], self._shownLabels[name] = slider, shown
+        self._exploreNotes = qt.QLabel()
+        self._exploreNotes.wordWrap = True
+        self._exploreNotes.setStyleSheet("color: #a03020")
+        layout.addRow(self._exploreNotes)
+
+    def _showExplored(self) -> None:
+        """Beside each slider, what the decoded anatomy shows now (or that the slider is in encoder units);
+        under them, what could not be drawn as asked."""
+        if self._exploreNotes is None:  # no model shown yet
+            return
+        explored = self.logic.lastExplore or {"shown": {}, "notes": []}
+        ranges = self.logic.attributeRanges()
+        for name, label in self._shownLabels.items():
+            value = explored["shown"].get(name)
+            unit = f" {ranges[name][2]}" if ranges[name][2] else ""
+            label.text = (_("encoder units") if value is None else
+                          _("shows {value:.4g}{unit}").format(value=value, unit=unit) if value == value else
+                          _("shows: not measurable"))
+        self._exploreNotes.text = "\n".join(explored["notes"])
 
     # Inputs
 
@@ -288,6 +317,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slider.value = result["encoded"][name]
             slider.blockSignals(False)
             slider.enabled = True
+        self._showExplored()
         slicer.util.setSliceViewerLayers(background=p.inputVolume, foreground=result["reconstruction"],
                                          foregroundOpacity=0.5, fit=True)
 
@@ -303,7 +333,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.attentionLayerComboBox.enabled = method == "gradcam"  # the layer is Grad-CAM's only
 
     def onSlider(self, name: str, value: float) -> None:
-        self._run(self.logic.explore, {name: value})
+        if self._run(self.logic.explore, {name: value}) is not None:
+            self._showExplored()
 
     def onExploreReset(self) -> None:
         values = self._run(self.logic.resetExplore)
@@ -311,6 +342,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._sliders[name].blockSignals(True)
             self._sliders[name].value = value
             self._sliders[name].blockSignals(False)
+        if values is not None:
+            self._showExplored()
 
     def onExportTraversal(self) -> None:
         nodes = self._run(self.logic.exportTraversal, self.ui.traversalAttributeComboBox.currentText,
@@ -395,6 +428,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.trainingMonitor = None  # its AttriVAELib.process.TrainingMonitor
         self.trainingChart = None  # loss chart node of the current training, once an epoch finished
         self.lastUpdateSeconds = None
+        self.lastExplore = None  # what the last explore drew and what its decoded anatomy shows
 
     def getParameterNode(self):
         return AttriVAEParameterNode(super().getParameterNode())
@@ -512,6 +546,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.analyses[volumeNode.GetID()], self._analysedNodes[volumeNode.GetID()] = analysis, volumeNode
         self.currentVolumeID = volumeNode.GetID()
         self.exploreCode = analysis.mu.clone()
+        self.lastExplore = {"drawn": {}, "shown": dict(analysis.shown), "notes": []}
         scene = volumeNode.GetScene()
         reconstruction = mrml.set_volume_image(
             mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction"), analysis.reconstruction)
@@ -548,26 +583,46 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     # Explore
 
     def explore(self, values: dict):
-        """Set attributes (attribute units, clamped to the training range with a warning) in the current code
-        and decode it into the "AttriVAE explore" volume, and its signed difference from the subject's own
-        reconstruction into "AttriVAE explore difference" (red brighter, blue darker); returns the explore
-        node. Earlier settings stay until :meth:`resetExplore`. The duration is kept in ``lastUpdateSeconds``."""
+        """Set attributes (attribute units) in the current code and decode it. Each request is aimed through the
+        subject's decoded response, so that the decoded anatomy shows the value asked for; requests beyond the
+        training range or what the decoder draws are clamped, and EF, infarct size and custom attributes keep
+        the encoder's units (each said in ``lastExplore["notes"]`` and as a warning). Outputs: the decoded
+        volume ("AttriVAE explore", returned), its signed difference from the subject's own reconstruction
+        ("AttriVAE explore difference", red brighter, blue darker) and the decoded anatomy as a segmentation
+        ("AttriVAE explore anatomy": bright pool and LV, outlines in the slice views, surfaces in 3D).
+        ``lastExplore`` holds ``drawn`` (attribute → value aimed at), ``shown`` (every attribute a decoded volume
+        shows, measured on the decoded anatomy now) and ``notes``. Earlier settings stay until
+        :meth:`resetExplore`. The duration is kept in ``lastUpdateSeconds``."""
         import SimpleITK as sitk
 
         from AttriVAELib import mrml
-        from AttriVAELib.analysis import decode_in_source, latent_with
+        from AttriVAELib.analysis import explore_code
+        from AttriVAELib.decoded import DECODED_LABELS, decoded_label_map
+        from AttriVAELib.interpretation import decode
+        from AttriVAELib.traversal import shown_values
 
         started = time.perf_counter()
-        analysis = self._current()
-        self.exploreCode = latent_with(self._requireModel(), self.exploreCode, values)
+        analysis, bundle = self._current(), self._requireModel()
+        explored = explore_code(bundle, analysis, self.exploreCode, values)
+        self.exploreCode = explored.code
+        geometry = analysis.prepared.geometry
+        cube = decode(bundle, explored.code, precision="auto")[0, 0].cpu().numpy()  # live preview: bf16 where fast
         scene = slicer.mrmlScene
-        decoded = decode_in_source(self.bundle, self.exploreCode, analysis.prepared.geometry,
-                                   precision="auto")  # live preview: bf16 where fast
+        decoded = geometry.to_source(cube)
         node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"), decoded)
         difference = mrml.set_volume_image(
             mrml.output_node(scene, "explore difference", "AttriVAE explore difference"),
             sitk.Subtract(decoded, analysis.reconstruction))
         mrml.show_difference(difference)
+        labels = sitk.GetArrayFromImage(decoded_label_map(cube, geometry))
+        anatomy = sitk.Cast(geometry.to_source(labels, sitk.sitkNearestNeighbor), sitk.sitkUInt8)
+        mrml.set_segmentation(scene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
+                              scene.GetNodeByID(self.currentVolumeID), mrml.DECODED_ANATOMY_COLOURS)
+        notes = [note for aimed in explored.aims.values() for note in aimed.notes()]
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        self.lastExplore = {"drawn": {name: float(aimed.target[0]) for name, aimed in explored.aims.items()},
+                            "shown": shown_values(bundle, cube, geometry), "notes": notes}
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
 
@@ -579,16 +634,19 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def exportTraversal(self, attribute: str, steps: int = 9, sequencesLogic=None):
         """A sequence (+ browser) sweeping one attribute over its training range, the other dims as the
-        Explore sliders set them, decoded in one batch. Returns (sequence, browser)."""
+        Explore sliders set them, aimed as :meth:`explore` and decoded in one batch; indexed by the values asked
+        for (clamped ones are warned about). Returns (sequence, browser)."""
         from AttriVAELib import mrml
         from AttriVAELib.analysis import decodes_in_source, traversal_codes
 
         analysis = self._current()
-        values, codes = traversal_codes(self._requireModel(), self.exploreCode, attribute, steps)
+        aimed, codes = traversal_codes(self._requireModel(), analysis, self.exploreCode, attribute, steps)
+        for note in aimed.notes():
+            warnings.warn(note, stacklevel=2)
         images = decodes_in_source(self.bundle, codes, analysis.prepared.geometry)
-        unit = self.attributeRanges()[attribute][2]
         return mrml.set_sequence(slicer.mrmlScene, sequencesLogic or slicer.modules.sequences.logic(),
-                                 "traversal", f"AttriVAE traversal {attribute}", images, values, attribute, unit)
+                                 "traversal", f"AttriVAE traversal {attribute}", images, aimed.requested.tolist(),
+                                 attribute, aimed.unit)
 
     def interpolate(self, volumeA, volumeB, steps: int = 10, sequencesLogic=None):
         """A sequence decoding the straight line between two analysed volumes' codes, in A's geometry."""

@@ -7,9 +7,10 @@ resampled onto that grid (linear) and are 0 outside the cube.
 
 from __future__ import annotations
 
-__all__ = ["SubjectAnalysis", "analyse_subject", "attention_in_source", "decode_in_source", "decodes_in_source",
-           "latent_with", "traversal_codes"]
+__all__ = ["ExploreCode", "SubjectAnalysis", "analyse_subject", "attention_in_source", "decode_in_source",
+           "decoded_responses", "decodes_in_source", "explore_code", "traversal_codes"]
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,13 +20,14 @@ import SimpleITK as sitk
 import torch
 
 from .attention import attention, maps_in_source
-from .attributes import shape_attributes
+from .attributes import attribute_spec, shape_attributes
 from .bundle import ModelBundle
 from .choices import DEFAULT_LAYER, DEFAULT_METHOD
 from .codes import INTERVAL_LEVEL, attribute_estimates
-from .interpretation import attribute_to_latent, decode, encode, predict, preprocess_for
+from .interpretation import decode, encode, predict, preprocess_for
 from .labels import EMIDEC_SCHEME, LabelScheme
 from .preprocessing import CubeGeometry, PreprocessedVolume
+from .traversal import Aim, DecodedResponse, UnmeasurableError, aim, decoded_response, shown_values
 
 
 @dataclass
@@ -41,6 +43,8 @@ class SubjectAnalysis:
     encoded: dict[str, float]  # attribute → value its latent dim encodes, via the training fit
     intervals: dict[str, tuple[float, float]]  # attribute → (low, high) of the 95 % interval
     calibrated: dict[str, bool]  # attribute → whether its interval is calibrated (else the posterior's only)
+    responses: dict[str, DecodedResponse]  # attribute → its decoded response around μ (those a decoded cube shows)
+    shown: dict[str, float]  # attribute → measured on the reconstruction (those a decoded cube shows; NaN: not)
 
     def table(self) -> dict[str, list]:
         """Columns of the result table: one row per attribute (measured, encoded, its 95 % interval and whether
@@ -69,14 +73,28 @@ def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
     probability = float(predict(bundle, prepared.volume)[0])
     measurable = shape_attributes(labels, scheme, name=f"{name} mask")
     estimates = attribute_estimates(bundle, mu[None].cpu(), sigma[None].cpu())
+    own = decode(bundle, mu.reshape(1, -1))[0, 0].cpu().numpy()
     return SubjectAnalysis(
         prepared=prepared, mu=mu, sigma=sigma, probability=probability,
-        reconstruction=decode_in_source(bundle, mu, prepared.geometry),
+        reconstruction=prepared.geometry.to_source(own),
         measured={n: float(measurable.get(n, math.nan)) for n in bundle.attribute_names},
         encoded={n: float(e.encoded[0]) for n, e in estimates.items()},
         intervals={n: (float(e.low[0]), float(e.high[0])) for n, e in estimates.items()},
         calibrated={n: e.calibrated for n, e in estimates.items()},
+        responses=decoded_responses(bundle, mu, prepared.geometry),
+        shown=shown_values(bundle, own, prepared.geometry),
     )
+
+
+def decoded_responses(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometry) -> dict[str, DecodedResponse]:
+    """The decoded response of code ``z`` (L,) to each regularised attribute a decoded volume shows (left out
+    where the decoded anatomy cannot be measured): what lets sliders land on the decoded anatomy."""
+    responses = {}
+    for name in bundle.attribute_names:
+        if attribute_spec(name).decoded:
+            with contextlib.suppress(UnmeasurableError):
+                responses[name] = decoded_response(bundle, z, name, geometry)
+    return responses
 
 
 def decode_in_source(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometry,
@@ -93,27 +111,42 @@ def decodes_in_source(bundle: ModelBundle, codes: torch.Tensor, geometry: CubeGe
     return [geometry.to_source(cube) for cube in cubes]
 
 
-def latent_with(bundle: ModelBundle, z: torch.Tensor, values: Mapping[str, float]) -> torch.Tensor:
-    """A copy of code ``z`` (L,) with the dims of the named attributes set to the given attribute values
-    (in the attribute's units; clamped to the training range with a warning)."""
+@dataclass(frozen=True)
+class ExploreCode:
+    """A subject's code with some attributes set, and where each request landed."""
+
+    code: torch.Tensor  # (L,)
+    aims: dict[str, Aim]  # attribute → its aim (one value): drawn value, clamping, units; notes() for the user
+
+
+def explore_code(bundle: ModelBundle, analysis: SubjectAnalysis, z: torch.Tensor,
+                 values: Mapping[str, float]) -> ExploreCode:
+    """A copy of code ``z`` (L,) with the named attributes set to the given values (attribute units), aimed
+    through the subject's decoded responses (:func:`~AttriVAELib.traversal.aim`): the decoded anatomy shows
+    them where it can, and each aim says what was drawn instead where it cannot."""
     z = z.detach().clone().reshape(-1)
+    aims = {}
     for name, value in values.items():
-        z[bundle.attribute_names.index(name)] = float(attribute_to_latent(bundle, name, [value])[0])
-    return z
+        aims[name] = aim(bundle, z, name, [value], analysis.prepared.geometry, analysis.responses.get(name))
+        z[bundle.attribute_names.index(name)] = float(aims[name].latent[0])
+    return ExploreCode(z, aims)
 
 
-def traversal_codes(bundle: ModelBundle, z: torch.Tensor, attribute: str,
-                    steps: int) -> tuple[list[float], torch.Tensor]:
-    """Sweep one attribute of code ``z`` (L,) over its training range: the ``steps`` attribute values (in its
-    units) and the (steps, L) codes, the other dims as in ``z``."""
+def traversal_codes(bundle: ModelBundle, analysis: SubjectAnalysis, z: torch.Tensor, attribute: str,
+                    steps: int) -> tuple[Aim, torch.Tensor]:
+    """Sweep one attribute of code ``z`` (L,) over its training range, aimed as :func:`explore_code`: the aim
+    of the ``steps`` values and the (steps, L) codes, the other dims as in ``z``."""
     if attribute not in bundle.attribute_ranges():
         raise ValueError(f"{attribute!r} is not a regularised attribute of this model; "
                          f"choose one of {', '.join(bundle.attribute_ranges())}")
     if steps < 2:
         raise ValueError(f"a traversal needs at least 2 steps, not {steps}")
     low, high, _unit = bundle.attribute_ranges()[attribute]
-    values = np.linspace(low, high, steps).tolist()
-    return values, torch.stack([latent_with(bundle, z, {attribute: value}) for value in values])
+    aimed = aim(bundle, z, attribute, np.linspace(low, high, steps), analysis.prepared.geometry,
+                analysis.responses.get(attribute))
+    codes = z.detach().reshape(1, -1).repeat(steps, 1)
+    codes[:, bundle.attribute_names.index(attribute)] = torch.as_tensor(aimed.latent, dtype=codes.dtype)
+    return aimed, codes
 
 
 def attention_in_source(bundle: ModelBundle, prepared: PreprocessedVolume, attributes: Sequence[str] | None = None,

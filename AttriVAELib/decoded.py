@@ -14,7 +14,7 @@ blood pool are both bright; one cube is one phase): the registry's
 
 from __future__ import annotations
 
-__all__ = ["FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded"]
+__all__ = ["DECODED_LABELS", "FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded"]
 
 import math
 from collections.abc import Sequence
@@ -30,6 +30,10 @@ from .preprocessing import CubeGeometry
 FOREGROUND_THRESHOLD = 0.05
 """Decoded voxels above this intensity count as LV: preprocessed cubes are 0 outside the LV and (after
 scaling) well above it inside, dark healthy myocardium included."""
+
+
+DECODED_LABELS = {1: "decoded bright pool", 2: "decoded myocardium"}
+"""Label values of :func:`decoded_label_map` (EMIDEC's cavity and myocardium) and their segment names."""
 
 
 def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:

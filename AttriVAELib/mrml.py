@@ -14,6 +14,7 @@ role again returns the same node, so re-analysing updates the outputs instead of
 from __future__ import annotations
 
 __all__ = [
+    "DECODED_ANATOMY_COLOURS",
     "EXPLORE_DIFFERENCE_SCALE",
     "ROLE",
     "SIGNED_DISPLAY_PERCENTILE",
@@ -27,6 +28,7 @@ __all__ = [
     "output_node",
     "segment_names",
     "set_loss_chart",
+    "set_segmentation",
     "set_sequence",
     "set_table",
     "set_volume_image",
@@ -51,6 +53,9 @@ ROLE = "AttriVAE.Role"
 SIGNED_DISPLAY_PERCENTILE = 99.0
 """A signed attention map shows at full colour from this percentile of |value| inside its support (gradient
 maps are heavy-tailed: scaled to the peak alone, most of the map would be clear)."""
+DECODED_ANATOMY_COLOURS = {1: (0.9, 0.2, 0.15), 2: (0.95, 0.85, 0.2)}
+"""Colours of the decoded anatomy's segments (:data:`~AttriVAELib.decoded.DECODED_LABELS`): bright pool red,
+myocardium yellow, as the report's traversal outlines."""
 EXPLORE_DIFFERENCE_SCALE = 0.25
 """Intensity difference (network intensities are in [0, 1]) shown at full colour in the Explore difference."""
 HEAT_TABLE_NAME = "AttriVAE Heat"
@@ -150,19 +155,48 @@ def add_segmentation(scene: Any, labels: sitk.Image, names: Mapping[int, str], r
                      name: str = "segmentation") -> Any:
     """A new segmentation node with one segment per label value of ``labels`` (named by ``names``; label
     values not in ``names`` are left out), on the geometry of volume node ``reference``."""
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", scene.GenerateUniqueName(name))
+    _import_segments(scene, segmentation, labels, names, reference)
+    segmentation.CreateDefaultDisplayNodes()
+    return segmentation
+
+
+def set_segmentation(scene: Any, role: str, name: str, labels: sitk.Image, names: Mapping[int, str],
+                     reference: Any, colours: Mapping[int, tuple[float, float, float]]) -> Any:
+    """Replace the segments of the role's segmentation node with those of ``labels`` (as
+    :func:`add_segmentation`, coloured by ``colours``), shown in the slice views as outlines and in 3D as
+    surfaces. Returns the node."""
+    segmentation = output_node(scene, role, name, "vtkMRMLSegmentationNode")
+    with _slicer().util.NodeModify(segmentation):
+        segmentation.GetSegmentation().RemoveAllSegments()
+        _import_segments(scene, segmentation, labels, names, reference)
+        for index in range(segmentation.GetSegmentation().GetNumberOfSegments()):
+            segment = segmentation.GetSegmentation().GetNthSegment(index)
+            segment.SetColor(*colours[segment.GetLabelValue()])
+    if segmentation.GetDisplayNode() is None:
+        segmentation.CreateDefaultDisplayNodes()
+    segmentation.CreateClosedSurfaceRepresentation()
+    display = segmentation.GetDisplayNode()
+    display.SetVisibility(True)
+    display.SetVisibility3D(True)
+    display.SetVisibility2DFill(False)
+    display.SetVisibility2DOutline(True)
+    return segmentation
+
+
+def _import_segments(scene: Any, segmentation: Any, labels: sitk.Image, names: Mapping[int, str],
+                     reference: Any) -> None:
+    """Add one segment per label value of ``labels`` that ``names`` names to ``segmentation``."""
     slicer = _slicer()
     kept = sitk.Cast(sitk.ChangeLabel(labels, {int(v): 0 for v in np.unique(sitk.GetArrayViewFromImage(labels))
                                                if int(v) not in names}), sitk.sitkInt16)
     labelmap = set_volume_image(scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode"), kept)
-    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", scene.GenerateUniqueName(name))
     slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap, segmentation)
     scene.RemoveNode(labelmap)
     for index in range(segmentation.GetSegmentation().GetNumberOfSegments()):
         segment = segmentation.GetSegmentation().GetNthSegment(index)
         segment.SetName(names[segment.GetLabelValue()])
     segmentation.SetReferenceImageGeometryParameterFromVolumeNode(reference)
-    segmentation.CreateDefaultDisplayNodes()
-    return segmentation
 
 
 def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScalarVolumeNode") -> Any:

@@ -20,9 +20,10 @@ Attributes a decoded cube does not show (EF, infarct size, clinical variables) k
 
 from __future__ import annotations
 
-__all__ = ["RESPONSE_REACH", "RESPONSE_STEPS", "DecodedResponse", "Sweep", "UnmeasurableError", "decoded_response",
-           "sweep", "traverse"]
+__all__ = ["FLAT_RESPONSE", "RESPONSE_REACH", "RESPONSE_STEPS", "Aim", "DecodedResponse", "Sweep", "UnmeasurableError",
+           "aim", "decoded_response", "shown_values", "sweep", "traverse"]
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ RESPONSE_STEPS = 13
 RESPONSE_REACH = 1.0
 """How far the response sweep extends beyond the training range's latent interval, in widths of it per side
 (2 reached no further on the shipped model: its decoded anatomy saturates)."""
+FLAT_RESPONSE = 0.01
+"""A decoded response that spans less than this share of the training range is no response: the traversal
+keeps the encoder's units (and says so) rather than drawing one value for every request."""
 
 
 class UnmeasurableError(AttriVAEError):
@@ -75,28 +79,26 @@ class DecodedResponse:
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """One attribute of one subject decoded at several requested values."""
+class Aim:
+    """Where requests in one attribute's units land for one code: the values drawn and their latent values."""
 
     attribute: str
     unit: str
-    units: str  # decoded: measured on the decoded anatomy; encoder: the training line only
+    units: str  # decoded: calibrated on the decoded anatomy; encoder: the training line only
     requested: np.ndarray  # (N,) attribute units, as asked
     target: np.ndarray  # (N,) the request clamped to the training range and to what the decoder reaches
-    latent: np.ndarray  # (N,) latent values decoded
-    measured: np.ndarray  # (N,) the attribute measured on each decoded volume (NaN for encoder units)
+    latent: np.ndarray  # (N,) latent values that draw the targets
     training_range: tuple[float, float]  # the training split's minimum and maximum, attribute units
     reachable: tuple[float, float] | None  # what the decoder draws for this subject (None: encoder units)
-    volumes: torch.Tensor  # (N, 1, S, S, S) decoded volumes in [0, 1]
-    reason: str = ""  # why encoder units: what the user is told
+    reason: str  # why encoder units ("" for decoded): what the user is told
 
     @property
     def clamped(self) -> np.ndarray:
-        """(N,) bool: steps whose request could not be drawn as asked."""
+        """(N,) bool: requests that could not be drawn as asked."""
         return ~np.isclose(self.target, self.requested, rtol=1e-9, atol=0.0)
 
     def notes(self) -> list[str]:
-        """One line per kind of clamping, for the user (empty when every request was drawn as asked)."""
+        """One line per kind of limit, for the user (empty when every request was drawn as asked)."""
         notes = []
         if self.clamped.any():
             asked = ", ".join(f"{v:.4g}" for v in self.requested[self.clamped])
@@ -110,6 +112,14 @@ class Sweep:
             notes.append(f"{self.attribute}: {self.reason}; values are the encoder's units (the training line), not "
                          f"measured on the decoded anatomy")
         return notes
+
+
+@dataclass(frozen=True)
+class Sweep(Aim):
+    """One attribute of one subject decoded at several requested values."""
+
+    measured: np.ndarray  # (N,) the attribute measured on each decoded volume (NaN for encoder units)
+    volumes: torch.Tensor  # (N, 1, S, S, S) decoded volumes in [0, 1]
 
 
 def _cube_geometry(bundle: ModelBundle, geometry: CubeGeometry | None) -> CubeGeometry:
@@ -147,7 +157,8 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
     Raises:
         InvalidConfigError: the attribute is not regularised with a training line, or a decoded volume does not
             show it.
-        UnmeasurableError: fewer than 2 decoded steps could be measured (a model that draws no ventricle).
+        UnmeasurableError: fewer than 2 decoded steps could be measured (a model that draws no ventricle), or
+            what they show spans less than :data:`FLAT_RESPONSE` of the training range.
     """
     entry = card_entry(bundle, attribute)
     if not attribute_spec(entry.name).decoded:
@@ -159,18 +170,22 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
     measured = _measure(entry, cubes, _cube_geometry(bundle, geometry))
     known = np.isfinite(measured)
     if known.sum() < 2:
-        raise UnmeasurableError(f"{entry.name} could not be measured on the decoded volumes of this subject")
+        raise UnmeasurableError("it could not be measured on this subject's decoded volumes")
     increasing = entry.latent_slope > 0  # the direction the encoder learned
     fitted = isotonic_regression(measured[known], increasing=increasing).x
+    if np.ptp(fitted) < FLAT_RESPONSE * (entry.maximum - entry.minimum):
+        raise UnmeasurableError(f"its decoded anatomy does not change measurably with its dim (it shows "
+                                f"{np.median(fitted):.4g} {entry.unit} throughout)")
     return DecodedResponse(entry.name, latent[known], fitted)
 
 
-def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Sequence[float],
-          geometry: CubeGeometry | None = None, response: DecodedResponse | None = None) -> Sweep:
-    """Decode code ``z`` (L,) with one attribute set to each of ``values`` (attribute units), calibrated on the
-    decoded anatomy where a decoded volume shows the attribute and it can be measured (``response``: one
-    measured before for the same code and attribute, else measured here), else through the training line
-    (``units`` = ``encoder``, with the reason).
+def aim(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Sequence[float],
+        geometry: CubeGeometry | None = None, response: DecodedResponse | None = None) -> Aim:
+    """The latent values that draw ``values`` (attribute units) of one attribute for code ``z`` (L,): through
+    the subject's decoded response where a decoded volume shows the attribute and it can be measured
+    (``response``: one measured before for the same code and attribute, else measured here), else through the
+    training line (``units`` = ``encoder``, with the reason). Requests are clamped to the training range and to
+    what the decoder draws.
 
     Raises:
         InvalidConfigError: the attribute is not regularised with a training line, or its dim does not vary.
@@ -178,31 +193,52 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
     entry = card_entry(bundle, attribute)
     requested = np.asarray(values, dtype=np.float64).reshape(-1)
     target = np.clip(requested, entry.minimum, entry.maximum)
+    training = (entry.minimum, entry.maximum)
     reason = "" if attribute_spec(entry.name).decoded else "a decoded volume does not show it"
     if not reason and response is None:
-        geometry = _cube_geometry(bundle, geometry)
         try:
             response = decoded_response(bundle, z, entry.dim, geometry)
-        except UnmeasurableError:
-            reason = "it could not be measured on this subject's decoded volumes"
+        except UnmeasurableError as error:
+            reason = str(error)
     if reason:
         if entry.latent_slope == 0:
             raise InvalidConfigError(f"latent dim {entry.dim} does not vary with {entry.name}; traverse it in latent "
                                      f"units")
-        latent = entry.to_latent(target)
-        volumes = decode(bundle, _codes(z, entry.dim, latent))
-        return Sweep(entry.name, entry.unit, "encoder", requested, target, latent, np.full(len(requested), math.nan),
-                     (entry.minimum, entry.maximum), None, volumes, reason)
+        return Aim(entry.name, entry.unit, "encoder", requested, target, entry.to_latent(target), training, None,
+                   reason)
     low, high = response.reachable
     drawable = (max(low, entry.minimum), min(high, entry.maximum))
     if drawable[0] > drawable[1]:  # nothing the decoder draws lies in the training range: the nearest it draws
         drawable = (low, high)
     target = np.clip(target, *drawable)
-    latent = response.latent_for(target)
-    volumes = decode(bundle, _codes(z, entry.dim, latent))
-    measured = _measure(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry))
-    return Sweep(entry.name, entry.unit, "decoded", requested, target, latent, measured, (entry.minimum, entry.maximum),
-                 (low, high), volumes)
+    return Aim(entry.name, entry.unit, "decoded", requested, target, response.latent_for(target), training,
+               (low, high), "")
+
+
+def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Sequence[float],
+          geometry: CubeGeometry | None = None, response: DecodedResponse | None = None) -> Sweep:
+    """Decode code ``z`` (L,) with one attribute set to each of ``values`` (attribute units), aimed by
+    :func:`aim`, in one batch, and measure the attribute on each decoded volume where it can.
+
+    Raises:
+        InvalidConfigError: see :func:`aim`.
+    """
+    aimed = aim(bundle, z, attribute, values, geometry, response)
+    entry = card_entry(bundle, aimed.attribute)
+    volumes = decode(bundle, _codes(z, entry.dim, aimed.latent))
+    measured = (np.full(len(aimed.requested), math.nan) if aimed.units == "encoder" else
+                _measure(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
+    return Sweep(**{field.name: getattr(aimed, field.name) for field in dataclasses.fields(Aim)},
+                 measured=measured, volumes=volumes)
+
+
+def shown_values(bundle: ModelBundle, cube: np.ndarray, geometry: CubeGeometry | None = None) -> dict[str, float]:
+    """Every regularised attribute a decoded volume shows, measured on one decoded (S, S, S) cube in the data's
+    units (NaN where the cube shows no measurable anatomy): what the decoded anatomy shows now."""
+    entries = [entry for entry in bundle.card.attributes if attribute_spec(entry.name).decoded]
+    raw = measure_decoded(cube, _cube_geometry(bundle, geometry), [entry.name for entry in entries])
+    return {entry.name: float(entry.decoded_measure(raw[entry.name]) if entry.decoded_measure else raw[entry.name])
+            for entry in entries}
 
 
 def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Sequence[float],

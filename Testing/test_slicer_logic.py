@@ -188,14 +188,15 @@ def test_explore_traversal_and_interpolation(logic, scene) -> None:
     large = slicer.util.arrayFromVolume(explored).copy()
     assert logic.explore({name: low}) is explored
     assert not np.array_equal(slicer.util.arrayFromVolume(explored), large)
-    with pytest.warns(UserWarning, match="clamped"):
+    with pytest.warns(UserWarning, match=r"cannot be drawn \(the training range is"):
         logic.explore({name: high * 10})
+    assert logic.lastExplore["drawn"][name] <= high and "cannot be drawn" in logic.lastExplore["notes"][0]
     assert logic.resetExplore() == pytest.approx(encoded)
 
     sequence, browser = logic.exportTraversal(name, 5, scene[1].sequences)
     assert sequence.GetNumberOfDataNodes() == 5 and sequence.GetIndexUnit() == "mL"
     values = [float(sequence.GetNthIndexValue(i)) for i in range(5)]
-    assert values == pytest.approx(np.linspace(low, high, 5).tolist(), rel=1e-5)
+    assert values == pytest.approx(np.linspace(low, high, 5).tolist(), rel=1e-5)  # the values asked for
     np.testing.assert_allclose(_ijk_to_ras(sequence.GetNthDataNode(0)), _ijk_to_ras(volume), atol=1e-9)
     frames = [slicer.util.arrayFromVolume(sequence.GetNthDataNode(i)) for i in (0, 4)]
     assert not np.array_equal(*frames)
@@ -402,3 +403,48 @@ def test_the_in_slicer_self_test_passes_on_real_mrml(scene, monkeypatch: pytest.
         sequences=types.SimpleNamespace(logic=lambda: logics.sequences)), raising=False)
     module.AttriVAETest().runTest()
     assert mrml_scene.GetFirstNodeByName("AttriVAE traversal lv_volume_ml") is not None
+
+
+def test_explore_with_a_trained_model_lands_on_the_decoded_anatomy_and_shows_it(scene, monkeypatch) -> None:
+    """The shipped demo model: a slider request is drawn by the decoded anatomy (measured beside it), a request
+    beyond what the decoder draws is clamped and said so, and the decoded anatomy follows the slider as outlines
+    in the slice views and surfaces in 3D."""
+    import slicer
+
+    from AttriVAELib.decoded import DECODED_LABELS
+
+    module = load_module()
+    monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))
+    logic = module.AttriVAELogic()
+    logic.loadModel()
+    volume, segmentation = logic.generateSyntheticSample(seed=3)
+    logic.analyze(volume, segmentation, SEGMENTS)
+    name = "myo_max_diameter_mm"
+    low, high, _unit = logic.attributeRanges()[name]
+    reachable = logic.analyses[volume.GetID()].responses[name].reachable
+    asked = (max(low, reachable[0]) + min(high, reachable[1])) / 2
+    logic.explore({name: asked})
+    shown = logic.lastExplore["shown"]
+    assert logic.lastExplore["drawn"][name] == pytest.approx(asked) and not logic.lastExplore["notes"]
+    assert shown[name] == pytest.approx(asked, abs=0.05 * (high - low))  # the anatomy shows what was asked
+    assert set(shown) == {"lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "lv_sphericity", name}
+
+    anatomy = scene[0].GetFirstNodeByName("AttriVAE explore anatomy")
+    display = anatomy.GetDisplayNode()
+    assert display.GetVisibility3D() and display.GetVisibility2DOutline() and not display.GetVisibility2DFill()
+    segments = anatomy.GetSegmentation()
+    assert sorted(segments.GetNthSegment(i).GetName() for i in range(segments.GetNumberOfSegments())) == sorted(
+        DECODED_LABELS.values())
+    assert segments.ContainsRepresentation("Closed surface")
+    surface = slicer.vtkPolyData() if hasattr(slicer, "vtkPolyData") else __import__("vtk").vtkPolyData()
+    anatomy.GetClosedSurfaceRepresentation(segments.GetNthSegmentID(0), surface)
+    first_points = surface.GetNumberOfPoints()
+    assert first_points > 0
+
+    with pytest.warns(UserWarning, match="cannot be drawn"):
+        logic.explore({name: high * 2})
+    assert logic.lastExplore["drawn"][name] <= min(high, reachable[1]) + 1e-9
+    surface_after = __import__("vtk").vtkPolyData()
+    anatomy.GetClosedSurfaceRepresentation(segments.GetNthSegmentID(0), surface_after)
+    assert surface_after.GetNumberOfPoints() != first_points  # the surfaces follow the slider
+    assert (slicer.util.arrayFromVolume(volume) >= 0).all()  # the input is untouched (its own test checks bytes)

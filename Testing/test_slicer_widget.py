@@ -18,6 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import slicer_app
 from PyQt5 import QtWidgets
@@ -156,6 +157,15 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
     sliders["lv_volume_ml"].drag([low + (high - low) * f for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
     assert len(decodes) == 1 and decodes[0]["lv_volume_ml"] == pytest.approx(low + (high - low) * 0.9, abs=0.01)
     assert slicer.mrmlScene.GetFirstNodeByName("AttriVAE explore") is not None
+    shown = panel.logic.lastExplore["shown"]  # beside each slider, what the decoded anatomy shows now
+    for name, label in panel._shownLabels.items():
+        value, unit = shown.get(name), panel.logic.attributeRanges()[name][2]
+        if value is None:
+            assert label.text == "encoder units"
+        elif np.isfinite(value):
+            assert label.text == f"shows {value:.4g}{' ' + unit if unit else ''}"
+    assert panel._exploreNotes.text == "\n".join(panel.logic.lastExplore["notes"])
+    assert "lv_volume_ml:" in panel._exploreNotes.text  # the tiny model's decoder does not move it: said so
     ui.exploreResetButton.click()
     assert {n: s.value for n, s in sliders.items()} == pytest.approx(encoded, abs=0.01)
 
