@@ -263,9 +263,10 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._exploreNotes is None:  # no model shown yet
             return
         explored = self.logic.lastExplore or {"shown": {}, "notes": []}
+        shown = explored["shown"] or {}
         ranges = self.logic.attributeRanges()
         for name, label in self._shownLabels.items():
-            value = explored["shown"].get(name)
+            value = shown.get(name)
             unit = f" {ranges[name][2]}" if ranges[name][2] else ""
             label.text = (_("encoder units") if value is None else
                           _("shows {value:.4g}{unit}").format(value=value, unit=unit) if value == value else
@@ -334,10 +335,14 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSlider(self, name: str, value: float) -> None:
         if self._run(self.logic.explore, {name: value}) is not None:
+            slicer.app.processEvents()  # the views show the decoded volume before its anatomy is segmented
+            self._run(self.logic.showExploredAnatomy)
             self._showExplored()
 
     def onExploreReset(self) -> None:
         values = self._run(self.logic.resetExplore)
+        if values is not None:
+            self._run(self.logic.showExploredAnatomy)
         for name, value in (values or {}).items():
             self._sliders[name].blockSignals(True)
             self._sliders[name].value = value
@@ -407,6 +412,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         result = logic.analyze(volume, segmentation)       # reconstruction, table, probability
         logic.showAttention()                              # attention volumes, one per attribute
         logic.explore({"lv_volume_ml": 180.0})             # decode with LV volume set to 180 mL
+        logic.showExploredAnatomy()                        # its anatomy as surfaces, and what it measures
 
     Outputs are nodes tagged by role (see ``AttriVAELib.mrml``): analysing again updates them. Input nodes are
     never modified. ``launchProcess(command)`` starts a training process (default
@@ -429,6 +435,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.trainingChart = None  # loss chart node of the current training, once an epoch finished
         self.lastUpdateSeconds = None
         self.lastExplore = None  # what the last explore drew and what its decoded anatomy shows
+        self._exploredCube = None  # (S, S, S) the decoded cube the last explore drew
 
     def getParameterNode(self):
         return AttriVAEParameterNode(super().getParameterNode())
@@ -588,18 +595,15 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         training range or what the decoder draws are clamped, and EF, infarct size and custom attributes keep
         the encoder's units (each said in ``lastExplore["notes"]`` and as a warning). Outputs: the decoded
         volume ("AttriVAE explore", returned), its signed difference from the subject's own reconstruction
-        ("AttriVAE explore difference", red brighter, blue darker) and the decoded anatomy as a segmentation
-        ("AttriVAE explore anatomy": bright pool and LV, outlines in the slice views, surfaces in 3D).
-        ``lastExplore`` holds ``drawn`` (attribute → value aimed at), ``shown`` (every attribute a decoded volume
-        shows, measured on the decoded anatomy now) and ``notes``. Earlier settings stay until
-        :meth:`resetExplore`. The duration is kept in ``lastUpdateSeconds``."""
+        ("AttriVAE explore difference", red brighter, blue darker). ``lastExplore`` holds ``drawn`` (attribute →
+        value aimed at) and ``notes``; :meth:`showExploredAnatomy` then shows the decoded anatomy and adds
+        ``shown``, what it measures. Earlier settings stay until :meth:`resetExplore`. The duration is kept in
+        ``lastUpdateSeconds``."""
         import SimpleITK as sitk
 
         from AttriVAELib import mrml
         from AttriVAELib.analysis import explore_code
-        from AttriVAELib.decoded import DECODED_LABELS, decoded_label_map
         from AttriVAELib.interpretation import decode
-        from AttriVAELib.traversal import shown_values
 
         started = time.perf_counter()
         analysis, bundle = self._current(), self._requireModel()
@@ -614,17 +618,30 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             mrml.output_node(scene, "explore difference", "AttriVAE explore difference"),
             sitk.Subtract(decoded, analysis.reconstruction))
         mrml.show_difference(difference)
-        labels = sitk.GetArrayFromImage(decoded_label_map(cube, geometry))
-        anatomy = sitk.Cast(geometry.to_source(labels, sitk.sitkNearestNeighbor), sitk.sitkUInt8)
-        mrml.set_segmentation(scene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
-                              scene.GetNodeByID(self.currentVolumeID), mrml.DECODED_ANATOMY_COLOURS)
+        self._exploredCube = cube
         notes = [note for aimed in explored.aims.values() for note in aimed.notes()]
         for note in notes:
             warnings.warn(note, stacklevel=2)
         self.lastExplore = {"drawn": {name: float(aimed.target[0]) for name, aimed in explored.aims.items()},
-                            "shown": shown_values(bundle, cube, geometry), "notes": notes}
+                            "shown": None, "notes": notes}
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
+
+    def showExploredAnatomy(self) -> dict:
+        """Segment the decoded volume the last :meth:`explore` drew, show it as surfaces ("AttriVAE explore
+        anatomy": bright pool and myocardium, outlines in the slice views, surfaces in 3D) and measure every
+        attribute a decoded volume shows on it (attribute → value in its units; NaN: not measurable; also kept in
+        ``lastExplore["shown"]``). The panel calls it once the views show the decoded volume, so that the slider
+        is not held back by it."""
+        from AttriVAELib import mrml
+        from AttriVAELib.decoded import DECODED_LABELS, decoded_label_map
+        from AttriVAELib.traversal import shown_values
+
+        anatomy = decoded_label_map(self._exploredCube, self._current().prepared.geometry)
+        mrml.set_surfaces(slicer.mrmlScene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
+                          mrml.DECODED_ANATOMY_COLOURS)
+        self.lastExplore["shown"] = shown_values(self._requireModel(), anatomy)
+        return self.lastExplore["shown"]
 
     def resetExplore(self) -> dict:
         """Back to the subject's own code; returns its encoded attribute values (for the sliders)."""
@@ -771,6 +788,8 @@ class AttriVAETest(ScriptedLoadableModuleTest):
         name = logic.attributeNames()[0]
         low, high, _unit = logic.attributeRanges()[name]
         explored = logic.explore({name: high})
+        shown = logic.showExploredAnatomy()  # what the decoded anatomy measures, beside the sliders
+        self.assertIn("lv_volume_ml", shown)
         self.assertGreater(logic.lastUpdateSeconds, 0.0)  # its speed is benchmarks/slicer_interactive.py's to measure
         logging.info("AttriVAE explore update: %.2f s", logic.lastUpdateSeconds)
         self.assertEqual(slicer.util.arrayFromVolume(explored).shape, before.shape)

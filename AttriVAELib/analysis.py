@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = ["ExploreCode", "SubjectAnalysis", "analyse_subject", "attention_in_source", "decode_in_source",
            "decoded_responses", "decodes_in_source", "explore_code", "traversal_codes"]
 
-import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from .attributes import attribute_spec, shape_attributes
 from .bundle import ModelBundle
 from .choices import DEFAULT_LAYER, DEFAULT_METHOD
 from .codes import INTERVAL_LEVEL, attribute_estimates
+from .decoded import decoded_label_map
 from .interpretation import decode, encode, predict, preprocess_for
 from .labels import EMIDEC_SCHEME, LabelScheme
 from .preprocessing import CubeGeometry, PreprocessedVolume
@@ -43,7 +43,8 @@ class SubjectAnalysis:
     encoded: dict[str, float]  # attribute → value its latent dim encodes, via the training fit
     intervals: dict[str, tuple[float, float]]  # attribute → (low, high) of the 95 % interval
     calibrated: dict[str, bool]  # attribute → whether its interval is calibrated (else the posterior's only)
-    responses: dict[str, DecodedResponse]  # attribute → its decoded response around μ (those a decoded cube shows)
+    responses: dict[str, DecodedResponse | UnmeasurableError]  # attribute → its decoded response around μ, or why
+    # it has none (attributes a decoded cube shows)
     shown: dict[str, float]  # attribute → measured on the reconstruction (those a decoded cube shows; NaN: not)
 
     def table(self) -> dict[str, list]:
@@ -82,18 +83,21 @@ def analyse_subject(bundle: ModelBundle, image: sitk.Image, labels: sitk.Image,
         intervals={n: (float(e.low[0]), float(e.high[0])) for n, e in estimates.items()},
         calibrated={n: e.calibrated for n, e in estimates.items()},
         responses=decoded_responses(bundle, mu, prepared.geometry),
-        shown=shown_values(bundle, own, prepared.geometry),
+        shown=shown_values(bundle, decoded_label_map(own, prepared.geometry)),
     )
 
 
-def decoded_responses(bundle: ModelBundle, z: torch.Tensor, geometry: CubeGeometry) -> dict[str, DecodedResponse]:
-    """The decoded response of code ``z`` (L,) to each regularised attribute a decoded volume shows (left out
-    where the decoded anatomy cannot be measured): what lets sliders land on the decoded anatomy."""
-    responses = {}
+def decoded_responses(bundle: ModelBundle, z: torch.Tensor,
+                      geometry: CubeGeometry) -> dict[str, DecodedResponse | UnmeasurableError]:
+    """The decoded response of code ``z`` (L,) to each regularised attribute a decoded volume shows, or the error
+    that says why it has none: what lets sliders land on the decoded anatomy."""
+    responses: dict[str, DecodedResponse | UnmeasurableError] = {}
     for name in bundle.attribute_names:
         if attribute_spec(name).decoded:
-            with contextlib.suppress(UnmeasurableError):
+            try:
                 responses[name] = decoded_response(bundle, z, name, geometry)
+            except UnmeasurableError as error:
+                responses[name] = error
     return responses
 
 

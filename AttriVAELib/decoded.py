@@ -14,7 +14,7 @@ blood pool are both bright; one cube is one phase): the registry's
 
 from __future__ import annotations
 
-__all__ = ["DECODED_LABELS", "FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded"]
+__all__ = ["DECODED_LABELS", "FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded", "measure_label_map"]
 
 import math
 from collections.abc import Sequence
@@ -51,9 +51,13 @@ def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:
 
 def measure_decoded(volume: np.ndarray, geometry: CubeGeometry, attributes: Sequence[str]) -> dict[str, float]:
     """Attributes measured on a decoded (or input) cube; NaN where the segmentation has no cavity or myocardium."""
+    return measure_label_map(decoded_label_map(volume, geometry), attributes)
+
+
+def measure_label_map(labels: sitk.Image, attributes: Sequence[str]) -> dict[str, float]:
+    """Attributes measured on a :func:`decoded_label_map`; NaN where it has no cavity or myocardium."""
     try:
-        measured = shape_attributes(decoded_label_map(volume, geometry), EMIDEC_SCHEME, name="decoded volume",
-                                    attributes=attributes)
+        measured = shape_attributes(labels, EMIDEC_SCHEME, name="decoded volume", attributes=attributes)
     except InvalidVolumeError:
         return {name: math.nan for name in attributes}
     return {name: measured.get(name, math.nan) for name in attributes}

@@ -30,13 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import SimpleITK as sitk
 import torch
 from scipy.optimize import isotonic_regression
 
 from .attributes import attribute_spec
 from .bundle import ModelBundle
 from .card import AttributeCard
-from .decoded import measure_decoded
+from .decoded import measure_decoded, measure_label_map
 from .errors import AttriVAEError, InvalidConfigError
 from .interpretation import ModelLike, attribute_index, card_entry, decode
 from .preprocessing import CubeGeometry
@@ -180,12 +181,13 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
 
 
 def aim(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Sequence[float],
-        geometry: CubeGeometry | None = None, response: DecodedResponse | None = None) -> Aim:
+        geometry: CubeGeometry | None = None,
+        response: DecodedResponse | UnmeasurableError | None = None) -> Aim:
     """The latent values that draw ``values`` (attribute units) of one attribute for code ``z`` (L,): through
     the subject's decoded response where a decoded volume shows the attribute and it can be measured
-    (``response``: one measured before for the same code and attribute, else measured here), else through the
-    training line (``units`` = ``encoder``, with the reason). Requests are clamped to the training range and to
-    what the decoder draws.
+    (``response``: one measured before for the same code and attribute, or the error measuring it gave; else
+    measured here), else through the training line (``units`` = ``encoder``, with the reason). Requests are
+    clamped to the training range and to what the decoder draws.
 
     Raises:
         InvalidConfigError: the attribute is not regularised with a training line, or its dim does not vary.
@@ -195,6 +197,8 @@ def aim(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Sequ
     target = np.clip(requested, entry.minimum, entry.maximum)
     training = (entry.minimum, entry.maximum)
     reason = "" if attribute_spec(entry.name).decoded else "a decoded volume does not show it"
+    if isinstance(response, UnmeasurableError):
+        reason, response = reason or str(response), None
     if not reason and response is None:
         try:
             response = decoded_response(bundle, z, entry.dim, geometry)
@@ -232,11 +236,12 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
                  measured=measured, volumes=volumes)
 
 
-def shown_values(bundle: ModelBundle, cube: np.ndarray, geometry: CubeGeometry | None = None) -> dict[str, float]:
-    """Every regularised attribute a decoded volume shows, measured on one decoded (S, S, S) cube in the data's
-    units (NaN where the cube shows no measurable anatomy): what the decoded anatomy shows now."""
+def shown_values(bundle: ModelBundle, anatomy: sitk.Image) -> dict[str, float]:
+    """Every regularised attribute a decoded volume shows, measured on the label map of one decoded cube
+    (:func:`~AttriVAELib.decoded.decoded_label_map`) in the data's units (NaN where it shows no measurable
+    anatomy): what the decoded anatomy shows now."""
     entries = [entry for entry in bundle.card.attributes if attribute_spec(entry.name).decoded]
-    raw = measure_decoded(cube, _cube_geometry(bundle, geometry), [entry.name for entry in entries])
+    raw = measure_label_map(anatomy, [entry.name for entry in entries])
     return {entry.name: float(entry.decoded_measure(raw[entry.name]) if entry.decoded_measure else raw[entry.name])
             for entry in entries}
 

@@ -421,10 +421,12 @@ def test_explore_with_a_trained_model_lands_on_the_decoded_anatomy_and_shows_it(
     logic.analyze(volume, segmentation, SEGMENTS)
     name = "myo_max_diameter_mm"
     low, high, _unit = logic.attributeRanges()[name]
-    reachable = logic.analyses[volume.GetID()].responses[name].reachable
+    response = logic.analyses[volume.GetID()].responses[name]
+    reachable = response.reachable
     asked = (max(low, reachable[0]) + min(high, reachable[1])) / 2
     logic.explore({name: asked})
-    shown = logic.lastExplore["shown"]
+    shown = logic.showExploredAnatomy()
+    assert logic.lastExplore["shown"] is shown
     assert logic.lastExplore["drawn"][name] == pytest.approx(asked) and not logic.lastExplore["notes"]
     assert shown[name] == pytest.approx(asked, abs=0.05 * (high - low))  # the anatomy shows what was asked
     assert set(shown) == {"lv_volume_ml", "myo_volume_ml", "wall_thickness_mm", "lv_sphericity", name}
@@ -443,6 +445,7 @@ def test_explore_with_a_trained_model_lands_on_the_decoded_anatomy_and_shows_it(
 
     with pytest.warns(UserWarning, match="cannot be drawn"):
         logic.explore({name: high * 2})
+    logic.showExploredAnatomy()
     assert logic.lastExplore["drawn"][name] <= min(high, reachable[1]) + 1e-9
     surface_after = __import__("vtk").vtkPolyData()
     anatomy.GetClosedSurfaceRepresentation(segments.GetNthSegmentID(0), surface_after)
