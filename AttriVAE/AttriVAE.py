@@ -542,8 +542,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     def analyze(self, volumeNode, segmentationNode=None, segments=None, labelMapNode=None,
                 labelScheme: str = "emidec") -> dict:
         """Encode one volume: reconstruction volume, infarct probability and the attribute table
-        (measured on the segmentation vs encoded by the latent dims, with the 95 % posterior interval of
-        each encoded value). Returns the output nodes and values."""
+        (measured on the segmentation vs encoded by the latent dims, with the 95 % interval of each encoded
+        value and whether it is calibrated), and the decoded responses the Explore sliders are aimed with.
+        Returns the output nodes and values."""
         bundle = self._requireModel()
         from AttriVAELib import mrml
         from AttriVAELib.analysis import analyse_subject
@@ -559,7 +560,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction"), analysis.reconstruction)
         table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table())
         return {"reconstruction": reconstruction, "table": table, "probability": analysis.probability,
-                "measured": analysis.measured, "encoded": analysis.encoded, "intervals": analysis.intervals}
+                "measured": analysis.measured, "encoded": analysis.encoded, "intervals": analysis.intervals,
+                "calibrated": analysis.calibrated}
 
     def _analysisOf(self, volumeID):
         """The analysis of a volume that is still in the scene (the same node, not one reusing its ID)."""

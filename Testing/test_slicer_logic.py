@@ -81,8 +81,11 @@ def test_analyze_keeps_geometry_and_inputs_and_reuses_outputs(logic, scene) -> N
             assert table.GetTable().GetColumn(1).GetValue(row) == pytest.approx(measured[name], rel=1e-9)
         encoded, low, high = (float(table.GetCellText(row, column)) for column in (2, 3, 4))
         assert low < encoded < high and (low, high) == pytest.approx(result["intervals"][name], rel=1e-5)
-    assert [table.GetColumnName(c) for c in range(5)] == ["attribute", "measured", "encoded", "low 95 %", "high 95 %"]
+    assert [table.GetColumnName(c) for c in range(6)] == ["attribute", "measured", "encoded", "low 95 %", "high 95 %",
+                                                          "interval"]
     assert table.GetCellText(len(names), 3) in ("", "nan")  # P(infarct) has no interval
+    for row, name in enumerate(names):  # the tiny model's 6 validation subjects cannot calibrate 95 %: said so
+        assert not result["calibrated"][name] and table.GetCellText(row, 5) == "posterior (not calibrated)"
 
     nodes_after_first = _scene_ids(scene[0])
     again = logic.analyze(volume, segmentation, SEGMENTS)

@@ -1,6 +1,7 @@
 """Interpretation against ground truth on an independent synthetic cohort: where each attribution method's
 maps land (per attribute, against the structure that defines it), what each costs, integrated gradients'
-completeness, and traversal fidelity (the attribute measured on decoded volumes against the slider's value).
+completeness, and traversal fidelity (the attribute measured on decoded volumes against the slider's value, by
+the encoder's line alone and calibrated as the tool does it).
 
     python benchmarks/localisation.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors \\
         --data H300 --json localisation.json
@@ -100,12 +101,15 @@ def format_tables(result: dict[str, Any]) -> str:
     lines += ["", f"integrated gradients completeness error (|Σ − Δμ| / max |Δμ|) over {c['subjects']} subjects: "
                   f"mean {c['mean']:.3f}, max {c['max']:.3f}",
               "", f"traversal fidelity ({result['fidelity_seconds_per_subject'] * 1e3:.0f} ms per subject)",
-              f"  {'attribute':22s} {'N':>4s} {'rho':>6s} {'slope':>6s} {'p10':>6s} {'p90':>6s} "
-              f"{'check rho':>9s} {'check slope':>11s}"]
+              f"  {'attribute':22s} {'N':>4s} {'way':>10s} {'rho':>6s} {'slope':>6s} {'p10':>6s} {'p90':>6s} "
+              f"{'clamped':>7s} {'check rho':>9s} {'check slope':>11s}"]
     for name, f in result["fidelity"].items():
         check = f["measure_check"]
-        lines.append(f"  {name:22s} {f['subjects']:4d} {f['spearman']:6.3f} {f['slope']:6.3f} {f['slope_p10']:6.3f} "
-                     f"{f['slope_p90']:6.3f} {check['spearman']:9.3f} {check['slope']:11.3f}")
+        for way in ("encoder", "calibrated"):
+            s = f[way]
+            lines.append(f"  {name:22s} {s['subjects']:4d} {way:>10s} {s['spearman']:6.3f} {s['slope']:6.3f} "
+                         f"{s['slope_p10']:6.3f} {s['slope_p90']:6.3f} {s.get('clamped', 0.0):7.2f} "
+                         f"{check['spearman']:9.3f} {check['slope']:11.3f}")
     return "\n".join(lines)
 
 
