@@ -2,12 +2,11 @@
 
 * **Intervals** (:class:`~AttriVAELib.card.IntervalCalibration`): split-conformal prediction on the residual
   between each held-out subject's measured attribute and the value its latent dim encodes (through the
-  training line). The posterior σ alone is far narrower than that residual: an interval of μ ± 1.96σ held
-  19–52 % of the measured values. ``absolute`` scores (|residual|) are the default: on the shipped model and
-  300 independent subjects they gave intervals as narrow as or narrower than σ-scaled scores at the same
-  coverage for 6 of 7 attributes (docs/interpretation.md). The conformal quantile is a few lines, written
-  here rather than taken from a library (MAPIE, crepes) that would add scikit-learn for one sort; it is
-  tested against hand-computed cases.
+  training line). The posterior σ alone is far narrower than that residual. ``absolute`` scores (|residual|)
+  are the default: at the same coverage they were never much wider than σ-scaled scores and much narrower for
+  some attributes (``benchmarks/interval_kinds.py``, docs/interpretation.md). The conformal quantile is a few
+  lines, written here rather than taken from a library (MAPIE, crepes) that would add scikit-learn for one
+  sort; it is tested against hand-computed cases.
 * **Decoded measures** (:class:`~AttriVAELib.card.MeasureLine`): the attribute measured on each held-out
   subject's real input cube, segmented by intensity as decoded cubes are, against its label-map value. The
   line matches their mean and spread (reduced major axis: a change of units, not a regression towards the

@@ -89,3 +89,20 @@ def test_precision_parity_script_pairs_seeds_and_resumes(tiny_cohort: Path, eval
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)  # scored again, not retrained
     assert again.returncode == 0 and json.loads((tmp_path / "p" / "parity.json").read_text())["runs"] == {
         key: {**run, "seconds": None} for key, run in parity["runs"].items()}
+
+
+@pytest.mark.slow
+def test_interval_kinds_script_scores_both_kinds_and_the_posterior(tiny_run: Path, eval_cohort: Path,
+                                                                  tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "interval_kinds.py"
+    result = subprocess.run([sys.executable, str(script), "--model", str(tiny_run / "model.safetensors"), "--data",
+                             str(eval_cohort), "--calibration-subjects", "20", "--repeats", "3", "--json",
+                             str(tmp_path / "k.json")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "k.json").read_text())
+    assert (written["subjects"], written["calibration_subjects"], written["repeats"]) == (40, 20, 3)
+    for row in written["attributes"].values():
+        assert 0 <= row["posterior_coverage"] <= 1
+        for kind in ("absolute", "scaled"):
+            assert 0 <= row[kind]["coverage"] <= 1 and row[kind]["mean_width"] > 0
+    assert "absolute cov" in result.stdout

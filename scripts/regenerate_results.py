@@ -21,8 +21,9 @@ Sections:
   their cost, and traversal fidelity.
 - ``codes`` (docs/interpretation.md): ``attrivae encode`` of the demo's test subjects with the demo's model
   (three example rows, the coverage of the 95 % intervals) and of the independent cohort with the shipped
-  model (coverage and width of the calibrated intervals), and ``benchmarks/encode_memory.py`` (peak memory
-  against cohort size; needs ``demo`` and ``science`` in the same WORK).
+  model (coverage and width of the calibrated intervals), ``benchmarks/encode_memory.py`` (peak memory
+  against cohort size) and ``benchmarks/interval_kinds.py`` (absolute against σ-scaled conformal scores on the
+  independent cohort); needs ``demo`` and ``science`` in the same WORK.
 - ``speed`` (docs/benchmarks.md): ``attrivae bench``, ``benchmarks/speed_paths.py`` and
   ``benchmarks/slicer_interactive.py``.
 - ``tests`` (CONTRIBUTING.md): the README's test command in a fresh clone and virtual environment, with cold
@@ -60,6 +61,7 @@ from readme_install import fresh_environment, readme_main_command, readme_test_c
 from readme_install import run_and_echo as _run  # noqa: E402
 
 from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE, attribute_unit  # noqa: E402
+from AttriVAELib.calibration import expected_coverage  # noqa: E402
 from AttriVAELib.config import preset as get_preset  # noqa: E402
 from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.crossval import ceiling_groups  # noqa: E402
@@ -240,7 +242,8 @@ def regenerate_codes(work: Path) -> dict[str, Any]:
         raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
     if not (independent / "attributes.csv").is_file():
         raise SystemExit(f"{independent} holds no independent cohort; run the science section with this --work first")
-    table, others, memory = (work / "codes" / name for name in ("codes.csv", "independent.csv", "encode_memory.json"))
+    table, others, memory, kinds = (work / "codes" / name for name in ("codes.csv", "independent.csv",
+                                                                       "encode_memory.json", "interval_kinds.json"))
     for path in (table, others):
         path.unlink(missing_ok=True)
     table.parent.mkdir(parents=True, exist_ok=True)
@@ -248,12 +251,16 @@ def regenerate_codes(work: Path) -> dict[str, Any]:
                 "--out codes.csv --subjects test",
                 f"attrivae encode --model {DEMO_MODEL.relative_to(ROOT)} --data H300 --out independent.csv",
                 f"python benchmarks/encode_memory.py --model {DEMO_MODEL.relative_to(ROOT)} --work encode-bench "
-                f"--json encode_memory.json"]
+                f"--json encode_memory.json",
+                f"python benchmarks/interval_kinds.py --model {DEMO_MODEL.relative_to(ROOT)} --data H300 "
+                f"--json interval_kinds.json"]
     _attrivae("encode", "--model", str(demo / "run" / "model.safetensors"), "--data", str(demo / "data"),
               "--out", str(table), "--subjects", "test", cwd=ROOT)
     _attrivae("encode", "--model", str(DEMO_MODEL), "--data", str(independent), "--out", str(others), cwd=ROOT)
     _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(DEMO_MODEL), "--work",
           str(work / "encode-bench"), "--json", str(memory)], ROOT)
+    _run([sys.executable, "benchmarks/interval_kinds.py", "--model", str(DEMO_MODEL), "--data", str(independent),
+          "--json", str(kinds)], ROOT)
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
     with open(others, newline="") as handle:
@@ -261,7 +268,8 @@ def regenerate_codes(work: Path) -> dict[str, Any]:
     return _record("codes", commands, subjects=len(rows), columns=list(rows[0]), examples=rows[:3],
                    coverage=_coverage(table), independent={"subjects": independent_subjects,
                                                            "coverage": _coverage(others)},
-                   model_sha256=file_sha256(DEMO_MODEL), memory=json.loads(memory.read_text()))
+                   model_sha256=file_sha256(DEMO_MODEL), memory=json.loads(memory.read_text()),
+                   interval_kinds=json.loads(kinds.read_text()))
 
 
 def regenerate_speed(work: Path) -> dict[str, Any]:
@@ -528,6 +536,15 @@ def render_codes(record: dict[str, Any]) -> str:
     missed = [_SHORT_NAMES.get(n, n) for n, c in independent["coverage"].items() if not 0.93 <= c["coverage"] <= 0.97]
     verdict = ("Target (coverage 0.93–0.97 for every attribute on the independent cohort): "
                + ("met." if not missed else f"missed for {', '.join(missed)}."))
+    kinds = record["interval_kinds"]
+    low, high = expected_coverage(kinds["calibration_subjects"], kinds["level"])
+    comparison = ["| attribute | posterior μ ± 1.96σ: coverage | absolute: coverage, width | scaled: coverage, width |",
+                  "|---|---|---|---|"]
+    for name, row in kinds["attributes"].items():
+        unit = f" {attribute_unit(name)}" if attribute_unit(name) else ""
+        comparison.append(f"| {_SHORT_NAMES.get(name, name)} | {row['posterior_coverage']:.2f} | " + " | ".join(
+            f"{row[kind]['coverage']:.3f} ± {row[kind]['coverage_sd']:.3f}, {row[kind]['mean_width']:.3g}{unit}"
+            for kind in ("absolute", "scaled")) + " |")
     runs = record["memory"]["runs"]
     peaks = ", ".join(f"{run['subjects']:,} subjects {run['peak_rss_mb']:,.0f} MB" for run in runs)
     memory = (f"`benchmarks/encode_memory.py`, peak resident memory of the encoding process: {peaks}; "
@@ -537,8 +554,14 @@ def render_codes(record: dict[str, Any]) -> str:
                       f"columns; the first three, some of the columns:", "", *rows, "",
                       f"Share of the measured values inside their 95 % interval on these {record['subjects']} test "
                       f"subjects and, with the shipped model (`{record['commands'][1]}`), on "
-                      f"{independent['subjects']} independent subjects:", "", *table, "", verdict, "", memory, "",
-                      _stamp(record)])
+                      f"{independent['subjects']} independent subjects:", "", *table, "", verdict,
+                      f"With {kinds['calibration_subjects']} calibration subjects, the coverage of a split-conformal "
+                      f"95 % interval on a new cohort lies between {low:.2f} and {high:.2f} nine times in ten by "
+                      f"chance alone.", "",
+                      f"Which score (`{record['commands'][3]}`): {kinds['repeats']} times, "
+                      f"{kinds['calibration_subjects']} of the {kinds['subjects']} independent subjects calibrate each "
+                      f"kind and the others score it (mean ± sd of the coverage, mean width):", "", *comparison, "",
+                      memory, "", _stamp(record)])
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
