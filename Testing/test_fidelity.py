@@ -99,7 +99,10 @@ def test_a_decoder_that_ignores_the_dim_scores_no_rank_and_zero_slope(stand_in):
     fidelity = traversal_fidelity(stand_in(gain=0.0, offset=40.0), np.zeros((2, 4)), [_geometry()] * 2)
     assert fidelity["lv_volume_ml"]["encoder"]["slope"] == pytest.approx(0.0, abs=1e-9)
     assert fidelity["lv_volume_ml"]["encoder"]["spearman"] == 0.0
-    assert fidelity["lv_volume_ml"]["calibrated"]["clamped"] >= 6 / 7  # all but the step at what it draws
+    assert fidelity["lv_volume_ml"]["calibrated"]["subjects"] == 0  # no response to calibrate on: nothing scored
+    swept = sweep(stand_in(gain=0.0, offset=40.0), torch.zeros(4), "lv_volume_ml", [20.0, 60.0], _geometry())
+    assert swept.units == "encoder" and np.isnan(swept.measured).all()  # the encoder's line, and said so:
+    assert "does not change measurably with its dim (it shows 39" in swept.notes()[-1]  # a ball of about 40 mL
 
 
 def test_the_measure_check_compares_inputs_with_their_records(stand_in):
