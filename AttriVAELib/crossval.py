@@ -49,9 +49,10 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     even where they equal a preset's default.
 
     Seeds are ``base.train.seed``, ``+1``, ...; each run lives in ``out_dir/runs/<preset>/seed<s>/fold<f>``.
-    Every model is evaluated on its test fold (with the default attribution method's localisation and the
-    traversal fidelity) and, when ``independent`` is given, on all subjects of that cohort (preprocessed as the
-    model's training data; the paper's metrics only). ``resume`` continues an interrupted
+    Every model is evaluated on its test fold (with the default attribution method's localisation; not the
+    traversal fidelity, which measures decoded volumes for about a second per subject: ``attrivae evaluate`` and
+    the published interpretation results have it) and, when ``independent`` is given, on all subjects of that
+    cohort (preprocessed as the model's training data; the paper's metrics only). ``resume`` continues an interrupted
     cross-validation in ``out_dir``: finished runs are kept, an interrupted one resumes from its checkpoint.
 
     Raises:
@@ -137,7 +138,8 @@ def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_na
     model_path = train(cohort, attribute_names, config, run_dir, data=data, split=None if resume_run else split,
                        progress=progress, resume=resume_run)
     bundle = load_model(model_path, device)
-    result = {"metrics": evaluate_model(bundle, data, "test", device, attribution_methods=(DEFAULT_METHOD,)).metrics}
+    result = {"metrics": evaluate_model(bundle, data, "test", device, attribution_methods=(DEFAULT_METHOD,),
+                                        fidelity=False).metrics}
     if independent is not None:
         result["independent"] = evaluate_model(bundle, data_of(independent, config), "all", device,
                                                attribution_methods=(), fidelity=False).metrics
