@@ -29,7 +29,8 @@ from AttriVAELib.attention import (
     VOXELS_PER_PASS,
     attention,
 )
-from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE, localisation
+from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
+from AttriVAELib.localisation import localisation
 from AttriVAELib.data import PreparedData, prepare_data
 from AttriVAELib.demo import DemoSettings
 from AttriVAELib.evaluation import encode_all
