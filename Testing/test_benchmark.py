@@ -106,3 +106,37 @@ def test_interval_kinds_script_scores_both_kinds_and_the_posterior(tiny_run: Pat
         for kind in ("absolute", "scaled"):
             assert 0 <= row[kind]["coverage"] <= 1 and row[kind]["mean_width"] > 0
     assert "absolute cov" in result.stdout
+
+
+def _run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / name
+    return subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_localisation_script_scores_every_method_and_the_fidelity(tiny_run: Path, eval_cohort: Path,
+                                                                   tmp_path: Path) -> None:
+    from AttriVAELib.attention import ATTRIBUTION_METHODS
+
+    result = _run_script("localisation.py", "--model", str(tiny_run / "model.safetensors"), "--data",
+                         str(eval_cohort), "--json", str(tmp_path / "l.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "l.json").read_text())
+    assert written["subjects"] == 40 and set(written["methods"]) == set(ATTRIBUTION_METHODS)
+    for entry in written["methods"].values():
+        assert entry["seconds_per_subject"] > 0 and entry["scores"]
+    assert written["completeness"]["subjects"] == 10
+    assert {"encoder", "calibrated"} <= set(written["fidelity"]["lv_volume_ml"])
+    assert "traversal fidelity" in result.stdout
+
+
+@pytest.mark.slow
+def test_slicer_interactive_script_times_every_panel_action(tmp_path: Path) -> None:
+    result = _run_script("slicer_interactive.py", "--size", "16", "--repeats", "2", "--json",
+                         str(tmp_path / "s.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "s.json").read_text())
+    assert written["size"] == 16 and set(written["samples"]) == {"explore_update_s", "explore_anatomy_s",
+                                                                  "analyze_s", "attention_all_s"}
+    assert all(len(values) >= 2 and min(values) > 0 for values in written["samples"].values())
+    assert written["summary"]["analyze_plus_attention_s"]["median"] > 0

@@ -30,12 +30,12 @@ from AttriVAELib.attention import (
     attention,
 )
 from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
-from AttriVAELib.localisation import localisation
 from AttriVAELib.data import PreparedData, prepare_data
 from AttriVAELib.demo import DemoSettings
 from AttriVAELib.evaluation import encode_all
 from AttriVAELib.fidelity import traversal_fidelity
 from AttriVAELib.io import atomic_path, to_json
+from AttriVAELib.localisation import localisation
 from AttriVAELib.provenance import machine
 from AttriVAELib.synthetic import make_cohort
 
