@@ -1,7 +1,7 @@
 """AttriVAE: attribute-based interpretable representations of 3D cardiac MRI (Cetin et al. 2023).
 
-Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``preprocess``), training
-(``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
+Public API: data (``make_cohort``, ``load_cohort``, ``select_attributes``, ``with_attributes``, ``preprocess``),
+training (``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``load_model``, ``save_model``) and
 interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate_model``, ``metrics``) and its
 checks against ground truth (``localisation``, ``traversal_fidelity``).
 
@@ -23,6 +23,7 @@ _SOURCE_OF = {
     "LossConfig": "config", "ModelConfig": "config", "PreprocessConfig": "config", "RunConfig": "config",
     "TrainConfig": "config", "preset": "config",
     "cross_validate": "crossval",
+    "with_attributes": "data",
     "Cohort": "datasets", "Subject": "datasets", "load_cohort": "datasets", "select_attributes": "datasets",
     "AttriVAEError": "errors", "InvalidConfigError": "errors", "InvalidDatasetError": "errors",
     "InvalidModelError": "errors", "InvalidVolumeError": "errors", "TrainingDivergedError": "errors",

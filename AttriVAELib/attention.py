@@ -61,7 +61,7 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
         volume: one preprocessed cube, (S, S, S), (1, S, S, S) or (1, 1, S, S, S).
         attributes: names or latent dims; default every regularised attribute of the bundle.
         method: one of :data:`ATTRIBUTION_METHODS`.
-        layer: encoder layer of ``gradcam``, one of ``conv1`` ... ``conv5``; ignored by the other methods.
+        layer: encoder layer of ``gradcam``, ``conv1`` ... ``conv5`` at the paper's depth; ignored by the others.
         use_mean: score μ_k (deterministic) instead of a sampled z_k.
         steps: integration points of ``integrated-gradients``.
         normalise: divide each map by its largest absolute value (maps in [-1, 1]; [0, 1] for ``gradcam``).
@@ -76,8 +76,9 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
     if method not in ATTRIBUTION_METHODS:
         raise InvalidConfigError(f"attention method {method!r} is unknown; "
                                  f"choose one of {', '.join(ATTRIBUTION_METHODS)}")
-    if layer not in ENCODER_LAYERS:
-        raise InvalidConfigError(f"layer {layer!r} is not an encoder layer; choose one of {', '.join(ENCODER_LAYERS)}")
+    if layer not in net.encoder.layer_names:  # ENCODER_LAYERS at the paper's depth
+        raise InvalidConfigError(f"layer {layer!r} is not an encoder layer; choose one of "
+                                 f"{', '.join(net.encoder.layer_names)}")
     if steps < 2:
         raise InvalidConfigError(f"integrated gradients needs at least 2 steps, got {steps}")
     if attributes is None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .attributes import attribute_unit
-from .config import RunConfig
+from .config import FIRST_ARCHITECTURE, RunConfig
 from .constants import CLASS_NAMES
 from .errors import AttriVAEError, InvalidModelError
 from .labels import LabelScheme
@@ -427,6 +427,8 @@ class ModelCard:
                                                          if k not in ("input_size", "label_scheme")}}
         if not isinstance(settings, dict):
             raise _Problem("config", "is not a JSON object")
+        architecture, version = FIRST_ARCHITECTURE  # cards written before the architecture was recorded
+        model = {"architecture": architecture, "architecture_version": version, **model}
         config = RunConfig.from_dict({**settings, "model": model})  # the architecture is the weights' own
         entries = _field(card, "attributes", "")
         if not isinstance(entries, list):

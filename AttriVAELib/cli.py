@@ -215,9 +215,9 @@ def _train(args: argparse.Namespace) -> int:
     _for_training_only()
     if args.progress == "json":
         _stop_on_cancel_request()
-    cohort, names = _cohort_and_attributes(args, config)
     try:
-        model_path = train(cohort, names, config, args.out, resume=args.resume, progress=progress)
+        model_path = train(_cohort(args), _with_requested_attributes(args, config), args.out, resume=args.resume,
+                           progress=progress)
     except TrainingInterrupted as err:
         if isinstance(progress, ConsoleProgress):
             progress.close()
@@ -241,12 +241,17 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
     return config.with_overrides(_flag_overrides(args))
 
 
-def _cohort_and_attributes(args: argparse.Namespace, config: RunConfig) -> tuple[Any, tuple[str, ...]]:
-    """--data in --format and the attributes to regularise: --attributes, else the config's, else the defaults."""
-    from .datasets import load_cohort, select_attributes
+def _cohort(args: argparse.Namespace) -> Any:
+    """--data in --format."""
+    from .datasets import load_cohort
 
-    requested = _names(args.attributes) or list(config.attributes) or None
-    return select_attributes(load_cohort(args.data, args.format), requested)
+    return load_cohort(args.data, args.format)
+
+
+def _with_requested_attributes(args: argparse.Namespace, config: RunConfig) -> RunConfig:
+    """The attributes to regularise: --attributes, else the config's (none: the defaults the data have)."""
+    requested = _names(args.attributes)
+    return dataclasses.replace(config, attributes=tuple(requested)) if requested else config
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -446,18 +451,18 @@ def _add_crossval(commands: Any) -> None:
 
 def _crossval(args: argparse.Namespace) -> int:
     from .crossval import cross_validate
-    from .datasets import load_cohort, select_attributes
+    from .data import with_attributes
+    from .datasets import load_cohort
 
     _for_training_only()
-    config = _resolve_config(args)
-    cohort, names = _cohort_and_attributes(args, config)
+    cohort, config = with_attributes(_cohort(args), _with_requested_attributes(args, _resolve_config(args)))
     presets = _names(args.presets)
     for name in presets:
         preset(name)  # unknown names fail before any training
     independent = None
-    if args.independent is not None:
-        independent, _ = select_attributes(load_cohort(args.independent, args.format), list(names))
-    results = cross_validate(cohort, names, config, presets, args.folds, args.seeds, args.out,
+    if args.independent is not None:  # the same attributes, measured where a CSV lacks them, before any training
+        independent, _ = with_attributes(load_cohort(args.independent, args.format), config)
+    results = cross_validate(cohort, config, presets, args.folds, args.seeds, args.out,
                              progress=ConsoleProgress(), independent=independent, resume=args.resume,
                              overrides=_flag_overrides(args))
     for title, key in (("test folds", "summary"), ("independent cohort", "summary_independent")):

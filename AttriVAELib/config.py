@@ -46,8 +46,12 @@ COMPILE_AUTO_MIN_SIZE = 64
 time at the first steps and then saves a share of every step, which repays it at 80³ but not on small
 cubes (docs/experiments.md)."""
 
-DOWNSAMPLING_FACTOR = 16
-"""The encoder halves the cube four times, so the input size must be a multiple of 16."""
+ARCHITECTURES = {"attrivae-conv3d": 1}
+"""Network architectures this release builds (:mod:`~AttriVAELib.model`) and the newest version of each: a card
+records the name and version its weights were made with, and a change to the layers that old weights no longer
+fit bumps the version (old versions stay buildable)."""
+FIRST_ARCHITECTURE = ("attrivae-conv3d", 1)
+"""What a card written before architectures were recorded holds."""
 
 _OPTIONS = {"input_size": "--size", "augment_probability": "--augment", "epochs": "--epochs",
             "batch_size": "--batch-size", "learning_rate": "--learning-rate", "seed": "--seed"}
@@ -101,9 +105,11 @@ def _check_value_types(section: Any) -> None:
 class ModelConfig:
     """Architecture of the 3D convolutional β-VAE and its MLP classifier (paper defaults)."""
 
-    input_size: int = 80  # edge of the input cube in voxels; multiple of 16 (paper: 80)
-    encoder_channels: tuple[int, ...] = (8, 16, 32, 64, 2)  # 4 stride-2 convs, then 1 stride-1 conv
-    decoder_channels: tuple[int, ...] = (64, 32, 16, 8, 4)  # conv, 4 up-convs (c0,c0,c1,c2,c3), conv
+    architecture: str = "attrivae-conv3d"  # a name of ARCHITECTURES (model.py builds it)
+    architecture_version: int = 1  # of the architecture: which layer layout the weights fit
+    input_size: int = 80  # edge of the input cube in voxels; multiple of 2^depth (paper: 80)
+    encoder_channels: tuple[int, ...] = (8, 16, 32, 64, 2)  # depth stride-2 convs, then 1 stride-1 conv
+    decoder_channels: tuple[int, ...] = (64, 32, 16, 8, 4)  # conv, depth up-convs (c0,c0,c1,…), conv; as many
     hidden_sizes: tuple[int, ...] = (128, 96)  # fully connected layers between conv stack and latent
     latent_size: int = 64  # number of latent dimensions (paper: 64)
     classifier_sizes: tuple[int, ...] = (32, 16)  # hidden widths of the MLP classifier
@@ -111,13 +117,21 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check_value_types(self)
-        if self.input_size <= 0 or self.input_size % DOWNSAMPLING_FACTOR:
+        newest = ARCHITECTURES.get(self.architecture)
+        if newest is None:
+            raise InvalidConfigError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)} "
+                                     f"(made by another AttriVAE release?)")
+        if not 1 <= self.architecture_version <= newest:
+            raise InvalidConfigError(f"{self.architecture} version {self.architecture_version} is newer than this "
+                                     f"release builds ({newest}); upgrade with pip install -U attrivae")
+        if len(self.encoder_channels) < 2 or len(self.decoder_channels) != len(self.encoder_channels):
+            raise InvalidConfigError("encoder_channels needs at least 2 entries and decoder_channels as many: "
+                                     "one per stride-2 stage plus the bottleneck")
+        if self.input_size <= 0 or self.input_size % self.downsampling_factor:
             raise InvalidConfigError(
-                f"input size {self.input_size} is not a positive multiple of {DOWNSAMPLING_FACTOR}; "
-                f"use e.g. 32, 48, 64 or 80"
+                f"input size {self.input_size} is not a positive multiple of {self.downsampling_factor}; "
+                f"use e.g. {', '.join(str(self.downsampling_factor * k) for k in (2, 3, 4, 5))}"
             )
-        if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
-            raise InvalidConfigError("encoder_channels and decoder_channels need exactly 5 entries each")
         widths = self.encoder_channels + self.decoder_channels + self.hidden_sizes + self.classifier_sizes
         if any(c <= 0 for c in widths) or self.latent_size <= 0:
             raise InvalidConfigError("channel and layer widths and the latent size must be positive")
@@ -125,9 +139,19 @@ class ModelConfig:
             raise InvalidConfigError(f"dropout {self.dropout} must be in [0, 1)")
 
     @property
+    def depth(self) -> int:
+        """Number of stride-2 stages of the encoder (and up-convolutions of the decoder): 4 at the paper's."""
+        return len(self.encoder_channels) - 1
+
+    @property
+    def downsampling_factor(self) -> int:
+        """How many times smaller the bottleneck's edge is than the input's: 2^depth (16 at the paper's)."""
+        return 2**self.depth
+
+    @property
     def bottleneck_size(self) -> int:
-        """Edge of the encoder's last feature cube in voxels (input_size / 16)."""
-        return self.input_size // DOWNSAMPLING_FACTOR
+        """Edge of the encoder's last feature cube in voxels (input_size / 2^depth)."""
+        return self.input_size // self.downsampling_factor
 
     @property
     def flat_features(self) -> int:

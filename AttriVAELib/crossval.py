@@ -21,7 +21,7 @@ import torch
 from .bundle import load_model
 from .choices import DEFAULT_METHOD
 from .config import RunConfig
-from .data import PreparedData, prepare_data
+from .data import PreparedData, prepare_data, with_attributes
 from .datasets import Cohort
 from .errors import InvalidConfigError
 from .evaluation import evaluate_model
@@ -38,13 +38,14 @@ SETTINGS = "crossval_settings.json"
 folder: ``resume`` refuses other settings, so kept runs and new ones measure the same thing."""
 
 
-def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunConfig, presets: list[str],
+def cross_validate(cohort: Cohort, base: RunConfig, presets: list[str],
                    folds: int, seeds: int, out_dir: Path | str, progress: Progress | None = None,
                    independent: Cohort | None = None, resume: bool = False,
                    overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Train and evaluate every preset on every fold of every seed; return and write ``crossval.json``.
 
-    Each preset runs ``base.with_preset(name)`` (its own settings plus what ``base`` changed from its preset),
+    The regularised attributes are ``base.attributes`` (none named: the defaults the cohort has). Each preset
+    runs ``base.with_preset(name)`` (its own settings plus what ``base`` changed from its preset),
     then ``overrides`` ({section: {field: value}}, e.g. the command line's flags), which apply to every preset
     even where they equal a preset's default.
 
@@ -64,11 +65,12 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
         raise InvalidConfigError(f"cross-validation folder {out_dir} is not empty; choose a new --out, or --resume")
     if not presets or seeds < 1:
         raise InvalidConfigError("cross-validation needs at least one preset and one seed")
+    cohort, base = with_attributes(cohort, base)
     configs = {name: base.with_preset(name).with_overrides(overrides or {}) for name in presets}
     seed_list = range(base.train.seed, base.train.seed + seeds)
     # cut every seed's folds before anything is written: bad --folds fail first
     folds_of = {seed: stratified_folds(cohort.labels, folds, base.train.val_fraction, seed) for seed in seed_list}
-    _check_settings(out_dir, {"folds": folds, "seeds": seeds, "attributes": list(attribute_names),
+    _check_settings(out_dir, {"folds": folds, "seeds": seeds, "attributes": list(base.attributes),
                               "independent": None if independent is None else str(independent.root),
                               "configs": {name: config.to_dict() for name, config in configs.items()}})
     device = resolve_device(base.train.device)
@@ -77,7 +79,7 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     def data_of(which: Cohort, config: RunConfig) -> PreparedData:
         key = (which.root.as_posix(), repr(config.preprocess), config.model.input_size)
         if key not in prepared:
-            prepared[key] = prepare_data(which, attribute_names, config, progress)
+            prepared[key] = prepare_data(*with_attributes(which, config), progress)
         return prepared[key]
 
     plan = [(name, seed, fold, split, out_dir / "runs" / name / f"seed{seed}" / f"fold{fold}")
@@ -90,14 +92,13 @@ def cross_validate(cohort: Cohort, attribute_names: tuple[str, ...], base: RunCo
     for name, seed, fold, split, run_dir in plan:
         if run_dir not in kept:
             config = dataclasses.replace(configs[name], train=dataclasses.replace(configs[name].train, seed=seed))
-            _train_and_evaluate(cohort, independent, attribute_names, config, split, run_dir, device, data_of,
-                                resume, progress)
+            _train_and_evaluate(cohort, independent, config, split, run_dir, device, data_of, resume, progress)
             finished += 1
             if progress:
                 progress(ProgressEvent("crossval", done=finished, total=len(plan),
                                        text=f"{name}, seed {seed}, fold {fold}"))
         runs.append({"preset": name, "seed": seed, "fold": fold, **json.loads((run_dir / RUN_RESULT).read_text())})
-    results = {"folds": folds, "seeds": seeds, "presets": presets, "attributes": list(attribute_names),
+    results = {"folds": folds, "seeds": seeds, "presets": presets, "attributes": list(base.attributes),
                "independent": None if independent is None else str(independent.root),
                "summary": summarise(runs), "runs": runs}
     if independent is not None:
@@ -125,17 +126,16 @@ def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
         temporary.write_text(to_json(settings, indent=2) + "\n")
 
 
-def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, attribute_names: tuple[str, ...],
-                        config: RunConfig, split: Split, run_dir: Path, device: torch.device,
-                        data_of: Callable[[Cohort, RunConfig], PreparedData], resume: bool,
-                        progress: Progress | None) -> None:
+def _train_and_evaluate(cohort: Cohort, independent: Cohort | None, config: RunConfig, split: Split,
+                        run_dir: Path, device: torch.device, data_of: Callable[[Cohort, RunConfig], PreparedData],
+                        resume: bool, progress: Progress | None) -> None:
     """Train one run (resuming its checkpoint when there is one and ``resume``) and write its metrics on the
     test fold (``metrics``) and the independent cohort (``independent``) into ``run_dir/RUN_RESULT``."""
     data = data_of(cohort, config)
     resume_run = resume and (run_dir / CHECKPOINT).is_file()
     if resume and run_dir.exists() and not resume_run:
         shutil.rmtree(run_dir)  # began but wrote no checkpoint: nothing to keep
-    model_path = train(cohort, attribute_names, config, run_dir, data=data, split=None if resume_run else split,
+    model_path = train(cohort, config, run_dir, data=data, split=None if resume_run else split,
                        progress=progress, resume=resume_run)
     bundle = load_model(model_path, device)
     result = {"metrics": evaluate_model(bundle, data, "test", device, attribution_methods=(DEFAULT_METHOD,),

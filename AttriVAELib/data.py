@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["PreparedData", "prepare_data"]
+__all__ = ["PreparedData", "prepare_data", "with_attributes"]
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .datasets import Cohort
+from .datasets import Cohort, select_attributes
+from .errors import InvalidConfigError
 from .io import read_label_map, read_volume
 from .preprocessing import CubeGeometry, preprocess
 from .progress import Progress, ProgressEvent
@@ -39,9 +41,28 @@ class PreparedData:
         return np.array([position[s] for s in subject_ids], dtype=np.int64)
 
 
-def prepare_data(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig,
-                 progress: Progress | None = None) -> PreparedData:
-    """Read and preprocess every subject (see :func:`AttriVAELib.preprocessing.preprocess`)."""
+def with_attributes(cohort: Cohort, config: RunConfig) -> tuple[Cohort, RunConfig]:
+    """The cohort and ``config`` with its attributes resolved: ``config.attributes``, or with none named the
+    defaults the cohort has (:func:`~AttriVAELib.datasets.select_attributes`, which also measures shape
+    attributes a CSV lacks). ``config.attributes`` is the one carrier of the list: latent dim k ↔ attributes[k].
+
+    Raises:
+        InvalidDatasetError: an attribute the cohort cannot give (see ``select_attributes``).
+    """
+    cohort, names = select_attributes(cohort, config.attributes or None)
+    return cohort, dataclasses.replace(config, attributes=names)
+
+
+def prepare_data(cohort: Cohort, config: RunConfig, progress: Progress | None = None) -> PreparedData:
+    """Read and preprocess every subject (see :func:`AttriVAELib.preprocessing.preprocess`), with the values of
+    ``config.attributes`` (resolved: :func:`with_attributes`) as the attribute columns.
+
+    Raises:
+        InvalidConfigError: ``config`` names no attributes.
+    """
+    if not config.attributes:
+        raise InvalidConfigError("the config names no attributes; resolve them with with_attributes first")
+    attribute_names = tuple(config.attributes)
     prepared_subjects = []
     for index, subject in enumerate(cohort.subjects):
         image, mask = read_volume(subject.image, "image"), read_label_map(subject.mask, "mask")

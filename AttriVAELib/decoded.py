@@ -14,7 +14,8 @@ blood pool are both bright; one cube is one phase): the registry's
 
 from __future__ import annotations
 
-__all__ = ["DECODED_LABELS", "FOREGROUND_THRESHOLD", "decoded_label_map", "measure_decoded", "measure_label_map"]
+__all__ = ["DECODED_LABELS", "FOREGROUND_THRESHOLD", "decoded_label_map", "decoded_labels", "measure_decoded",
+           "measure_label_map"]
 
 import math
 from collections.abc import Sequence
@@ -36,8 +37,8 @@ DECODED_LABELS = {1: "decoded bright pool", 2: "decoded myocardium"}
 """Label values of :func:`decoded_label_map` (EMIDEC's cavity and myocardium) and their segment names."""
 
 
-def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:
-    """(S, S, S) decoded cube in [0, 1] → EMIDEC label map on the cube grid (1 bright pool, 2 myocardium)."""
+def decoded_labels(volume: np.ndarray) -> np.ndarray:
+    """(S, S, S) decoded (or input) cube in [0, 1] → (S, S, S) uint8 labels: 1 bright pool, 2 myocardium."""
     foreground = volume > FOREGROUND_THRESHOLD
     labels = np.zeros(volume.shape, np.uint8)
     if foreground.sum() >= 2:
@@ -46,7 +47,12 @@ def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:
         otsu.Execute(sitk.GetImageFromArray(volume.astype(np.float32)),
                      sitk.GetImageFromArray(foreground.astype(np.uint8)))
         labels[foreground] = np.where(volume[foreground] > otsu.GetThreshold(), 1, 2)
-    return geometry.cube_image(labels)
+    return labels
+
+
+def decoded_label_map(volume: np.ndarray, geometry: CubeGeometry) -> sitk.Image:
+    """(S, S, S) decoded cube in [0, 1] → :func:`decoded_labels` as an EMIDEC label map on the cube grid."""
+    return geometry.cube_image(decoded_labels(volume))
 
 
 def measure_decoded(volume: np.ndarray, geometry: CubeGeometry, attributes: Sequence[str]) -> dict[str, float]:

@@ -82,7 +82,7 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
         AttriVAEError: matplotlib, which draws the report, cannot be imported.
     """
     from .bundle import load_model
-    from .datasets import load_cohort, select_attributes
+    from .datasets import load_cohort
     from .report import require_plotting, write_evaluation
     from .synthetic import cohort_labels, make_cohort
     from .training import train
@@ -99,7 +99,6 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
     make_cohort(data, progress=progress, **settings.cohort_arguments())
     if progress:
         progress(ProgressEvent("note", text=f"synthetic cohort: {settings.subjects} subjects in {data}"))
-    cohort, names = select_attributes(load_cohort(data, "csv"))
-    model = train(cohort, names, config, out_dir / "run", progress=progress)
+    model = train(load_cohort(data, "csv"), config, out_dir / "run", progress=progress)
     report = write_evaluation(model, data, out_dir / "report", "csv", "test", progress=progress)
     return DemoResult(data, model, report, load_model(model).card)

@@ -21,6 +21,7 @@ from .bundle import ModelBundle
 from .choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, EVALUATED_SUBJECTS
 from .data import PreparedData
 from .decoded import FOREGROUND_THRESHOLD
+from .decoder_fidelity import decoder_fidelity
 from .errors import InvalidConfigError, InvalidDatasetError
 from .fidelity import traversal_fidelity
 from .localisation import localisation
@@ -122,7 +123,12 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
     (:func:`~AttriVAELib.localisation.localisation`, none when ``attribution_methods`` is empty) and
     traversal fidelity (:func:`~AttriVAELib.fidelity.traversal_fidelity`, left out without ``fidelity``: it
     decodes 7 volumes per subject and attribute). Beside the disentanglement scores, ``ceiling`` holds the same
-    scores of the ground-truth code of these subjects (:func:`~AttriVAELib.metrics.disentanglement_ceiling`).
+    scores of the ground-truth code of these subjects (:func:`~AttriVAELib.metrics.disentanglement_ceiling`),
+    ``ceiling_at_precision`` those of a code as precise as this model's (each attribute's interpretability R²)
+    and otherwise perfect, ``precision`` each attribute's own-dim precision and leakage
+    (:func:`~AttriVAELib.metrics.precision_and_leakage`), ``subsampled`` MIG and SAP on 30-subject subsamples
+    (with at least 30 subjects) and ``decoder`` what the reconstruction keeps of the anatomy
+    (:func:`~AttriVAELib.decoder_fidelity.decoder_fidelity`).
     ``progress`` receives an ``evaluate`` event per subject whose attention maps were scored.
 
     Raises:
@@ -147,16 +153,23 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
         "interpretability": {name: entry for name, entry in zip(names, interpretability)},
         "interpretability_mean": float(np.mean([entry["r2"] for entry in interpretability])),
         "spearman": order_and_class["spearman"],
+        "precision": dict(zip(names, metrics.precision_and_leakage(mu, attributes))),
         **metrics.disentanglement(mu, attributes),
         "ceiling": metrics.disentanglement_ceiling(attributes, mu.shape[1]),
+        "ceiling_at_precision": metrics.disentanglement_ceiling(
+            attributes, mu.shape[1], np.array([entry["r2"] for entry in interpretability])),
         "reconstruction": {
             "mse": float(np.mean((recon - real) ** 2)),
             "dice": float(np.mean([metrics.dice(volume > FOREGROUND_THRESHOLD, mask)
                                    for volume, mask in zip(recon, data.lv_masks[indices])])),
             "mmd": metrics.mmd(real, recon),
         },
+        "decoder": decoder_fidelity(recon, real, data.lv_masks[indices], data.cavity_masks[indices],
+                                    None if data.infarct_masks is None else data.infarct_masks[indices]),
         "classification": order_and_class["classification"],
     }
+    if len(indices) >= metrics.SUBSAMPLE_SUBJECTS:
+        results["subsampled"] = metrics.subsampled_scores(mu, attributes)
     if fidelity:
         geometries = [data.geometries[i] for i in indices]
         results["traversal_fidelity"] = traversal_fidelity(bundle, mu, geometries, real, attributes)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "CEILING_SEED",
+    "MI_SEED",
+    "SUBSAMPLE_SUBJECTS",
     "DISENTANGLEMENT_METRICS",
     "accuracy",
     "dice",
@@ -23,10 +25,12 @@ __all__ = [
     "mmd",
     "modularity",
     "mutual_information_ksg",
+    "precision_and_leakage",
     "roc_auc",
     "sap",
     "scc",
     "spearman",
+    "subsampled_scores",
 ]
 
 import numpy as np
@@ -49,21 +53,26 @@ def _check(z: np.ndarray, a: np.ndarray, minimum: int) -> tuple[np.ndarray, np.n
     return z, a
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
-    std = x.std()
-    return x / std if std > 0 else x
+MI_SEED = 0
+"""Seed of the estimator's jitter: scikit-learn's ``random_state``, which the AR-VAE evaluation leaves unset."""
 
 
-def mutual_information_ksg(x: np.ndarray, y: np.ndarray, neighbours: int = KSG_NEIGHBOURS) -> float:
-    """I(x; y) in nats of two continuous samples (N,), Kraskov–Stögbauer–Grassberger estimator 1.
+def _unit_scale(x: np.ndarray) -> np.ndarray:
+    """Columns divided by their standard deviation (ddof 0; a constant column is left as it is), as
+    scikit-learn's ``scale(x, with_mean=False)``."""
+    std = x.std(axis=0)
+    return x / np.where(std > 0, std, 1.0)
 
-    As scikit-learn's ``mutual_info_regression`` (both variables scaled to unit variance, max-norm
-    neighbourhoods, negative estimates clipped to 0) but without its 1e-10 jitter. Needs N > k + 1."""
-    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+
+def _jitter(x: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """x (N, F) plus scikit-learn's 1e-10 × max(1, mean |x|) Gaussian jitter per column (it breaks ties)."""
+    return x + 1e-10 * np.maximum(1.0, np.mean(np.abs(x), axis=0)) * rng.standard_normal(size=x.shape)
+
+
+def _ksg(x: np.ndarray, y: np.ndarray, neighbours: int) -> float:
+    """Kraskov–Stögbauer–Grassberger estimator 1 of I(x; y) in nats for two samples (N,), max-norm
+    neighbourhoods, negative estimates clipped to 0."""
     n = len(x)
-    if n <= neighbours + 1:
-        raise InvalidConfigError(f"KSG mutual information needs more than {neighbours + 1} samples, got {n}")
-    x, y = _standardise(x), _standardise(y)
     joint = np.column_stack([x, y])
     radius = cKDTree(joint).query(joint, k=neighbours + 1, p=np.inf)[0][:, -1]
     radius = np.nextafter(radius, 0)  # strictly inside the k-th neighbour's distance
@@ -74,9 +83,32 @@ def mutual_information_ksg(x: np.ndarray, y: np.ndarray, neighbours: int = KSG_N
     return max(0.0, float(mi))
 
 
+def mutual_information_ksg(features: np.ndarray, target: np.ndarray, seed: int = MI_SEED,
+                           neighbours: int = KSG_NEIGHBOURS) -> np.ndarray:
+    """(F,) I(feature_f; target) in nats of continuous features (N, F) (or (N,)) with a continuous target
+    (N,): scikit-learn's ``mutual_info_regression(features, target, random_state=seed)`` step by step (unit
+    variance, the same jitter drawn in the same order, KSG with k = 3), which the AR-VAE evaluation calls.
+    Written here so that scikit-learn is not a run-time dependency; the tests compare the two. Needs N > k + 1.
+    """
+    features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    target = np.asarray(target, dtype=np.float64).ravel()
+    if len(target) <= neighbours + 1:
+        raise InvalidConfigError(f"KSG mutual information needs more than {neighbours + 1} samples, "
+                                 f"got {len(target)}")
+    rng = np.random.RandomState(seed)
+    features = _jitter(_unit_scale(features), rng)
+    target = _jitter(_unit_scale(target[:, None]), rng)[:, 0]
+    return np.array([_ksg(column, target, neighbours) for column in features.T])
+
+
 def _mi_matrix(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     """(L, K) KSG mutual information of every code with every attribute."""
-    return np.array([[mutual_information_ksg(z[:, i], a[:, j]) for j in range(a.shape[1])] for i in range(z.shape[1])])
+    return np.column_stack([mutual_information_ksg(z, a[:, j]) for j in range(a.shape[1])])
+
+
+def _self_information(a: np.ndarray) -> np.ndarray:
+    """(K,) I(a_j; a_j) by the same estimator (the AR-VAE evaluation's stand-in for the entropy)."""
+    return np.array([mutual_information_ksg(a[:, j], a[:, j])[0] for j in range(a.shape[1])])
 
 
 def interpretability(z: np.ndarray, a: np.ndarray) -> list[dict[str, float]]:
@@ -100,13 +132,12 @@ def _gap_over_entropy(mi: np.ndarray, entropy: np.ndarray) -> float:
 
 def mig_ksg(z: np.ndarray, a: np.ndarray) -> float:
     """Mutual information gap, AR-VAE's continuous variant: mean over attributes of (top-1 − top-2 KSG MI
-    over codes) / I(a; a), where the KSG self-information I(a; a) stands in for the entropy (it grows like
-    ln N, so values depend on N). Needs N > 4 and at least 2 codes."""
+    over codes) / I(a; a), where the KSG self-information I(a; a) (jitter included) stands in for the entropy.
+    It grows like ln N, so values depend on N: state N beside it. Needs N > 4 and at least 2 codes."""
     z, a = _check(z, a, KSG_NEIGHBOURS + 2)
     if z.shape[1] < 2:
         raise InvalidConfigError("MIG needs at least 2 latent codes")
-    entropy = np.array([mutual_information_ksg(a[:, j], a[:, j]) for j in range(a.shape[1])])
-    return _gap_over_entropy(_mi_matrix(z, a), entropy)
+    return _gap_over_entropy(_mi_matrix(z, a), _self_information(a))
 
 
 def _discretise(x: np.ndarray, bins: int) -> np.ndarray:
@@ -182,6 +213,66 @@ def modularity(z: np.ndarray, a: np.ndarray) -> float:
     deviation = np.divide(squared.sum(axis=1) - theta, theta * (a.shape[1] - 1),
                           out=np.ones_like(theta), where=theta > 0)
     return float(np.mean(np.where(theta > 0, 1.0 - deviation, 0.0)))
+
+
+def _adjusted_r2(design: np.ndarray, y: np.ndarray) -> float:
+    """Adjusted R² of the least-squares fit y ≈ design @ w + b (design (N, p)); NaN when N ≤ p + 1."""
+    n, p = design.shape
+    if n <= p + 1 or y.var() == 0:
+        return float("nan")
+    with_intercept = np.column_stack([design, np.ones(n)])
+    residual = y - with_intercept @ np.linalg.lstsq(with_intercept, y, rcond=None)[0]
+    r2 = 1.0 - residual.var() / y.var()
+    return float(1.0 - (1.0 - r2) * (n - 1) / (n - p - 1))
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """(N,) → (N, 3): x, x², x³ of x standardised (well-conditioned powers)."""
+    x = (x - x.mean()) / (x.std() or 1.0)
+    return np.column_stack([x, x**2, x**3])
+
+
+def precision_and_leakage(z: np.ndarray, a: np.ndarray) -> list[dict[str, float]]:
+    """Per attribute k, regularised in dim k of codes (N, L) (attributes (N, K), K ≤ L):
+
+    * ``precision``: adjusted R² of a_k from a cubic in z_k: how precisely its own dim knows the attribute;
+    * ``leakage``: the adjusted R² that every other dim (linear) adds beyond that cubic: how much of the
+      attribute lives outside its dim (0 for a disentangled code, whatever its precision).
+
+    Both NaN when N ≤ L + 3 (the full fit has 3 + L − 1 terms). This separates what KSG MIG mixes: MIG also
+    drops when the own dim is merely imprecise.
+    """
+    z, a = _check(z, a, 3)
+    if a.shape[1] > z.shape[1]:
+        raise InvalidConfigError(f"{a.shape[1]} attributes cannot each have a dim of a {z.shape[1]}-dim code")
+    results = []
+    for k in range(a.shape[1]):
+        own = _cubic(z[:, k])
+        precision = _adjusted_r2(own, a[:, k])
+        full = _adjusted_r2(np.column_stack([own, np.delete(z, k, axis=1)]), a[:, k])
+        results.append({"precision": precision, "leakage": full - precision})
+    return results
+
+
+SUBSAMPLE_SUBJECTS = 30
+"""Subjects per subsample of :func:`subsampled_scores`: about the paper's validation set, which its MIG and SAP
+were most likely computed on (KSG MIG depends on N)."""
+
+
+def subsampled_scores(z: np.ndarray, a: np.ndarray, size: int = SUBSAMPLE_SUBJECTS, repeats: int = 20,
+                      seed: int = 0) -> dict[str, dict[str, float]]:
+    """KSG MIG and SAP of codes (N, L) against attributes (N, K) on ``repeats`` random subsamples of ``size``
+    subjects (without replacement, seeded): ``{"mig_ksg": {"mean", "sd"}, "sap": {...}}`` (sd with ddof 1),
+    the figures to set beside a paper computed on a small validation set. Needs N ≥ ``size`` > 4."""
+    z, a = _check(z, a, max(size, KSG_NEIGHBOURS + 2))
+    rng = np.random.default_rng(seed)
+    scores: dict[str, list[float]] = {"mig_ksg": [], "sap": []}
+    for _ in range(repeats):
+        chosen = rng.choice(len(z), size, replace=False)
+        scores["mig_ksg"].append(mig_ksg(z[chosen], a[chosen]))
+        scores["sap"].append(sap(z[chosen], a[chosen]))
+    return {name: {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if repeats > 1 else 0.0}
+            for name, values in scores.items()}
 
 
 DISENTANGLEMENT_METRICS = {"mig_ksg": "MIG (KSG, AR-VAE)", "mig_binned": "MIG (binned, disentanglement_lib)",

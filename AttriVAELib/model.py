@@ -7,7 +7,7 @@ B = batch, S = input cube edge (voxels), L = latent size; volumes are (B, 1, S, 
 
 from __future__ import annotations
 
-__all__ = ["AttriVAE", "VAEOutput"]
+__all__ = ["BUILDERS", "AttriVAE", "VAEOutput"]
 
 from typing import NamedTuple
 
@@ -46,10 +46,11 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         channels = (1, *config.encoder_channels)
-        strides = (2, 2, 2, 2, 1)
-        for index, stride in enumerate(strides, start=1):
+        strides = (2,) * config.depth + (1,)
+        self.layer_names = tuple(f"conv{index}" for index in range(1, len(strides) + 1))
+        for index, (name, stride) in enumerate(zip(self.layer_names, strides), start=1):
             conv = nn.Conv3d(channels[index - 1], channels[index], 3, stride=stride, padding=1)
-            self.add_module(f"conv{index}", _conv_block(conv, channels[index]))
+            self.add_module(name, _conv_block(conv, channels[index]))
         self.dropout = nn.Dropout(config.dropout)
         widths = (config.flat_features, *config.hidden_sizes)
         self.fc = nn.Sequential(*[
@@ -59,10 +60,11 @@ class Encoder(nn.Module):
         self.logvar = nn.Linear(widths[-1], config.latent_size)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        for index in range(1, 5):
-            x = getattr(self, f"conv{index}")(x)
-        x = _in_float32(self.conv5, x)  # (B, C5, S/16, S/16, S/16)
-        features = self.fc(self.dropout(x.flatten(1)))  # (B, C5·s³) → (B, hidden[-1])
+        *stages, bottleneck = (getattr(self, name) for name in self.layer_names)
+        for stage in stages:
+            x = stage(x)
+        x = _in_float32(bottleneck, x)  # (B, C, s, s, s), s = S / 2^depth
+        features = self.fc(self.dropout(x.flatten(1)))  # (B, C·s³) → (B, hidden[-1])
         return self.mu(features), self.logvar(features)
 
 
@@ -75,16 +77,16 @@ class Decoder(nn.Module):
         self.fc = nn.Sequential(nn.Linear(config.latent_size, config.flat_features), nn.ReLU())
         c = config.decoder_channels
         self.conv_in = _conv_block(nn.Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
-        up_channels = (c[0], c[0], c[1], c[2], c[3])
+        up_channels = (c[0], *c[:-1])  # c0 → c0 → c1 → … → c[depth − 1]
         self.up = nn.Sequential(*[
             _conv_block(nn.ConvTranspose3d(c_in, c_out, 3, stride=2, padding=1, output_padding=1), c_out)
             for c_in, c_out in zip(up_channels[:-1], up_channels[1:])
         ])
-        self.conv_out = _conv_block(nn.Conv3d(c[3], c[4], 3, padding=1), c[4])
-        self.head = nn.Conv3d(c[4], 1, 3, padding=1)
+        self.conv_out = _conv_block(nn.Conv3d(c[-2], c[-1], 3, padding=1), c[-1])
+        self.head = nn.Conv3d(c[-1], 1, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C5, s, s, s)
+        x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C, s, s, s)
         x = _in_float32(self.up[0], _in_float32(self.conv_in, x))  # the bottleneck-resolution blocks
         x = self.conv_out(self.up[1:](x))
         return self.head(x)
@@ -105,6 +107,11 @@ class Classifier(nn.Module):
         return self.layers(z).squeeze(1)
 
 
+BUILDERS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {"attrivae-conv3d": (Encoder, Decoder)}
+"""Encoder and decoder of each architecture of :data:`~AttriVAELib.config.ARCHITECTURES`; a builder reads
+``config.architecture_version`` where versions differ in layers."""
+
+
 class AttriVAE(nn.Module):
     """3D β-VAE + MLP classifier of Cetin et al. 2023 (about 341 k parameters at the paper defaults).
 
@@ -120,8 +127,9 @@ class AttriVAE(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
-        self.encoder = Encoder(self.config)
-        self.decoder = Decoder(self.config)
+        encoder, decoder = BUILDERS[self.config.architecture]
+        self.encoder = encoder(self.config)
+        self.decoder = decoder(self.config)
         self.classifier = Classifier(self.config)
         self.apply(_xavier_init)
 

@@ -20,8 +20,8 @@ from .bundle import ModelBundle
 from .calibration import calibrate_model
 from .card import build_card
 from .config import RunConfig, TrainConfig, preset
-from .data import PreparedData, prepare_data
-from .datasets import Cohort, load_cohort, select_attributes
+from .data import PreparedData, prepare_data, with_attributes
+from .datasets import Cohort, load_cohort
 from .evaluation import encode_all
 from .model import AttriVAE
 from .splits import stratified_split
@@ -49,8 +49,8 @@ def synthetic_data(config: RunConfig, folder: Path | str, subjects: int | None =
     yet), loaded with ``config``'s attributes and prepared for its input size."""
     subjects = subjects or config.train.batch_size
     make_cohort(folder, subjects=subjects, size=IMAGE_SIZE, seed=seed)
-    cohort, names = select_attributes(load_cohort(folder, "csv"), list(config.attributes) or None)
-    return cohort, prepare_data(cohort, names, dataclasses.replace(config, attributes=names))
+    cohort, config = with_attributes(load_cohort(folder, "csv"), config)
+    return cohort, prepare_data(cohort, config)
 
 
 def untrained_bundle(config: RunConfig, folder: Path | str, subjects: int = 8, seed: int = 0) -> ModelBundle:
@@ -59,7 +59,7 @@ def untrained_bundle(config: RunConfig, folder: Path | str, subjects: int = 8, s
     (the lines are meaningful for the random encoder, so attribute-unit traversal works) and its calibration on
 the validation split."""
     cohort, data = synthetic_data(config, folder, subjects, seed)
-    config = dataclasses.replace(config, attributes=tuple(config.attributes) or DEFAULT_ATTRIBUTES)
+    config = dataclasses.replace(config, attributes=data.attribute_names)
     split = stratified_split(data.labels.numpy().astype(int), config.train.val_fraction, config.train.test_fraction,
                              config.train.seed)
     torch.manual_seed(seed)

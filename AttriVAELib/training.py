@@ -40,7 +40,7 @@ from .calibration import calibrate_model
 from .card import TestSummary, TrainingCard, build_card
 from .config import RunConfig
 from .constants import CLASS_NAMES
-from .data import PreparedData, prepare_data
+from .data import PreparedData, prepare_data, with_attributes
 from .datasets import Cohort
 from .errors import InvalidConfigError, TrainingDivergedError
 from .evaluation import encode_all, order_and_class_scores
@@ -76,32 +76,37 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(cohort: Cohort, attribute_names: tuple[str, ...], config: RunConfig, out_dir: Path | str,
-          resume: bool = False, progress: Progress | None = None, data: PreparedData | None = None,
-          split: Split | None = None) -> Path:
-    """Train Attri-VAE on ``cohort`` and return the path of the best model bundle.
+def train(cohort: Cohort, config: RunConfig, out_dir: Path | str, resume: bool = False,
+          progress: Progress | None = None, data: PreparedData | None = None, split: Split | None = None) -> Path:
+    """Train Attri-VAE on ``cohort`` and return the path of the best model bundle. The regularised attributes
+    are ``config.attributes`` (none named: the defaults the cohort has; :func:`~AttriVAELib.data.with_attributes`).
 
     ``data`` reuses an earlier :func:`prepare_data` of the same cohort, attributes and preprocessing;
     ``split`` replaces the seeded stratified split (cross-validation passes its folds). The global torch
     RNG and cuDNN flags are restored afterwards.
 
     Raises:
-        InvalidConfigError: more attributes than latent dims; ``out_dir`` holds another run (without
-            ``resume``) or no run or a run with other settings (with it).
+        InvalidConfigError: more attributes than latent dims; ``data`` prepared for other attributes;
+            ``out_dir`` holds another run (without ``resume``) or no run or a run with other settings (with it).
+        InvalidDatasetError: an attribute the cohort cannot give.
         TrainingInterrupted: on Ctrl-C, after the last finished epoch was checkpointed.
     """
     out_dir = Path(out_dir)
-    config = dataclasses.replace(config, attributes=tuple(attribute_names))
-    if len(attribute_names) > config.model.latent_size:
-        raise InvalidConfigError(f"{len(attribute_names)} attributes need at least as many latent dims; "
+    cohort, config = with_attributes(cohort, config)
+    names = config.attributes
+    if len(names) > config.model.latent_size:
+        raise InvalidConfigError(f"{len(names)} attributes need at least as many latent dims; "
                                  f"latent_size is {config.model.latent_size}")
+    if data is not None and tuple(data.attribute_names) != tuple(names):
+        raise InvalidConfigError(f"the prepared data hold the attributes {data.attribute_names}, the config "
+                                 f"regularises {names}")
     context, device = distributed.setup(resolve_device(config.train.device))
     _check_run_folder(out_dir, resume)
     context.barrier()  # every process checked the folder before rank 0 writes to it
     progress = (progress or _ignore) if context.is_main else _ignore
     progress(ProgressEvent("note", text=f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent "
-                                        f"dims: " + ", ".join(f"{name}→{k}" for k, name in enumerate(attribute_names))))
-    data = data or prepare_data(cohort, attribute_names, config, progress)
+                                        f"dims: " + ", ".join(f"{name}→{k}" for k, name in enumerate(names))))
+    data = data or prepare_data(cohort, config, progress)
     if resume:
         split = _saved_split(out_dir, config, data)
     split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,

@@ -16,7 +16,6 @@ from AttriVAELib import (
     load_model,
     preprocess_for,
     preset,
-    select_attributes,
     train,
 )
 from AttriVAELib.synthetic import make_cohort
@@ -64,7 +63,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, eval_cohort: Path) -> Pat
     config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=32),
                                  train=dataclasses.replace(base.train, epochs=2, seed=0))
     out = tmp_path_factory.mktemp("tiny_run") / "run"
-    train(*select_attributes(load_cohort(eval_cohort)), config, out)
+    train(load_cohort(eval_cohort), config, out)
     return out
 
 

@@ -140,3 +140,21 @@ def test_slicer_interactive_script_times_every_panel_action(tmp_path: Path) -> N
                                                                   "analyze_s", "attention_all_s"}
     assert all(len(values) >= 2 and min(values) > 0 for values in written["samples"].values())
     assert written["summary"]["analyze_plus_attention_s"]["median"] > 0
+
+
+@pytest.mark.slow
+def test_decoder_levers_script_measures_a_variant_and_keeps_it(tiny_run: Path, eval_cohort: Path,
+                                                              tmp_path: Path) -> None:
+    arguments = ("--work", str(tmp_path / "levers"), "--independent", str(eval_cohort), "--variants", "demo",
+                 "--baseline", str(tiny_run / "model.safetensors"), "--fidelity-subjects", "4")
+    result = _run_script("decoder_levers.py", *arguments, "--json", str(tmp_path / "levers.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "levers.json").read_text())
+    demo = written["results"][0]
+    assert demo["variant"] == "demo" and demo["subjects"] == 40 and demo["fidelity_subjects"] == 4
+    assert set(demo["decoder"]["dice"]) == {"cavity", "myocardium", "infarct"}
+    assert "lv_volume_ml" in demo["encoder_slope"] and "lv_volume_ml" in demo["precision"]
+    assert not (tmp_path / "levers" / "data").exists()  # nothing trained: no cohort synthesised
+    again = _run_script("decoder_levers.py", *arguments)  # kept: not measured again
+    assert again.returncode == 0 and "demo" in again.stdout
+    assert json.loads((tmp_path / "levers" / "demo" / "levers.json").read_text()) == demo

@@ -64,9 +64,13 @@ def test_a_bundle_of_format_1_written_before_the_typed_card_still_loads():
     assert card.training.epochs == 1 and card.test.subjects == 2 and card.label_scheme.name == "emidec"
     assert card.data.synthetic.seed == 5 and card.provenance.library_version == "0.1.0"
     _, raw = read_safetensors(FORMAT_1_BUNDLE)
+    assert (card.config.model.architecture, card.config.model.architecture_version) == ("attrivae-conv3d", 1)
     written = json.loads(to_json(card.to_dict()))  # what saving the card again writes: the same, plus units
+    architecture = {"architecture": "attrivae-conv3d", "architecture_version": 1}  # and the architecture
+    model = {**architecture, **raw["model"]}
     assert written == {**raw, "attributes": [{**entry, "unit": unit} for entry, unit in zip(
-        raw["attributes"], ("mL", "mL", "mm", "%", "%", "", "mm"))]}
+        raw["attributes"], ("mL", "mL", "mm", "%", "%", "", "mm"))], "model": model,
+        "config": {**raw["config"], "model": model}}
 
 
 def test_save_refuses_a_card_of_another_architecture(tmp_path, small):
@@ -147,6 +151,8 @@ def test_a_card_that_is_not_an_object(tmp_path):
     (lambda card: card["training"].update(best_epoch=1.5), "training.best_epoch = 1.5 is not a whole number"),
     (lambda card: card["preprocess"]["label_scheme"].update(cavity="1"), "label_scheme.cavity is not a list"),
     (lambda card: card["config"].update(preset="newest"), "unknown preset 'newest'"),
+    (lambda card: card["model"].update(architecture_version=7), "version 7 is newer than this release builds"),
+    (lambda card: card["model"].update(architecture="attrivae-unet"), "'attrivae-unet' is not one of"),
 ])
 def test_a_card_that_does_not_validate_is_an_invalid_model(tmp_path, small, damage, message):
     path = tmp_path / "model.safetensors"

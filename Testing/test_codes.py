@@ -67,7 +67,7 @@ def test_coverage_counts_measured_values_inside_their_interval():
 def test_calibration_of_a_hand_made_card(hand_made, tiny_bundle, eval_cohort):
     cohort = load_cohort(eval_cohort)
     names = hand_made.attribute_names
-    data = prepare_data(cohort, tuple(names), hand_made.card.config)
+    data = prepare_data(cohort, hand_made.card.config)
     volumes = data.volumes[:10, 0].numpy()
     mu, _ = encode_all(hand_made.model, data.volumes[:10], torch.device("cpu"))
     attributes = np.full((10, len(names)), np.nan)
@@ -94,7 +94,7 @@ def test_cohort_table_columns_units_and_values(tiny_run, tiny_bundle, eval_cohor
     assert [row["subject"] for row in rows] == [s.subject_id for s in cohort.subjects]
     assert {row["subject"] for row in rows if row["split"] == "test"} == set(tiny_bundle.card.data.split.test)
     assert {row["split"] for row in rows} == {"train", "val", "test"}  # the model's own training cohort
-    data = prepare_data(cohort, tuple(names), tiny_bundle.card.config)
+    data = prepare_data(cohort, tiny_bundle.card.config)
     mu, probability = encode_all(tiny_bundle.model, data.volumes, torch.device("cpu"))
     for i in (0, len(rows) - 1):
         row, subject = rows[i], cohort.subjects[i]

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from test_training import tiny_config
 
-from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics, select_attributes
+from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics
 from AttriVAELib.attributes import attribute_unit
 from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
-from AttriVAELib.data import prepare_data
+from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.evaluation import evaluate_model, select_subjects
 from AttriVAELib.report import write_report
 from AttriVAELib.splits import stratified_folds
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def evaluated(tiny_run, eval_cohort):
     bundle = load_model(tiny_run / "model.safetensors")
-    cohort, names = select_attributes(load_cohort(eval_cohort), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.card.config)
+    data = prepare_data(*with_attributes(load_cohort(eval_cohort), bundle.card.config))
     test = data.indices(bundle.card.data.split.test)
     return bundle, data, test, evaluate_model(bundle, data, "test")
 
@@ -46,6 +45,20 @@ def test_every_metric_is_reported(evaluated):
     assert evaluation.mu.shape == (len(test), 64) and evaluation.probabilities.shape == (len(test),)
     truth = metrics.disentanglement_ceiling(evaluation.attributes, 64)  # the same subjects' ground-truth code
     assert m["ceiling"] == pytest.approx(truth) and set(m["ceiling"]) == set(metrics.DISENTANGLEMENT_METRICS)
+    r2 = np.array([m["interpretability"][name]["r2"] for name in bundle.attribute_names])
+    assert m["ceiling_at_precision"] == pytest.approx(metrics.disentanglement_ceiling(evaluation.attributes, 64, r2))
+    assert list(m["precision"]) == list(bundle.attribute_names)  # 6 subjects, 64 dims: too few for the fits
+    assert all(np.isnan(p["precision"]) and np.isnan(p["leakage"]) for p in m["precision"].values())
+    assert "subsampled" not in m  # fewer than 30 subjects
+    assert set(m["decoder"]["dice"]) == {"cavity", "myocardium", "infarct"}
+    infarcted = int(evaluation_infarcted(evaluated))
+    assert m["decoder"]["infarct_contrast"]["subjects"] == infarcted
+    assert all(0 <= s["median"] <= 1 for s in m["decoder"]["dice"].values() if s["subjects"])
+
+
+def evaluation_infarcted(evaluated) -> int:
+    _, data, test, _ = evaluated
+    return int(data.infarct_masks[test].any(axis=(1, 2, 3)).sum())
 
 
 def test_too_few_subjects_is_a_clear_error(evaluated):
@@ -84,7 +97,11 @@ def test_report_renders_with_all_figures(evaluated, tmp_path):
     assert all(name in html for name in files if name.endswith(".png"))
     assert "Where the attention lands" in html and "Traversal fidelity" in html and "gradient-x-input (default)" in html
     sap, ceiling = evaluation.metrics["sap"], evaluation.metrics["ceiling"]["sap"]
-    assert f"<tr><td>SAP</td><td>{sap:.3f}</td><td>{ceiling:.3f}</td></tr>" in html
+    matched = evaluation.metrics["ceiling_at_precision"]["sap"]
+    assert f"<tr><td>SAP</td><td>{sap:.3f}</td><td>{ceiling:.3f}</td><td>{matched:.3f}</td></tr>" in html
+    contrast = evaluation.metrics["decoder"]["infarct_contrast"]
+    assert "Decoder fidelity" in html and "Disentanglement per attribute" in html
+    assert f"<tr><td>infarct contrast retained</td><td>{contrast['subjects']}</td>" in html
     written = json.loads((page.parent / "metrics.json").read_text())
     assert written["subjects"] == len(test)
     assert "Intervals: coverage" in html
@@ -119,9 +136,8 @@ def test_folds_are_stratified_and_every_subject_is_tested_once():
 
 
 def test_cross_validation_compares_presets_on_the_same_folds(tiny_cohort, tmp_path):
-    cohort, names = select_attributes(load_cohort(tiny_cohort), ["lv_volume_ml", "myo_volume_ml"])
-    config = tiny_config(1)
-    results = cross_validate(cohort, names, config, ["beta-vae", "attri-vae"], folds=2, seeds=1,
+    config = dataclasses.replace(tiny_config(1), attributes=("lv_volume_ml", "myo_volume_ml"))
+    results = cross_validate(load_cohort(tiny_cohort), config, ["beta-vae", "attri-vae"], folds=2, seeds=1,
                              out_dir=tmp_path / "cv")
     assert [(r["preset"], r["fold"]) for r in results["runs"]] == [
         ("beta-vae", 0), ("beta-vae", 1), ("attri-vae", 0), ("attri-vae", 1)]
@@ -137,10 +153,13 @@ def test_cross_validation_compares_presets_on_the_same_folds(tiny_cohort, tmp_pa
 
 def test_cross_validation_evaluates_an_independent_cohort_and_resumes(tiny_cohort, eval_cohort, tmp_path):
     names = ("lv_volume_ml", "myo_volume_ml")
-    cohort, _ = select_attributes(load_cohort(tiny_cohort), list(names))
-    independent, _ = select_attributes(load_cohort(eval_cohort), list(names))
+    cohort, independent = load_cohort(tiny_cohort), load_cohort(eval_cohort)
+
+    def config(epochs: int) -> RunConfig:
+        return dataclasses.replace(tiny_config(epochs), attributes=names)
+
     out = tmp_path / "cv"
-    first = cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
+    first = cross_validate(cohort, config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
                            independent=independent)
     assert [run["independent"]["subjects"] for run in first["runs"]] == [40, 40]
     run = first["runs"][0]  # attention localisation on the test folds only; traversal fidelity is evaluate's
@@ -149,22 +168,22 @@ def test_cross_validation_evaluates_an_independent_cohort_and_resumes(tiny_cohor
     assert first["summary_independent"]["ar-vae"]["mig_ksg"]["n"] == 2
     assert first["summary_independent"]["ar-vae"]["ceiling.sap"]["sd"] == 0  # the same 40 subjects each time
     with pytest.raises(InvalidConfigError, match="not empty; choose a new --out, or --resume"):
-        cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out)
+        cross_validate(cohort, config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out)
     # interrupted: fold 1 trained but was not evaluated; fold 0 finished
     runs = out / "runs" / "ar-vae" / "seed1"
     (runs / "fold1" / RUN_RESULT).unlink()
     kept = (runs / "fold0" / "model.safetensors").stat().st_mtime_ns
     events = []
-    again = cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
+    again = cross_validate(cohort, config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out,
                            independent=independent, resume=True, progress=events.append)
     runs_done = [(event.done, event.text) for event in events if event.kind == "crossval"]
     assert runs_done == [(1, ""), (2, "ar-vae, seed 1, fold 1")]  # the kept run first, unnamed
     assert (runs / "fold0" / "model.safetensors").stat().st_mtime_ns == kept  # not trained again
     assert again["summary"] == first["summary"] and (runs / "fold1" / RUN_RESULT).is_file()
     with pytest.raises(InvalidConfigError, match="started with other independent; resume it with the same"):
-        cross_validate(cohort, names, tiny_config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out, resume=True)
+        cross_validate(cohort, config(1), ["ar-vae"], folds=2, seeds=1, out_dir=out, resume=True)
     with pytest.raises(InvalidConfigError, match="started with other configs, folds"):
-        cross_validate(cohort, names, tiny_config(2), ["ar-vae"], folds=3, seeds=1, out_dir=out,
+        cross_validate(cohort, config(2), ["ar-vae"], folds=3, seeds=1, out_dir=out,
                        independent=independent, resume=True)
 
 
@@ -194,8 +213,7 @@ def test_a_cohort_with_custom_attributes_only_is_evaluated_without_localisation(
 
     config = dataclasses.replace(run_config(16), attributes=("gt_noise_sd", "gt_tilt_deg"))
     bundle = untrained_bundle(config, tmp_path / "cohort", subjects=12)
-    cohort, names = select_attributes(load_cohort(tmp_path / "cohort"), list(config.attributes))
-    data = prepare_data(cohort, names, bundle.card.config)
+    data = prepare_data(*with_attributes(load_cohort(tmp_path / "cohort"), bundle.card.config))
     with pytest.warns(UserWarning, match="localisation skipped for gt_noise_sd, gt_tilt_deg: no structure"):
         evaluation = evaluate_model(bundle, data, "all")
     assert "localisation" not in evaluation.metrics and evaluation.metrics["traversal_fidelity"] == {}

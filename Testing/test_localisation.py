@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from AttriVAELib import load_cohort, select_attributes
+from AttriVAELib import load_cohort
 from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
 from AttriVAELib.data import prepare_data
 from AttriVAELib.localisation import (
@@ -79,15 +79,14 @@ def test_iou_of_thresholded_maps():
 
 @pytest.mark.slow
 def test_localisation_of_every_method_on_a_cohort(tiny_bundle, eval_cohort):
-    cohort, names = select_attributes(load_cohort(eval_cohort), tiny_bundle.attribute_names)
-    data = prepare_data(cohort, names, tiny_bundle.card.config)
+    data = prepare_data(load_cohort(eval_cohort), tiny_bundle.card.config)
     indices = np.arange(6)
     events = []
     result = localisation(tiny_bundle, data, indices, progress=events.append)
     assert set(result) == {"gradient-x-input", "integrated-gradients", "gradcam"}
     infarcted = int(data.infarct_masks[indices].any(axis=(1, 2, 3)).sum())
     for rows in result.values():
-        assert set(rows) == {n for n in names if n in STRUCTURE_OF_ATTRIBUTE}
+        assert set(rows) == {n for n in data.attribute_names if n in STRUCTURE_OF_ATTRIBUTE}
         assert rows["infarct_size_pct"]["subjects"] == infarcted and rows["lv_volume_ml"]["subjects"] == 6
         for row in rows.values():
             assert row["enrichment"] > 0 and 0 <= row["pointing"] <= 1 and 0 <= row["outside_lv"] <= 1

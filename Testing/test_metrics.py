@@ -19,11 +19,26 @@ def codes(aligned: bool, n: int = 400, noise: float = 0.02, seed: int = 0):
     return z, a
 
 
-def test_ksg_matches_scikit_learn():
+def test_ksg_is_scikit_learns_estimator_jitter_included():
     z, a = codes(True, n=300)
-    ours = [metrics.mutual_information_ksg(z[:, k], a[:, 0]) for k in range(6)]
-    theirs = mutual_info_regression(z[:, :6], a[:, 0], random_state=0)
-    assert np.allclose(ours, theirs, atol=1e-4)
+    for seed in (0, 7):
+        np.testing.assert_allclose(metrics.mutual_information_ksg(z[:, :6], a[:, 0], seed=seed),
+                                   mutual_info_regression(z[:, :6], a[:, 0], random_state=seed), rtol=0, atol=1e-12)
+    tied = np.where(a[:30, 1] > 0.5, 0.0, np.round(a[:30, 1], 1))  # an infarct size: most subjects 0, ties
+    np.testing.assert_allclose(metrics.mutual_information_ksg(tied, tied),
+                               mutual_info_regression(tied[:, None], tied, random_state=metrics.MI_SEED),
+                               rtol=0, atol=1e-12)
+
+
+def test_mig_is_the_ar_vae_recipe_on_scikit_learn():
+    z, a = codes(False, n=30, noise=0.2)
+    a[:, 3] = np.where(a[:, 3] > 0.6, 0.0, a[:, 3])  # ties, where the jitter matters
+
+    def recipe(j):
+        top = np.sort(mutual_info_regression(z, a[:, j], random_state=0))[::-1]
+        return (top[0] - top[1]) / mutual_info_regression(a[:, [j]], a[:, j], random_state=0)[0]
+
+    assert metrics.mig_ksg(z, a) == pytest.approx(np.mean([recipe(j) for j in range(4)]), abs=1e-12)
 
 
 def test_interpretability_matches_the_scikit_learn_recipe():
@@ -159,3 +174,33 @@ def test_the_ceiling_is_a_reference_that_a_code_separating_correlated_attributes
     residual = a[:, 1] - np.polyval(np.polyfit(a[:, 0], a[:, 1], 1), a[:, 0])  # what a1 does not explain
     separating = np.column_stack([a[:, 0], residual, rng.normal(size=(300, 4))])
     assert metrics.sap(separating, a) > metrics.disentanglement_ceiling(a, 6)["sap"] + 0.3
+
+
+def test_precision_and_leakage_separate_an_imprecise_dim_from_a_leaking_code():
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(2000, 2))
+    clean = rng.normal(size=(2000, 6))
+    clean[:, :2] = a + rng.normal(size=(2000, 2))  # imprecise (R² 0.5), but nothing elsewhere
+    scores = metrics.precision_and_leakage(clean, a)
+    assert [s["precision"] for s in scores] == pytest.approx([0.5, 0.5], abs=0.04)
+    assert [s["leakage"] for s in scores] == pytest.approx([0.0, 0.0], abs=0.01)
+    leaking = clean.copy()
+    leaking[:, 0] = rng.normal(size=2000)  # attribute 0's own dim knows nothing...
+    leaking[:, 4] = a[:, 0] + 0.75 * rng.normal(size=2000)  # ...a free dim holds it with R² 0.64
+    first = metrics.precision_and_leakage(leaking, a)[0]
+    assert first["precision"] == pytest.approx(0.0, abs=0.01) and first["leakage"] == pytest.approx(0.64, abs=0.03)
+    assert np.isnan(metrics.precision_and_leakage(clean[:8], a[:8])[0]["leakage"])  # 8 subjects, 3 + 5 terms
+
+
+def test_subsampled_scores_are_seeded_means_over_small_subsets():
+    z, a = codes(True, n=120)
+    scores = metrics.subsampled_scores(z, a, size=30, repeats=5, seed=1)
+    assert scores == metrics.subsampled_scores(z, a, size=30, repeats=5, seed=1)
+    rng = np.random.default_rng(1)
+    subsets = [rng.choice(120, 30, replace=False) for _ in range(5)]
+    migs = [metrics.mig_ksg(z[s], a[s]) for s in subsets]
+    assert scores["mig_ksg"]["mean"] == pytest.approx(np.mean(migs))
+    assert scores["mig_ksg"]["sd"] == pytest.approx(np.std(migs, ddof=1))
+    assert scores["sap"]["mean"] == pytest.approx(np.mean([metrics.sap(z[s], a[s]) for s in subsets]))
+    with pytest.raises(InvalidConfigError):
+        metrics.subsampled_scores(z[:20], a[:20], size=30)

@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
+from AttriVAELib.config import ARCHITECTURES
+from AttriVAELib.model import BUILDERS
 
 
 def count(module: torch.nn.Module) -> int:
@@ -46,3 +48,27 @@ def test_sampling_uses_half_logvar_as_log_sigma():
 def test_input_size_must_be_a_multiple_of_16(size):
     with pytest.raises(InvalidConfigError, match="multiple of 16"):
         ModelConfig(input_size=size)
+
+
+def test_depth_and_strides_follow_the_channel_lists():
+    config = ModelConfig(input_size=24, encoder_channels=(4, 8, 8, 2), decoder_channels=(16, 8, 4, 4), latent_size=6)
+    assert (config.depth, config.downsampling_factor, config.bottleneck_size) == (3, 8, 3)
+    model = AttriVAE(config).eval()
+    assert model.encoder.layer_names == ("conv1", "conv2", "conv3", "conv4")
+    assert model.encoder.conv4[0].stride == (1, 1, 1) and model.encoder.conv3[0].stride == (2, 2, 2)
+    assert len(model.decoder.up) == 3
+    out = model(torch.rand(2, 1, 24, 24, 24))
+    assert out.recon.shape == (2, 1, 24, 24, 24) and out.mu.shape == (2, 6)
+    with pytest.raises(InvalidConfigError, match="multiple of 8"):
+        ModelConfig(input_size=20, encoder_channels=(4, 8, 8, 2), decoder_channels=(16, 8, 4, 4))
+    with pytest.raises(InvalidConfigError, match="decoder_channels as many"):
+        ModelConfig(encoder_channels=(4, 8, 8, 2))
+
+
+def test_the_architecture_is_named_and_versioned():
+    assert (ModelConfig().architecture, ModelConfig().architecture_version) == ("attrivae-conv3d", 1)
+    assert set(BUILDERS) == set(ARCHITECTURES)  # every architecture a config may name can be built
+    with pytest.raises(InvalidConfigError, match="'attrivae-unet' is not one of attrivae-conv3d"):
+        ModelConfig(architecture="attrivae-unet")
+    with pytest.raises(InvalidConfigError, match="version 2 is newer than this release builds"):
+        ModelConfig(architecture_version=2)

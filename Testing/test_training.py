@@ -7,6 +7,7 @@ import torch
 
 from AttriVAELib import (
     InvalidConfigError,
+    InvalidDatasetError,
     RunConfig,
     TrainingDivergedError,
     load_cohort,
@@ -16,6 +17,7 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.bundle import read_safetensors, write_safetensors
+from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.labels import EMIDEC_SCHEME
 from AttriVAELib.provenance import code_fingerprint
 from AttriVAELib.testing import run_config, synthetic_data
@@ -29,14 +31,19 @@ def tiny_config(epochs: int, **train_overrides):
 
 
 @pytest.fixture(scope="module")
-def cohort_and_names(tiny_cohort):
-    return select_attributes(load_cohort(tiny_cohort))
+def cohort(tiny_cohort):
+    return load_cohort(tiny_cohort)
 
 
 @pytest.fixture(scope="module")
-def two_epoch_run(tmp_path_factory, cohort_and_names):
+def default_names(cohort):
+    return select_attributes(cohort)[1]
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tmp_path_factory, cohort):
     out = tmp_path_factory.mktemp("run") / "full"
-    train(*cohort_and_names, tiny_config(2), out)
+    train(cohort, tiny_config(2), out)
     return out
 
 
@@ -50,10 +57,10 @@ def test_two_epochs_lower_the_loss_and_write_the_run_folder(two_epoch_run):
     assert rows["val_total"][1] < rows["val_total"][0]
 
 
-def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
+def test_the_bundle_describes_the_run(two_epoch_run, default_names):
     bundle = load_model(two_epoch_run / "model.safetensors")
     card = bundle.card
-    assert bundle.attribute_names == tuple(cohort_and_names[1])
+    assert bundle.attribute_names == tuple(default_names)
     assert [a.dim for a in card.attributes] == list(range(7)) and all(a.has_line for a in card.attributes)
     assert card.config.preprocess.mode == "physical" and card.config.model.input_size == 32
     assert card.label_scheme == EMIDEC_SCHEME
@@ -61,7 +68,7 @@ def test_the_bundle_describes_the_run(two_epoch_run, cohort_and_names):
     split = card.data.split
     assert len(split.train) + len(split.val) + len(split.test) == 24
     assert card.training.best_epoch in (1, 2) and card.config.preset == "paper"
-    assert set(card.test.spearman) == set(cohort_and_names[1])
+    assert set(card.test.spearman) == set(default_names)
     assert card.config == RunConfig.from_json(two_epoch_run / "config.json")
     assert card.data.synthetic.seed == 7  # tiny_cohort's synthetic.json
     assert card.provenance.code == code_fingerprint()
@@ -77,14 +84,14 @@ def test_split_is_disjoint_and_test_never_selects_the_model(two_epoch_run):
 
 
 @pytest.mark.slow
-def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_names):
+def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort):
     out = tmp_path / "resumed"
-    train(*cohort_and_names, tiny_config(1), out)
+    train(cohort, tiny_config(1), out)
     tensors, meta = read_safetensors(out / "checkpoint.safetensors", "checkpoint")
     for row in meta["state"]["history"]:  # as 0.1.0 wrote it: the classifier's loss term was called "mlp"
         row["train_mlp"], row["val_mlp"] = row.pop("train_classifier"), row.pop("val_classifier")
     write_safetensors(out / "checkpoint.safetensors", tensors, meta)
-    train(*cohort_and_names, tiny_config(2), out, resume=True)
+    train(cohort, tiny_config(2), out, resume=True)
     log = np.genfromtxt(out / "log.csv", delimiter=",", names=True)
     assert np.isfinite(log["train_classifier"]).all() and np.isfinite(log["val_classifier"]).all()
     resumed, _ = read_safetensors(out / "checkpoint.safetensors")
@@ -96,7 +103,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, two_epoch_run, cohort_and_
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
+def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort):
     out = tmp_path / "interrupted"
 
     def interrupt_in_second_epoch(event):
@@ -104,39 +111,39 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, cohort_and_names):
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="after 1 finished epoch.*--resume"):
-        train(*cohort_and_names, tiny_config(3), out, progress=interrupt_in_second_epoch)
+        train(cohort, tiny_config(3), out, progress=interrupt_in_second_epoch)
     _, meta = read_safetensors(out / "checkpoint.safetensors")
     assert meta["state"]["epoch"] == 1
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
-    train(*cohort_and_names, tiny_config(2), out, resume=True)
+    train(cohort, tiny_config(2), out, resume=True)
     assert load_model(out / "model.safetensors").card.training.epochs == 2
 
 
 @pytest.mark.slow
-def test_a_used_run_folder_needs_resume(two_epoch_run, cohort_and_names):
+def test_a_used_run_folder_needs_resume(two_epoch_run, cohort):
     with pytest.raises(InvalidConfigError, match="not empty.*--resume"):
-        train(*cohort_and_names, tiny_config(2), two_epoch_run)
+        train(cohort, tiny_config(2), two_epoch_run)
 
 
 @pytest.mark.slow
-def test_resume_without_a_checkpoint(tmp_path, cohort_and_names):
+def test_resume_without_a_checkpoint(tmp_path, cohort):
     with pytest.raises(InvalidConfigError, match="does not exist"):
-        train(*cohort_and_names, tiny_config(2), tmp_path / "new", resume=True)
+        train(cohort, tiny_config(2), tmp_path / "new", resume=True)
 
 
 @pytest.mark.parametrize("change", [{"model": {"latent_size": 32}}, {"train": {"batch_size": 8}},
                                     {"loss": {"gamma": 10.0}}])
 @pytest.mark.slow
-def test_resume_with_other_settings_is_refused(two_epoch_run, cohort_and_names, change):
+def test_resume_with_other_settings_is_refused(two_epoch_run, cohort, change):
     config = tiny_config(3)
     for section, values in change.items():
         config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
     with pytest.raises(InvalidConfigError, match="other settings"):
-        train(*cohort_and_names, config, two_epoch_run, resume=True)
+        train(cohort, config, two_epoch_run, resume=True)
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
+def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort):
     out = tmp_path / "early"
 
     def interrupt_at_once(event):
@@ -144,34 +151,34 @@ def test_ctrl_c_in_the_first_epoch_still_resumes(tmp_path, cohort_and_names):
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="after 0 finished epoch"):
-        train(*cohort_and_names, tiny_config(2), out, progress=interrupt_at_once)
-    train(*cohort_and_names, tiny_config(1), out, resume=True)
+        train(cohort, tiny_config(2), out, progress=interrupt_at_once)
+    train(cohort, tiny_config(1), out, resume=True)
     assert load_model(out / "model.safetensors").card.training.epochs == 1
 
 
 @pytest.mark.slow
-def test_more_attributes_than_latent_dims(tmp_path, cohort_and_names):
+def test_more_attributes_than_latent_dims(tmp_path, cohort):
     config = tiny_config(1)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_size=4))
     with pytest.raises(InvalidConfigError, match="7 attributes need at least as many latent dims"):
-        train(*cohort_and_names, config, tmp_path / "small")
+        train(cohort, config, tmp_path / "small")
     assert not (tmp_path / "small").exists()
 
 
 @pytest.mark.slow
-def test_training_leaves_the_global_rng_alone(tmp_path, cohort_and_names):
+def test_training_leaves_the_global_rng_alone(tmp_path, cohort):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    train(*cohort_and_names, tiny_config(1), tmp_path / "rng")
+    train(cohort, tiny_config(1), tmp_path / "rng")
     assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.slow
-def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort_and_names):
+def test_a_diverging_loss_stops_with_a_clear_error(tmp_path, cohort):
     config = tiny_config(1, learning_rate=1e30)
     with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
-        train(*cohort_and_names, config, tmp_path / "diverged")
+        train(cohort, config, tmp_path / "diverged")
 
 
 def test_learning_rate_schedules():
@@ -189,7 +196,7 @@ def test_learning_rate_schedules():
                  "allocate 17179869184 bytes"),
 ])
 @pytest.mark.slow
-def test_out_of_memory_becomes_a_one_line_error(cohort_and_names, tmp_path, monkeypatch, error):
+def test_out_of_memory_becomes_a_one_line_error(cohort, tmp_path, monkeypatch, error):
     from AttriVAELib import training
     from AttriVAELib.errors import InvalidConfigError
 
@@ -199,11 +206,11 @@ def test_out_of_memory_becomes_a_one_line_error(cohort_and_names, tmp_path, monk
     monkeypatch.setattr(training.Step, "__call__", out_of_memory)
     with pytest.raises(InvalidConfigError, match="out of (CPU|CUDA) memory .* batches of 16 volumes of 32³ "
                                                  "voxels; use a smaller --batch-size or --size"):
-        train(*cohort_and_names, tiny_config(1), tmp_path / "run")
+        train(cohort, tiny_config(1), tmp_path / "run")
 
 
 @pytest.mark.slow
-def test_bf16_training_is_deterministic_at_32(cohort_and_names, tmp_path):
+def test_bf16_training_is_deterministic_at_32(cohort, tmp_path):
     """At 32³ the bottleneck grid is 2³, where oneDNN's bf16 weight gradient is wrong and varies between runs;
     the bottleneck blocks run in float32, so two bf16 runs must give the same weights."""
     from AttriVAELib.acceleration import bf16_supported
@@ -213,7 +220,7 @@ def test_bf16_training_is_deterministic_at_32(cohort_and_names, tmp_path):
     config = tiny_config(1, precision="bf16")
     weights = []
     for run in ("a", "b"):
-        model_path = train(*cohort_and_names, config, tmp_path / run)
+        model_path = train(cohort, config, tmp_path / run)
         tensors, _ = read_safetensors(model_path.parent / "checkpoint.safetensors")
         weights.append({k: v for k, v in tensors.items() if k.startswith("model.")})
     assert weights[0] and all(torch.isfinite(v.float()).all() for v in weights[0].values())
@@ -232,11 +239,11 @@ def test_validation_losses_leave_out_the_weight_penalty(tmp_path):
 
 
 @pytest.mark.slow
-def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort_and_names):
+def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort):
     augmented = tiny_config(2, augment_probability=1.0)
-    train(*cohort_and_names, augmented, tmp_path / "full")
-    train(*cohort_and_names, tiny_config(1, augment_probability=1.0), tmp_path / "resumed")
-    train(*cohort_and_names, augmented, tmp_path / "resumed", resume=True)
+    train(cohort, augmented, tmp_path / "full")
+    train(cohort, tiny_config(1, augment_probability=1.0), tmp_path / "resumed")
+    train(cohort, augmented, tmp_path / "resumed", resume=True)
     full, _ = read_safetensors(tmp_path / "full" / "checkpoint.safetensors")
     resumed, _ = read_safetensors(tmp_path / "resumed" / "checkpoint.safetensors")
     plain, _ = read_safetensors(two_epoch_run / "checkpoint.safetensors")
@@ -257,3 +264,25 @@ def test_only_the_training_loss_sees_augmented_inputs(tmp_path):
     assert torch.equal(step.losses(step.model, batch, data, training=True)["recon"],
                        step.losses(step.model, batch, flipped)["recon"])
     assert not torch.equal(validation, step.losses(step.model, batch, data, training=True)["recon"])
+
+
+@pytest.mark.slow
+def test_the_config_carries_the_attribute_list(tmp_path, cohort):
+    chosen = ("myo_volume_ml", "lv_volume_ml")
+    config = dataclasses.replace(tiny_config(1), attributes=chosen)
+    bundle = load_model(train(cohort, config, tmp_path / "chosen"))
+    assert bundle.attribute_names == chosen == bundle.card.config.attributes
+    assert RunConfig.from_json(tmp_path / "chosen" / "config.json").attributes == chosen
+    other = prepare_data(cohort, dataclasses.replace(config, attributes=("lv_volume_ml",)))
+    with pytest.raises(InvalidConfigError, match=r"prepared data hold the attributes \('lv_volume_ml',\)"):
+        train(cohort, config, tmp_path / "mismatch", data=other)
+    with pytest.raises(InvalidDatasetError, match="unknown attribute 'weight'"):
+        train(cohort, dataclasses.replace(config, attributes=("weight",)), tmp_path / "unknown")
+
+
+def test_attributes_are_resolved_once_into_the_config(cohort, default_names):
+    resolved_cohort, config = with_attributes(cohort, tiny_config(1))
+    assert config.attributes == default_names and resolved_cohort.subjects == cohort.subjects
+    assert with_attributes(cohort, config)[1] == config  # resolved: unchanged
+    with pytest.raises(InvalidConfigError, match="names no attributes; resolve them with with_attributes"):
+        prepare_data(cohort, tiny_config(1))

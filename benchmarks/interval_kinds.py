@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from AttriVAELib import load_cohort, load_model, select_attributes
+from AttriVAELib import load_cohort, load_model
 from AttriVAELib.calibration import nonconformity_scores
 from AttriVAELib.card import INTERVAL_KINDS, IntervalCalibration
 from AttriVAELib.codes import INTERVAL_LEVEL, interval_coverage
-from AttriVAELib.data import prepare_data
+from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.evaluation import encode_all
 from AttriVAELib.interpretation import encode
 from AttriVAELib.provenance import machine
@@ -30,8 +30,7 @@ def compare(model: Path, data: Path, calibration_subjects: int = 60, repeats: in
             seed: int = 0) -> dict[str, object]:
     """Per attribute and kind: mean and sd of the coverage on the held-back subjects, mean interval width."""
     bundle = load_model(model)
-    cohort, names = select_attributes(load_cohort(data), bundle.attribute_names)
-    prepared = prepare_data(cohort, names, bundle.card.config)
+    prepared = prepare_data(*with_attributes(load_cohort(data), bundle.card.config))
     mu, _ = encode_all(bundle.model, prepared.volumes, "cpu")
     sigma = np.concatenate([encode(bundle, prepared.volumes[start:start + 16])[1].numpy()
                             for start in range(0, len(prepared.volumes), 16)])

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from AttriVAELib import load_cohort, load_model, select_attributes
+from AttriVAELib import load_cohort, load_model
 from AttriVAELib.attention import (
     ATTRIBUTION_METHODS,
     DEFAULT_METHOD,
@@ -30,7 +30,7 @@ from AttriVAELib.attention import (
     attention,
 )
 from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
-from AttriVAELib.data import PreparedData, prepare_data
+from AttriVAELib.data import PreparedData, prepare_data, with_attributes
 from AttriVAELib.demo import DemoSettings
 from AttriVAELib.evaluation import encode_all
 from AttriVAELib.fidelity import traversal_fidelity
@@ -65,8 +65,8 @@ def _completeness(bundle: Any, data: PreparedData, count: int) -> dict[str, floa
 
 def run(model: Path, data_path: Path) -> dict[str, Any]:
     bundle = load_model(model)
-    cohort, names = select_attributes(load_cohort(data_path), bundle.attribute_names)
-    data = prepare_data(cohort, names, bundle.card.config)
+    data = prepare_data(*with_attributes(load_cohort(data_path), bundle.card.config))
+    names = data.attribute_names
     everyone = np.arange(len(data.subject_ids))
     methods: dict[str, Any] = {}
     for method in ATTRIBUTION_METHODS:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from AttriVAELib import cross_validate, load_cohort, make_cohort, preset, select_attributes
+from AttriVAELib import cross_validate, load_cohort, make_cohort, preset
 from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.config import ABLATION_PRESETS
 from AttriVAELib.crossval import ceiling_groups
@@ -44,12 +44,11 @@ def main() -> None:
 
     started = time.perf_counter()
     data = args.data or make_cohort(args.out / "data", subjects=args.subjects, size=80, seed=0).parent
-    cohort, names = select_attributes(load_cohort(data))
+    cohort = load_cohort(data)
     base = preset("paper")
     config = dataclasses.replace(base, train=dataclasses.replace(
         base.train, epochs=args.epochs, learning_rate=args.learning_rate, device=args.device))
-    results = cross_validate(cohort, names, config, args.presets.split(","), args.folds, args.seeds,
-                             args.out / "crossval")
+    results = cross_validate(cohort, config, args.presets.split(","), args.folds, args.seeds, args.out / "crossval")
     machine = {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
                "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
                "hours": (time.perf_counter() - started) / 3600}

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from AttriVAELib import load_cohort, load_model, preset, select_attributes, train
+from AttriVAELib import load_cohort, load_model, preset, train
 from AttriVAELib.acceleration import retain_freed_memory
-from AttriVAELib.data import PreparedData, prepare_data
+from AttriVAELib.data import PreparedData, prepare_data, with_attributes
 from AttriVAELib.evaluation import evaluate_model
 
 
@@ -42,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     retain_freed_memory()  # as attrivae train
 
-    cohort, names = select_attributes(load_cohort(args.data))
-    base = preset("paper")
+    cohort, base = with_attributes(load_cohort(args.data), preset("paper"))
+    names = base.attributes
     seeds = [int(seed) for seed in args.seeds.split(",")]
     fast = "bf16" + ("+compile" if args.compile else "")
     data = independent = None
@@ -55,13 +55,13 @@ def main() -> None:
                                                                    device="cpu", learning_rate=args.learning_rate,
                                                                    precision=precision, compile=compile_,
                                                                    augment_probability=args.augment))
-            data = data or prepare_data(cohort, names, config)
+            data = data or prepare_data(cohort, config)
             if args.test_data and independent is None:
-                independent = prepare_data(*select_attributes(load_cohort(args.test_data), names), config)
+                independent = prepare_data(*with_attributes(load_cohort(args.test_data), config))
             folder = args.out / f"{label}-seed-{seed}"
             started = time.perf_counter()
             finished = (folder / "summary.json").is_file()
-            bundle = load_model(folder / "model.safetensors" if finished else train(cohort, names, config, folder,
+            bundle = load_model(folder / "model.safetensors" if finished else train(cohort, config, folder,
                                                                                   data=data))
             scored = {"test split": (data, "test")}
             if independent is not None:

@@ -51,14 +51,14 @@ def main() -> None:
                                                 map(float, args.learning_rates.split(","))):
         base = preset(name)
         config = dataclasses.replace(
-            base, model=dataclasses.replace(base.model, input_size=args.size),
+            base, attributes=names, model=dataclasses.replace(base.model, input_size=args.size),
             train=dataclasses.replace(base.train, epochs=epochs, learning_rate=rate, seed=args.seed,
                                       lr_schedule=args.lr_schedule, augment_probability=args.augment,
                                       device=str(device), precision=args.precision))
-        data = data or prepare_data(cohort, names, config)
+        data = data or prepare_data(cohort, config)
         started = time.perf_counter()
         run = f"{name}-e{epochs}-lr{rate:g}-{args.lr_schedule}-aug{args.augment:g}"
-        model_path = train(cohort, names, config, args.out / run, data=data)
+        model_path = train(cohort, config, args.out / run, data=data)
         bundle = load_model(model_path, device)
         metrics = evaluate_model(bundle, data, "test", device).metrics
         best_epoch = bundle.card.training.best_epoch
