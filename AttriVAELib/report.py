@@ -291,7 +291,7 @@ def _precision_html(precision: dict[str, dict[str, float]]) -> str:
                    f"<td>{_number(p['leakage'])}</td></tr>" for name, p in precision.items())
     return ("<h2>Disentanglement per attribute</h2><p>Precision: adjusted R² of the attribute from a cubic in its "
             "own dim. Leakage: the adjusted R² every other dim adds beyond that (0: nothing of the attribute lives "
-            "elsewhere). Both need more subjects than latent dims + 3 (– otherwise).</p><table><tr>"
+            "elsewhere); it needs more subjects than latent dims + 3 (– otherwise).</p><table><tr>"
             f"<th>attribute</th><th>precision</th><th>leakage</th></tr>{body}</table>")
 
 

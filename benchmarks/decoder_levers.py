@@ -90,6 +90,11 @@ def run_variant(name: str, work: Path, training_data: Path, independent: Path, p
     return result
 
 
+def _number(value: float | None, width: int) -> str:
+    """A score right-aligned in ``width`` characters; – for a missing one (NaN becomes null in JSON)."""
+    return f"{'–':>{width}s}" if value is None or value != value else f"{value:{width}.3f}"
+
+
 def format_table(results: list[dict[str, Any]]) -> str:
     slopes = sorted({name for r in results for name in r["encoder_slope"]})
     header = (f"{'variant':16s} {'epoch':>5s} {'min':>5s} {'cavity':>6s} {'myo':>6s} {'infarct':>7s} "
@@ -97,15 +102,15 @@ def format_table(results: list[dict[str, Any]]) -> str:
     lines = ["decoder fidelity: medians; slope: uncalibrated traversal slope (mean over subjects)", header]
     for r in results:
         d = r["decoder"]
-        minutes = "–" if r["training_minutes"] is None else f"{r['training_minutes']:.1f}"
-        lines.append(f"{r['variant']:16s} {r['best_epoch']:5d} {minutes:>5s} "
-                     f"{d['dice']['cavity']['median']:6.3f} {d['dice']['myocardium']['median']:6.3f} "
-                     f"{d['dice']['infarct']['median']:7.3f} {d['infarct_contrast']['median']:8.3f} {r['auc']:6.3f} "
-                     + " ".join(f"{r['encoder_slope'].get(n, {}).get('slope', float('nan')):10.3f}" for n in slopes))
+        lines.append(f"{r['variant']:16s} {r['best_epoch']:5d} {_number(r['training_minutes'], 5)} "
+                     f"{_number(d['dice']['cavity']['median'], 6)} {_number(d['dice']['myocardium']['median'], 6)} "
+                     f"{_number(d['dice']['infarct']['median'], 7)} {_number(d['infarct_contrast']['median'], 8)} "
+                     f"{_number(r['auc'], 6)} "
+                     + " ".join(_number(r["encoder_slope"].get(n, {}).get("slope"), 10) for n in slopes))
     lines += ["", "own-dim precision (adjusted R², cubic) / leakage"]
     for r in results:
-        lines.append(f"{r['variant']:16s} " + "  ".join(f"{n[:10]} {p['precision']:.3f}/{p['leakage']:.3f}"
-                                                        for n, p in r["precision"].items()))
+        lines.append(f"{r['variant']:16s} " + "  ".join(
+            f"{n[:10]} {_number(p['precision'], 5)}/{_number(p['leakage'], 5)}" for n, p in r["precision"].items()))
     return "\n".join(lines)
 
 
