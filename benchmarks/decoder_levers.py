@@ -41,10 +41,13 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "beta-0.5-warmup": {"loss": {"beta": 0.5, "kl_warmup_epochs": 20}},
     "mse": {"loss": {"reconstruction": "mse"}},
     "wide-decoder": {"model": {"decoder_channels": (128, 64, 32, 16, 8)}},
+    "bottleneck-16": {"model": {"encoder_channels": (8, 16, 32, 64, 16)}},
+    "bottleneck-64": {"model": {"encoder_channels": (8, 16, 32, 64, 64)}},
+    "bottleneck-64-epochs-160": {"model": {"encoder_channels": (8, 16, 32, 64, 64)}, "train": {"epochs": 160}},
     "latent-32": {"model": {"latent_size": 32}},
     "input-48": {"model": {"input_size": 48}},
 }
-"""Overrides of the demo's run configuration, per section, one lever each."""
+"""Overrides of the demo's run configuration, per section: one lever each, and the two that helped together."""
 RESULT = "levers.json"
 
 
