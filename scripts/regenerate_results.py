@@ -5,6 +5,7 @@ records, between the section's markers.
 
     python scripts/regenerate_results.py --work WORK                      # every section (hours; docs/benchmarks.md)
     python scripts/regenerate_results.py --work WORK --only demo,science  # some sections
+    python scripts/regenerate_results.py --work WORK --only science --seeds 1  # fewer seeds (about 70 min, not 3.5 h)
     python scripts/regenerate_results.py --render                         # only render the files, from the JSON
 
 Sections:
@@ -13,9 +14,10 @@ Sections:
   fresh clone of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints
   and its wall time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
 - ``science`` (docs/results.md): ``attrivae crossval`` of the ablation presets and the demo's preset with
-  the demo's training settings on the demo's cohort (3 folds × 3 seeds), every model also evaluated on an
-  independent 300-subject cohort (needs ``demo`` in the same WORK, made by the same code; the longest
-  section, and resumable: run it again with the same WORK and finished runs are kept).
+  the demo's training settings on the demo's cohort (3 folds × ``--seeds`` seeds, 3 unless told), every model
+  also evaluated on an independent 300-subject cohort (needs ``demo`` in the same WORK, made by the same code;
+  the longest section, about 6 min per model on 2 cores, and resumable: run it again with the same WORK, or
+  with more seeds, and finished runs are kept).
 - ``interpretation`` (docs/interpretation.md): ``benchmarks/localisation.py`` with the shipped demo model on
   the independent cohort (needs ``science`` in the same WORK): where each attribution method's maps land,
   their cost, and traversal fidelity.
@@ -86,7 +88,7 @@ OUTPUTS = ("docs/results/", *sorted({path.relative_to(ROOT).as_posix() for path 
            "AttriVAE/Resources/Models/attrivae-demo.safetensors")
 COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
 SCIENCE_PRESETS = ("beta-vae", "ar-vae", "attri-vae", DemoSettings.preset)
-SCIENCE_FOLDS, SCIENCE_SEEDS = 3, 3
+SCIENCE_FOLDS, SCIENCE_SEEDS = 3, 3  # seeds: the default of --seeds
 HEADLINE = ("interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc")
 CEILING_KEYS = ("mig_ksg", "sap", "scc", "modularity")
 TARGETS = {"interpretability.lv_volume_ml.r2": 0.95, "interpretability.myo_volume_ml.r2": 0.95,
@@ -169,9 +171,10 @@ def _training_minutes(crossval: Path, preset: str) -> float:
     return sum(totals) / len(totals) / 60
 
 
-def regenerate_science(work: Path) -> dict[str, Any]:
-    """Cross-validation of the ablation presets and the demo's preset at the demo's settings, each model also
-    evaluated on an independent cohort (needs ``demo`` in the same WORK, made by the same code)."""
+def regenerate_science(work: Path, seeds: int = SCIENCE_SEEDS) -> dict[str, Any]:
+    """Cross-validation of the ablation presets and the demo's preset at the demo's settings over ``seeds``
+    seeds, each model also evaluated on an independent cohort (needs ``demo`` in the same WORK, made by the
+    same code)."""
     here, settings = work / "readme" / "clone", DemoSettings()
     if not (here / "attrivae-demo" / "report" / "metrics.json").is_file():
         raise SystemExit(f"{here} holds no finished demo; run the demo section with this --work first")
@@ -184,7 +187,7 @@ def regenerate_science(work: Path) -> dict[str, Any]:
     commands = [f"attrivae synth --out H300 --subjects {INDEPENDENT_COHORT['subjects']} --size {settings.size} "
                 f"--seed {INDEPENDENT_COHORT['seed']}",
                 f"attrivae crossval --data attrivae-demo/data --independent H300 --out crossval --resume "
-                f"--folds {SCIENCE_FOLDS} --seeds {SCIENCE_SEEDS} --presets {','.join(SCIENCE_PRESETS)} "
+                f"--folds {SCIENCE_FOLDS} --seeds {seeds} --presets {','.join(SCIENCE_PRESETS)} "
                 f"{settings.training_options()}"]
     if not (here / "H300").is_dir():
         _attrivae(*commands[0].split()[1:], cwd=here)
@@ -314,7 +317,7 @@ def _passed(pytest_output: str) -> int:
     return int(re.search(r"(\d+) passed", pytest_output).group(1))  # type: ignore[union-attr]
 
 
-REGENERATE: dict[str, Callable[[Path], dict[str, Any]]] = {
+REGENERATE: dict[str, Callable[..., dict[str, Any]]] = {
     "demo": regenerate_demo, "science": regenerate_science, "interpretation": regenerate_interpretation,
     "codes": regenerate_codes, "speed": regenerate_speed, "tests": regenerate_tests}
 
@@ -630,6 +633,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="folder for the runs (reused: finished runs are not redone)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--seeds", type=int, default=SCIENCE_SEEDS, help="seeds of the science section's crossval")
     parser.add_argument("--render", action="store_true", help="only render the result sections from docs/results")
     args = parser.parse_args()
     if not args.render:
@@ -644,7 +648,8 @@ def main() -> None:
         COMMIT = _git("rev-parse", "HEAD")
         RESULTS.mkdir(parents=True, exist_ok=True)
         for section in sections:
-            record = REGENERATE[section](args.work.resolve())
+            options = {"seeds": args.seeds} if section == "science" else {}
+            record = REGENERATE[section](args.work.resolve(), **options)
             (RESULTS / f"{section}.json").write_text(json.dumps(record, indent=2) + "\n")
             print(f"wrote {RESULTS / f'{section}.json'}", flush=True)
     rendered = render_results()
