@@ -93,8 +93,19 @@ HEADLINE = ("interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "cla
 CEILING_KEYS = ("mig_ksg", "sap", "scc", "modularity")
 TARGETS = {"interpretability.lv_volume_ml.r2": 0.95, "interpretability.myo_volume_ml.r2": 0.95,
            "interpretability.wall_thickness_mm.r2": 0.95, "interpretability.infarct_size_pct.r2": 0.85,
-           "mig_ksg": 0.50, "sap": 0.40, "scc": 0.97, "classification.auc": 0.97}
-"""Issue 14's targets for the demo's preset: means over the runs on the independent cohort."""
+           "scc": 0.97, "classification.auc": 0.97}
+"""Issue 14's targets for the demo's preset (means over the runs on the independent cohort), less MIG ≥ 0.5 and
+SAP ≥ 0.4, which issue 26 retired: on these data KSG MIG measures how precisely a dim knows its attribute,
+not whether the attribute lives elsewhere (that is the leakage, :data:`PRECISION_TARGETS`)."""
+PRECISION_TARGETS = {"lv_volume_ml": 0.97, "myo_volume_ml": 0.97, "wall_thickness_mm": 0.97,
+                     "lv_sphericity": 0.97, "myo_max_diameter_mm": 0.97, "infarct_size_pct": 0.90}
+"""Issue 26's targets of each attribute's own-dim precision (cubic adjusted R²); EF's is
+:data:`EF_PRECISION_SHARE` of its end-diastolic ceiling."""
+EF_PRECISION_SHARE, LEAKAGE_TARGET = 0.9, 0.05
+DECODER_TARGETS = {"decoder.dice.cavity.median": 0.9, "decoder.infarct_contrast.median": 0.8}
+"""Issue 26's targets of what the reconstruction keeps: medians over the subjects, means over the runs."""
+DECODER_KEYS = ("decoder.dice.cavity.median", "decoder.dice.myocardium.median", "decoder.dice.infarct.median",
+                "decoder.infarct_contrast.median")
 
 
 # ------------------------------------------------------------------------------------------- running
@@ -144,7 +155,9 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
 def _crossval_summary(summary: dict[str, dict[str, dict[str, float]]], runs: list[dict[str, Any]],
                       held_out: str) -> dict[str, Any]:
     """The published subset of a crossval summary: mean and sd per preset, the ceiling, the subjects per run."""
-    keys = [*(f"interpretability.{name}.r2" for name in DEFAULT_ATTRIBUTES), *HEADLINE]
+    keys = [*(f"interpretability.{name}.r2" for name in DEFAULT_ATTRIBUTES), *HEADLINE, *DECODER_KEYS,
+            *(f"precision.{name}.{part}" for name in DEFAULT_ATTRIBUTES for part in ("precision", "leakage")),
+            *(f"subsampled.{score}.mean" for score in ("mig_ksg", "sap"))]
     return {"subjects": sorted({run[held_out]["subjects"] for run in runs}),
             "presets": {preset: {key: {"mean": values[key]["mean"], "sd": values[key]["sd"]}
                                  for key in keys if key in values} for preset, values in summary.items()},
@@ -365,7 +378,7 @@ def _crossval_table(summary: dict[str, Any]) -> list[str]:
               + " | ".join(_COLUMN_NAMES[key] for key in HEADLINE) + " |")
     rows = [header, "|---|" + "---|" * len(columns)]
     for preset, values in summary["presets"].items():
-        cells = [f"{values[key]['mean']:.3f} ± {values[key]['sd']:.3f}" if values.get(key) else "–" for key in columns]
+        cells = [_cell(values, key) for key in columns]
         if get_preset(preset).loss.alpha == 0:  # the classifier is not trained: its AUC means nothing
             cells[-1] = "(no classifier)"
         rows.append(f"| `{preset}` | " + " | ".join(cells) + " |")
@@ -374,6 +387,49 @@ def _crossval_table(summary: dict[str, Any]) -> list[str]:
         rows.append(f"| ground-truth code, as many dims as {presets} | " + " | ".join("1" for _ in r2_keys)
                     + " | 1 | " + " | ".join(f"{ceiling[key]:.3f}" for key in CEILING_KEYS) + " | 1 |")
     return rows
+
+
+def _cell(values: dict[str, Any], key: str) -> str:
+    return f"{values[key]['mean']:.3f} ± {values[key]['sd']:.3f}" if values.get(key) else "–"
+
+
+def _precision_decoder_table(summary: dict[str, Any]) -> list[str]:
+    """Mean ± sd per preset of each attribute's own-dim precision, the largest leakage, what the decoder keeps
+    and MIG and SAP on 30-subject subsamples."""
+    precision = [f"precision.{name}.precision" for name in DEFAULT_ATTRIBUTES]
+    decoder = ("Dice cavity", "Dice myocardium", "Dice infarct", "infarct contrast")
+    header = ("| preset | " + " | ".join(f"precision {_SHORT_NAMES[n]}" for n in DEFAULT_ATTRIBUTES)
+              + " | largest leakage | " + " | ".join(decoder) + " | MIG (KSG), 30 subjects | SAP, 30 subjects |")
+    rows = [header, "|---|" + "---|" * (len(precision) + 1 + len(decoder) + 2)]
+    for preset, values in summary["presets"].items():
+        leakages = [values[f"precision.{name}.leakage"]["mean"] for name in DEFAULT_ATTRIBUTES
+                    if values.get(f"precision.{name}.leakage")]
+        cells = [*(_cell(values, key) for key in precision), f"{max(leakages):.3f}" if leakages else "–",
+                 *(_cell(values, key) for key in (*DECODER_KEYS, "subsampled.mig_ksg.mean", "subsampled.sap.mean"))]
+        rows.append(f"| `{preset}` | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _verdict(name: str, value: float, target: float, at_most: bool = False) -> str:
+    met = value <= target if at_most else value >= target
+    return f"{name} {value:.3f} {('≤' if met else '>') if at_most else ('≥' if met else '<')} {target:.3g} " \
+           f"({'met' if met else 'missed'})"
+
+
+def _issue26_verdicts(demo: dict[str, Any], ef_r2: float) -> list[str]:
+    """Issue 26's targets for the demo's preset on the independent cohort (records made before it: none)."""
+    targets = {f"precision.{name}.precision": (f"precision {_SHORT_NAMES[name]}", target)
+               for name, target in PRECISION_TARGETS.items()}
+    targets["precision.ef_pct.precision"] = (f"precision EF ({EF_PRECISION_SHARE:g} of its ceiling)",
+                                             EF_PRECISION_SHARE * ef_r2)
+    targets.update({key: (name, target) for (key, target), name in
+                    zip(DECODER_TARGETS.items(), ("Dice cavity", "infarct contrast"))})
+    verdicts = [_verdict(name, demo[key]["mean"], target) for key, (name, target) in targets.items() if demo.get(key)]
+    leakages = [demo[f"precision.{name}.leakage"]["mean"] for name in DEFAULT_ATTRIBUTES
+                if demo.get(f"precision.{name}.leakage")]
+    if leakages:
+        verdicts.append(_verdict("largest leakage", max(leakages), LEAKAGE_TARGET, at_most=True))
+    return verdicts
 
 
 def _subjects_text(subjects: list[int]) -> str:
@@ -393,11 +449,18 @@ def render_science(record: dict[str, Any]) -> str:
         summary = record[held_out]
         parts += [f"**{title}** ({_subjects_text(summary['subjects'])} subjects per model):", "",
                   *_crossval_table(summary), ""]
+    parts += [f"**Precision, leakage and what the decoder keeps** (independent cohort): own-dim precision is the "
+              f"adjusted R² of the attribute from a cubic in its own dim, leakage what every other dim adds to it "
+              f"(largest over the attributes, of the means over the runs), Dice the median over the subjects of "
+              f"the decoded label map against the input's structure, infarct contrast the median share of the "
+              f"input's intensity the reconstruction keeps in the infarct ([Metrics](interpretation.md#metrics)):",
+              "", *_precision_decoder_table(record["independent"]), ""]
     demo = record["independent"]["presets"][record["demo_preset"]]
-    verdicts = [f"{_TARGET_NAMES[key]} {demo[key]['mean']:.3f} {'≥' if demo[key]['mean'] >= target else '<'} "
-                f"{target:g} ({'met' if demo[key]['mean'] >= target else 'missed'})" for key, target in TARGETS.items()]
-    parts += [f"Targets for `{record['demo_preset']}` (the demo's preset), means on the independent cohort: "
-              + "; ".join(verdicts) + ".", ""]
+    verdicts = [_verdict(_TARGET_NAMES[key], demo[key]["mean"], target) for key, target in TARGETS.items()]
+    parts += [f"Targets for `{record['demo_preset']}` (the demo's preset), means on the independent cohort. "
+              f"Issue 14 (MIG ≥ 0.5 and SAP ≥ 0.4 retired by issue 26): " + "; ".join(verdicts) + "."]
+    issue26 = _issue26_verdicts(demo, record["ef_ceiling"]["r2"])
+    parts += (["Issue 26: " + "; ".join(issue26) + ".", ""] if issue26 else [""])
     at_precision, ef = record["precision_ceiling"], record["ef_ceiling"]
     attributes = len(DEFAULT_ATTRIBUTES)
     parts += [f"What limits MIG and SCC: a code exactly as precise as `{record['demo_preset']}` (each dim blurred to "
@@ -417,8 +480,7 @@ def render_science(record: dict[str, Any]) -> str:
 _TARGET_NAMES = {"interpretability.lv_volume_ml.r2": "R² LV volume",
                  "interpretability.myo_volume_ml.r2": "R² myo volume",
                  "interpretability.wall_thickness_mm.r2": "R² wall thickness",
-                 "interpretability.infarct_size_pct.r2": "R² infarct size", "mig_ksg": "MIG", "sap": "SAP",
-                 "scc": "SCC", "classification.auc": "AUC"}
+                 "interpretability.infarct_size_pct.r2": "R² infarct size", "scc": "SCC", "classification.auc": "AUC"}
 
 
 def render_speed(record: dict[str, Any]) -> str:
