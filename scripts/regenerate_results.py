@@ -449,11 +449,11 @@ def render_science(record: dict[str, Any]) -> str:
         summary = record[held_out]
         parts += [f"**{title}** ({_subjects_text(summary['subjects'])} subjects per model):", "",
                   *_crossval_table(summary), ""]
-    parts += [f"**Precision, leakage and what the decoder keeps** (independent cohort): own-dim precision is the "
-              f"adjusted R² of the attribute from a cubic in its own dim, leakage what every other dim adds to it "
-              f"(largest over the attributes, of the means over the runs), Dice the median over the subjects of "
-              f"the decoded label map against the input's structure, infarct contrast the median share of the "
-              f"input's intensity the reconstruction keeps in the infarct ([Metrics](interpretation.md#metrics)):",
+    parts += ["**Precision, leakage and what the decoder keeps** (independent cohort): own-dim precision is the "
+              "adjusted R² of the attribute from a cubic in its own dim, leakage what every other dim adds to it "
+              "(largest over the attributes, of the means over the runs), Dice the median over the subjects of "
+              "the decoded label map against the input's structure, infarct contrast the median share of the "
+              "input's intensity the reconstruction keeps in the infarct ([Metrics](interpretation.md#metrics)):",
               "", *_precision_decoder_table(record["independent"]), ""]
     demo = record["independent"]["presets"][record["demo_preset"]]
     verdicts = [_verdict(_TARGET_NAMES[key], demo[key]["mean"], target) for key, target in TARGETS.items()]
