@@ -239,8 +239,8 @@ def precision_and_leakage(z: np.ndarray, a: np.ndarray) -> list[dict[str, float]
     * ``leakage``: the adjusted R² that every other dim (linear) adds beyond that cubic: how much of the
       attribute lives outside its dim (0 for a disentangled code, whatever its precision).
 
-    Precision is NaN when N ≤ 4, leakage when N ≤ L + 3 (the full fit has 3 + L − 1 terms). This separates what KSG MIG mixes: MIG also
-    drops when the own dim is merely imprecise.
+    Precision is NaN when N ≤ 4, leakage when N ≤ L + 3 (the full fit has 3 + L − 1 terms). This separates
+    what KSG MIG mixes: MIG also drops when the own dim is merely imprecise.
     """
     z, a = _check(z, a, 3)
     if a.shape[1] > z.shape[1]:
