@@ -23,6 +23,8 @@ _PHASES = {  # event kind → (phase name, unit counted by done/total)
     "evaluate": ("attention localisation", "subject"),
     "encode": ("encode", "subject"),
 }
+ESTIMATE_AFTER = 0.05
+"""Share of a phase's work done before its remaining time is estimated: earlier the rate is mostly noise."""
 
 
 def format_duration(seconds: float) -> str:
@@ -40,17 +42,20 @@ class _Phase:
     unit: str
     total: int
     start_count: int  # done before this process started on it (a resumed run)
-    started: float  # clock time of the phase's first event
+    started: float  # clock time the phase began (the event before its first count)
+    first_done: int = 0  # count of the phase's first event, and its clock time: the rate is measured from there,
+    first_at: float = 0.0  # so work done before it (setting up, other steps) does not inflate the estimate
     done: int = 0
     last_line: float = 0.0  # clock time of the last log line
 
     def times(self, now: float) -> str:
-        """``2:01 elapsed, about 4:42 left``: the remaining time extrapolates the rate so far."""
-        elapsed = now - self.started
-        counted = self.done - self.start_count
-        text = f"{format_duration(elapsed)} elapsed"
-        if 0 < counted and self.done < self.total:
-            text += f", about {format_duration(elapsed / counted * (self.total - self.done))} left"
+        """``2:01 elapsed, about 4:42 left``: the remaining time extrapolates the rate since the phase's first
+        count, once :data:`ESTIMATE_AFTER` of its work is done and at least two counts came."""
+        text = f"{format_duration(now - self.started)} elapsed"
+        since_first, remaining = self.done - self.first_done, self.total - self.done
+        if since_first > 0 and remaining > 0 and self.done - self.start_count >= ESTIMATE_AFTER * (
+                self.total - self.start_count):
+            text += f", about {format_duration((now - self.first_at) / since_first * remaining)} left"
         return text
 
 
@@ -99,7 +104,7 @@ class ConsoleProgress:
         if self.phase is None or self.phase.name != name or done <= self.phase.done:
             self.close()
             self.phase = _Phase(name, unit, total, start_count=done - 1, started=self.last_event,
-                                last_line=self.last_event)
+                                first_done=done, first_at=now, last_line=self.last_event)
             if self.terminal:
                 from tqdm import tqdm  # imported when a terminal shows bars
 
@@ -124,7 +129,8 @@ class ConsoleProgress:
     def _finished_run(self, event: ProgressEvent) -> None:
         now = self.clock()
         if self.runs is None:  # a resumed cross-validation first counts the runs it kept (no run named)
-            self.runs = _Phase("cross-validate", "run", event.total, 0 if event.text else event.done, self.created)
+            first_done, first_at = (0, self.created) if event.text else (event.done, now)
+            self.runs = _Phase("cross-validate", "run", event.total, first_done, self.created, first_done, first_at)
         self.runs.done = event.done
         if event.text:
             self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "

@@ -56,10 +56,34 @@ def test_the_first_epoch_counts_from_the_end_of_preprocessing_not_from_its_last_
 def test_a_resumed_run_estimates_from_its_own_epochs():
     clock, stream = Clock(), io.StringIO()
     progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
-    for number, now in ((51, 2.0), (52, 4.0)):  # resumed after 50 epochs; 2 s per epoch since
+    for number, now in ((51, 2.0), (52, 4.0), (53, 6.0)):  # resumed after 50 epochs; 2 s per epoch since
         clock.now = now
         progress(epoch(number, 100))
-    assert "train: 52/100 epochs (52 %), 0:04 elapsed, about 1:36 left" in stream.getvalue()
+    text = stream.getvalue()
+    assert "train: 52/100 epochs (52 %), 0:04 elapsed; train" in text  # 2 of its 50 epochs: under 5 %, no estimate
+    assert "train: 53/100 epochs (53 %), 0:06 elapsed, about 1:34 left" in text
+
+
+def test_estimates_leave_out_the_work_before_a_phase_s_first_count_and_are_never_twice_too_long():
+    """Attention localisation's first subject comes after the model's other metrics (here 30 s); its
+    subjects then take 1–2 s each. Every estimate once 5 % is done is within 2× of the truth."""
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
+    progress(ProgressEvent("note", text="evaluating on 60 subjects"))
+    clock.now = 30.0
+    durations = [1.0 + (subject * 7 % 10) / 10 for subject in range(60)]  # 1.0–1.9 s, no trend
+    finish = [30.0 + sum(durations[:done]) for done in range(1, 61)]
+    for done, now in enumerate(finish, start=1):
+        clock.now = now
+        progress(ProgressEvent("evaluate", done=done, total=60))
+    lines = [line for line in stream.getvalue().splitlines() if line.startswith("attention localisation: ")][1:]
+    assert "left" not in lines[0] and "left" not in lines[1]  # one subject: no rate yet; two: under 5 %
+    for done, line in enumerate(lines, start=1):
+        if done >= 3 and done < 60:
+            estimate = line.split("about ")[1].split(" left")[0]
+            minutes, seconds = estimate.split(":")
+            truth = finish[-1] - finish[done - 1]
+            assert truth / 2 <= 60 * int(minutes) + int(seconds) <= 2 * truth, line
 
 
 def test_phases_notes_and_cross_validation_runs():
