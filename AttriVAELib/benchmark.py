@@ -16,8 +16,8 @@ memory of a training step per batch size (each measured in a fresh process).
 
 from __future__ import annotations
 
-__all__ = ["baseline_step", "default_step", "format_table", "median_seconds", "peak_rss_mb", "run_benchmark",
-           "training_flops"]
+__all__ = ["baseline_step", "default_step", "format_table", "instruction_set", "median_seconds", "peak_rss_mb",
+           "run_benchmark", "training_flops"]
 
 import os
 import resource
@@ -35,7 +35,7 @@ import SimpleITK as sitk
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .acceleration import retain_freed_memory
+from .acceleration import bf16_supported, retain_freed_memory
 from .config import RunConfig, TrainConfig
 from .data import PreparedData
 from .losses import total_loss
@@ -130,11 +130,20 @@ def peak_rss_mb() -> float:
     """Peak resident memory of this process in MB: VmHWM from /proc (ru_maxrss survives exec, so a child
     started by a big parent would report the parent's peak), ru_maxrss where there is no /proc."""
     if os.path.exists("/proc/self/status"):
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
     scale = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0  # bytes on macOS, KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def instruction_set() -> dict[str, Any]:
+    """The vector instructions torch uses here: ATen's kernel level (``AVX2``, ``AVX512``, ...), oneDNN's cap
+    when ``ONEDNN_MAX_CPU_ISA`` sets one (how an AVX2 CPU is reproduced on a newer one), and whether
+    convolutions have native bf16 (AVX-512-BF16 or AMX)."""
+    return {"aten": torch.backends.cpu.get_cpu_capability(), "onednn_max": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+            "native_bf16": bf16_supported(torch.device("cpu"))}
 
 
 def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_mode: str = TrainConfig.compile,
@@ -157,7 +166,7 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     if path.precision == torch.bfloat16:
         peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
     return {
-        "machine": machine(), "size": size, "batch_size": batch_size,
+        "machine": machine(), "instruction_set": instruction_set(), "size": size, "batch_size": batch_size,
         "default_path": {"layout": "channels_last_3d", "dtype": str(path.precision).removeprefix("torch."),
                          "compile": path.compiled, "retains_freed_memory": retained},
         "training": {"baseline_volumes_per_s": batch_size / baseline, "default_volumes_per_s": batch_size / default,
@@ -177,7 +186,10 @@ def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a short text table."""
     training, inference = result["training"], result["inference"]
     machine, path = result["machine"], result["default_path"]
-    lines = [f"{machine['cpu']} ({machine['cores']} cores, {machine['threads']} threads), torch {machine['torch']}",
+    isa = result["instruction_set"]
+    lines = [f"{machine['cpu']} ({machine['cores']} cores, {machine['threads']} threads), torch {machine['torch']}, "
+             f"{isa['aten']}{' (oneDNN capped to ' + isa['onednn_max'] + ')' if isa['onednn_max'] else ''}, "
+             f"{'native' if isa['native_bf16'] else 'no native'} bf16",
              f"training at {result['size']}³, batch {result['batch_size']}:",
              f"  baseline (eager float32, channels-first): {training['baseline_volumes_per_s']:8.2f} volumes/s",
              f"  AttriVAE ({path['layout']}, {path['dtype']}{', compiled' if path['compile'] else ''}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import platform
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import torch
 
 from AttriVAELib import AttriVAE, ModelConfig
 from AttriVAELib.acceleration import bf16_supported
-from AttriVAELib.benchmark import baseline_step, default_step, training_flops
+from AttriVAELib.benchmark import baseline_step, default_step, peak_rss_mb, training_flops
 from AttriVAELib.cli import main
 from AttriVAELib.testing import run_config, synthetic_data
 
@@ -36,6 +39,26 @@ def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
     assert set(result["peak_memory_mb"]) == {"2", "4"} and result["peak_memory_mb"]["4"] > 100
     assert result["default_path"]["layout"] == "channels_last_3d"
     assert {"cpu", "cores", "threads", "torch"} <= set(result["machine"])
+    isa = result["instruction_set"]
+    assert isa["aten"] == torch.backends.cpu.get_cpu_capability() and isa["native_bf16"] == bf16_supported(
+        torch.device("cpu"))
+    assert f"torch {torch.__version__}, {isa['aten']}" in printed and "bf16" in printed.splitlines()[0]
+
+
+def test_the_instruction_set_says_when_onednn_is_capped_to_avx2() -> None:
+    """How CONTRIBUTING.md reproduces an AVX2-only CPU: both variables, set before torch starts."""
+    code = "import json; from AttriVAELib.benchmark import instruction_set; print(json.dumps(instruction_set()))"
+    capped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"})
+    assert json.loads(capped.stdout) == {"aten": "AVX2", "onednn_max": "AVX2", "native_bf16": False}
+
+
+def test_peak_memory_reading_leaves_no_open_file() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert peak_rss_mb() > 0
+        gc.collect()  # an unclosed file warns when collected
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_baseline_and_default_paths_train_the_same_architecture(tmp_path: Path) -> None:

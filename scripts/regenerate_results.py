@@ -46,6 +46,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -79,6 +80,8 @@ CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES, "interpre
         "codes": (*MODEL_MAKING_MODULES, "codes"), "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
+AVX2_CAP = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+"""Environment that makes torch use only AVX2 (no AVX-512, no bf16) on a newer CPU: most users' CPUs."""
 PUBLISHED_RESULTS_TESTS = "Testing/test_published_results.py"  # not in the timed runs: it checks these records
 RESULT_FILES = {"demo": README, "science": ROOT / "docs" / "results.md",
                 "interpretation": ROOT / "docs" / "interpretation.md", "codes": ROOT / "docs" / "interpretation.md",
@@ -292,18 +295,23 @@ def regenerate_speed(work: Path) -> dict[str, Any]:
     """The benchmark of the training step and inference, each speed path, and the Slicer logic's speed."""
     folder = work / "speed"
     folder.mkdir(parents=True, exist_ok=True)
-    commands = ["attrivae bench --json bench.json", "python benchmarks/speed_paths.py --json paths.json",
+    commands = ["attrivae bench --json bench.json",
+                " ".join(f"{k}={v}" for k, v in AVX2_CAP.items()) + " attrivae bench --json bench-avx2.json",
+                "python benchmarks/speed_paths.py --json paths.json",
                 "python benchmarks/slicer_interactive.py --json interactive.json",
                 f"python benchmarks/slicer_interactive.py --model {DEMO_MODEL.relative_to(ROOT)} "
                 f"--json interactive-shipped.json"]
     _attrivae("bench", "--json", str(folder / "bench.json"), cwd=ROOT)
+    _run([sys.executable, "-m", "AttriVAELib", "bench", "--json", str(folder / "bench-avx2.json")], ROOT,
+         {**os.environ, **AVX2_CAP})
     _run([sys.executable, "benchmarks/speed_paths.py", "--json", str(folder / "paths.json")], ROOT)
     _run([sys.executable, "benchmarks/slicer_interactive.py", "--json", str(folder / "interactive.json")], ROOT)
     _run([sys.executable, "benchmarks/slicer_interactive.py", "--model", str(DEMO_MODEL), "--json",
           str(folder / "interactive-shipped.json")], ROOT)
     loaded = {name: json.loads((folder / f"{name}.json").read_text())
-              for name in ("bench", "paths", "interactive", "interactive-shipped")}
-    return _record("speed", commands, bench=loaded["bench"], paths=loaded["paths"]["volumes_per_s"],
+              for name in ("bench", "bench-avx2", "paths", "interactive", "interactive-shipped")}
+    return _record("speed", commands, bench=loaded["bench"], bench_avx2=loaded["bench-avx2"],
+                   paths=loaded["paths"]["volumes_per_s"],
                    interactive=loaded["interactive"]["summary"],
                    interactive_shipped=loaded["interactive-shipped"]["summary"])
 
@@ -483,23 +491,34 @@ _TARGET_NAMES = {"interpretability.lv_volume_ml.r2": "R² LV volume",
                  "interpretability.infarct_size_pct.r2": "R² infarct size", "scc": "SCC", "classification.auc": "AUC"}
 
 
-def render_speed(record: dict[str, Any]) -> str:
-    bench, interactive, shipped = record["bench"], record["interactive"], record["interactive_shipped"]
-    training, inference, path = bench["training"], bench["inference"], bench["default_path"]
+def _bench_text(bench: dict[str, Any]) -> str:
+    """One ``attrivae bench`` run: the ISA it ran on, training ratios and throughput, peak memory."""
+    training, path, isa = bench["training"], bench["default_path"], bench.get("instruction_set")
     peaks = ", ".join(f"{value:.0f} ({name})" for name, value in training["matmul_gflops"].items())
     memory = ", ".join(f"{mb:,.0f} MB at batch {b}" for b, mb in bench["peak_memory_mb"].items())
     step = f"{path['dtype']}{', compiled' if path['compile'] else ''}"
-    bench_text = (
-        f"`attrivae bench` ({bench['size']}³, batch {bench['batch_size']}): baseline "
+    where = (f"{isa['aten']}{' (oneDNN capped to ' + isa['onednn_max'] + ')' if isa['onednn_max'] else ''}, "
+             f"{'native' if isa['native_bf16'] else 'no native'} bf16; " if isa else "")
+    return (
+        f"`attrivae bench` ({where}{bench['size']}³, batch {bench['batch_size']}): baseline "
         f"{training['baseline_volumes_per_s']:.2f} volumes/s, project's step ({step}) "
         f"{training['default_volumes_per_s']:.2f} volumes/s: **ratio {training['ratio']:.2f}×**; against the baseline "
         f"with freed memory retained ({training['baseline_retained_volumes_per_s']:.2f} volumes/s) "
         f"{training['ratio_to_retained_baseline']:.2f}×. A step is {training['gflop_per_step']:.1f} GFLOP: "
         f"{training['baseline_gflops']:.0f} GFLOP/s for the baseline, {training['default_gflops']:.0f} for the "
-        f"project's step, against matmul peaks of {peaks} GFLOP/s. Peak memory of training: {memory}.")
+        f"project's step, against matmul peaks of {peaks} GFLOP/s. Peak memory of training: {memory}. One "
+        f"slider update (decode + resample) {bench['inference']['slider_update_s'] * 1e3:.1f} ms.")
+
+
+def render_speed(record: dict[str, Any]) -> str:
+    bench, interactive, shipped = record["bench"], record["interactive"], record["interactive_shipped"]
+    inference = bench["inference"]
+    bench_text = _bench_text(bench)
+    if "bench_avx2" in record:
+        bench_text += (" The same, on this CPU capped to AVX2 as most workstations are (`ONEDNN_MAX_CPU_ISA=AVX2 "
+                       "ATEN_CPU_CAPABILITY=avx2`): " + _bench_text(record["bench_avx2"]))
     inference_text = (
-        f"Inference, one subject: encode {inference['encode_s'] * 1e3:.1f} ms, one slider update "
-        f"{inference['slider_update_s'] * 1e3:.1f} ms, attention maps for all attributes "
+        f"Inference, one subject: encode {inference['encode_s'] * 1e3:.1f} ms, attention maps for all attributes "
         f"{inference['attention_all_s'] * 1e3:.0f} ms, full analysis with attention "
         f"{inference['analysis_with_attention_s'] * 1e3:.0f} ms. Through the Slicer logic on real MRML: slider "
         f"update median {interactive['explore_update_s']['median'] * 1e3:.0f} ms (max "
