@@ -81,12 +81,15 @@ def test_two_processes_compute_the_global_batch_loss_and_gradients(tmp_path: Pat
     assert set(parallel) == set(single)
     for key in ("loss_total", "loss_recon", "loss_kl", "loss_classifier", "loss_ar"):
         assert float(parallel[key]) == pytest.approx(float(single[key]), rel=1e-5), key
-    # float32 sums in another order: compare relative to each tensor's norm; conv biases before a BatchNorm
-    # have a zero gradient in exact arithmetic, so theirs is rounding noise on the scale of the largest one
+    # float32 sums in another order: compare relative to each tensor's norm, plus rounding on the scale of the
+    # largest gradient. Conv biases before a BatchNorm have a zero gradient in exact arithmetic, and a
+    # BatchNorm's bias gradient is a sum over every voxel that nearly cancels: with AVX2 kernels (no AVX-512)
+    # the decoder's differ by up to 0.2 % of their own norm, 4e-6 of the largest. A local instead of a global
+    # BatchNorm moves every gradient by percents, far above either term.
     scale = max(np.linalg.norm(v) for k, v in single.items() if not k.startswith("loss_"))
     for name, value in single.items():
         if not name.startswith("loss_"):
-            assert np.linalg.norm(parallel[name] - value) <= 1e-3 * np.linalg.norm(value) + 1e-6 * scale, name
+            assert np.linalg.norm(parallel[name] - value) <= 1e-3 * np.linalg.norm(value) + 2e-5 * scale, name
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
