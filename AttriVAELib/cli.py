@@ -95,20 +95,33 @@ def _for_training_only() -> None:
 
 def _stop_on_cancel_request() -> None:
     """Watch stdin for the parent's cancel request (:data:`AttriVAELib.process.CANCEL_REQUEST`) and turn it
-    into a Ctrl-C in the main thread: training then stops with a resumable checkpoint. A closed stdin is
-    not a request (a program may start the command with no input at all)."""
+    into a Ctrl-C in the main thread: training then stops with a resumable checkpoint. A closed stdin is a
+    request only under :data:`~AttriVAELib.process.STOP_WITH_PARENT` (the parent ended; a program may start
+    the command with no input at all)."""
     import _thread
     import threading
 
-    from .process import CANCEL_REQUEST
+    from .process import CANCEL_REQUEST, STOP_WITH_PARENT
 
     def watch() -> None:
         for line in sys.stdin:
             if line.strip() == CANCEL_REQUEST:
                 _thread.interrupt_main()
                 return
+        if os.environ.get(STOP_WITH_PARENT) == "1":
+            _discard_output()
+            _thread.interrupt_main()
 
     threading.Thread(target=watch, name="attrivae-cancel-watch", daemon=True).start()
+
+
+def _discard_output() -> None:
+    """Send standard output and error to the null device: whoever read them has ended, and a write into a
+    pipe nobody reads would fail (BrokenPipeError) while training saves its checkpoint."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(null, stream.fileno())
+    os.close(null)
 
 
 def _finite(text: str) -> float:
@@ -266,9 +279,15 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _print_json(event: ProgressEvent) -> None:
+    """One progress event as a JSON line; when nobody reads them any more (the parent ended), stop as on
+    Ctrl-C: training keeps a resumable checkpoint."""
     from .io import to_json
 
-    print(to_json(event.to_json()), flush=True)
+    try:
+        print(to_json(event.to_json()), flush=True)
+    except BrokenPipeError:
+        _discard_output()
+        raise KeyboardInterrupt from None
 
 
 def _print_summary(model_path: Path, card: ModelCard) -> None:

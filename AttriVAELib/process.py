@@ -6,13 +6,15 @@ The child is ``python -m AttriVAELib train ... --progress json``: one JSON objec
 ``compile``, ``batch``, ``epoch``, ``done``), errors as one ``attrivae: error: ...`` line on stderr,
 results as files in the run folder. The parent asks it to stop by writing :data:`CANCEL_REQUEST` to its
 stdin (the child then stops as on Ctrl-C, with a resumable checkpoint): one way on every OS, since Windows
-cannot deliver Ctrl-C to a process without a console window.
+cannot deliver Ctrl-C to a process without a console window. The child never outlives its parent: a parent
+that ends in any way (Slicer closed, crashed or killed) closes the child's stdin, and a child started with
+:data:`STOP_WITH_PARENT` set stops the same resumable way when it reads that end of input.
 """
 
 from __future__ import annotations
 
-__all__ = ["CANCEL_REQUEST", "TrainingMonitor", "TrainingProcess", "TrainingStatus", "parse_progress",
-           "training_command"]
+__all__ = ["CANCEL_REQUEST", "STOP_WITH_PARENT", "TrainingMonitor", "TrainingProcess", "TrainingStatus",
+           "parse_progress", "training_command"]
 
 import contextlib
 import json
@@ -35,6 +37,8 @@ _CREATE_NO_WINDOW = 0x08000000
 """Windows process creation flag: run a console program without opening a console window."""
 CANCEL_REQUEST = "cancel"
 """The line a training child reads on stdin as "stop now, resumably" (``attrivae train --progress json``)."""
+STOP_WITH_PARENT = "ATTRIVAE_STOP_WITH_PARENT"
+"""Environment variable (``1``) telling a training child that the end of its stdin means its parent ended."""
 
 
 def training_command(data: Path | str, out: Path | str, *, data_format: str = "auto", preset: str = "paper",
@@ -80,6 +84,7 @@ class TrainingProcess:
         library_parent = str(Path(__file__).resolve().parent.parent)  # the child imports this same AttriVAELib
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [library_parent, environment.get("PYTHONPATH")]))
         environment["PYTHONUNBUFFERED"] = "1"
+        environment[STOP_WITH_PARENT] = "1"  # this object holds the child's stdin open while it lives
         detached = {"creationflags": _CREATE_NO_WINDOW} if _WINDOWS else {"start_new_session": True}
         self.process = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,6 +140,45 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
     process.cancel(grace_s=30)
     assert process.wait(60) == 130, process.stderr_lines[-5:]
     assert any("resume" in line for line in process.stderr_lines)
+
+
+_PARENT = """
+import sys, time
+from AttriVAELib.process import TrainingProcess, training_command
+process = TrainingProcess(training_command(sys.argv[1], sys.argv[2], epochs=500, size=16, device="cpu"))
+deadline = time.monotonic() + 120
+while not any(event.kind == "epoch" for event in process.events()) and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(process.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@needs_proc
+@pytest.mark.slow
+def test_the_training_child_stops_resumably_when_its_parent_is_killed(tiny_cohort: Path, tmp_path: Path) -> None:
+    """Slicer killed or crashed mid-training: the child, in its own session, must not train on unseen."""
+    out = tmp_path / "run"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(tiny_cohort), str(out)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+    finally:
+        parent.kill()  # SIGKILL: no cleanup of its own runs
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+    assert (out / "checkpoint.safetensors").is_file()  # resumable from its last finished epoch
 
 
 @pytest.mark.slow
