@@ -116,11 +116,15 @@ def _stop_on_cancel_request() -> None:
 
 
 def _discard_output() -> None:
-    """Send standard output and error to the null device: whoever read them has ended, and a write into a
-    pipe nobody reads would fail (BrokenPipeError) while training saves its checkpoint."""
+    """Send standard output and error, where they are pipes, to the null device: whoever read them has ended,
+    and a write into a pipe nobody reads fails (BrokenPipeError) while training saves its checkpoint. Files
+    and terminals keep what follows."""
+    import stat
+
     null = os.open(os.devnull, os.O_WRONLY)
     for stream in (sys.stdout, sys.stderr):
-        os.dup2(null, stream.fileno())
+        if stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode):
+            os.dup2(null, stream.fileno())
     os.close(null)
 
 

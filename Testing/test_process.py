@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from AttriVAELib import load_model
-from AttriVAELib.process import TrainingProcess, parse_progress, training_command
+from AttriVAELib.process import STOP_WITH_PARENT, TrainingProcess, parse_progress, training_command
 from AttriVAELib.progress import ProgressEvent
 
 
@@ -179,6 +180,53 @@ def test_the_training_child_stops_resumably_when_its_parent_is_killed(tiny_cohor
         time.sleep(0.1)
     assert not _alive(child)
     assert (out / "checkpoint.safetensors").is_file()  # resumable from its last finished epoch
+
+
+def _train_until_first_epoch(tiny_cohort: Path, out: Path, stdout: Any, environment: dict[str, str],
+                             stderr: Path) -> tuple[subprocess.Popen, Any]:
+    """``attrivae train --progress json`` for 500 epochs, stdin a pipe, stderr into a file; returns once its
+    first epoch is checkpointed (the process and its open stderr file)."""
+    errors = open(stderr, "w")
+    child = subprocess.Popen(training_command(tiny_cohort, out, epochs=500, size=16, device="cpu"),
+                             stdin=subprocess.PIPE, stdout=stdout, stderr=errors, env=environment)
+    deadline = time.monotonic() + 120
+    while not (out / "log.csv").is_file() and time.monotonic() < deadline:  # written after each epoch
+        time.sleep(0.05)
+    return child, errors
+
+
+@pytest.mark.slow
+def test_a_closed_stdin_stops_training_resumably_only_when_told_it_means_the_parent_ended(
+        tiny_cohort: Path, tmp_path: Path) -> None:
+    for stop_with_parent in ("1", ""):
+        out, stderr = tmp_path / f"run{stop_with_parent}", tmp_path / f"err{stop_with_parent}.txt"
+        environment = {**os.environ, STOP_WITH_PARENT: stop_with_parent}
+        child, errors = _train_until_first_epoch(tiny_cohort, out, subprocess.DEVNULL, environment, stderr)
+        child.stdin.close()
+        try:
+            if stop_with_parent:
+                assert child.wait(60) == 130 and "resume" in stderr.read_text()
+            else:  # a program that starts the command without input: training goes on
+                with pytest.raises(subprocess.TimeoutExpired):
+                    child.wait(3)
+        finally:
+            child.kill()
+            child.wait()
+            errors.close()
+
+
+@pytest.mark.slow
+def test_training_stops_resumably_when_nobody_reads_its_progress_any_more(tiny_cohort: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    child, errors = _train_until_first_epoch(tiny_cohort, out, subprocess.PIPE, dict(os.environ), tmp_path / "e")
+    child.stdout.close()  # the reader ended; stdin stays open: only the broken pipe tells
+    try:
+        assert child.wait(60) == 130  # a resumable stop, not a BrokenPipeError traceback
+    finally:
+        child.kill()
+        child.wait()
+        errors.close()
+    assert (out / "checkpoint.safetensors").is_file()
 
 
 @pytest.mark.slow
