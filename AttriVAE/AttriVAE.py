@@ -38,7 +38,6 @@ from AttriVAELib import choices  # noqa: E402 - standard library only, importabl
 
 DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
-TORCH_REQUIREMENT = ">=2.2"
 README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
 MINIMUM_SLICER = (5, 10)
 """Oldest supported Slicer: the first with Python 3.12 (the library and Captum need Python ≥ 3.10)."""
@@ -448,27 +447,16 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def ensureDependencies(askConfirmation: bool = True) -> None:
-        """Install PyTorch (through the PyTorch extension, one confirmation) and the pip requirements once."""
+        """Install PyTorch (through the PyTorch extension) and the pip requirements, after one confirmation
+        listing them, with pip kept from replacing the installed torch (:mod:`AttriVAELib.dependencies`)."""
         import importlib.util
 
-        if importlib.util.find_spec("torch") is None:
-            try:
-                import PyTorchUtils
-            except ImportError as error:
-                raise RuntimeError(_("AttriVAE needs the PyTorch extension: install 'PyTorch' from the "
-                                     "Extensions Manager, restart Slicer and try again")) from error
-            torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=askConfirmation,
-                                                                  torchVersionRequirement=TORCH_REQUIREMENT)
-            if torch is None:
-                raise RuntimeError(_("PyTorch was not installed; AttriVAE cannot run without it"))
-        try:
-            from slicer.packaging import load_requirements, pip_ensure
-        except ImportError:  # Slicer < 5.12: install what is missing, without asking again
-            missing = [r for r in requirementLines() if importlib.util.find_spec(requirementName(r)) is None]
-            if missing:
-                slicer.util.pip_install(missing)
-        else:
-            pip_ensure(load_requirements(REQUIREMENTS), prompt_install=askConfirmation, requester="AttriVAE")
+        from AttriVAELib import dependencies
+
+        if dependencies.installed_version("torch") is None and importlib.util.find_spec("PyTorchUtils") is None:
+            raise dependencies.DependencyError(_("AttriVAE needs the PyTorch extension: install 'PyTorch' from the "
+                                                 "Extensions Manager, restart Slicer and try again"))
+        dependencies.ensure_dependencies(requirementLines(), SlicerInstaller(), ask=askConfirmation)
 
     def loadModel(self, path=None):
         """Load a model bundle (default: the shipped demo model); returns its card
@@ -733,19 +721,37 @@ def requirementLines() -> list:
     return [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip()]
 
 
-def requirementName(requirement: str) -> str:
-    """The import name of a requirement line such as ``scipy>=1.10``."""
-    for separator in "<>=!~[; ":
-        requirement = requirement.split(separator)[0]
-    return requirement
-
-
 def dependenciesAvailable() -> bool:
-    """PyTorch and every pip requirement importable (what the analysis test needs)."""
-    import importlib.util
+    """PyTorch and every pip requirement installed in versions that fit (what the analysis test needs)."""
+    from AttriVAELib.dependencies import plan_dependencies
 
-    return all(importlib.util.find_spec(name) is not None
-               for name in ["torch", *[requirementName(r) for r in requirementLines()]])
+    return plan_dependencies(requirementLines()).complete
+
+
+class SlicerInstaller:
+    """:class:`AttriVAELib.dependencies.Installer` in Slicer: its dialog, the PyTorch extension, pip (through
+    ``slicer.packaging`` from Slicer 5.12, ``slicer.util.pip_install`` before)."""
+
+    @staticmethod
+    def confirm(question: str) -> bool:
+        return slicer.util.confirmOkCancelDisplay(question, windowTitle=_("AttriVAE: install Python packages"))
+
+    @staticmethod
+    def install_torch(requirement: str) -> Optional[str]:  # noqa: UP045 - Python 3.9 reads this file
+        import PyTorchUtils
+
+        torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False,
+                                                              torchVersionRequirement=requirement)
+        return None if torch is None else torch.__version__
+
+    @staticmethod
+    def pip_install(requirements: list, constraints: Path) -> None:
+        try:
+            from slicer.packaging import pip_ensure
+        except ImportError:  # Slicer < 5.12: a list keeps a path with spaces one argument
+            slicer.util.pip_install([*requirements, "-c", str(constraints)])
+        else:  # already confirmed: no second question
+            pip_ensure(list(requirements), constraints=constraints, prompt_install=False, requester="AttriVAE")
 
 
 #

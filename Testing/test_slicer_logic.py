@@ -299,55 +299,87 @@ def test_bad_model_file_keeps_the_current_model(logic, tmp_path: Path) -> None:
     assert logic.bundle is current
 
 
-def test_missing_torch_or_declined_install_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_torch_or_the_pytorch_extension_nothing_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
     import sys
-    import types
+
+    import slicer
+
+    from AttriVAELib import dependencies
 
     module = load_module()
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else object())
+    monkeypatch.setattr(dependencies, "installed_version", lambda name: None)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "PyTorchUtils" else real_find_spec(name, *a))
     monkeypatch.delitem(sys.modules, "PyTorchUtils", raising=False)
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if "PyTorch" not in p])
-    with pytest.raises(RuntimeError, match="needs the PyTorch extension"):
+    asked: list = []
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay", lambda *a, **k: asked.append(a), raising=False)
+    with pytest.raises(dependencies.DependencyError, match="needs the PyTorch extension"):
         module.AttriVAELogic.ensureDependencies()
-
-    calls = []
-
-    class DecliningLogic:
-        def installTorch(self, askConfirmation: bool, torchVersionRequirement: str):
-            calls.append((askConfirmation, torchVersionRequirement))
-            return None  # the user pressed Cancel
-
-    monkeypatch.setitem(sys.modules, "PyTorchUtils", types.SimpleNamespace(PyTorchUtilsLogic=DecliningLogic))
-    with pytest.raises(RuntimeError, match="PyTorch was not installed"):
-        module.AttriVAELogic.ensureDependencies()
-    assert calls == [(True, module.TORCH_REQUIREMENT)]
+    assert asked == []
 
 
-def test_requirements_go_through_pip_ensure_or_pip_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+def test_slicer_installer_asks_once_installs_torch_by_the_extension_and_pins_it_for_pip(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole path with Slicer's installers recorded: torch absent, the user confirms once, the PyTorch
+    extension installs torch without a second question, pip gets the missing requirements with the installed
+    torch as a constraint (slicer.packaging from Slicer 5.12; slicer.util.pip_install before)."""
+    import importlib.machinery
     import sys
     import types
 
     import slicer
 
-    module = load_module()
-    ensured: list = []
-    packaging = types.SimpleNamespace(
-        load_requirements=lambda path: [line for line in Path(path).read_text().split()],
-        pip_ensure=lambda requirements, **options: ensured.append((requirements, options)))
-    monkeypatch.setitem(sys.modules, "slicer.packaging", packaging)
-    module.AttriVAELogic.ensureDependencies(askConfirmation=True)
-    assert ensured == [(module.REQUIREMENTS.read_text().split(), {"prompt_install": True, "requester": "AttriVAE"})]
+    from AttriVAELib import dependencies
 
+    module = load_module()
+    versions: dict = {}
+    monkeypatch.setattr(dependencies, "installed_version", versions.get)
+    questions: list = []
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay",
+                        lambda text, **options: questions.append((text, options)) or True, raising=False)
+    torch_calls: list = []
+
+    class PyTorchUtilsLogic:
+        def installTorch(self, askConfirmation: bool, torchVersionRequirement: str):
+            torch_calls.append((askConfirmation, torchVersionRequirement))
+            versions["torch"] = "2.13.0+cpu"
+            return types.SimpleNamespace(__version__="2.13.0+cpu")
+
+    extension = types.ModuleType("PyTorchUtils")  # a module as Slicer imports it, with its spec
+    extension.__spec__ = importlib.machinery.ModuleSpec("PyTorchUtils", None)
+    extension.PyTorchUtilsLogic = PyTorchUtilsLogic
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", extension)
+    ensured: list = []
+
+    def pip_ensure(requirements, constraints, **options):
+        ensured.append((requirements, Path(constraints).read_text(), options))
+        versions.update({line.split(">=")[0]: line.split(">=")[1] for line in requirements})
+
+    monkeypatch.setitem(sys.modules, "slicer.packaging", types.SimpleNamespace(pip_ensure=pip_ensure))
+    module.AttriVAELogic.ensureDependencies()
+    [(question, options)] = questions
+    assert "PyTorch >= 2.3" in question and all(line in question for line in module.requirementLines())
+    assert torch_calls == [(False, ">=2.3")]
+    assert ensured == [(module.requirementLines(), "torch==2.13.0+cpu\n",
+                        {"prompt_install": False, "requester": "AttriVAE"})]
+    assert module.dependenciesAvailable()
+
+    versions.clear()
+    versions["torch"] = "2.13.0+cpu"
     monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # Slicer < 5.12
     installed: list = []
-    monkeypatch.setattr(slicer.util, "pip_install", installed.append, raising=False)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "safetensors" else real_find_spec(name, *a))
-    module.AttriVAELogic.ensureDependencies()
-    assert installed == [["safetensors>=0.4"]]
+
+    def pip_install(arguments):
+        installed.append((arguments, Path(arguments[-1]).read_text()))
+        versions.update({line.split(">=")[0]: line.split(">=")[1] for line in arguments[:-2]})
+
+    monkeypatch.setattr(slicer.util, "pip_install", pip_install, raising=False)
+    module.AttriVAELogic.ensureDependencies(askConfirmation=False)
+    [(arguments, constraint)] = installed
+    assert arguments[:-1] == [*module.requirementLines(), "-c"] and constraint == "torch==2.13.0+cpu\n"
+    assert len(questions) == 1  # not asked again
 
 
 def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_cohort: Path, tmp_path: Path) -> None:
