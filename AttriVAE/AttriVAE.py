@@ -37,6 +37,10 @@ if (MODULE_DIR.parent / "AttriVAELib").is_dir() and str(MODULE_DIR.parent) not i
 from AttriVAELib import choices  # noqa: E402 - standard library only, importable on any Slicer's Python
 
 DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
+SYNTHETIC_SUBJECT = "AttriVAE.SyntheticSeed"
+"""Node attribute of a volume made by the panel's synthetic-sample generator (its seed)."""
+TRAINING_DATA_NOTICE = "AttriVAE.TrainingDataNotice"
+"""Node attribute of the outputs of a model applied outside the kind of data it was trained on (the notice)."""
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
 MINIMUM_SLICER = (5, 10)
@@ -209,6 +213,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def _showResultsCleared(self) -> None:
         self.ui.probabilityLabel.text = ""
+        self.ui.trainingDataLabel.text = ""
         self.ui.attributeTableView.setMRMLTableNode(None)
         for slider in self._sliders.values():
             slider.enabled = False
@@ -311,6 +316,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not self._sliders:  # the demo model was loaded on first use
             self._showModel()
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
+        self.ui.trainingDataLabel.text = result["notice"]
         self.ui.attributeTableView.setMRMLTableNode(result["table"])
         for name, slider in self._sliders.items():
             slider.blockSignals(True)
@@ -519,6 +525,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         scene = slicer.mrmlScene
         volume = mrml.set_volume_image(scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode",
                                                                scene.GenerateUniqueName("Synthetic LGE")), image)
+        volume.SetAttribute(SYNTHETIC_SUBJECT, str(seed))
         infarct_with_no_reflow = sitk.Clamp(labels, upperBound=3)  # the no-reflow core (4) is infarct too
         segmentation = mrml.add_segmentation(scene, infarct_with_no_reflow, {1: "LV cavity", 2: "Myocardium",
                                                                              3: "Infarct"}, volume,
@@ -547,9 +554,26 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         reconstruction = mrml.set_volume_image(
             mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction"), analysis.reconstruction)
         table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table())
+        notice = self.trainingDataNotice(volumeNode)
+        for node in (reconstruction, table):
+            if notice:
+                node.SetAttribute(TRAINING_DATA_NOTICE, notice)
+            else:
+                node.RemoveAttribute(TRAINING_DATA_NOTICE)
         return {"reconstruction": reconstruction, "table": table, "probability": analysis.probability,
                 "measured": analysis.measured, "encoded": analysis.encoded, "intervals": analysis.intervals,
-                "calibrated": analysis.calibrated}
+                "calibrated": analysis.calibrated, "notice": notice}
+
+    def trainingDataNotice(self, volumeNode) -> str:
+        """One line when the current model learned from the synthetic cohort and the volume is not one of the
+        panel's synthetic subjects (a loaded MRI): nothing has checked its values on such images. Empty
+        otherwise."""
+        data = self._requireModel().card.data
+        if data.synthetic is None or volumeNode.GetAttribute(SYNTHETIC_SUBJECT) is not None:
+            return ""
+        return _("This model learned from {subjects} synthetic subjects ({name}), not from MRI scans: its values "
+                 "for this volume have not been checked against real measurements").format(
+                     subjects=data.subjects, name=data.name)
 
     def _analysisOf(self, volumeID):
         """The analysis of a volume that is still in the scene (the same node, not one reusing its ID)."""

@@ -109,6 +109,36 @@ def test_label_map_input_gives_the_same_analysis(logic, scene) -> None:
     assert from_labelmap == pytest.approx(from_segments)
 
 
+def test_a_model_of_the_synthetic_cohort_says_so_on_a_loaded_volume_and_its_outputs(logic, scene,
+                                                                                   tmp_path: Path) -> None:
+    import slicer
+
+    volume, segmentation = logic.generateSyntheticSample(seed=5)
+    assert logic.analyze(volume, segmentation, SEGMENTS)["notice"] == ""  # the model's own kind of data
+    assert logic.analyze(volume, segmentation, SEGMENTS)["reconstruction"].GetAttribute(
+        load_module().TRAINING_DATA_NOTICE) is None
+
+    path = tmp_path / "loaded.nii.gz"  # the same image as a user loads a file: nothing marks it synthetic
+    sitk.WriteImage(mrml.image_from_volume(volume, "volume"), str(path))
+    loaded = mrml.set_volume_image(scene[0].AddNewNodeByClass("vtkMRMLScalarVolumeNode", "loaded"),
+                                   sitk.ReadImage(str(path)))
+    result = logic.analyze(loaded, segmentation, SEGMENTS)
+    card = logic.bundle.card
+    assert result["notice"] == (f"This model learned from {card.data.subjects} synthetic subjects ({card.data.name}), "
+                                f"not from MRI scans: its values for this volume have not been checked against "
+                                f"real measurements")
+    key = load_module().TRAINING_DATA_NOTICE
+    assert all(node.GetAttribute(key) == result["notice"] for node in (result["reconstruction"], result["table"]))
+
+    scene_file = _save_scene(scene[0], tmp_path)  # the notice travels with the outputs
+    reloaded = slicer.vtkMRMLScene()
+    slicer.mrmlScene = reloaded
+    reloaded.SetURL(str(scene_file))
+    assert reloaded.Import()
+    assert reloaded.GetFirstNodeByName("AttriVAE reconstruction").GetAttribute(key) == result["notice"]
+    reloaded.Clear(1)
+
+
 def _bright_spot_model(bundle: ModelBundle, attribute: str, prepared) -> ModelBundle:
     """The bundle with conv1 made a positive 3³ box filter and the attribute's μ row oriented so that its
     Grad-CAM at conv1 is ReLU(w · smoothed input) with w > 0: the map then peaks where the input is

@@ -132,6 +132,7 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
 
     ui.analyzeButton.click()
     assert ui.probabilityLabel.text.startswith("P(infarct) = ")
+    assert ui.trainingDataLabel.text == ""  # the panel's own synthetic subject: the model's kind of data
     table = ui.attributeTableView.model()
     assert table.rowCount() == len(names) + 1 and table.item(len(names), 0).text() == "P(infarct)"
     encoded = {n: s.value for n, s in sliders.items()}
@@ -209,6 +210,7 @@ def test_scene_close_forgets_results_and_rebinds_the_panel(panel, tiny_run: Path
 
     slicer.mrmlScene.Clear(0)  # File > Close scene
     assert ui.attributeTableView.mrmlTableNode() is None and ui.probabilityLabel.text == ""
+    assert ui.trainingDataLabel.text == ""
     assert not any(s.enabled for s in panel._sliders.values())
     assert ui.inputVolumeSelector.currentNode() is None
     ui.trainEpochsSpinBox.value = 7  # the panel is bound to the new scene's parameter node
