@@ -39,6 +39,19 @@ from AttriVAELib import choices  # noqa: E402 - standard library only, importabl
 DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
 SYNTHETIC_SUBJECT = "AttriVAE.SyntheticSeed"
 """Node attribute of a volume made by the panel's synthetic-sample generator (its seed)."""
+COMPARISON_LAYOUT = 5601
+"""Layout id of the comparison: three linked slice views side by side (input | decoded | third), 3D below."""
+COMPARISON_LAYOUT_XML = """<layout type="vertical" split="true">
+ <item splitSize="600"><layout type="horizontal">
+  <item><view class="vtkMRMLSliceNode" singletontag="Red"><property name="viewlabel" action="default">R</property>
+   <property name="viewcolor" action="default">#F34A33</property></view></item>
+  <item><view class="vtkMRMLSliceNode" singletontag="Yellow"><property name="viewlabel" action="default">Y</property>
+   <property name="viewcolor" action="default">#EDD54C</property></view></item>
+  <item><view class="vtkMRMLSliceNode" singletontag="Green"><property name="viewlabel" action="default">G</property>
+   <property name="viewcolor" action="default">#6EB04B</property></view></item>
+ </layout></item>
+ <item splitSize="400"><view class="vtkMRMLViewNode" singletontag="1"/></item>
+</layout>"""
 TRAINING_DATA_NOTICE = "AttriVAE.TrainingDataNotice"
 """Node attribute of the outputs of a model applied outside the kind of data it was trained on (the notice)."""
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
@@ -127,6 +140,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._sliders = {}  # attribute → its Explore slider
         self._shownLabels = {}  # attribute → the label beside its slider: what the decoded anatomy shows
         self._exploreNotes = None  # the label under the sliders: requests that could not be drawn as asked
+        self._comparisonShown = False  # the Explore comparison layout was set up for the current analysis
         self._chartShown = False  # the loss chart was put in the layout once for this training
         self._trainingTimer = qt.QTimer()
         self._trainingTimer.setInterval(500)
@@ -317,6 +331,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._showModel()
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
         self.ui.trainingDataLabel.text = result["notice"]
+        self._comparisonShown = False  # a new subject: its first slider move sets up the comparison again
         self.ui.attributeTableView.setMRMLTableNode(result["table"])
         for name, slider in self._sliders.items():
             slider.blockSignals(True)
@@ -340,6 +355,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSlider(self, name: str, value: float) -> None:
         if self._run(self.logic.explore, {name: value}) is not None:
+            self._run(self.logic.showExploreComparison, not self._comparisonShown)
+            self._comparisonShown = True
             slicer.app.processEvents()  # the views show the decoded volume before its anatomy is segmented
             self._run(self.logic.showExploredAnatomy)
             self._showExplored()
@@ -360,12 +377,14 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                           self._parameterNode.traversalSteps)
         if nodes:
             slicer.modules.sequences.showSequenceBrowser(nodes[1])
+            self._run(self.logic.showSequenceComparison, nodes[1])
 
     def onInterpolate(self) -> None:
         p = self._parameterNode
         nodes = self._run(self.logic.interpolate, p.inputVolume, p.interpolationVolume, p.interpolationSteps)
         if nodes:
             slicer.modules.sequences.showSequenceBrowser(nodes[1])
+            self._run(self.logic.showSequenceComparison, nodes[1])
 
     # Train
 
@@ -641,6 +660,49 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.lastUpdateSeconds = time.perf_counter() - started
         return node
 
+    def showComparison(self, decoded, third, thirdOverlay=None, switchLayout: bool = True) -> None:
+        """The analysed input, ``decoded`` and ``third`` (with ``thirdOverlay`` blended on top) side by side in
+        linked slice views (Red, Yellow, Green); with ``switchLayout`` the comparison layout is set and the
+        views turned to the input's own image plane and fitted (once per subject: afterwards the user's
+        layout, zoom and plane stay)."""
+        volume = self._analysedNodes[self.currentVolumeID]
+        layoutManager = slicer.app.layoutManager()
+        if switchLayout:
+            layoutNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLLayoutNode")
+            if not layoutNode.IsLayoutDescription(COMPARISON_LAYOUT):
+                layoutNode.AddLayoutDescription(COMPARISON_LAYOUT, COMPARISON_LAYOUT_XML)
+            layoutManager.setLayout(COMPARISON_LAYOUT)
+        layers = {"Red": (volume, None), "Yellow": (decoded, None), "Green": (third, thirdOverlay)}
+        for view, (background, foreground) in layers.items():
+            sliceWidget = layoutManager.sliceWidget(view)
+            composite = sliceWidget.sliceLogic().GetSliceCompositeNode()
+            composite.SetBackgroundVolumeID(background.GetID())
+            composite.SetForegroundVolumeID(foreground.GetID() if foreground is not None else None)
+            composite.SetForegroundOpacity(1.0 if foreground is not None else 0.0)
+            composite.SetLinkedControl(True)
+            if switchLayout:
+                showImagePlane(sliceWidget.mrmlSliceNode(), volume)
+                sliceWidget.sliceLogic().FitSliceToAll()
+
+    def showExploreComparison(self, switchLayout: bool = True) -> None:
+        """Input | the volume the last :meth:`explore` decoded | that volume with its difference from the
+        subject's reconstruction on top (red brighter, blue darker)."""
+        from AttriVAELib import mrml
+
+        scene = slicer.mrmlScene
+        decoded = mrml.output_node(scene, "explore", "AttriVAE explore")
+        difference = mrml.output_node(scene, "explore difference", "AttriVAE explore difference")
+        self.showComparison(decoded, decoded, difference, switchLayout)
+
+    def showSequenceComparison(self, browser) -> None:
+        """Input | the sequence's current volume (the browser's proxy: it follows the browser's steps) | the
+        subject's reconstruction."""
+        from AttriVAELib import mrml
+
+        proxy = browser.GetProxyNode(browser.GetMasterSequenceNode())
+        reconstruction = mrml.output_node(slicer.mrmlScene, "reconstruction", "AttriVAE reconstruction")
+        self.showComparison(proxy, reconstruction)
+
     def showExploredAnatomy(self) -> dict:
         """Segment the decoded volume the last :meth:`explore` drew, show it as surfaces ("AttriVAE explore
         anatomy": bright pool and myocardium, outlines in the slice views, surfaces in 3D) and measure every
@@ -739,6 +801,26 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """Ask the training to stop with a resumable checkpoint; returns at once (poll to see it end)."""
         if self.trainingRunning():
             self.training.cancel()
+
+
+def showImagePlane(sliceNode, volume) -> None:
+    """Turn a slice view to the volume's acquired plane (its i-j plane; a short-axis stack shows short-axis
+    slices), x along i, through the volume's centre."""
+    import numpy as np
+    import vtk
+
+    ijkToRAS = vtk.vtkMatrix4x4()
+    volume.GetIJKToRASMatrix(ijkToRAS)
+    matrix = slicer.util.arrayFromVTKMatrix(ijkToRAS)
+    across, down = (matrix[:3, axis] / np.linalg.norm(matrix[:3, axis]) for axis in (0, 1))
+    normal = np.cross(across, down)
+    bounds = np.zeros(6)
+    volume.GetRASBounds(bounds)
+    sliceToRAS = np.eye(4)
+    sliceToRAS[:3, 0], sliceToRAS[:3, 1], sliceToRAS[:3, 2] = across, np.cross(normal, across), normal
+    sliceToRAS[:3, 3] = (bounds[0::2] + bounds[1::2]) / 2
+    sliceNode.GetSliceToRAS().DeepCopy(slicer.util.vtkMatrixFromArray(sliceToRAS))
+    sliceNode.UpdateMatrices()
 
 
 def requirementLines() -> list:

@@ -113,6 +113,7 @@ def test_the_input_volume_is_never_a_label_map_or_an_output(scene) -> None:
 
 def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog) -> None:
     import slicer
+    import vtk
 
     ui = panel.ui
     ui.modelPathLineEdit.currentPath = str(tiny_run / "model.safetensors")
@@ -157,7 +158,22 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
     low, high, _ = panel.logic.attributeRanges()["lv_volume_ml"]
     sliders["lv_volume_ml"].drag([low + (high - low) * f for f in (0.1, 0.3, 0.5, 0.7, 0.9)])
     assert len(decodes) == 1 and decodes[0]["lv_volume_ml"] == pytest.approx(low + (high - low) * 0.9, abs=0.01)
-    assert slicer.mrmlScene.GetFirstNodeByName("AttriVAE explore") is not None
+    explored = slicer.mrmlScene.GetFirstNodeByName("AttriVAE explore")
+    difference = slicer.mrmlScene.GetFirstNodeByName("AttriVAE explore difference")
+    assert _comparison_layers() == {"Red": (volume.GetID(), None), "Yellow": (explored.GetID(), None),
+                                    "Green": (explored.GetID(), difference.GetID())}
+    layout_node = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLLayoutNode")
+    assert layout_node.GetViewArrangement() == sys.modules["AttriVAE"].COMPARISON_LAYOUT
+    ijk_to_ras = vtk.vtkMatrix4x4()
+    volume.GetIJKToRASMatrix(ijk_to_ras)
+    through_plane = slicer.util.arrayFromVTKMatrix(ijk_to_ras)[:3, 2]
+    for view in ("Red", "Yellow", "Green"):  # linked, in the input's own (oblique) image plane
+        normal = slicer.util.arrayFromVTKMatrix(_slice_widget(view).mrmlSliceNode().GetSliceToRAS())[:3, 2]
+        assert abs(np.dot(normal, through_plane)) == pytest.approx(np.linalg.norm(through_plane), rel=1e-6)
+        assert _slice_widget(view).sliceLogic().GetSliceCompositeNode().GetLinkedControl()
+    layout_node.SetViewArrangement(layout_node.SlicerLayoutFourUpView)  # the user's choice is kept on the next drag
+    sliders["lv_volume_ml"].drag([low + (high - low) * 0.2])
+    assert layout_node.GetViewArrangement() == layout_node.SlicerLayoutFourUpView
     shown = panel.logic.lastExplore["shown"]  # beside each slider, what the decoded anatomy shows now
     for name, label in panel._shownLabels.items():
         value, unit = shown.get(name), panel.logic.attributeRanges()[name][2]
@@ -175,7 +191,17 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
     ui.exportTraversalButton.click()
     sequence = slicer.mrmlScene.GetFirstNodeByName("AttriVAE traversal lv_volume_ml")
     assert sequence.GetNumberOfDataNodes() == 4 and sequence.GetIndexUnit() == "mL"
-    assert slicer.modules.sequences.shown_browsers[-1].GetMasterSequenceNode() is sequence
+    browser = slicer.modules.sequences.shown_browsers[-1]
+    assert browser.GetMasterSequenceNode() is sequence
+    proxy = browser.GetProxyNode(sequence)  # the Yellow view shows the browser's current step
+    reconstruction = slicer.mrmlScene.GetFirstNodeByName("AttriVAE reconstruction")
+    assert _comparison_layers() == {"Red": (volume.GetID(), None), "Yellow": (proxy.GetID(), None),
+                                    "Green": (reconstruction.GetID(), None)}
+    for step in (0, 3):
+        browser.SetSelectedItemNumber(step)
+        slicer.modules.sequences.logic().UpdateProxyNodesFromSequences(browser)
+        np.testing.assert_array_equal(slicer.util.arrayFromVolume(proxy),
+                                      slicer.util.arrayFromVolume(sequence.GetNthDataNode(step)))
 
     first = volume
     ui.syntheticSampleButton.click()
@@ -185,6 +211,21 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
     ui.interpolateButton.click()
     assert slicer.mrmlScene.GetFirstNodeByName("AttriVAE interpolation").GetNumberOfDataNodes() == 3
     assert _dialogs(caplog) == []
+
+
+def _slice_widget(view: str):
+    import slicer
+
+    return slicer.app.layoutManager().sliceWidget(view)
+
+
+def _comparison_layers() -> dict:
+    """View → (background ID, foreground ID or None) of the three slice views."""
+    layers = {}
+    for view in ("Red", "Yellow", "Green"):
+        composite = _slice_widget(view).sliceLogic().GetSliceCompositeNode()
+        layers[view] = (composite.GetBackgroundVolumeID(), composite.GetForegroundVolumeID())
+    return layers
 
 
 def test_errors_reach_the_user_as_one_line_dialogs(panel, caplog) -> None:
