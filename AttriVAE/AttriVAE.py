@@ -55,6 +55,9 @@ COMPARISON_LAYOUT_XML = """<layout type="vertical" split="true">
 TRAINING_DATA_NOTICE = "AttriVAE.TrainingDataNotice"
 """Node attribute of the outputs of a model applied outside the kind of data it was trained on (the notice)."""
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
+SAMPLE_NAME = "AttriVAE synthetic LV"
+"""The synthetic subject's entry in Slicer's Sample Data module (category :data:`SAMPLE_CATEGORY`)."""
+SAMPLE_CATEGORY = "AttriVAE"
 README_URL = "https://github.com/attrivae/SlicerAttriVAE#readme"
 MINIMUM_SLICER = (5, 10)
 """Oldest supported Slicer: the first with Python 3.12 (the library and Captum need Python ≥ 3.10)."""
@@ -89,10 +92,23 @@ class AttriVAE(ScriptedLoadableModule):
                 minimum="{}.{}".format(*MINIMUM_SLICER), url=README_URL)
         if not slicerSupported():
             self.parent.helpText = unsupportedMessage()
+        else:
+            slicer.app.connect("startupCompleted()", registerSampleData)
         self.parent.acknowledgementText = _(
             "Implements Attri-VAE: I. Cetin, M. Stephens, O. Camara, M. A. Gonzalez Ballester, "
             "'Attri-VAE: Attribute-based interpretable representations of medical images with variational "
             "autoencoders', Computerized Medical Imaging and Graphics 104 (2023) 102158.")
+
+
+def registerSampleData() -> None:
+    """Put the synthetic subject (MRI + LV segmentation, made on the spot by the package's generator: nothing
+    is downloaded) in Slicer's Sample Data module, where tutorials start."""
+    import SampleData
+
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category=SAMPLE_CATEGORY, sampleName=SAMPLE_NAME, uris=[], fileNames=[], nodeNames=[],
+        thumbnailFileName=str(MODULE_DIR / "Resources" / "Icons" / "AttriVAE.png"),
+        customDownloader=lambda source: AttriVAELogic().generateSyntheticSample())
 
 
 #

@@ -1113,6 +1113,20 @@ class Application:
         self.testing = True
         self.qt = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["Slicer"])
         self._scene, self._logic, self._layout = None, None, None
+        self._startup_slots: list[Callable] = []
+
+    def connect(self, signal: str, slot: Callable) -> bool:
+        """``slicer.app.connect(signal, slot)``: only the signal a module connects at construction exists here
+        (qSlicerApplication has more; a name it lacks would silently never fire in Slicer)."""
+        if _normalised(signal) != "startupCompleted()":
+            raise RuntimeError(f"the stand-in application simulates only startupCompleted(), not {signal}")
+        self._startup_slots.append(slot)
+        return True
+
+    def complete_startup(self) -> None:
+        """What Slicer does once every module is constructed: emit ``startupCompleted()``."""
+        for slot in self._startup_slots:
+            slot()
 
     def testingEnabled(self) -> bool:  # noqa: N802
         return self.testing
@@ -1164,6 +1178,66 @@ class LoadableModule:
         self.shown_browsers.append(browser)
 
 
+class SampleDataSource:
+    """Slicer's ``SampleData.SampleDataSource`` (Modules/Scripted/SampleData/SampleData.py, 5.10): the same
+    constructor; one value or lists of them per file."""
+
+    def __init__(self, sampleName=None, sampleDescription=None, uris=None, fileNames=None, nodeNames=None,
+                 checksums=None, loadFiles=None, customDownloader=None, thumbnailFileName=None,
+                 loadFileTypes=None, loadFileProperties=None, loadFileType=None) -> None:
+        if loadFileType is not None and loadFileTypes is not None:
+            raise ValueError("loadFileType and loadFileTypes cannot be specified at the same time")
+        loadFileTypes = loadFileTypes if loadFileType is None else loadFileType
+        if isinstance(uris, (list, tuple)):
+            count = len(uris)
+            loadFileTypes = [loadFileTypes] * count if loadFileTypes is None or isinstance(loadFileTypes, str) \
+                else loadFileTypes
+            nodeNames, loadFiles, checksums = ([None] * count if value is None else value
+                                               for value in (nodeNames, loadFiles, checksums))
+        elif isinstance(uris, str):
+            uris, fileNames, nodeNames, loadFiles, loadFileTypes, checksums = (
+                [uris], [fileNames], [nodeNames], [loadFiles], [loadFileTypes], [checksums])
+        self.sampleName = sampleName
+        self.sampleDescription = sampleName if sampleDescription is None else sampleDescription
+        self.uris, self.fileNames, self.nodeNames, self.loadFiles = uris, fileNames, nodeNames, loadFiles
+        self.customDownloader, self.thumbnailFileName = customDownloader, thumbnailFileName
+        self.loadFileTypes, self.checksums = loadFileTypes, checksums
+        self.loadFileProperties = loadFileProperties or {}
+
+
+class SampleDataLogic:
+    """Slicer's ``SampleData.SampleDataLogic``: registering custom sources as 5.10 does. Downloading is not
+    simulated; :func:`click_sample` does what the module's button does for a source with a custom
+    downloader."""
+
+    @staticmethod
+    def registerCustomSampleDataSource(category="Custom", sampleName=None, uris=None, fileNames=None,  # noqa: N802 - Slicer's name
+                                       nodeNames=None, customDownloader=None, thumbnailFileName=None,
+                                       loadFileTypes=None, loadFiles=None, loadFileProperties={},  # noqa: B006 - its signature
+                                       checksums=None, loadFileType=None) -> None:
+        import slicer
+
+        sources = getattr(slicer.modules, "sampleDataSources", None)
+        if sources is None:
+            sources = slicer.modules.sampleDataSources = {}
+        sources.setdefault(category, []).append(SampleDataSource(
+            sampleName=sampleName, uris=uris, fileNames=fileNames, nodeNames=nodeNames,
+            thumbnailFileName=thumbnailFileName, loadFileTypes=loadFileTypes, loadFiles=loadFiles,
+            loadFileProperties=loadFileProperties, checksums=checksums, customDownloader=customDownloader,
+            loadFileType=loadFileType))
+
+
+def click_sample(category: str, description: str) -> Any:
+    """Press a Sample Data button: the source's custom downloader with the source, as the module's widget
+    does (its return value)."""
+    import slicer
+
+    [source] = [s for s in slicer.modules.sampleDataSources[category] if s.sampleDescription == description]
+    if source.customDownloader is None:
+        raise NotImplementedError("the stand-in does not download; only custom downloaders run")
+    return source.customDownloader(source)
+
+
 def install(version: tuple[int, int] = SLICER_VERSION) -> Application:
     """Install the stand-ins as ``qt``, ``ctk``, ``slicer.*``; returns ``slicer.app``. Idempotent."""
     import slicer
@@ -1184,6 +1258,8 @@ def install(version: tuple[int, int] = SLICER_VERSION) -> Application:
     for cls in (ScriptedLoadableModule, ScriptedLoadableModuleWidget, ScriptedLoadableModuleLogic,
                 ScriptedLoadableModuleTest):
         setattr(scripted, cls.__name__, cls)
+    sample_data = sys.modules["SampleData"] = types.ModuleType("SampleData")
+    sample_data.SampleDataLogic, sample_data.SampleDataSource = SampleDataLogic, SampleDataSource
     for name, module in (("i18n", i18n), ("parameterNodeWrapper", wrapper), ("ScriptedLoadableModule", scripted)):
         sys.modules[f"slicer.{name}"] = module
         setattr(slicer, name, module)

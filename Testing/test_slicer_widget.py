@@ -228,6 +228,20 @@ def _comparison_layers() -> dict:
     return layers
 
 
+def test_the_synthetic_subject_is_in_slicers_sample_data(panel) -> None:
+    """Registered once Slicer's startup completes; its button makes the subject on the spot (no download)."""
+    import slicer
+
+    module = sys.modules["AttriVAE"]
+    slicer.app.complete_startup()
+    [source] = slicer.modules.sampleDataSources[module.SAMPLE_CATEGORY]
+    assert source.sampleDescription == module.SAMPLE_NAME and source.uris == []
+    assert Path(source.thumbnailFileName).is_file()
+    volume, segmentation = slicer_app.click_sample(module.SAMPLE_CATEGORY, module.SAMPLE_NAME)
+    assert volume.GetAttribute(module.SYNTHETIC_SUBJECT) is not None and slicer.util.arrayFromVolume(volume).std() > 0
+    assert sorted(mrml.segment_names(segmentation)) == ["Infarct", "LV cavity", "Myocardium"]
+
+
 def test_errors_reach_the_user_as_one_line_dialogs(panel, caplog) -> None:
     panel.ui.exploreResetButton.click()
     panel.ui.trainButton.click()
