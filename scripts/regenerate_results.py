@@ -179,11 +179,14 @@ def _precision_ceiling(cohort: Path, means: dict[str, dict[str, float]]) -> dict
 
 
 def _training_minutes(crossval: Path, preset: str) -> float:
-    """Mean training time of a preset's runs (sum of the epochs' seconds in each run's log.csv), minutes."""
+    """Typical training time of a preset's runs, minutes: the median epoch time of each run (``seconds`` in
+    its log.csv) × its epochs, averaged over the runs. The median keeps a few epochs slowed by something else
+    on the machine from standing for the run."""
     totals = []
     for log in (crossval / "runs" / preset).glob("seed*/fold*/log.csv"):
         with open(log) as handle:
-            totals.append(sum(float(row["seconds"]) for row in csv.DictReader(handle)))
+            seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
+        totals.append(float(np.median(seconds)) * len(seconds))
     return sum(totals) / len(totals) / 60
 
 
@@ -451,7 +454,7 @@ def render_science(record: dict[str, Any]) -> str:
                f"the same folds; mean ± sd over those {runs} runs. Ground-truth code: the same metrics of a code whose "
                f"first dims are the standardised true attributes and the others noise, on the same subjects (the "
                f"issue's \"ceiling\"; see [Metrics](interpretation.md#ceiling) for when a model can exceed it). "
-               f"Training time per model (minutes, this machine): {minutes}.")
+               f"Training time per model (minutes, median epoch × epochs, this machine): {minutes}.")
     parts = [opening, ""]
     for held_out, title in (("test", "Held-out test folds"), ("independent", "Independent cohort")):
         summary = record[held_out]
