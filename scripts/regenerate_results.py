@@ -450,7 +450,8 @@ def _subjects_text(subjects: list[int]) -> str:
 def render_science(record: dict[str, Any]) -> str:
     runs = record["folds"] * record["seeds"]
     minutes = ", ".join(f"`{p}` {m:.1f}" for p, m in record["training_minutes"].items())
-    opening = (f"{record['folds']} stratified folds × {record['seeds']} seeds: every preset trains {runs} models on "
+    seeds = f"{record['seeds']} seed{'s' if record['seeds'] > 1 else ''}"
+    opening = (f"{record['folds']} stratified folds × {seeds}: every preset trains {runs} models on "
                f"the same folds; mean ± sd over those {runs} runs. Ground-truth code: the same metrics of a code whose "
                f"first dims are the standardised true attributes and the others noise, on the same subjects (the "
                f"issue's \"ceiling\"; see [Metrics](interpretation.md#ceiling) for when a model can exceed it). "
@@ -469,7 +470,7 @@ def render_science(record: dict[str, Any]) -> str:
     demo = record["independent"]["presets"][record["demo_preset"]]
     verdicts = [_verdict(_TARGET_NAMES[key], demo[key]["mean"], target) for key, target in TARGETS.items()]
     parts += [f"Targets for `{record['demo_preset']}` (the demo's preset), means on the independent cohort. "
-              f"Issue 14 (MIG ≥ 0.5 and SAP ≥ 0.4 retired by issue 26): " + "; ".join(verdicts) + "."]
+              f"Issue 14 (MIG ≥ 0.5 and SAP ≥ 0.4 retired by issue 26): " + "; ".join(verdicts) + ".", ""]
     issue26 = _issue26_verdicts(demo, record["ef_ceiling"]["r2"])
     parts += (["Issue 26: " + "; ".join(issue26) + ".", ""] if issue26 else [""])
     at_precision, ef = record["precision_ceiling"], record["ef_ceiling"]
