@@ -13,6 +13,7 @@ __all__ = ["TORCH_MINIMUM", "DependencyError", "DependencyPlan", "Installer", "e
            "installed_version", "plan_dependencies"]
 
 import importlib.metadata
+import importlib.util
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,11 @@ class DependencyError(AttriVAEError, RuntimeError):
 
 
 def installed_version(distribution: str) -> str | None:
-    """The installed version of a distribution (``"2.13.0+cpu"``), or None when it is not installed."""
+    """The installed version of a distribution (``"2.13.0+cpu"``), or None when it is not installed. A torch
+    whose files are there but which Python cannot import counts as absent, as the PyTorch extension counts
+    it (found without importing it)."""
+    if distribution == "torch" and importlib.util.find_spec("torch") is None:
+        return None
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

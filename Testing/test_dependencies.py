@@ -112,6 +112,12 @@ def test_installed_versions_come_from_the_distributions() -> None:
     assert plan_dependencies(["pytest>=1000"]).missing == ("pytest>=1000",)
 
 
+def test_a_torch_python_cannot_import_counts_as_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert installed_version("torch") is not None
+    monkeypatch.setitem(sys.modules, "torch", None)  # its files are there, its import is blocked
+    assert installed_version("torch") is None and plan_dependencies([]).torch is None
+
+
 def test_the_module_imports_without_torch_or_numpy() -> None:
     """The Slicer panel calls it before PyTorch exists."""
     code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None; "
