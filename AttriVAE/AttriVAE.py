@@ -7,6 +7,7 @@ without the PyTorch extension. Supported: Slicer 5.10 and newer (Python 3.12); a
 message instead of the panel.
 """
 
+import hashlib
 import logging
 import shutil
 import sys
@@ -158,6 +159,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._exploreNotes = None  # the label under the sliders: requests that could not be drawn as asked
         self._comparisonShown = False  # the Explore comparison layout was set up for the current analysis
         self._chartShown = False  # the loss chart was put in the layout once for this training
+        self._attentionNodes = {}  # attribute → its attention volume, of the last "Show attention"
         self._trainingTimer = qt.QTimer()
         self._trainingTimer.setInterval(500)
         self._trainingTimer.timeout.connect(self.onTrainingTimer)
@@ -186,6 +188,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
         self.ui.attentionButton.connect("clicked(bool)", self.onAttention)
         self.ui.attentionMethodComboBox.connect("currentTextChanged(QString)", self.onAttentionMethod)
+        self.ui.attentionShownComboBox.connect("currentTextChanged(QString)", self.onAttentionShown)
         self.ui.exploreResetButton.connect("clicked(bool)", self.onExploreReset)
         self.ui.exportTraversalButton.connect("clicked(bool)", self.onExportTraversal)
         self.ui.interpolateButton.connect("clicked(bool)", self.onInterpolate)
@@ -245,6 +248,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.probabilityLabel.text = ""
         self.ui.trainingDataLabel.text = ""
         self.ui.attributeTableView.setMRMLTableNode(None)
+        self._showAttentionChoices({})
         for slider in self._sliders.values():
             slider.enabled = False
 
@@ -348,6 +352,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
         self.ui.trainingDataLabel.text = result["notice"]
         self._comparisonShown = False  # a new subject: its first slider move sets up the comparison again
+        self._showAttentionChoices({})  # the maps shown were another analysis's
         self.ui.attributeTableView.setMRMLTableNode(result["table"])
         for name, slider in self._sliders.items():
             slider.blockSignals(True)
@@ -362,9 +367,27 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         p = self._parameterNode
         index = self.ui.attentionAttributeComboBox.currentIndex
         attributes = None if index <= 0 else [self.ui.attentionAttributeComboBox.currentText]
-        renderingLogic = slicer.modules.volumerendering.logic() if p.attentionRender3D else None
-        self._run(self.logic.showAttention, attributes, p.attentionMethod, p.attentionLayer, p.attentionThreshold,
-                  renderingLogic)
+        nodes = self._run(self.logic.showAttention, attributes, p.attentionMethod, p.attentionLayer,
+                          p.attentionThreshold, self._renderingLogic())
+        if nodes:
+            self._showAttentionChoices(nodes)
+
+    def _renderingLogic(self):
+        return slicer.modules.volumerendering.logic() if self._parameterNode.attentionRender3D else None
+
+    def _showAttentionChoices(self, nodes: dict) -> None:
+        """Offer the computed maps (the first is shown) in the "Shown map" choice."""
+        self._attentionNodes = {}  # no map is shown while the choices change
+        combo = self.ui.attentionShownComboBox
+        combo.clear()
+        combo.addItems(list(nodes))
+        combo.enabled = bool(nodes)
+        self._attentionNodes = dict(nodes)
+
+    def onAttentionShown(self, attribute: str) -> None:
+        node = self._attentionNodes.get(attribute)
+        if node is not None:
+            self._run(self.logic.showAttentionMap, node, self._renderingLogic())
 
     def onAttentionMethod(self, method: str) -> None:
         self.ui.attentionLayerComboBox.enabled = method == "gradcam"  # the layer is Grad-CAM's only
@@ -454,9 +477,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         logic.explore({"lv_volume_ml": 180.0})             # decode with LV volume set to 180 mL
         logic.showExploredAnatomy()                        # its anatomy as surfaces, and what it measures
 
-    Outputs are nodes tagged by role (see ``AttriVAELib.mrml``): analysing again updates them. Input nodes are
-    never modified. ``launchProcess(command)`` starts a training process (default
-    ``AttriVAELib.process.TrainingProcess``); tests inject their own.
+    Outputs are nodes tagged by role, input volume and model file (see ``AttriVAELib.mrml``), in one
+    subject-hierarchy folder per input and model: analysing the same input with the same model again updates
+    them, another input or model keeps its own. Input nodes are never modified. ``launchProcess(command)``
+    starts a training process (default ``AttriVAELib.process.TrainingProcess``); tests inject their own.
     """
 
     def __init__(self, launchProcess=None) -> None:
@@ -466,6 +490,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.launchProcess = launchProcess
         self.bundle = None
         self.modelPath = None
+        self.modelSHA256 = None  # of the model file: recorded on every output
         self.analyses = {}  # input volume node ID -> AttriVAELib.analysis.SubjectAnalysis
         self._analysedNodes = {}  # input volume node ID -> the node analysed (IDs are reused in a new scene)
         self.currentVolumeID = None
@@ -507,7 +532,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         path = Path(path) if path else DEMO_MODEL
         self.bundle = load_model(path, "cpu")
-        self.modelPath = path
+        with open(path, "rb") as file:
+            self.modelPath, self.modelSHA256 = path, hashlib.file_digest(file, "sha256").hexdigest()
         self.clearResults()
         return self.bundle.card
 
@@ -585,17 +611,22 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.currentVolumeID = volumeNode.GetID()
         self.exploreCode = analysis.mu.clone()
         self.lastExplore = {"drawn": {}, "shown": dict(analysis.shown), "notes": []}
-        scene = volumeNode.GetScene()
+        scene, source = volumeNode.GetScene(), self._source(volumeNode)
         reconstruction = mrml.set_volume_image(
-            mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction"), analysis.reconstruction)
-        table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table())
+            mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction", source=source),
+            analysis.reconstruction)
+        table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table(), source)
+        anatomy = mrml.set_anatomy(scene, labels, scheme, source)
         notice = self.trainingDataNotice(volumeNode)
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+        hierarchy.SetItemAttribute(mrml.results_folder(scene, source), TRAINING_DATA_NOTICE, notice)
         for node in (reconstruction, table):
             if notice:
                 node.SetAttribute(TRAINING_DATA_NOTICE, notice)
             else:
                 node.RemoveAttribute(TRAINING_DATA_NOTICE)
-        return {"reconstruction": reconstruction, "table": table, "probability": analysis.probability,
+        return {"reconstruction": reconstruction, "table": table, "anatomy": anatomy,
+                "probability": analysis.probability,
                 "measured": analysis.measured, "encoded": analysis.encoded, "intervals": analysis.intervals,
                 "calibrated": analysis.calibrated, "notice": notice}
 
@@ -609,6 +640,16 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         return _("This model learned from {subjects} synthetic subjects ({name}), not from MRI scans: its values "
                  "for this volume have not been checked against real measurements").format(
                      subjects=data.subjects, name=data.name)
+
+    def _source(self, volumeNode):
+        """What outputs made from ``volumeNode`` by the current model are keyed and labelled by."""
+        from AttriVAELib import mrml
+
+        return mrml.Source(volumeNode, self.modelSHA256, self.modelPath.name)
+
+    def _currentSource(self):
+        self._current()
+        return self._source(self._analysedNodes[self.currentVolumeID])
 
     def _analysisOf(self, volumeID):
         """The analysis of a volume that is still in the scene (the same node, not one reusing its ID)."""
@@ -625,16 +666,29 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def showAttention(self, attributes=None, method: str = choices.DEFAULT_METHOD,
                       layer: str = choices.DEFAULT_LAYER, threshold: float = 0.2, volumeRenderingLogic=None) -> dict:
-        """Attention volumes (one per attribute, default all) in the input's geometry, shown over the input in
-        the slice views and, given ``volumeRenderingLogic``, volume-rendered. Signed methods show red where a
-        voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
+        """Attention volumes (one per attribute, default all) in the input's geometry, each tagged with the
+        method, layer and threshold; the first is shown (:meth:`showAttentionMap`). Signed methods show red where
+        a voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
         from AttriVAELib import mrml
         from AttriVAELib.analysis import attention_in_source
 
         analysis = self._current()
         maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, method, layer)
-        return mrml.show_attention(slicer.mrmlScene, slicer.mrmlScene.GetNodeByID(self.currentVolumeID), maps,
-                                   method in choices.SIGNED_METHODS, threshold, volumeRenderingLogic)
+        nodes = mrml.set_attention(slicer.mrmlScene, maps, method, layer, threshold, self._currentSource())
+        self.showAttentionMap(nodes[next(iter(nodes))], volumeRenderingLogic)
+        return nodes
+
+    def showAttentionMap(self, node, volumeRenderingLogic=None) -> None:
+        """Show one attention map over the analysed input in the slice views with its colour legend and, given
+        ``volumeRenderingLogic``, volume-rendered in 3D (other maps' renderings hidden) inside the input's
+        faint LV surfaces, the 3D view turned to the heart."""
+        from AttriVAELib import mrml
+
+        mrml.show_attention_map(node, self._analysedNodes[self.currentVolumeID], volumeRenderingLogic)
+        anatomy = mrml.output_node(slicer.mrmlScene, "anatomy", "AttriVAE anatomy", "vtkMRMLSegmentationNode",
+                                   self._currentSource())
+        anatomy.GetDisplayNode().SetVisibility(True)
+        mrml.aim_cameras(slicer.mrmlScene, anatomy)
 
     # Explore
 
@@ -662,9 +716,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         cube = decode(bundle, explored.code, precision="auto")[0, 0].cpu().numpy()  # live preview: bf16 where fast
         scene = slicer.mrmlScene
         decoded = geometry.to_source(cube)
-        node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore"), decoded)
+        source = self._currentSource()
+        node = mrml.set_volume_image(mrml.output_node(scene, "explore", "AttriVAE explore", source=source), decoded)
         difference = mrml.set_volume_image(
-            mrml.output_node(scene, "explore difference", "AttriVAE explore difference"),
+            mrml.output_node(scene, "explore difference", "AttriVAE explore difference", source=source),
             sitk.Subtract(decoded, analysis.reconstruction))
         mrml.show_difference(difference)
         self._exploredCube = cube
@@ -705,9 +760,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         subject's reconstruction on top (red brighter, blue darker)."""
         from AttriVAELib import mrml
 
-        scene = slicer.mrmlScene
-        decoded = mrml.output_node(scene, "explore", "AttriVAE explore")
-        difference = mrml.output_node(scene, "explore difference", "AttriVAE explore difference")
+        scene, source = slicer.mrmlScene, self._currentSource()
+        decoded = mrml.output_node(scene, "explore", "AttriVAE explore", source=source)
+        difference = mrml.output_node(scene, "explore difference", "AttriVAE explore difference", source=source)
         self.showComparison(decoded, decoded, difference, switchLayout)
 
     def showSequenceComparison(self, browser) -> None:
@@ -716,7 +771,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib import mrml
 
         proxy = browser.GetProxyNode(browser.GetMasterSequenceNode())
-        reconstruction = mrml.output_node(slicer.mrmlScene, "reconstruction", "AttriVAE reconstruction")
+        reconstruction = mrml.output_node(slicer.mrmlScene, "reconstruction", "AttriVAE reconstruction",
+                                          source=self._currentSource())
         self.showComparison(proxy, reconstruction)
 
     def showExploredAnatomy(self) -> dict:
@@ -731,7 +787,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         anatomy = decoded_label_map(self._exploredCube, self._current().prepared.geometry)
         mrml.set_surfaces(slicer.mrmlScene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
-                          mrml.DECODED_ANATOMY_COLOURS)
+                          mrml.DECODED_ANATOMY_COLOURS, self._currentSource())
         self.lastExplore["shown"] = shown_values(self._requireModel(), anatomy)
         return self.lastExplore["shown"]
 
@@ -755,7 +811,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         images = decodes_in_source(self.bundle, codes, analysis.prepared.geometry)
         return mrml.set_sequence(slicer.mrmlScene, sequencesLogic or slicer.modules.sequences.logic(),
                                  "traversal", f"AttriVAE traversal {attribute}", images, aimed.requested.tolist(),
-                                 attribute, aimed.unit)
+                                 attribute, aimed.unit, self._currentSource())
 
     def interpolate(self, volumeA, volumeB, steps: int = 10, sequencesLogic=None):
         """A sequence decoding the straight line between two analysed volumes' codes, in A's geometry."""
@@ -772,7 +828,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         images = decodes_in_source(self._requireModel(), interpolate(a.mu, b.mu, steps), a.prepared.geometry)
         return mrml.set_sequence(slicer.mrmlScene, sequencesLogic or slicer.modules.sequences.logic(),
                                  "interpolation", "AttriVAE interpolation", images,
-                                 [i / (steps - 1) for i in range(steps)], _("fraction of the way to B"))
+                                 [i / (steps - 1) for i in range(steps)], _("fraction of the way to B"),
+                                 source=self._source(volumeA))
 
     # Train
 
@@ -839,6 +896,26 @@ def showImagePlane(sliceNode, volume) -> None:
     sliceNode.UpdateMatrices()
 
 
+def bridgePhantom():
+    """A small LV label map (1 cavity, 2 myocardium, 3 infarct) on an oblique grid of 1.5 × 1.5 × 8 mm voxels,
+    made with NumPy and SimpleITK only (what :meth:`AttriVAETest.test_mrml_bridge` needs without PyTorch)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    k, j, i = np.indices((10, 40, 40), dtype=float)
+    z, y, x = (k - 4.5) * 8.0, (j - 19.5) * 1.5, (i - 19.5) * 1.5
+    labels = np.zeros(k.shape, np.uint8)
+    labels[(x / 24) ** 2 + (y / 24) ** 2 + (z / 40) ** 2 <= 1] = 2
+    labels[(x / 16) ** 2 + (y / 16) ** 2 + (z / 32) ** 2 <= 1] = 1
+    labels[(labels == 2) & (x > 12)] = 3
+    image = sitk.GetImageFromArray(labels)
+    image.SetSpacing((1.5, 1.5, 8.0))
+    angle = np.radians(25.0)
+    image.SetDirection((np.cos(angle), -np.sin(angle), 0.0, np.sin(angle), np.cos(angle), 0.0, 0.0, 0.0, 1.0))
+    image.SetOrigin((-30.0, 12.0, -40.0))
+    return image
+
+
 def requirementLines() -> list:
     return [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip()]
 
@@ -891,6 +968,9 @@ class AttriVAETest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_module_loads()
+        if slicerSupported():
+            self.setUp()
+            self.test_mrml_bridge()
         if slicerSupported() and dependenciesAvailable():
             self.setUp()
             self.test_analyze_explore_attention()
@@ -898,6 +978,58 @@ class AttriVAETest(ScriptedLoadableModuleTest):
     def test_module_loads(self) -> None:
         self.assertTrue(hasattr(slicer.modules, "attrivae"))
         self.assertTrue(DEMO_MODEL.is_file())
+
+    def test_mrml_bridge(self) -> None:
+        """Without PyTorch: an oblique, anisotropic volume and its LV segmentation cross the MRML bridge both ways
+        unchanged; outputs land in their input's folder; colour tables, legend, slice layers and the 3D rendering
+        are AttriVAE's."""
+        if not slicerSupported():
+            self.skipTest(unsupportedMessage())
+        import numpy as np
+        import SimpleITK as sitk
+
+        from AttriVAELib import mrml
+        from AttriVAELib.labels import EMIDEC_SCHEME
+
+        self.delayDisplay("MRML bridge: geometry, segments, colours and display (no PyTorch)")
+        labels = bridgePhantom()
+        image = sitk.Cast(labels, sitk.sitkFloat32) * 100.0 + 10.0
+        scene = slicer.mrmlScene
+        volume = mrml.set_volume_image(scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "bridge MRI"), image)
+        back = mrml.image_from_volume(volume)
+        for read, written in ((back.GetOrigin(), image.GetOrigin()), (back.GetSpacing(), image.GetSpacing()),
+                              (back.GetDirection(), image.GetDirection())):
+            np.testing.assert_allclose(read, written, atol=1e-9)
+        np.testing.assert_array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(image))
+
+        names = {1: "LV cavity", 2: "Myocardium", 3: "Infarct"}
+        segmentation = mrml.add_segmentation(scene, labels, names, volume)
+        self.assertEqual(sorted(mrml.segment_names(segmentation)), sorted(names.values()))
+        rasterised = mrml.labels_from_segmentation(segmentation, volume, names)
+        np.testing.assert_array_equal(sitk.GetArrayViewFromImage(rasterised), sitk.GetArrayViewFromImage(labels))
+
+        source = mrml.Source(volume, "0" * 64, "bridge test")
+        anatomy = mrml.set_anatomy(scene, labels, EMIDEC_SCHEME, source)
+        self.assertEqual(anatomy.GetSegmentation().GetNumberOfSegments(), 2)
+        ramp = sitk.GetImageFromArray(np.linspace(-1.0, 1.0, labels.GetNumberOfPixels(), dtype=np.float32)
+                                      .reshape(sitk.GetArrayViewFromImage(labels).shape))
+        ramp.CopyInformation(labels)
+        maps = mrml.set_attention(scene, {"lv_volume_ml": ramp}, "gradient-x-input", "conv5", 0.2, source)
+        mrml.show_attention_map(maps["lv_volume_ml"], volume, slicer.modules.volumerendering.logic())
+        composite = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode()
+        self.assertEqual((composite.GetBackgroundVolumeID(), composite.GetForegroundVolumeID()),
+                         (volume.GetID(), maps["lv_volume_ml"].GetID()))
+        table = maps["lv_volume_ml"].GetDisplayNode().GetColorNode()
+        self.assertEqual((table.GetName(), table.GetNumberOfColors()), (mrml.DIVERGING_TABLE_NAME, 256))
+        np.testing.assert_allclose(table.GetLookupTable().GetTableValue(255), (1.0, 0.0, 0.0, 1.0))
+        self.assertTrue(slicer.vtkSlicerColorLogic.GetColorLegendDisplayNode(maps["lv_volume_ml"]).GetVisibility())
+        rendering = slicer.modules.volumerendering.logic().GetFirstVolumeRenderingDisplayNode(maps["lv_volume_ml"])
+        self.assertTrue(rendering.GetVisibility())
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+        for node in (anatomy, maps["lv_volume_ml"]):
+            self.assertEqual(hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node)),
+                             mrml.results_folder(scene, source))
+        self.delayDisplay("Test passed")
 
     def test_analyze_explore_attention(self) -> None:
         if not slicerSupported():

@@ -8,59 +8,85 @@ Geometry: MRML stores IJK → RAS; SimpleITK images are in LPS. Both describe th
 read here and an output written back share one IJK → RAS exactly. Arrays are (k, j, i) in both.
 
 Output nodes are tagged with the attribute ``AttriVAE.Role`` (saved with the scene); asking for the same
-role again returns the same node, so re-analysing updates the outputs instead of piling up new ones.
+role again returns the same node, so re-analysing updates the outputs instead of piling up new ones. Outputs
+of one input volume and model (a :class:`Source`) also carry a node reference to that volume and the model
+file's SHA-256, and sit in one subject-hierarchy folder: another input, or another model, gets its own nodes
+and folder.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ANATOMY",
     "DECODED_ANATOMY_COLOURS",
     "EXPLORE_DIFFERENCE_SCALE",
+    "INPUT_REFERENCE",
+    "LAYER",
+    "METHOD",
+    "MODEL_SHA256",
     "ROLE",
     "SIGNED_DISPLAY_PERCENTILE",
+    "THRESHOLD",
+    "Source",
+    "add_segmentation",
+    "aim_cameras",
     "diverging_colour_table",
     "first_input_volume",
     "heat_colour_table",
     "image_from_volume",
     "labels_from_labelmap",
     "labels_from_segmentation",
-    "add_segmentation",
     "output_node",
+    "results_folder",
     "segment_names",
+    "set_anatomy",
+    "set_attention",
     "set_loss_chart",
     "set_sequence",
     "set_surfaces",
     "set_table",
     "set_volume_image",
-    "show_heat",
-    "show_attention",
+    "show_attention_map",
     "show_difference",
+    "show_heat",
     "show_heat_rendering",
     "show_in_slice_views",
     "show_signed",
 ]
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
+from .choices import SIGNED_METHODS
 from .errors import InvalidVolumeError
 from .io import as_label_map, check_volume
 
 ROLE = "AttriVAE.Role"
+INPUT_REFERENCE = "AttriVAE.input"
+"""Node reference role from an output to the input volume it was made from (MRML keeps references through a
+scene save and reload, and renames them when an import changes node IDs)."""
+MODEL_SHA256 = "AttriVAE.ModelSHA256"
+"""Attribute of an output node and of its folder: SHA-256 (hex) of the model file that made it."""
+METHOD, LAYER, THRESHOLD = "AttriVAE.Method", "AttriVAE.Layer", "AttriVAE.Threshold"
+"""Attributes of an attention map: the attribution method, the layer it was taken at, the display threshold."""
 SIGNED_DISPLAY_PERCENTILE = 99.0
 """A signed attention map shows at full colour from this percentile of |value| inside its support (gradient
 maps are heavy-tailed: scaled to the peak alone, most of the map would be clear)."""
 DECODED_ANATOMY_COLOURS = {1: (0.9, 0.2, 0.15), 2: (0.95, 0.85, 0.2)}
 """Colours of the decoded anatomy's segments (:data:`~AttriVAELib.decoded.DECODED_LABELS`): bright pool red,
 myocardium yellow, as the report's traversal outlines."""
+ANATOMY = {1: "LV cavity", 2: "Myocardium"}
+"""Segments of the input's anatomy shown in 3D for context (:func:`set_anatomy`)."""
+ANATOMY_COLOURS = {1: (0.8, 0.35, 0.35), 2: (0.85, 0.75, 0.5)}
+ANATOMY_OPACITY = 0.3
 EXPLORE_DIFFERENCE_SCALE = 0.25
 """Intensity difference (network intensities are in [0, 1]) shown at full colour in the Explore difference."""
 HEAT_TABLE_NAME = "AttriVAE Heat"
 DIVERGING_TABLE_NAME = "AttriVAE Diverging"
-_TABLE_THRESHOLD = "AttriVAE.Threshold"  # attribute of the diverging table: the |t| below which it is clear
 _LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
 
 
@@ -171,10 +197,11 @@ def add_segmentation(scene: Any, labels: sitk.Image, names: Mapping[int, str], r
 
 
 def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Mapping[int, str],
-                 colours: Mapping[int, tuple[float, float, float]]) -> Any:
-    """Replace the role's segmentation with one closed-surface segment per value of ``labels`` that ``names``
-    names (coloured by ``colours``), made at the labels' own resolution (marching cubes on each label's mask,
-    VTK's flying edges) and shown in 3D and as outlines in the slice views. Returns the node.
+                 colours: Mapping[int, tuple[float, float, float]], source: Source | None = None) -> Any:
+    """Replace the role's (and ``source``'s) segmentation with one closed-surface segment per value of
+    ``labels`` that ``names`` names (coloured by ``colours``), made at the labels' own resolution (marching cubes
+    on each label's mask, VTK's flying edges) and shown in 3D and as outlines in the slice views. Returns the
+    node.
 
     The surfaces are the segments' source representation: converting a label map on a fine input grid into
     surfaces took about 0.3 s per update (slicer-core, 80 × 80 × 15 voxels), too slow for a slider; a network
@@ -184,7 +211,7 @@ def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Ma
     slicer = _slicer()
     array, to_ras = sitk.GetArrayViewFromImage(labels), vtk.vtkTransform()
     to_ras.SetMatrix(_ras_matrix(labels))
-    segmentation = output_node(scene, role, name, "vtkMRMLSegmentationNode")
+    segmentation = output_node(scene, role, name, "vtkMRMLSegmentationNode", source)
     with slicer.util.NodeModify(segmentation):
         segmentation.GetSegmentation().RemoveAllSegments()
         segmentation.GetSegmentation().SetSourceRepresentationName(
@@ -211,16 +238,99 @@ def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Ma
     return segmentation
 
 
-def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScalarVolumeNode") -> Any:
-    """The scene's node tagged with ``role``, or a new one of ``class_name`` named ``name``."""
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """What an output was made from: an input volume node and a model file (its SHA-256 and file name)."""
+
+    volume: Any
+    model_sha256: str
+    model_name: str
+
+    def made(self, node: Any) -> bool:
+        """Whether ``node`` is an output of this source."""
+        return (node.GetNodeReferenceID(INPUT_REFERENCE) == self.volume.GetID()
+                and node.GetAttribute(MODEL_SHA256) == self.model_sha256)
+
+
+def _nodes(scene: Any, class_name: str = "vtkMRMLNode") -> list[Any]:
     nodes = scene.GetNodesByClass(class_name)
-    for index in range(nodes.GetNumberOfItems()):
-        node = nodes.GetItemAsObject(index)
-        if node.GetAttribute(ROLE) == role:
+    return [nodes.GetItemAsObject(index) for index in range(nodes.GetNumberOfItems())]
+
+
+def set_anatomy(scene: Any, labels: sitk.Image, scheme: Any, source: Source | None = None) -> Any:
+    """The input's LV cavity and myocardium (``labels`` read with ``scheme``, a
+    :class:`~AttriVAELib.labels.LabelScheme`) as faint 3D surfaces ("AttriVAE anatomy"), the context of
+    attention renderings and decoded anatomies; not drawn in the slice views. Returns the segmentation node."""
+    array = sitk.GetArrayViewFromImage(labels)
+    anatomy = sitk.GetImageFromArray(np.where(scheme.cavity_mask(array), 1,
+                                              np.where(scheme.myocardium_mask(array), 2, 0)).astype(np.uint8))
+    anatomy.CopyInformation(labels)
+    segmentation = set_surfaces(scene, "anatomy", "AttriVAE anatomy", anatomy, ANATOMY, ANATOMY_COLOURS, source)
+    display = segmentation.GetDisplayNode()
+    display.SetOpacity3D(ANATOMY_OPACITY)
+    display.SetVisibility2D(False)
+    return segmentation
+
+
+def aim_cameras(scene: Any, node: Any, margin: float = 1.3) -> None:
+    """Turn every 3D view's camera (vtkMRMLCameraNode) to the centre of ``node``'s RAS bounds, from the
+    direction it looks now (from the front if none), close enough that the bounds' sphere × ``margin`` fills
+    its view angle: the 3D view reset on the heart."""
+    bounds = [0.0] * 6
+    node.GetRASBounds(bounds)
+    low, high = np.array(bounds[0::2]), np.array(bounds[1::2])
+    centre, radius = (low + high) / 2, float(np.linalg.norm(high - low)) / 2
+    for camera in _nodes(scene, "vtkMRMLCameraNode"):
+        direction = np.array(camera.GetPosition()) - np.array(camera.GetFocalPoint())
+        length = float(np.linalg.norm(direction))
+        direction = direction / length if length > 0 else np.array([0.0, 1.0, 0.0])
+        distance = margin * radius / np.sin(np.radians(camera.GetViewAngle()) / 2)
+        camera.SetFocalPoint(*centre)
+        camera.SetPosition(*(centre + distance * direction))
+        camera.ResetClippingRange()
+
+
+def output_node(scene: Any, role: str, name: str, class_name: str = "vtkMRMLScalarVolumeNode",
+                source: Source | None = None) -> Any:
+    """The scene's node tagged with ``role`` (and made from ``source``; without one: made from none), or a
+    new one of ``class_name`` named ``name``; a new node of a source goes into its :func:`results_folder`."""
+    for node in _nodes(scene, class_name):
+        if node.GetAttribute(ROLE) == role and (
+                source.made(node) if source else node.GetNodeReferenceID(INPUT_REFERENCE) is None):
             return node
     node = scene.AddNewNodeByClass(class_name, scene.GenerateUniqueName(name))
     node.SetAttribute(ROLE, role)
+    if source is not None:
+        node.SetNodeReferenceID(INPUT_REFERENCE, source.volume.GetID())
+        node.SetAttribute(MODEL_SHA256, source.model_sha256)
+        _place(scene, node, results_folder(scene, source))
     return node
+
+
+def results_folder(scene: Any, source: Source) -> int:
+    """The subject-hierarchy folder item of ``source``'s outputs: the folder that holds one of them, or a new
+    folder "AttriVAE: <volume> (<model file>)" with the model's SHA-256 as an item attribute."""
+    hierarchy = _slicer().vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    top = hierarchy.GetSceneItemID()
+    for node in _nodes(scene):
+        item = hierarchy.GetItemByDataNode(node) if node.GetAttribute(ROLE) is not None and source.made(node) else 0
+        parent = hierarchy.GetItemParent(item) if item else 0
+        if parent and parent != top:
+            return parent
+    folder = hierarchy.CreateFolderItem(top, f"AttriVAE: {source.volume.GetName()} ({source.model_name})")
+    hierarchy.SetItemAttribute(folder, MODEL_SHA256, source.model_sha256)
+    return folder
+
+
+def _place(scene: Any, node: Any, folder: int) -> None:
+    """Put a node's subject-hierarchy item under ``folder`` (Slicer's GUI gives every new data node an item;
+    the bare MRML library does not, then it is made here)."""
+    hierarchy = _slicer().vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    item = hierarchy.GetItemByDataNode(node)
+    if item:
+        hierarchy.SetItemParent(item, folder)
+    else:
+        hierarchy.CreateItem(folder, node)
 
 
 def first_input_volume(scene: Any) -> Any:
@@ -287,11 +397,11 @@ def diverging_colour_table(scene: Any, threshold: float = 0.2) -> Any:
     it); entries with |t| < ``threshold`` are fully transparent, so the image shows through near-zero
     values in the slice views. One table per scene, rebuilt when the threshold changes."""
     table = output_node(scene, "diverging colours", DIVERGING_TABLE_NAME, "vtkMRMLColorTableNode")
-    if table.GetNumberOfColors() != 256 or table.GetAttribute(_TABLE_THRESHOLD) != f"{threshold:g}":
+    if table.GetNumberOfColors() != 256 or table.GetAttribute(THRESHOLD) != f"{threshold:g}":
         table = _user_table(scene, "diverging colours", DIVERGING_TABLE_NAME)
         for index, t in enumerate(np.linspace(-1.0, 1.0, 256)):
             table.SetColor(index, f"{t:.3f}", *_diverging_rgb(t), 0.0 if abs(t) < threshold else 1.0)
-        table.SetAttribute(_TABLE_THRESHOLD, f"{threshold:g}")
+        table.SetAttribute(THRESHOLD, f"{threshold:g}")
     return table
 
 
@@ -317,27 +427,56 @@ def show_signed(node: Any, threshold: float = 0.2, scale: float = 1.0) -> None:
     display.ApplyThresholdOff()
 
 
-def show_attention(scene: Any, background: Any, maps: Mapping[str, sitk.Image], signed: bool,
-                   threshold: float = 0.2, volume_rendering_logic: Any = None) -> dict[str, Any]:
-    """One output volume per attention map ({attribute: map on the background's grid}), displayed with the
-    diverging (``signed``) or heat colours; the first over ``background`` in the slice views and, given
-    ``volume_rendering_logic``, volume-rendered. Returns {attribute: node}."""
-    nodes, scales = {}, {}
+def set_attention(scene: Any, maps: Mapping[str, sitk.Image], method: str, layer: str, threshold: float = 0.2,
+                  source: Source | None = None) -> dict[str, Any]:
+    """One output volume per attention map ({attribute: map on the input's grid, normalised to its peak}), with
+    the diverging colours (a signed ``method``) or the heat colours, a colour legend (hidden until
+    :func:`show_attention_map`) and the method, layer and threshold as attributes (:data:`METHOD`,
+    :data:`LAYER`, :data:`THRESHOLD`). Returns {attribute: node}."""
+    nodes = {}
     for name, image in maps.items():
-        node = set_volume_image(output_node(scene, f"attention {name}", f"AttriVAE attention {name}"), image)
-        if signed:
+        node = set_volume_image(output_node(scene, f"attention {name}", f"AttriVAE attention {name}",
+                                            source=source), image)
+        for key, value in ((METHOD, method), (LAYER, layer), (THRESHOLD, f"{threshold:g}")):
+            node.SetAttribute(key, value)
+        if method in SIGNED_METHODS:
             values = np.abs(sitk.GetArrayViewFromImage(image))
             inside = values[values > 0]
-            scales[name] = float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size else 1.0
-            show_signed(node, threshold, scales[name])
+            show_signed(node, threshold, float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size
+                        else 1.0)
         else:
             show_heat(node, threshold)
+        legend = _slicer().vtkSlicerColorLogic.AddDefaultColorLegendDisplayNode(node)
+        legend.SetTitleText(f"{name}: {method} (share of peak)")
+        legend.SetLabelFormat("%.1f")
+        legend.SetVisibility(False)
         nodes[name] = node
-    first = next(iter(nodes))
-    show_in_slice_views(background, nodes[first], opacity=0.6)
-    if volume_rendering_logic is not None:
-        show_heat_rendering(volume_rendering_logic, nodes[first], threshold, signed, scales.get(first, 1.0))
     return nodes
+
+
+def show_attention_map(node: Any, background: Any, volume_rendering_logic: Any = None) -> None:
+    """Show one map of :func:`set_attention` over ``background`` in the slice views with its colour legend,
+    every other attention map's legend hidden; given ``volume_rendering_logic``, volume-render it and hide every
+    other attention map's rendering."""
+    show_in_slice_views(background, node, opacity=0.6)
+    scene = node.GetScene()
+    others = [other for other in _nodes(scene, "vtkMRMLScalarVolumeNode")
+              if other is not node and other.GetAttribute(METHOD) is not None]
+    for shown, maps in ((True, [node]), (False, others)):
+        for each in maps:
+            legend = _slicer().vtkSlicerColorLogic.GetColorLegendDisplayNode(each)
+            if legend is not None:
+                legend.SetVisibility(shown)
+    if volume_rendering_logic is None:
+        return
+    for other in others:
+        rendering = volume_rendering_logic.GetFirstVolumeRenderingDisplayNode(other)
+        if rendering is not None:
+            rendering.SetVisibility(False)
+    display = node.GetDisplayNode()
+    signed = node.GetAttribute(METHOD) in SIGNED_METHODS
+    show_heat_rendering(volume_rendering_logic, node, float(node.GetAttribute(THRESHOLD)), signed,
+                        display.GetWindowLevelMax() if signed else 1.0)
 
 
 def show_difference(node: Any) -> None:
@@ -384,11 +523,13 @@ def show_heat_rendering(volume_rendering_logic: Any, node: Any, threshold: float
 
 
 def set_sequence(scene: Any, sequences_logic: Any, role: str, name: str, images: Sequence[sitk.Image],
-                 index_values: Sequence[float], index_name: str, index_unit: str = "") -> tuple[Any, Any]:
-    """Fill the role's sequence with one volume per image and point its browser at it (to play in Slicer).
+                 index_values: Sequence[float], index_name: str, index_unit: str = "",
+                 source: Source | None = None) -> tuple[Any, Any]:
+    """Fill the role's (and ``source``'s) sequence with one volume per image and point its browser at it (to
+    play in Slicer); the browser's proxy volume joins the source's folder.
 
     ``sequences_logic`` is ``slicer.modules.sequences.logic()`` in Slicer. Returns (sequence, browser)."""
-    sequence = output_node(scene, role, name, "vtkMRMLSequenceNode")
+    sequence = output_node(scene, role, name, "vtkMRMLSequenceNode", source)
     sequence.RemoveAllDataNodes()
     sequence.SetIndexName(index_name)
     sequence.SetIndexUnit(index_unit)
@@ -399,10 +540,12 @@ def set_sequence(scene: Any, sequences_logic: Any, role: str, name: str, images:
         frame.SetIJKToRASMatrix(_ras_matrix(image))
         frame.SetAndObserveImageData(_vtk_image(image))
         sequence.SetDataNodeAtValue(frame, f"{value:.6g}")
-    browser = output_node(scene, f"{role} browser", f"{name} browser", "vtkMRMLSequenceBrowserNode")
+    browser = output_node(scene, f"{role} browser", f"{name} browser", "vtkMRMLSequenceBrowserNode", source)
     browser.SetAndObserveMasterSequenceNodeID(sequence.GetID())
     browser.SetSelectedItemNumber(0)
     sequences_logic.UpdateProxyNodesFromSequences(browser)
+    if source is not None:
+        _place(scene, browser.GetProxyNode(sequence), results_folder(scene, source))
     return sequence, browser
 
 
@@ -418,11 +561,13 @@ def _vtk_image(image: sitk.Image) -> Any:
     return data
 
 
-def set_table(scene: Any, role: str, name: str, columns: Mapping[str, Sequence[Any]]) -> Any:
-    """Replace the role's table with ``columns`` (str values make a text column, others numeric)."""
+def set_table(scene: Any, role: str, name: str, columns: Mapping[str, Sequence[Any]],
+              source: Source | None = None) -> Any:
+    """Replace the role's (and ``source``'s) table with ``columns`` (str values make a text column, others
+    numeric)."""
     import vtk
 
-    table = output_node(scene, role, name, "vtkMRMLTableNode")
+    table = output_node(scene, role, name, "vtkMRMLTableNode", source)
     with _slicer().util.NodeModify(table):
         table.RemoveAllColumns()
         for title, values in columns.items():

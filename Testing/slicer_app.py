@@ -1104,6 +1104,47 @@ class LayoutManager:
         return collection
 
 
+class SubjectHierarchyPluginLogic:
+    """qSlicerSubjectHierarchyPluginLogic's ``onNodeAdded``: a data node that a subject-hierarchy plugin owns
+    (volumes, segmentations, models and other displayable nodes; tables; sequences) gets an item under the
+    scene item as it enters the scene, unless the scene is importing or the node is hidden from editors."""
+
+    OWNED = ("vtkMRMLDisplayableNode", "vtkMRMLTableNode", "vtkMRMLSequenceNode")
+
+    def __init__(self, scene: Any) -> None:
+        self.tag = scene.AddObserver(scene.NodeAddedEvent, self._on_node_added)
+
+    @calldata_type(VTK_OBJECT)
+    def _on_node_added(self, scene: Any, event: Any, node: Any) -> None:
+        import slicer
+
+        if scene.IsImporting() or node.GetHideFromEditors() or not any(node.IsA(c) for c in self.OWNED):
+            return
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+        if not hierarchy.GetItemByDataNode(node):
+            hierarchy.CreateItem(hierarchy.GetSceneItemID(), node)
+
+
+def add_module_logics(application: Any, scene: Any) -> tuple[Any, SubjectHierarchyPluginLogic]:
+    """What Slicer's startup gives every scene that bare MRML lacks: the Colors module's logic (it registers the
+    colour legend nodes), the subject hierarchy's plugin logic and the first 3D view ("1") with the camera node
+    its displayable manager adds. Returns (colour logic, subject hierarchy plugin logic): keep them."""
+    import slicer
+
+    colors = slicer.vtkSlicerColorLogic()
+    colors.SetMRMLApplicationLogic(application)
+    colors.SetMRMLScene(scene)
+    view = slicer.vtkMRMLViewLogic()
+    view.SetName("1")
+    view.SetMRMLApplicationLogic(application)
+    view.SetMRMLScene(scene)
+    view.AddViewNode("1")
+    camera = slicer.vtkMRMLCameraNode()
+    camera.SetLayoutName("1")
+    scene.AddNode(camera)
+    return colors, SubjectHierarchyPluginLogic(scene)
+
+
 class Application:
     """``slicer.app`` (qSlicerApplication): version, testing mode, layout, module logics' application logic."""
 
@@ -1112,7 +1153,7 @@ class Application:
         self.applicationName = "Slicer"
         self.testing = True
         self.qt = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["Slicer"])
-        self._scene, self._logic, self._layout = None, None, None
+        self._scene, self._logic, self._module_logics, self._layout = None, None, None, None
         self._startup_slots: list[Callable] = []
 
     def connect(self, signal: str, slot: Callable) -> bool:
@@ -1153,6 +1194,7 @@ class Application:
             self._logic = slicer.vtkSlicerApplicationLogic()
             self._logic.SetMRMLScene(self._scene)
             self._logic.GetColorLogic().SetMRMLScene(self._scene)
+            self._module_logics = add_module_logics(self._logic, self._scene)
             self._layout = LayoutManager(self._logic, self._scene)
 
 

@@ -57,6 +57,114 @@ def test_output_nodes_are_reused_by_role_and_recreated_when_deleted(scene) -> No
     assert again is not first and again.GetAttribute(mrml.ROLE) == "reconstruction"
 
 
+def _folder_of(node) -> int:
+    import slicer
+
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(node.GetScene())
+    return hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node))
+
+
+def test_outputs_of_a_source_are_its_own_and_share_its_folder(scene) -> None:
+    import slicer
+
+    mrml_scene = scene[0]
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(mrml_scene)
+    a, b = (_add_volume(_oblique_subject()[0], name) for name in ("a", "b"))
+    from_a, from_b = mrml.Source(a, "1" * 64, "m.safetensors"), mrml.Source(b, "1" * 64, "m.safetensors")
+    other_model = mrml.Source(a, "2" * 64, "n.safetensors")
+    global_node = mrml.output_node(mrml_scene, "reconstruction", "r")
+    recon_a = mrml.output_node(mrml_scene, "reconstruction", "r", source=from_a)
+    assert recon_a is not global_node and mrml.output_node(mrml_scene, "reconstruction", "r") is global_node
+    assert mrml.output_node(mrml_scene, "reconstruction", "r", source=from_a) is recon_a
+    recon_b = mrml.output_node(mrml_scene, "reconstruction", "r", source=from_b)
+    recon_other = mrml.output_node(mrml_scene, "reconstruction", "r", source=other_model)
+    assert len({recon_a.GetID(), recon_b.GetID(), recon_other.GetID()}) == 3
+    assert recon_a.GetNodeReferenceID(mrml.INPUT_REFERENCE) == a.GetID()
+    assert recon_other.GetAttribute(mrml.MODEL_SHA256) == "2" * 64
+
+    tables = mrml.set_table(mrml_scene, "attributes", "t", {"x": [1.0]}, from_a)
+    folders = {_folder_of(node) for node in (recon_a, recon_b, recon_other, tables)}
+    assert len(folders) == 3 and _folder_of(tables) == _folder_of(recon_a) == mrml.results_folder(mrml_scene, from_a)
+    assert hierarchy.GetItemName(_folder_of(recon_b)) == "AttriVAE: b (m.safetensors)"
+    assert hierarchy.GetItemAttribute(_folder_of(recon_other), mrml.MODEL_SHA256) == "2" * 64
+    assert _folder_of(global_node) == hierarchy.GetSceneItemID()  # Slicer put it at the top; it stays there
+
+
+def test_outputs_join_their_folder_in_bare_mrml_too() -> None:
+    """Without Slicer's GUI no plugin gives a new node a subject-hierarchy item: the bridge makes it."""
+    import slicer
+
+    bare = slicer.vtkMRMLScene()
+    slicer.mrmlScene = bare
+    try:
+        volume = _add_volume(_oblique_subject()[0], "a")
+        source = mrml.Source(volume, "4" * 64, "m.safetensors")
+        node = mrml.output_node(bare, "reconstruction", "r", source=source)
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(bare)
+        assert _folder_of(node) == mrml.results_folder(bare, source) != hierarchy.GetSceneItemID()
+    finally:
+        bare.Clear(1)
+
+
+def test_attention_maps_are_tagged_and_one_is_shown_with_its_legend(scene) -> None:
+    mrml_scene, logics = scene
+    background = _add_volume(_oblique_subject()[0], "mri")
+    source = mrml.Source(background, "3" * 64, "m.safetensors")
+    values = np.linspace(-1, 1, 4 * 8 * 8, dtype=np.float32).reshape(4, 8, 8)
+    maps = {"lv": make_image(values), "wall": make_image(-values)}
+    nodes = mrml.set_attention(mrml_scene, maps, "gradient-x-input", "conv5", 0.25, source)
+    for name, node in nodes.items():
+        assert [node.GetAttribute(k) for k in (mrml.METHOD, mrml.LAYER, mrml.THRESHOLD, mrml.MODEL_SHA256)] == [
+            "gradient-x-input", "conv5", "0.25", "3" * 64]
+        assert node.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME
+        legend = logics.colors.GetColorLegendDisplayNode(node)
+        assert legend.GetTitleText() == f"{name}: gradient-x-input (share of peak)" and not legend.GetVisibility()
+
+    composites = []
+    for view in ("Red", "Yellow", "Green"):  # the slice views' layers, as Slicer's views have them
+        composites.append(mrml_scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode"))
+        composites[-1].SetLayoutName(view)
+    mrml.show_attention_map(nodes["lv"], background, logics.volume_rendering)
+    assert [(c.GetBackgroundVolumeID(), c.GetForegroundVolumeID()) for c in composites] == [
+        (background.GetID(), nodes["lv"].GetID())] * 3
+    assert logics.colors.GetColorLegendDisplayNode(nodes["lv"]).GetVisibility()
+    assert logics.volume_rendering.GetFirstVolumeRenderingDisplayNode(nodes["lv"]).GetVisibility()
+    mrml.show_attention_map(nodes["wall"], background, logics.volume_rendering)  # the earlier one is hidden
+    assert not logics.colors.GetColorLegendDisplayNode(nodes["lv"]).GetVisibility()
+    assert not logics.volume_rendering.GetFirstVolumeRenderingDisplayNode(nodes["lv"]).GetVisibility()
+    wall = logics.volume_rendering.GetFirstVolumeRenderingDisplayNode(nodes["wall"])
+    assert wall.GetVisibility() and logics.colors.GetColorLegendDisplayNode(nodes["wall"]).GetVisibility()
+    scale = nodes["wall"].GetDisplayNode().GetWindowLevelMax()  # rendered at the slice display's scale
+    assert wall.GetVolumePropertyNode().GetScalarOpacity().GetValue(scale) == pytest.approx(0.8)
+
+
+def test_anatomy_surfaces_and_the_3d_view_aimed_at_them(scene) -> None:
+    from AttriVAELib.labels import EMIDEC_SCHEME
+
+    mrml_scene = scene[0]
+    image, labels = _oblique_subject()
+    anatomy = mrml.set_anatomy(mrml_scene, labels, EMIDEC_SCHEME)
+    segmentation = anatomy.GetSegmentation()
+    assert sorted(segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments())) == [
+        "LV cavity", "Myocardium"]
+    display = anatomy.GetDisplayNode()
+    assert display.GetVisibility3D() and not display.GetVisibility2D()
+    assert display.GetOpacity3D() == pytest.approx(mrml.ANATOMY_OPACITY)
+
+    camera = mrml_scene.GetFirstNodeByClass("vtkMRMLCameraNode")
+    mrml.aim_cameras(mrml_scene, anatomy)
+    bounds = [0.0] * 6
+    anatomy.GetRASBounds(bounds)
+    centre = (np.array(bounds[0::2]) + np.array(bounds[1::2])) / 2
+    radius = np.linalg.norm(np.array(bounds[1::2]) - np.array(bounds[0::2])) / 2
+    np.testing.assert_allclose(camera.GetFocalPoint(), centre, atol=1e-6)
+    offset = np.array(camera.GetPosition()) - centre
+    assert offset / np.linalg.norm(offset) == pytest.approx([0.0, 1.0, 0.0])  # still from the front
+    half_angle = np.degrees(np.arcsin(radius / np.linalg.norm(offset)))
+    assert half_angle < camera.GetViewAngle() / 2  # the whole heart in view, not a speck
+    assert half_angle > camera.GetViewAngle() / 4
+
+
 def test_segments_rasterise_onto_the_reference_grid(scene) -> None:
     mri, labels = _oblique_subject()
     volume = _add_volume(mri, "mri")

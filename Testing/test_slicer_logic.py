@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from conftest import ras_matrix
+from conftest import ras_matrix, slicer_scene
 from scipy import ndimage
 from slicer_app import load_module
 
@@ -111,8 +111,6 @@ def test_label_map_input_gives_the_same_analysis(logic, scene) -> None:
 
 def test_a_model_of_the_synthetic_cohort_says_so_on_a_loaded_volume_and_its_outputs(logic, scene,
                                                                                    tmp_path: Path) -> None:
-    import slicer
-
     volume, segmentation = logic.generateSyntheticSample(seed=5)
     assert logic.analyze(volume, segmentation, SEGMENTS)["notice"] == ""  # the model's own kind of data
     assert logic.analyze(volume, segmentation, SEGMENTS)["reconstruction"].GetAttribute(
@@ -130,12 +128,8 @@ def test_a_model_of_the_synthetic_cohort_says_so_on_a_loaded_volume_and_its_outp
     key = load_module().TRAINING_DATA_NOTICE
     assert all(node.GetAttribute(key) == result["notice"] for node in (result["reconstruction"], result["table"]))
 
-    scene_file = _save_scene(scene[0], tmp_path)  # the notice travels with the outputs
-    reloaded = slicer.vtkMRMLScene()
-    slicer.mrmlScene = reloaded
-    reloaded.SetURL(str(scene_file))
-    assert reloaded.Import()
-    assert reloaded.GetFirstNodeByName("AttriVAE reconstruction").GetAttribute(key) == result["notice"]
+    reloaded = _reload(_save_scene(scene[0], tmp_path))  # the notice travels with the outputs
+    assert reloaded.GetFirstNodeByName(result["reconstruction"].GetName()).GetAttribute(key) == result["notice"]
     reloaded.Clear(1)
 
 
@@ -254,20 +248,101 @@ def test_scene_save_and_reload_keeps_outputs(logic, scene, tmp_path: Path) -> No
     heat = logic.showAttention(["lv_volume_ml"])["lv_volume_ml"]
     expected = {node.GetName(): slicer.util.arrayFromVolume(node).copy()
                 for node in (volume, result["reconstruction"], heat)}
-    scene_file = _save_scene(scene[0], tmp_path)
-
-    reloaded = slicer.vtkMRMLScene()
-    slicer.mrmlScene = reloaded
-    reloaded.SetURL(str(scene_file))
-    assert reloaded.Import()
+    reloaded = _reload(_save_scene(scene[0], tmp_path))
     for name, array in expected.items():
         node = reloaded.GetFirstNodeByName(name)
         np.testing.assert_allclose(slicer.util.arrayFromVolume(node), array, atol=1e-6)
     recon = reloaded.GetFirstNodeByName(result["reconstruction"].GetName())
     assert recon.GetAttribute(mrml.ROLE) == "reconstruction"
-    assert mrml.output_node(reloaded, "reconstruction", "x") is recon  # a reloaded scene's outputs are reused
     table = reloaded.GetFirstNodeByName("AttriVAE attributes")
     assert table.GetNumberOfRows() == len(logic.attributeNames()) + 1
+    reloaded.Clear(1)
+
+
+def _folder_contents(scene, folder: int) -> dict[str, object]:
+    """{role: data node} of the subject-hierarchy items under ``folder``."""
+    import slicer
+    import vtk
+
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    items = vtk.vtkIdList()
+    hierarchy.GetItemChildren(folder, items)
+    nodes = [hierarchy.GetItemDataNode(items.GetId(i)) for i in range(items.GetNumberOfIds())]
+    return {node.GetAttribute(mrml.ROLE) or node.GetName(): node for node in nodes}
+
+
+def _folder_of(node) -> int:
+    import slicer
+
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(node.GetScene())
+    return hierarchy.GetItemParent(hierarchy.GetItemByDataNode(node))
+
+
+def test_results_per_input_and_model_in_folders_that_survive_a_reload(logic, scene, tiny_run: Path,
+                                                                     tmp_path: Path) -> None:
+    import hashlib
+
+    import slicer
+
+    from AttriVAELib.bundle import save_model
+
+    a, a_segmentation = logic.generateSyntheticSample(seed=11)
+    b, b_segmentation = logic.generateSyntheticSample(seed=12)
+    first = logic.analyze(a, a_segmentation, SEGMENTS)
+    logic.showAttention(["lv_volume_ml"], "gradcam", "conv1", 0.3)
+    logic.explore({})
+    logic.showExploredAnatomy()
+    logic.exportTraversal("lv_volume_ml", 3, scene[1].sequences)
+    hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene[0])
+    folder_a = _folder_of(first["reconstruction"])
+    outputs_a = _folder_contents(scene[0], folder_a)
+    roles = {"reconstruction", "attributes", "anatomy", "attention lv_volume_ml", "explore", "explore difference",
+             "explore anatomy", "traversal", "traversal browser"}
+    assert roles <= set(outputs_a) and folder_a != hierarchy.GetSceneItemID()
+    assert hierarchy.GetItemName(folder_a) == f"AttriVAE: {a.GetName()} (model.safetensors)"
+    sha256 = hashlib.sha256((tiny_run / "model.safetensors").read_bytes()).hexdigest()
+    assert hierarchy.GetItemAttribute(folder_a, mrml.MODEL_SHA256) == sha256
+    for role in roles:
+        assert outputs_a[role].GetAttribute(mrml.MODEL_SHA256) == sha256, role
+        assert outputs_a[role].GetNodeReferenceID(mrml.INPUT_REFERENCE) == a.GetID(), role
+    attention = outputs_a["attention lv_volume_ml"]
+    assert [attention.GetAttribute(k) for k in (mrml.METHOD, mrml.LAYER, mrml.THRESHOLD)] == ["gradcam", "conv1",
+                                                                                            "0.3"]
+    a_reconstruction = slicer.util.arrayFromVolume(first["reconstruction"]).copy()
+
+    nodes_before = _scene_ids(scene[0])  # the same input again: its own outputs are replaced, nothing added
+    assert logic.analyze(a, a_segmentation, SEGMENTS)["reconstruction"] is first["reconstruction"]
+    assert _scene_ids(scene[0]) == nodes_before
+    second = logic.analyze(b, b_segmentation, SEGMENTS)  # another input: both kept, each in its folder
+    assert second["reconstruction"] is not first["reconstruction"] and second["table"] is not first["table"]
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(first["reconstruction"]), a_reconstruction)
+    folder_b = _folder_of(second["reconstruction"])
+    assert folder_b not in (folder_a, hierarchy.GetSceneItemID())
+    assert _folder_contents(scene[0], folder_b)["reconstruction"] is second["reconstruction"]
+
+    bundle = logic.bundle  # another model on the same input: its own outputs and folder
+    with torch.no_grad():
+        bundle.model.decoder.head.bias.add_(0.5)
+    other_model = tmp_path / "other.safetensors"
+    save_model(other_model, bundle.model, bundle.card)
+    logic.loadModel(other_model)
+    third = logic.analyze(a, a_segmentation, SEGMENTS)
+    assert third["reconstruction"] is not first["reconstruction"]
+    folder_c = _folder_of(third["reconstruction"])
+    assert folder_c not in (folder_a, folder_b)
+    assert hierarchy.GetItemName(folder_c) == f"AttriVAE: {a.GetName()} (other.safetensors)"
+
+    reloaded = _reload(_save_scene(scene[0], tmp_path))
+    recon = reloaded.GetFirstNodeByName(first["reconstruction"].GetName())
+    reloaded_a = reloaded.GetFirstNodeByName(a.GetName())
+    assert recon.GetNodeReferenceID(mrml.INPUT_REFERENCE) == reloaded_a.GetID()
+    source = mrml.Source(reloaded_a, sha256, "model.safetensors")
+    assert mrml.output_node(reloaded, "reconstruction", "x", source=source) is recon  # found again, not remade
+    contents = _folder_contents(reloaded, _folder_of(recon))
+    assert roles <= set(contents)
+    attention = contents["attention lv_volume_ml"]
+    assert [attention.GetAttribute(k) for k in (mrml.METHOD, mrml.LAYER, mrml.THRESHOLD, mrml.MODEL_SHA256)] == [
+        "gradcam", "conv1", "0.3", sha256]
     reloaded.Clear(1)
 
 
@@ -276,14 +351,24 @@ def _save_scene(scene, folder: Path) -> Path:
     (``WriteToMRB`` works in slicer-core but reading an .mrb needs Slicer's data IO manager.)"""
     for index in range(scene.GetNumberOfNodes()):
         node = scene.GetNthNode(index)
-        if node.IsA("vtkMRMLStorableNode") and node.GetStorageNode() is None and node.AddDefaultStorageNode():
-            storage = node.GetStorageNode()
+        if not node.IsA("vtkMRMLStorableNode") or (node.GetStorageNode() is None and not node.AddDefaultStorageNode()):
+            continue
+        storage = node.GetStorageNode()
+        if storage is not None and not storage.GetFileName():  # None: its data lives in the .mrml (a camera)
             storage.SetFileName(str(folder / f"{node.GetID()}.{storage.GetDefaultWriteFileExtension()}"))
             assert storage.WriteData(node), node.GetName()
     scene.SetRootDirectory(str(folder))
     scene.SetURL(str(folder / "scene.mrml"))
     assert scene.Commit()
     return folder / "scene.mrml"
+
+
+def _reload(scene_file: Path):
+    """Open a saved scene as Slicer does, in a new scene with Slicer's module logics (``slicer.mrmlScene``)."""
+    reloaded, _ = slicer_scene()
+    reloaded.SetURL(str(scene_file))
+    assert reloaded.Import()
+    return reloaded
 
 
 @pytest.mark.parametrize("case, message", [
@@ -461,6 +546,7 @@ def test_the_in_slicer_self_test_passes_on_real_mrml(scene, monkeypatch: pytest.
     import slicer
 
     module = load_module()
+    slicer.app.layoutManager()  # Slicer's slice views exist before any test runs
     monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))
     mrml_scene, logics = scene
     monkeypatch.setattr(slicer, "modules", types.SimpleNamespace(

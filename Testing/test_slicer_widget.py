@@ -111,6 +111,22 @@ def test_the_input_volume_is_never_a_label_map_or_an_output(scene) -> None:
     widget.cleanup()
 
 
+def _assert_attention_shown(volume, maps: dict, shown: str) -> None:
+    """The slice views show ``shown``'s map over the input with its legend; it alone is volume-rendered."""
+    import slicer
+
+    rendering = slicer.modules.volumerendering.logic()
+    for view in slicer.app.layoutManager().sliceViewNames():
+        composite = slicer.app.layoutManager().sliceWidget(view).sliceLogic().GetSliceCompositeNode()
+        assert (composite.GetBackgroundVolumeID(), composite.GetForegroundVolumeID()) == (
+            volume.GetID(), maps[shown].GetID())
+    for name, node in maps.items():
+        legend = slicer.vtkSlicerColorLogic.GetColorLegendDisplayNode(node)
+        display = rendering.GetFirstVolumeRenderingDisplayNode(node)
+        assert legend.GetVisibility() == (name == shown) and "share of peak" in legend.GetTitleText()
+        assert (display is not None and display.GetVisibility()) == (name == shown), name
+
+
 def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog) -> None:
     import slicer
     import vtk
@@ -143,9 +159,19 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
     assert slicer.mrmlScene.GetNodeByID(composite.GetForegroundVolumeID()).GetName() == "AttriVAE reconstruction"
 
     ui.attentionButton.click()  # all attributes, the default (signed) method, rendered in 3D
-    for name in names:
-        node = slicer.mrmlScene.GetFirstNodeByName(f"AttriVAE attention {name}")
-        assert node is not None and node.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME
+    maps = {name: slicer.mrmlScene.GetFirstNodeByName(f"AttriVAE attention {name}") for name in names}
+    for node in maps.values():
+        assert node.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME
+    assert ui.attentionShownComboBox.enabled and _items(ui.attentionShownComboBox) == names
+    _assert_attention_shown(volume, maps, names[0])
+    ui.attentionShownComboBox.setCurrentText(names[2])  # another map: views, legend and 3D follow
+    _assert_attention_shown(volume, maps, names[2])
+    anatomy = slicer.mrmlScene.GetFirstNodeByName("AttriVAE anatomy")  # the 3D view looks at the heart
+    bounds = [0.0] * 6
+    anatomy.GetRASBounds(bounds)
+    camera = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLCameraNode")
+    np.testing.assert_allclose(camera.GetFocalPoint(), (np.array(bounds[0::2]) + bounds[1::2]) / 2, atol=1e-6)
+    assert anatomy.GetDisplayNode().GetVisibility3D() and anatomy.GetSegmentation().GetNumberOfSegments() == 2
     ui.attentionAttributeComboBox.setCurrentIndex(1)
     ui.attentionMethodComboBox.setCurrentIndex(choices.ATTRIBUTION_METHODS.index("gradcam"))
     ui.attentionButton.click()
@@ -205,7 +231,14 @@ def test_click_through_every_section(panel, tiny_run: Path, monkeypatch, caplog)
 
     first = volume
     ui.syntheticSampleButton.click()
-    ui.analyzeButton.click()
+    ui.analyzeButton.click()  # another subject: its own outputs; the first's stay
+    second = ui.inputVolumeSelector.currentNode()
+    assert not ui.attentionShownComboBox.enabled and _items(ui.attentionShownComboBox) == []
+    reconstructions = [node for node in slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode")
+                       if node.GetAttribute(mrml.ROLE) == "reconstruction"]
+    assert sorted(r.GetNodeReferenceID(mrml.INPUT_REFERENCE) for r in reconstructions) == sorted(
+        [first.GetID(), second.GetID()])
+    assert reconstruction in reconstructions
     ui.interpolationVolumeSelector.setCurrentNode(first)
     ui.interpolationStepsSpinBox.value = 3
     ui.interpolateButton.click()
@@ -348,6 +381,7 @@ _WITHOUT_TORCH = textwrap.dedent("""
                 errors.append(record.getMessage())
     logging.getLogger().addHandler(Record())
     module = slicer_app.load_module()
+    slicer.app.applicationLogic()  # Slicer's module logics on the scene
     _, widget = slicer_app.open_module(module)
     segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "LV")
     for name in ("LV cavity", "Myocardium", "Scar"):
@@ -358,7 +392,8 @@ _WITHOUT_TORCH = textwrap.dedent("""
     widget.ui.loadModelButton.click()
     result = slicer_app.run_unit_test(module)
     print(json.dumps({{"combos": combos, "errors": errors, "torch": sys.modules.get("torch") is not None,
-                       "run": result.testsRun, "skipped": len(result.skipped), "ok": result.wasSuccessful()}}))
+                       "run": result.testsRun, "skipped": len(result.skipped), "ok": result.wasSuccessful(),
+                       "bridge": scene.GetFirstNodeByName("bridge MRI") is not None}}))
 """)
 
 
@@ -372,7 +407,8 @@ def test_the_panel_and_its_tests_without_torch() -> None:
     assert seen["combos"] == ["LV cavity", "Myocardium", "Scar"]  # segment choices work without torch
     assert seen["torch"] is False
     assert len(seen["errors"]) == 1 and "needs the PyTorch extension" in seen["errors"][0]  # Load model
-    assert seen["ok"] and seen["skipped"] == 1 and seen["run"] >= 2  # the CTest passes, analysis skipped
+    assert seen["ok"] and seen["skipped"] == 1 and seen["run"] >= 3  # the CTest passes, analysis skipped
+    assert seen["bridge"]  # the torch-free test of the MRML bridge ran (its outputs are in the scene)
 
 
 def _python(version: str) -> str | None:
