@@ -272,7 +272,7 @@ def set_anatomy(scene: Any, labels: sitk.Image, scheme: Any, source: Source | No
     return segmentation
 
 
-def aim_cameras(scene: Any, node: Any, margin: float = 1.3) -> None:
+def aim_cameras(scene: Any, node: Any, margin: float = 1.0) -> None:
     """Turn every 3D view's camera (vtkMRMLCameraNode) to the centre of ``node``'s RAS bounds, from the
     direction it looks now (from the front if none), close enough that the bounds' sphere × ``margin`` fills
     its view angle: the 3D view reset on the heart."""

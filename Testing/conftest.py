@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -109,36 +108,11 @@ def ellipsoid_labels(shape=(12, 40, 40), spacing=(1.5, 1.25, 8.0)) -> np.ndarray
     return labels
 
 
-def slicer_scene() -> tuple[Any, Any]:
-    """A real, empty MRML scene (slicer-core) set as ``slicer.mrmlScene``, with the application, colour,
-    segmentation, sequence and volume-rendering logics and the 3D view Slicer would give it. Returns (scene,
-    logics namespace)."""
-    import types
-
-    import slicer
-    from slicer_app import add_module_logics
-
-    mrml = slicer.vtkMRMLScene()
-    slicer.mrmlScene = mrml
-    application = slicer.vtkSlicerApplicationLogic()
-    application.SetMRMLScene(mrml)
-    application.GetColorLogic().SetMRMLScene(mrml)
-    colors, subject_hierarchy = add_module_logics(application, mrml)
-    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
-    segmentations.SetMRMLScene(mrml)  # registers the converters: before any segmentation node exists
-    sequences = slicer.vtkSlicerSequencesLogic()
-    sequences.SetMRMLScene(mrml)
-    volume_rendering = slicer.vtkSlicerVolumeRenderingLogic()
-    volume_rendering.SetMRMLApplicationLogic(application)
-    volume_rendering.SetMRMLScene(mrml)
-    return mrml, types.SimpleNamespace(application=application, colors=colors, subject_hierarchy=subject_hierarchy,
-                                       segmentations=segmentations, sequences=sequences,
-                                       volume_rendering=volume_rendering)
-
-
 @pytest.fixture
 def scene():
-    """:func:`slicer_scene`, cleared afterwards. Yields (scene, logics namespace)."""
+    """:func:`slicer_app.slicer_scene`, cleared afterwards. Yields (scene, logics namespace)."""
+    from slicer_app import slicer_scene
+
     mrml, logics = slicer_scene()
     yield mrml, logics
     mrml.Clear(1)

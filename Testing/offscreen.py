@@ -60,7 +60,10 @@ def _normal(slice_node: Any) -> np.ndarray:
 
 
 def render_3d(application: Any, scene: Any, size: int = 384) -> np.ndarray:
-    """(size, size, 3) uint8 RGB of a 3D view showing every visible volume rendering in the scene."""
+    """(size, size, 3) uint8 RGB of 3D view "1" as Slicer draws it, through its displayable managers: every
+    visible volume rendering, segmentation surface, slice plane shown in 3D and colour legend, seen by the view's
+    camera node (the camera displayable manager adds one looking at the origin from the front when the scene
+    has none). Black background."""
     import slicer
     import vtk
     from vtk.util.numpy_support import vtk_to_numpy
@@ -68,15 +71,18 @@ def render_3d(application: Any, scene: Any, size: int = 384) -> np.ndarray:
     factory = slicer.vtkMRMLThreeDViewDisplayableManagerFactory.GetInstance()
     factory.SetMRMLApplicationLogic(application)
     for name in ("vtkMRMLCameraDisplayableManager", "vtkMRMLViewDisplayableManager",
-                 "vtkMRMLVolumeRenderingDisplayableManager"):
+                 "vtkMRMLVolumeRenderingDisplayableManager", "vtkMRMLSegmentationsDisplayableManager3D",
+                 "vtkMRMLModelDisplayableManager", "vtkMRMLColorLegendDisplayableManager"):
         if not factory.IsDisplayableManagerRegistered(name):
             factory.RegisterDisplayableManager(name)
     if application.GetViewLogics() is None:
         application.SetViewLogics(vtk.vtkCollection())
-    view_logic = slicer.vtkMRMLViewLogic()
-    view_logic.SetMRMLApplicationLogic(application)
-    view_logic.SetMRMLScene(scene)
-    view = view_logic.AddViewNode("1")
+    view = scene.GetSingletonNode("1", "vtkMRMLViewNode")
+    if view is None:
+        view_logic = slicer.vtkMRMLViewLogic()
+        view_logic.SetMRMLApplicationLogic(application)
+        view_logic.SetMRMLScene(scene)
+        view = view_logic.AddViewNode("1")
     view.SetBoxVisible(False)
     view.SetAxisLabelsVisible(False)
     view.SetBackgroundColor(0.0, 0.0, 0.0)
@@ -91,10 +97,7 @@ def render_3d(application: Any, scene: Any, size: int = 384) -> np.ndarray:
     group = slicer.vtkMRMLDisplayableManagerGroup()
     group.Initialize(factory, renderer)
     group.SetMRMLDisplayableNode(view)
-    renderer.ResetCamera()
-    renderer.GetActiveCamera().Elevation(20)
-    renderer.GetActiveCamera().Azimuth(30)
-    renderer.ResetCamera()
+    renderer.ResetCameraClippingRange()
     window.Render()
     grabber = vtk.vtkWindowToImageFilter()
     grabber.SetInput(window)

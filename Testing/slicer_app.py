@@ -1145,6 +1145,32 @@ def add_module_logics(application: Any, scene: Any) -> tuple[Any, SubjectHierarc
     return colors, SubjectHierarchyPluginLogic(scene)
 
 
+def slicer_scene() -> tuple[Any, Any]:
+    """A real, empty MRML scene (slicer-core) set as ``slicer.mrmlScene``, with the application, colour,
+    segmentation, sequence and volume-rendering logics and the 3D view Slicer would give it. Returns (scene,
+    logics namespace)."""
+    import types
+
+    import slicer
+
+    mrml = slicer.vtkMRMLScene()
+    slicer.mrmlScene = mrml
+    application = slicer.vtkSlicerApplicationLogic()
+    application.SetMRMLScene(mrml)
+    application.GetColorLogic().SetMRMLScene(mrml)
+    colors, subject_hierarchy = add_module_logics(application, mrml)
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+    segmentations.SetMRMLScene(mrml)  # registers the converters: before any segmentation node exists
+    sequences = slicer.vtkSlicerSequencesLogic()
+    sequences.SetMRMLScene(mrml)
+    volume_rendering = slicer.vtkSlicerVolumeRenderingLogic()
+    volume_rendering.SetMRMLApplicationLogic(application)
+    volume_rendering.SetMRMLScene(mrml)
+    return mrml, types.SimpleNamespace(application=application, colors=colors, subject_hierarchy=subject_hierarchy,
+                                       segmentations=segmentations, sequences=sequences,
+                                       volume_rendering=volume_rendering)
+
+
 class Application:
     """``slicer.app`` (qSlicerApplication): version, testing mode, layout, module logics' application logic."""
 

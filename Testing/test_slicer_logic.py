@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from conftest import ras_matrix, slicer_scene
+from conftest import ras_matrix
 from scipy import ndimage
-from slicer_app import load_module
+from slicer_app import load_module, slicer_scene
 
 from AttriVAELib import ModelBundle, mrml
 from AttriVAELib.analysis import attention_in_source

@@ -5,14 +5,14 @@
 
 The module's logic analyses a synthetic sample with the shipped demo model and shows the attention of one
 attribute with the panel's default method; the pictures are the slice view with the attention overlay and the
-3D volume rendering.
+3D view as the panel leaves it (the map volume-rendered inside the input's faint LV surfaces, the camera
+aimed at the heart), drawn by Slicer's displayable managers.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
 from offscreen import SliceView, render_3d, write_png  # noqa: E402
-from slicer_app import load_module  # noqa: E402
-
-
-def _scene() -> tuple[object, types.SimpleNamespace]:
-    import slicer
-
-    scene = slicer.vtkMRMLScene()
-    slicer.mrmlScene = scene
-    application = slicer.vtkSlicerApplicationLogic()
-    application.SetMRMLScene(scene)
-    application.GetColorLogic().SetMRMLScene(scene)
-    slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(scene)
-    rendering = slicer.vtkSlicerVolumeRenderingLogic()
-    rendering.SetMRMLApplicationLogic(application)
-    rendering.SetMRMLScene(scene)
-    return scene, types.SimpleNamespace(application=application, volume_rendering=rendering)
+from slicer_app import load_module, slicer_scene  # noqa: E402
 
 
 def _icon(slice_pixels: np.ndarray, size: int = 128) -> np.ndarray:
@@ -58,8 +43,9 @@ def main() -> None:
     args = parser.parse_args()
 
     module = load_module()
-    scene, logics = _scene()
-    logic = module.AttriVAELogic()
+    scene, logics = slicer_scene()
+    scene.GetFirstNodeByClass("vtkMRMLCameraNode").SetPosition(-250.0, 350.0, 250.0)  # the 3D view from the
+    logic = module.AttriVAELogic()  # front-left and above; showing the attention aims it at the heart
     logic.loadModel()
     volume, segmentation = logic.generateSyntheticSample(seed=args.seed)
     result = logic.analyze(volume, segmentation, {"cavity": "LV cavity", "myocardium": "Myocardium",
