@@ -531,11 +531,16 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib import load_model
 
         path = Path(path) if path else DEMO_MODEL
-        self.bundle = load_model(path, "cpu")
-        with open(path, "rb") as file:
-            self.modelPath, self.modelSHA256 = path, hashlib.file_digest(file, "sha256").hexdigest()
-        self.clearResults()
+        self.useModel(load_model(path, "cpu"), path)
         return self.bundle.card
+
+    def useModel(self, bundle, path) -> None:
+        """Make ``bundle`` (an ``AttriVAELib.ModelBundle`` read from the file ``path``) the current model; its
+        file's SHA-256 goes on every output. Earlier analyses are forgotten."""
+        with open(path, "rb") as file:
+            self.modelSHA256 = hashlib.file_digest(file, "sha256").hexdigest()
+        self.bundle, self.modelPath = bundle, Path(path)
+        self.clearResults()
 
     def _requireModel(self):
         if self.bundle is None:

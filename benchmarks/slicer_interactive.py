@@ -27,9 +27,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
-from slicer_app import load_module  # noqa: E402
+from slicer_app import load_module, slicer_scene  # noqa: E402
 
-from AttriVAELib.bundle import load_model  # noqa: E402
+from AttriVAELib.bundle import load_model, save_model  # noqa: E402
 from AttriVAELib.provenance import machine  # noqa: E402
 from AttriVAELib.testing import run_config, untrained_bundle  # noqa: E402
 
@@ -54,15 +54,15 @@ def main() -> None:
     import slicer
 
     module = load_module()
-    slicer.mrmlScene = slicer.vtkMRMLScene()
-    slicer.vtkSlicerSegmentationsModuleLogic().SetMRMLScene(slicer.mrmlScene)
+    slicer_scene()  # the scene and the module logics Slicer gives it
     logic = module.AttriVAELogic()
-    if args.model:
-        logic.bundle, logic.modelPath = load_model(args.model), args.model
-    else:
-        with tempfile.TemporaryDirectory() as work:
-            logic.bundle = untrained_bundle(run_config(args.size), Path(work) / "cohort")
-        logic.modelPath = Path("untrained")
+    with tempfile.TemporaryDirectory() as work:
+        if args.model:
+            logic.useModel(load_model(args.model), args.model)
+        else:
+            bundle = untrained_bundle(run_config(args.size), Path(work) / "cohort")
+            save_model(Path(work) / "untrained.safetensors", bundle.model, bundle.card)
+            logic.useModel(bundle, Path(work) / "untrained.safetensors")
     warnings.simplefilter("ignore")  # what the sliders could not draw: the user's notes, not the benchmark's
     volume, segmentation = logic.generateSyntheticSample(seed=1)
     segments = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
