@@ -53,8 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help, or a usage error already printed in one line
         return int(done.code or 0)
     with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = _print_warning
+        _show_warnings()
         try:
             return args.handler(args)
         except AttriVAEError as err:
@@ -67,6 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"attrivae: error: {err.strerror or err}: {err.filename or ''}; check the path and free space",
                   file=sys.stderr)
             return EXIT_FAILURE
+
+
+def _show_warnings() -> None:
+    """While a command runs, print each warning once per place, as one line (:func:`_print_warning`), except
+    other packages' deprecation and resource warnings (e.g. PyTorch deprecating one of its own functions): they
+    are for those packages' authors, and the user can do nothing about them."""
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("default", category=category, module=r"AttriVAELib(\.|$)")
+    warnings.showwarning = _print_warning
 
 
 def _print_warning(message: Warning | str, *_: Any, **__: Any) -> None:

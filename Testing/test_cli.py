@@ -17,6 +17,32 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+def test_other_packages_deprecations_do_not_reach_the_user(monkeypatch, capsys):
+    import argparse
+    import warnings
+
+    from AttriVAELib import cli
+
+    def noisy(_args):
+        for module, category in (("torch.jit._script", DeprecationWarning), ("torch.utils.mkldnn", ResourceWarning),
+                                 ("AttriVAELib.cli", DeprecationWarning), ("AttriVAELib.traversal", UserWarning),
+                                 ("scipy.stats", UserWarning)):
+            warnings.warn_explicit(f"from {module}", category, f"{module}.py", 1, module=module)
+        return 0
+
+    def parser():
+        built = argparse.ArgumentParser(prog="attrivae")
+        built.add_argument("command")
+        built.set_defaults(handler=noisy)
+        return built
+
+    monkeypatch.setattr(cli, "_parser", parser)
+    code, _, err = run(capsys, "noisy")
+    assert code == 0
+    assert err.splitlines() == [f"attrivae: warning: from {module}"
+                                for module in ("AttriVAELib.cli", "AttriVAELib.traversal", "scipy.stats")]
+
+
 def assert_one_line_error(code, err, pattern):
     assert code == 2
     errors = [line for line in err.strip().splitlines() if line.startswith("attrivae: error:")]
