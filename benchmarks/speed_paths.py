@@ -3,7 +3,8 @@ setting (layout, precision, compile, freed-memory reuse) switched on in turn, ev
 
     python benchmarks/speed_paths.py --size 80 --batch-size 16 --json speed_paths.json
 
-Prints a table (volumes/s and the ratio to the plain baseline) and writes JSON. ``attrivae bench`` measures
+Prints a table (volumes/s and the ratio to the plain baseline) and writes JSON. The bf16 paths are skipped on a
+CPU without native bf16 (listed under ``skipped``). ``attrivae bench`` measures
 the first and the last row (and the inference side); this script shows where the difference comes from.
 """
 
@@ -58,10 +59,17 @@ def main() -> None:
         print(measure(args.one, args.size, args.batch_size, args.steps))
         return
 
+    import torch
+
+    from AttriVAELib.acceleration import bf16_supported
     from AttriVAELib.provenance import machine
 
-    rates = {}
+    rates, skipped = {}, []
     for name in PATHS:
+        if PATHS[name][1] == "bf16" and not bf16_supported(torch.device("cpu")):
+            skipped.append(name)
+            print(f"{name:78s} skipped: this CPU has no native bf16", flush=True)
+            continue
         child = subprocess.run([sys.executable, __file__, "--one", name, "--size", str(args.size), "--batch-size",
                                 str(args.batch_size), "--steps", str(args.steps)], capture_output=True, text=True)
         if child.returncode != 0:
@@ -71,7 +79,7 @@ def main() -> None:
         print(f"{name:78s} {rates[name]:6.2f} volumes/s  {rates[name] / baseline:5.2f}x", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "size": args.size, "batch_size": args.batch_size,
-                                         "volumes_per_s": rates}, indent=2) + "\n")
+                                         "volumes_per_s": rates, "skipped": skipped}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
