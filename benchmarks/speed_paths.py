@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per path (after one warm-up step)")
+    parser.add_argument("--path", action="append", choices=list(PATHS), dest="paths",
+                        help="measure only this path (repeat for several; default: every path)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--one", choices=list(PATHS), help=argparse.SUPPRESS)  # the child process's path
     args = parser.parse_args()
@@ -65,7 +67,7 @@ def main() -> None:
     from AttriVAELib.provenance import machine
 
     rates, skipped = {}, []
-    for name in PATHS:
+    for name in args.paths or PATHS:
         if PATHS[name][1] == "bf16" and not bf16_supported(torch.device("cpu")):
             skipped.append(name)
             print(f"{name:78s} skipped: this CPU has no native bf16", flush=True)
