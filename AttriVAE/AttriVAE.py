@@ -493,6 +493,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.modelSHA256 = None  # of the model file: recorded on every output
         self.analyses = {}  # input volume node ID -> AttriVAELib.analysis.SubjectAnalysis
         self._analysedNodes = {}  # input volume node ID -> the node analysed (IDs are reused in a new scene)
+        self._anatomyInputs = {}  # input volume node ID -> (its label map, AttriVAELib.labels.LabelScheme)
         self.currentVolumeID = None
         self.exploreCode = None  # latent code (L,) the Explore sliders edit
         self.training = None  # AttriVAELib.process.TrainingProcess
@@ -579,7 +580,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         return image, labels, {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[labelScheme]
 
     def generateSyntheticSample(self, seed: Optional[int] = None):  # noqa: UP045 - Python 3.9 reads this file
-        """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct) to the scene."""
+        """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct; outlined in the
+        slice views) to the scene."""
         self.ensureDependencies()
         import SimpleITK as sitk
 
@@ -596,6 +598,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         segmentation = mrml.add_segmentation(scene, infarct_with_no_reflow, {1: "LV cavity", 2: "Myocardium",
                                                                              3: "Infarct"}, volume,
                                              "Synthetic LV segmentation")
+        segmentation.GetDisplayNode().SetVisibility2DFill(False)  # outlines: the maps' colours stay readable
         return volume, segmentation
 
     # Analyze
@@ -621,7 +624,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction", source=source),
             analysis.reconstruction)
         table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table(), source)
-        anatomy = mrml.set_anatomy(scene, labels, scheme, source)
+        self._anatomyInputs[volumeNode.GetID()] = labels, scheme
+        anatomy = self._showAnatomy()
         notice = self.trainingDataNotice(volumeNode)
         hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
         hierarchy.SetItemAttribute(mrml.results_folder(scene, source), TRAINING_DATA_NOTICE, notice)
@@ -690,10 +694,15 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib import mrml
 
         mrml.show_attention_map(node, self._analysedNodes[self.currentVolumeID], volumeRenderingLogic)
-        anatomy = mrml.output_node(slicer.mrmlScene, "anatomy", "AttriVAE anatomy", "vtkMRMLSegmentationNode",
-                                   self._currentSource())
-        anatomy.GetDisplayNode().SetVisibility(True)
-        mrml.aim_cameras(slicer.mrmlScene, anatomy)
+        mrml.aim_cameras(slicer.mrmlScene, self._showAnatomy())
+
+    def _showAnatomy(self):
+        """The analysed input's LV cavity and myocardium as faint 3D surfaces ("AttriVAE anatomy"), shown (made
+        again if the user deleted or hid them)."""
+        from AttriVAELib import mrml
+
+        labels, scheme = self._anatomyInputs[self.currentVolumeID]
+        return mrml.set_anatomy(slicer.mrmlScene, labels, scheme, self._currentSource())
 
     # Explore
 
@@ -740,8 +749,11 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """The analysed input, ``decoded`` and ``third`` (with ``thirdOverlay`` blended on top) side by side in
         linked slice views (Red, Yellow, Green); with ``switchLayout`` the comparison layout is set and the
         views turned to the input's own image plane and fitted (once per subject: afterwards the user's
-        layout, zoom and plane stay)."""
+        layout, zoom and plane stay). Attention maps' legends and renderings are hidden: no view shows one."""
+        from AttriVAELib import mrml
+
         volume = self._analysedNodes[self.currentVolumeID]
+        mrml.hide_attention(slicer.mrmlScene)  # the views no longer show a map
         layoutManager = slicer.app.layoutManager()
         if switchLayout:
             layoutNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLLayoutNode")
@@ -769,6 +781,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         decoded = mrml.output_node(scene, "explore", "AttriVAE explore", source=source)
         difference = mrml.output_node(scene, "explore difference", "AttriVAE explore difference", source=source)
         self.showComparison(decoded, decoded, difference, switchLayout)
+        if switchLayout:
+            mrml.aim_cameras(scene, self._showAnatomy())  # the decoded anatomy's surfaces appear inside it
 
     def showSequenceComparison(self, browser) -> None:
         """Input | the sequence's current volume (the browser's proxy: it follows the browser's steps) | the
@@ -792,7 +806,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         anatomy = decoded_label_map(self._exploredCube, self._current().prepared.geometry)
         mrml.set_surfaces(slicer.mrmlScene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
-                          mrml.DECODED_ANATOMY_COLOURS, self._currentSource())
+                          mrml.DECODED_ANATOMY_COLOURS, self._currentSource(), mrml.DECODED_ANATOMY_OPACITY_3D)
         self.lastExplore["shown"] = shown_values(self._requireModel(), anatomy)
         return self.lastExplore["shown"]
 

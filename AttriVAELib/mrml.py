@@ -33,6 +33,7 @@ __all__ = [
     "diverging_colour_table",
     "first_input_volume",
     "heat_colour_table",
+    "hide_attention",
     "image_from_volume",
     "labels_from_labelmap",
     "labels_from_segmentation",
@@ -76,9 +77,14 @@ METHOD, LAYER, THRESHOLD = "AttriVAE.Method", "AttriVAE.Layer", "AttriVAE.Thresh
 SIGNED_DISPLAY_PERCENTILE = 99.0
 """A signed attention map shows at full colour from this percentile of |value| inside its support (gradient
 maps are heavy-tailed: scaled to the peak alone, most of the map would be clear)."""
+LEGEND_TITLE = "{attribute}\n{method}, share of peak"
+"""Title of an attention map's colour legend: maps are normalised to their own peak (two lines: one would not
+fit a slice view)."""
 DECODED_ANATOMY_COLOURS = {1: (0.9, 0.2, 0.15), 2: (0.95, 0.85, 0.2)}
 """Colours of the decoded anatomy's segments (:data:`~AttriVAELib.decoded.DECODED_LABELS`): bright pool red,
 myocardium yellow, as the report's traversal outlines."""
+DECODED_ANATOMY_OPACITY_3D = {2: 0.45}
+"""3D opacity of decoded segments that would hide others (the myocardium wraps the pool); others opaque."""
 ANATOMY = {1: "LV cavity", 2: "Myocardium"}
 """Segments of the input's anatomy shown in 3D for context (:func:`set_anatomy`)."""
 ANATOMY_COLOURS = {1: (0.8, 0.35, 0.35), 2: (0.85, 0.75, 0.5)}
@@ -197,11 +203,12 @@ def add_segmentation(scene: Any, labels: sitk.Image, names: Mapping[int, str], r
 
 
 def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Mapping[int, str],
-                 colours: Mapping[int, tuple[float, float, float]], source: Source | None = None) -> Any:
+                 colours: Mapping[int, tuple[float, float, float]], source: Source | None = None,
+                 opacity_3d: Mapping[int, float] | None = None) -> Any:
     """Replace the role's (and ``source``'s) segmentation with one closed-surface segment per value of
-    ``labels`` that ``names`` names (coloured by ``colours``), made at the labels' own resolution (marching cubes
-    on each label's mask, VTK's flying edges) and shown in 3D and as outlines in the slice views. Returns the
-    node.
+    ``labels`` that ``names`` names (coloured by ``colours``; 3D opacity by ``opacity_3d``, 1 for a value it
+    lacks), made at the labels' own resolution (marching cubes on each label's mask, VTK's flying edges) and
+    shown in 3D and as outlines in the slice views. Returns the node.
 
     The surfaces are the segments' source representation: converting a label map on a fine input grid into
     surfaces took about 0.3 s per update (slicer-core, 80 × 80 × 15 voxels), too slow for a slider; a network
@@ -211,7 +218,7 @@ def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Ma
     slicer = _slicer()
     array, to_ras = sitk.GetArrayViewFromImage(labels), vtk.vtkTransform()
     to_ras.SetMatrix(_ras_matrix(labels))
-    segmentation = output_node(scene, role, name, "vtkMRMLSegmentationNode", source)
+    segmentation, segment_ids = output_node(scene, role, name, "vtkMRMLSegmentationNode", source), {}
     with slicer.util.NodeModify(segmentation):
         segmentation.GetSegmentation().RemoveAllSegments()
         segmentation.GetSegmentation().SetSourceRepresentationName(
@@ -227,10 +234,13 @@ def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Ma
             placed.SetInputConnection(surface.GetOutputPort())
             placed.SetTransform(to_ras)
             placed.Update()
-            segmentation.AddSegmentFromClosedSurfaceRepresentation(placed.GetOutput(), segment_name, colours[value])
+            segment_ids[value] = segmentation.AddSegmentFromClosedSurfaceRepresentation(
+                placed.GetOutput(), segment_name, colours[value])
     if segmentation.GetDisplayNode() is None:
         segmentation.CreateDefaultDisplayNodes()
     display = segmentation.GetDisplayNode()
+    for value, segment_id in segment_ids.items():
+        display.SetSegmentOpacity3D(segment_id, (opacity_3d or {}).get(value, 1.0))
     display.SetVisibility(True)
     display.SetVisibility3D(True)
     display.SetVisibility2DFill(False)
@@ -447,8 +457,8 @@ def set_attention(scene: Any, maps: Mapping[str, sitk.Image], method: str, layer
         else:
             show_heat(node, threshold)
         legend = _slicer().vtkSlicerColorLogic.AddDefaultColorLegendDisplayNode(node)
-        legend.SetTitleText(f"{name}: {method} (share of peak)")
-        legend.SetLabelFormat("%.1f")
+        legend.SetTitleText(LEGEND_TITLE.format(attribute=name, method=method))
+        legend.SetLabelFormat("%.2f")  # the ticks of a ±0.3 window fall on 0.15s: one decimal would round them
         legend.SetVisibility(False)
         nodes[name] = node
     return nodes
@@ -456,27 +466,30 @@ def set_attention(scene: Any, maps: Mapping[str, sitk.Image], method: str, layer
 
 def show_attention_map(node: Any, background: Any, volume_rendering_logic: Any = None) -> None:
     """Show one map of :func:`set_attention` over ``background`` in the slice views with its colour legend,
-    every other attention map's legend hidden; given ``volume_rendering_logic``, volume-render it and hide every
-    other attention map's rendering."""
+    every other attention map's legend and rendering hidden; given ``volume_rendering_logic``, volume-render
+    it."""
+    hide_attention(node.GetScene(), keep=node)
     show_in_slice_views(background, node, opacity=0.6)
-    scene = node.GetScene()
-    others = [other for other in _nodes(scene, "vtkMRMLScalarVolumeNode")
-              if other is not node and other.GetAttribute(METHOD) is not None]
-    for shown, maps in ((True, [node]), (False, others)):
-        for each in maps:
-            legend = _slicer().vtkSlicerColorLogic.GetColorLegendDisplayNode(each)
-            if legend is not None:
-                legend.SetVisibility(shown)
+    _slicer().vtkSlicerColorLogic.GetColorLegendDisplayNode(node).SetVisibility(True)
     if volume_rendering_logic is None:
         return
-    for other in others:
-        rendering = volume_rendering_logic.GetFirstVolumeRenderingDisplayNode(other)
-        if rendering is not None:
-            rendering.SetVisibility(False)
     display = node.GetDisplayNode()
     signed = node.GetAttribute(METHOD) in SIGNED_METHODS
     show_heat_rendering(volume_rendering_logic, node, float(node.GetAttribute(THRESHOLD)), signed,
                         display.GetWindowLevelMax() if signed else 1.0)
+
+
+def hide_attention(scene: Any, keep: Any = None) -> None:
+    """Hide the colour legend and volume rendering of every attention map but ``keep``: for when the views show
+    something else (Slicer's legend manager hides a legend when the user changes a view's layers, not when a
+    module does)."""
+    for node in _nodes(scene, "vtkMRMLScalarVolumeNode"):
+        if node is keep or node.GetAttribute(METHOD) is None:
+            continue
+        for index in range(node.GetNumberOfDisplayNodes()):
+            display = node.GetNthDisplayNode(index)
+            if display.IsA("vtkMRMLColorLegendDisplayNode") or display.IsA("vtkMRMLVolumeRenderingDisplayNode"):
+                display.SetVisibility(False)
 
 
 def show_difference(node: Any) -> None:

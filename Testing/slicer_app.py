@@ -1105,14 +1105,17 @@ class LayoutManager:
 
 
 class SubjectHierarchyPluginLogic:
-    """qSlicerSubjectHierarchyPluginLogic's ``onNodeAdded``: a data node that a subject-hierarchy plugin owns
-    (volumes, segmentations, models and other displayable nodes; tables; sequences) gets an item under the
-    scene item as it enters the scene, unless the scene is importing or the node is hidden from editors."""
+    """qSlicerSubjectHierarchyPluginLogic's ``onNodeAdded`` and ``onNodeAboutToBeRemoved``: a data node that a
+    subject-hierarchy plugin owns (volumes, segmentations, models and other displayable nodes; tables;
+    sequences) gets an item under the scene item as it enters the scene, unless the scene is importing or the
+    node is hidden from editors; a node leaving the scene takes its item with it (the hierarchy's data-node
+    cache is keyed by node address and shared by every scene: a stale entry misleads a later node)."""
 
     OWNED = ("vtkMRMLDisplayableNode", "vtkMRMLTableNode", "vtkMRMLSequenceNode")
 
     def __init__(self, scene: Any) -> None:
-        self.tag = scene.AddObserver(scene.NodeAddedEvent, self._on_node_added)
+        self.tags = (scene.AddObserver(scene.NodeAddedEvent, self._on_node_added),
+                     scene.AddObserver(scene.NodeAboutToBeRemovedEvent, self._on_node_about_to_be_removed))
 
     @calldata_type(VTK_OBJECT)
     def _on_node_added(self, scene: Any, event: Any, node: Any) -> None:
@@ -1123,6 +1126,17 @@ class SubjectHierarchyPluginLogic:
         hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
         if not hierarchy.GetItemByDataNode(node):
             hierarchy.CreateItem(hierarchy.GetSceneItemID(), node)
+
+    @calldata_type(VTK_OBJECT)
+    def _on_node_about_to_be_removed(self, scene: Any, event: Any, node: Any) -> None:
+        import slicer
+
+        if scene.IsClosing() or node is None or node.IsA("vtkMRMLSubjectHierarchyNode"):
+            return
+        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+        item = hierarchy.GetItemByDataNode(node)
+        if item:
+            hierarchy.RemoveItem(item, False, False)
 
 
 def add_module_logics(application: Any, scene: Any) -> tuple[Any, SubjectHierarchyPluginLogic]:

@@ -118,7 +118,7 @@ def test_attention_maps_are_tagged_and_one_is_shown_with_its_legend(scene) -> No
             "gradient-x-input", "conv5", "0.25", "3" * 64]
         assert node.GetDisplayNode().GetColorNode().GetName() == mrml.DIVERGING_TABLE_NAME
         legend = logics.colors.GetColorLegendDisplayNode(node)
-        assert legend.GetTitleText() == f"{name}: gradient-x-input (share of peak)" and not legend.GetVisibility()
+        assert legend.GetTitleText() == f"{name}\ngradient-x-input, share of peak" and not legend.GetVisibility()
 
     composites = []
     for view in ("Red", "Yellow", "Green"):  # the slice views' layers, as Slicer's views have them

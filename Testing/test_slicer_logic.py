@@ -175,6 +175,40 @@ def test_attention_peak_lands_on_the_infarct_in_ras(logic, scene) -> None:
     assert heat.GetDisplayNode().GetColorNode().GetName() == mrml.HEAT_TABLE_NAME
 
 
+def test_showing_a_map_brings_back_the_anatomy_the_user_deleted_or_hid(logic, scene) -> None:
+    """The input's LV surfaces around a shown map, and the 3D view aimed at them, even after the user deleted
+    the anatomy node or hid it; the map's legend and rendering follow the shown map."""
+    import slicer
+
+    mrml_scene, logics = scene
+    volume, segmentation = logic.generateSyntheticSample(seed=5)
+    logic.analyze(volume, segmentation, SEGMENTS)
+    maps = logic.showAttention(["lv_volume_ml", "wall_thickness_mm"], volumeRenderingLogic=logics.volume_rendering)
+    mrml_scene.RemoveNode(mrml_scene.GetFirstNodeByName("AttriVAE anatomy"))
+    camera = mrml_scene.GetFirstNodeByClass("vtkMRMLCameraNode")
+    camera.SetFocalPoint(500.0, 500.0, 500.0)
+
+    def anatomy_node():
+        nodes = mrml_scene.GetNodesByClass("vtkMRMLSegmentationNode")
+        [node] = [nodes.GetItemAsObject(i) for i in range(nodes.GetNumberOfItems())
+                  if nodes.GetItemAsObject(i).GetAttribute(mrml.ROLE) == "anatomy"]
+        return node
+
+    for hide in (False, True):
+        if hide:
+            anatomy_node().GetDisplayNode().SetVisibility(False)
+        logic.showAttentionMap(maps["wall_thickness_mm"], logics.volume_rendering)
+        anatomy = anatomy_node()
+        assert anatomy.GetSegmentation().GetNumberOfSegments() == 2 and anatomy.GetDisplayNode().GetVisibility()
+        bounds = np.zeros(6)
+        anatomy.GetRASBounds(bounds)
+        np.testing.assert_allclose(camera.GetFocalPoint(), (bounds[0::2] + bounds[1::2]) / 2, atol=1e-6)
+    for name, node in maps.items():
+        shown = name == "wall_thickness_mm"
+        assert slicer.vtkSlicerColorLogic.GetColorLegendDisplayNode(node).GetVisibility() == shown
+        assert logics.volume_rendering.GetFirstVolumeRenderingDisplayNode(node).GetVisibility() == shown
+
+
 def test_attention_for_all_attributes_is_deterministic_signed_and_inside_the_lv(logic) -> None:
     import slicer
 
