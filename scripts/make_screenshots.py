@@ -79,17 +79,17 @@ def _session(module: Any, seed: int, size: int) -> Session:
 
 
 def attention_pictures(module: Any, attribute: str, method: str, layer: str, seed: int) -> np.ndarray:
-    """The attention screenshots; returns the slice picture (for the icons)."""
+    """The attention screenshots; returns the map over the input without legend or outlines (for the icons)."""
     import slicer
 
     session = _session(module, seed, size=512)
     print(f"P(infarct) {session.analysis['probability']:.2f}; encoded {session.analysis['encoded']}")
-    session.logic.showAttention([attribute], method, layer, threshold=0.2,
-                        volumeRenderingLogic=slicer.modules.volumerendering.logic())
-    pixels = session.slice_views["Red"].render()
-    write_png(pixels, OUT / "attention-slice.png")
+    heat = session.logic.showAttention([attribute], method, layer, threshold=0.2,
+                                       volumeRenderingLogic=slicer.modules.volumerendering.logic())[attribute]
+    red = session.slice_views["Red"]
+    write_png(red.render(), OUT / "attention-slice.png")
     write_png(session.three_d.render(), OUT / "attention-3d.png")
-    return pixels
+    return red.image(slicer.mrmlScene.GetNodeByID(red.logic.GetSliceCompositeNode().GetBackgroundVolumeID()), heat)
 
 
 def explore_pictures(module: Any, attribute: str, change: float, seed: int) -> None:
@@ -120,11 +120,11 @@ def main() -> None:
 
     module = load_module()
     OUT.mkdir(parents=True, exist_ok=True)
-    slice_pixels = attention_pictures(module, args.attribute, args.method or module.choices.DEFAULT_METHOD,
+    layers = attention_pictures(module, args.attribute, args.method or module.choices.DEFAULT_METHOD,
                                       args.layer, args.seed)
     explore_pictures(module, args.explore, args.change, args.seed)
     for path in (ROOT / "Resources" / "AttriVAE.png", ROOT / "AttriVAE" / "Resources" / "Icons" / "AttriVAE.png"):
-        write_png(_icon(slice_pixels), path)
+        write_png(_icon(layers), path)
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.png')))} in {OUT} and the icons")
 
 
