@@ -71,11 +71,29 @@ class _Viewer:
         return np.ascontiguousarray(rgb)
 
     def close(self) -> None:
+        """Stop following the scene and let go of the window and managers now: a view collected after its scene
+        was cleared crashes the interpreter."""
         self.group.SetMRMLDisplayableNode(None)
         self.window.Finalize()
+        self.group = self.interactor = self.window = self.renderer = None
 
 
-class SliceView:
+class _View:
+    """A view that is closed on leaving a ``with`` block (or by :meth:`close`)."""
+
+    _viewer: _Viewer
+
+    def close(self) -> None:
+        self._viewer.close()
+
+    def __enter__(self) -> _View:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+
+class SliceView(_View):
     """One slice viewer on ``scene``: a new one (``orientation``, like Slicer's Red view) or, given ``logic``, an
     existing slice logic's (the layout's Red, Yellow or Green). Make it before the module shows anything, as
     Slicer's viewers exist from startup."""
@@ -142,11 +160,8 @@ class SliceView:
         normal = np.array([matrix.GetElement(row, 2) for row in range(3)])
         self.logic.SetSliceOffset(float(np.dot(normal, (bounds[::2] + bounds[1::2]) / 2)))
 
-    def close(self) -> None:
-        self._viewer.close()
 
-
-class ThreeDView:
+class ThreeDView(_View):
     """3D view "1" of ``scene`` (made if the scene has none) with Slicer's 3D displayable managers
     (:data:`THREE_D_MANAGERS`), black background, no box or axis labels."""
 
@@ -176,17 +191,11 @@ class ThreeDView:
         scene has none)."""
         return self._viewer.grab()
 
-    def close(self) -> None:
-        self._viewer.close()
-
 
 def render_3d(application: Any, scene: Any, size: int = 384) -> np.ndarray:
     """:meth:`ThreeDView.render` of a view made now (the 3D managers also draw the nodes already there)."""
-    view = ThreeDView(application, scene, size)
-    try:
+    with ThreeDView(application, scene, size) as view:
         return view.render()
-    finally:
-        view.close()
 
 
 def write_png(pixels: np.ndarray, path: Path) -> None:

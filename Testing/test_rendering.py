@@ -4,6 +4,7 @@ managers from the module's display nodes (slicer-core, Mesa EGL)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +14,28 @@ from slicer_app import load_module
 from test_slicer_logic import SEGMENTS, logic  # noqa: F401 (fixture)
 
 
+@pytest.fixture
+def closing(scene):
+    """``closing(view)`` returns the view and closes it when the test ends, before its scene is cleared (a view
+    collected after its scene crashes the interpreter)."""
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context
+
+
 def _redness(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., 0].astype(int) - pixels[..., 2].astype(int)
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradient-x-input"])
-def test_attention_overlay_shows_the_map_in_its_colours(logic, scene, tmp_path: Path, method: str) -> None:  # noqa: F811
+def test_attention_overlay_shows_the_map_in_its_colours(logic, scene, closing, tmp_path: Path,  # noqa: F811
+                                                        method: str) -> None:
     import slicer
 
     mrml_scene, logics = scene
     volume, segmentation = logic.generateSyntheticSample(seed=11)
     logic.analyze(volume, segmentation, SEGMENTS)
     attention = logic.showAttention(["lv_volume_ml"], method=method, threshold=0.2)["lv_volume_ml"]
-    view = SliceView(logics.application, mrml_scene)
+    view = closing(SliceView(logics.application, mrml_scene))
     plain = view.image(volume)
     blended = view.image(volume, attention, opacity=0.6)
     write_png(blended, tmp_path / "slice.png")
@@ -65,7 +75,7 @@ def _saturated(pixels: np.ndarray, colour: str) -> np.ndarray:
     return (red - np.maximum(green, blue) > 100) if colour == "red" else (blue - np.maximum(red, green) > 100)
 
 
-def test_slice_view_draws_the_shown_maps_colour_legend(logic, scene, tmp_path: Path) -> None:  # noqa: F811
+def test_slice_view_draws_the_shown_maps_colour_legend(logic, scene, closing, tmp_path: Path) -> None:  # noqa: F811
     """Slicer's colour-legend manager draws the shown map's legend (a red-to-blue bar beside the anatomy) in the
     Red slice view that shows the map, the other map's when it is shown, and none once Explore's comparison
     takes the view."""
@@ -73,7 +83,7 @@ def test_slice_view_draws_the_shown_maps_colour_legend(logic, scene, tmp_path: P
 
     mrml_scene, _ = scene
     red = slicer.app.layoutManager().sliceWidget("Red").sliceLogic()
-    view = SliceView(slicer.app.applicationLogic(), mrml_scene, size=300, logic=red)  # before the module acts
+    view = closing(SliceView(slicer.app.applicationLogic(), mrml_scene, size=300, logic=red))  # before the module acts
     volume, segmentation = logic.generateSyntheticSample(seed=11)
     logic.analyze(volume, segmentation, SEGMENTS)
     maps = logic.showAttention(["lv_volume_ml", "infarct_size_pct"], method="gradient-x-input", threshold=0.2)
@@ -102,7 +112,8 @@ def test_slice_view_draws_the_shown_maps_colour_legend(logic, scene, tmp_path: P
     assert composite.GetForegroundVolumeID() is None
     assert not bar_drawn(view.render())
 
-def test_explore_views_show_the_decoded_anatomy_following_the_slider(scene, monkeypatch: pytest.MonkeyPatch,
+def test_explore_views_show_the_decoded_anatomy_following_the_slider(scene, closing,
+                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                        tmp_path: Path) -> None:
     """A slider release with the shipped model: the comparison views hold input | decoded | decoded with its
     difference, the decoded view draws the decoded anatomy's outlines in their colours, the 3D view its
@@ -115,9 +126,9 @@ def test_explore_views_show_the_decoded_anatomy_following_the_slider(scene, monk
     monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))
     mrml_scene, _ = scene
     application, layout = slicer.app.applicationLogic(), slicer.app.layoutManager()
-    views = {name: SliceView(application, mrml_scene, size=200, logic=layout.sliceWidget(name).sliceLogic())
+    views = {name: closing(SliceView(application, mrml_scene, size=200, logic=layout.sliceWidget(name).sliceLogic()))
              for name in ("Red", "Yellow", "Green")}
-    three_d = ThreeDView(application, mrml_scene, size=200)
+    three_d = closing(ThreeDView(application, mrml_scene, size=200))
     shipped = module.AttriVAELogic()
     shipped.loadModel()
     volume, segmentation = shipped.generateSyntheticSample(seed=3)

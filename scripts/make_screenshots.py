@@ -57,6 +57,11 @@ class Session:
     analysis: dict[str, Any]
     segmentations: Any  # the Segmentations module's logic, alive as long as the scene
 
+    def close(self) -> None:
+        """Close the views while their scene lives."""
+        for view in (*self.slice_views.values(), self.three_d):
+            view.close()
+
 
 def _session(module: Any, seed: int, size: int) -> Session:
     """A fresh scene with the layout's slice views and 3D view, the shipped model loaded and the synthetic
@@ -89,7 +94,9 @@ def attention_pictures(module: Any, attribute: str, method: str, layer: str, see
     red = session.slice_views["Red"]
     write_png(red.render(), OUT / "attention-slice.png")
     write_png(session.three_d.render(), OUT / "attention-3d.png")
-    return red.image(slicer.mrmlScene.GetNodeByID(red.logic.GetSliceCompositeNode().GetBackgroundVolumeID()), heat)
+    layers = red.image(slicer.mrmlScene.GetNodeByID(red.logic.GetSliceCompositeNode().GetBackgroundVolumeID()), heat)
+    session.close()
+    return layers
 
 
 def explore_pictures(module: Any, attribute: str, change: float, seed: int) -> None:
@@ -105,6 +112,7 @@ def explore_pictures(module: Any, attribute: str, change: float, seed: int) -> N
     views = [session.slice_views[name].render() for name in ("Red", "Yellow", "Green")]
     write_png(np.concatenate(views, axis=1), OUT / "explore-views.png")
     write_png(session.three_d.render(), OUT / "explore-3d.png")
+    session.close()
 
 
 def main() -> None:
