@@ -7,7 +7,7 @@ The module's logic, on the stand-in application of ``Testing/slicer_app.py`` (it
 Green slice views), analyses a synthetic sample with the shipped demo model and does what the panel does:
 
 * *Attention*: one attribute's map with the panel's default method. ``attention-slice.png``: the Red view
-  (the map over the input, its colour legend, the input segmentation's outlines and fill);
+  (the map over the input, its colour legend, the sample segmentation's outlines);
   ``attention-3d.png``: the 3D view (the map volume-rendered inside the input's faint LV surfaces).
 * *Explore* (a fresh scene, no attention): one slider released. ``explore-views.png``: the comparison
   layout's three slice views, input | decoded (with its decoded anatomy's outlines) | decoded with its
