@@ -152,8 +152,8 @@ def _finite(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="attrivae", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_train, _add_evaluate, _add_encode, _add_traverse, _add_attention, _add_crossval,
-                _add_bench, _add_demo):
+    for add in (_add_synth, _add_train, _add_evaluate, _add_calibrate, _add_encode, _add_traverse, _add_attention,
+                _add_crossval, _add_bench, _add_demo):
         add(commands)
     return parser
 
@@ -337,6 +337,28 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = write_evaluation(args.model, args.data, args.out, args.format, args.subjects, args.device,
                               progress=ConsoleProgress())
     print(f"report: {report}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- calibrate
+def _add_calibrate(commands: Any) -> None:
+    calibrate = commands.add_parser("calibrate", help="calibrate a model's 95 %% intervals and decoded measures "
+                                                      "again on a held-out cohort, into a new model file")
+    calibrate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    calibrate.add_argument("--data", type=Path, required=True,
+                           help="held-out cohort (folder or folder+CSV): subjects the model never saw")
+    calibrate.add_argument("--out", type=Path, required=True, help="new model file (.safetensors)")
+    calibrate.add_argument("--format", default="auto", choices=DATA_FORMATS)
+    calibrate.add_argument("--device", default="auto", choices=DEVICES)
+    calibrate.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .cohort_calibration import calibrate_on_cohort, describe
+
+    result = calibrate_on_cohort(args.model, args.data, args.out, args.format, args.device,
+                                 progress=ConsoleProgress())
+    print("\n".join(describe(result)))
     return 0
 
 

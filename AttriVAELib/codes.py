@@ -3,7 +3,8 @@
 Per subject: split membership, label, P(infarct), reconstruction error, and per regularised attribute the
 measured value, the value its latent dim encodes through the model card's training line μ_k ≈ slope·a +
 intercept (a = (μ_k − intercept) / slope), a 95 % interval and what kind of interval it is: ``calibrated``
-(split-conformal on the model's validation split, :mod:`~AttriVAELib.calibration`: it holds the measured
+(split-conformal on the model's validation split, :mod:`~AttriVAELib.calibration`, or on a held-out cohort,
+:mod:`~AttriVAELib.cohort_calibration`: it holds the measured
 value of a new subject from the training population with probability ≥ 95 %) or ``posterior`` (models
 without calibration: μ_k ± 1.96σ_k through the line, far too narrow). Then the full μ and σ vectors.
 :func:`interval_coverage` checks intervals against measured values.

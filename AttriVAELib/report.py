@@ -16,6 +16,7 @@ from .bundle import ModelBundle, load_model
 from .calibration import expected_coverage
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
 from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration
+from .cohort_calibration import calibration_source
 from .constants import CLASS_NAMES
 from .data import prepare_data, with_attributes
 from .datasets import load_cohort
@@ -23,7 +24,7 @@ from .decoded import decoded_labels
 from .errors import AttriVAEError, InvalidConfigError
 from .evaluation import Evaluation, evaluate_model
 from .fidelity import TRAVERSAL_STEPS
-from .interpretation import decode
+from .interpretation import card_entry, decode
 from .io import require_new_folder, staged_directory, to_json
 from .metrics import DISENTANGLEMENT_METRICS, SUBSAMPLE_SUBJECTS
 from .progress import Progress, ProgressEvent
@@ -277,7 +278,7 @@ MIG is scikit-learn's estimator as the AR-VAE evaluation calls it, on N = {m['su
 <table><tr><th>metric</th><th>this model</th><th>ceiling</th><th>at this precision</th></tr>{summary_rows}</table>
 {_precision_html(m["precision"])}
 {_decoder_html(m["decoder"])}
-{_calibration_html(calibration)}
+{_calibration_html(calibration, bundle)}
 {_localisation_html(m.get("localisation", {}))}
 {_fidelity_html(m.get("traversal_fidelity", {}))}
 <h2>Figures</h2>{images}
@@ -309,21 +310,24 @@ def _decoder_html(decoder: dict[str, Any]) -> str:
             f"<th>median</th><th>10th–90th percentile</th></tr>{body}</table>")
 
 
-def _calibration_html(calibration: dict[str, dict[str, float]]) -> str:
-    """How often the measured attribute lies inside the interval of its encoded value."""
+def _calibration_html(calibration: dict[str, dict[str, float]], bundle: ModelBundle) -> str:
+    """How often the measured attribute lies inside the interval of its encoded value, and where the model's
+    intervals were calibrated."""
     percent = f"{100 * INTERVAL_LEVEL:g} %"
     rows = []
     for name, c in calibration.items():
         if c["calibrated"]:
             low, high = expected_coverage(c["calibration_subjects"], INTERVAL_LEVEL)
-            kind = f"calibrated on {c['calibration_subjects']} validation subjects (expected {low:.2f}–{high:.2f})"
+            source = calibration_source(card_entry(bundle, name))
+            kind = html.escape(f"calibrated on {source} (expected {low:.2f}–{high:.2f})")
         else:
             kind = html.escape(UNCALIBRATED)
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{_number(c['coverage'])}</td>"
                     f"<td>{_number(c['mean_width'])} {html.escape(attribute_unit(name))}</td><td>{kind}</td></tr>")
     return (f"<h2>Intervals: coverage</h2><p>Each encoded attribute value comes with a {percent} interval (as "
-            f"<code>attrivae encode</code> and the Slicer table show it): split-conformal on the model's validation "
-            f"split where the model is calibrated. Coverage: the share of measured values inside their interval. "
+            f"<code>attrivae encode</code> and the Slicer table show it): split-conformal on held-out subjects (the "
+            f"model's validation split, or a cohort given to <code>attrivae calibrate</code>) where the model is "
+            f"calibrated. Coverage: the share of measured values inside their interval. "
             f"With n calibration subjects the coverage on new subjects varies around {INTERVAL_LEVEL:g} by chance: "
             f"'expected' is its 5th–95th percentile (Beta distribution of split-conformal coverage).</p><table><tr>"
             f"<th>attribute</th><th>N</th><th>coverage</th><th>mean width</th><th>interval</th></tr>"
