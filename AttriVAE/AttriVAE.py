@@ -37,7 +37,7 @@ if (MODULE_DIR.parent / "AttriVAELib").is_dir() and str(MODULE_DIR.parent) not i
 
 from AttriVAELib import choices  # noqa: E402 - standard library only, importable on any Slicer's Python
 
-DEMO_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-demo.safetensors"
+SHIPPED_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-shipped.safetensors"
 SYNTHETIC_SUBJECT = "AttriVAE.SyntheticSeed"
 """Node attribute of a volume made by the panel's synthetic-sample generator (its seed)."""
 COMPARISON_LAYOUT = 5601
@@ -181,7 +181,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
 
-        self.ui.modelPathLineEdit.currentPath = str(DEMO_MODEL)
+        self.ui.modelPathLineEdit.currentPath = str(SHIPPED_MODEL)
         self.ui.loadModelButton.connect("clicked(bool)", self.onLoadModel)
         self.ui.inputSegmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateSegmentChoices)
         self.ui.syntheticSampleButton.connect("clicked(bool)", self.onSyntheticSample)
@@ -347,7 +347,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                            p.inputLabelMap, p.labelScheme)
         if result is None:
             return
-        if not self._sliders:  # the demo model was loaded on first use
+        if not self._sliders:  # the shipped model was loaded on first use
             self._showModel()
         self.ui.probabilityLabel.text = _("P(infarct) = {p:.2f}").format(p=result["probability"])
         self.ui.trainingDataLabel.text = result["notice"]
@@ -470,7 +470,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     """Everything the panel does, usable from the Python console without the GUI::
 
         logic = AttriVAELogic()
-        logic.loadModel()                                  # the shipped demo model
+        logic.loadModel()                                  # the shipped model
         volume, segmentation = logic.generateSyntheticSample()
         result = logic.analyze(volume, segmentation)       # reconstruction, table, probability
         logic.showAttention()                              # attention volumes, one per attribute
@@ -526,12 +526,12 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         dependencies.ensure_dependencies(requirementLines(), SlicerInstaller(), ask=askConfirmation)
 
     def loadModel(self, path=None):
-        """Load a model bundle (default: the shipped demo model); returns its card
+        """Load a model bundle (default: the shipped model); returns its card
         (:class:`AttriVAELib.card.ModelCard`)."""
         self.ensureDependencies()
         from AttriVAELib import load_model
 
-        path = Path(path) if path else DEMO_MODEL
+        path = Path(path) if path else SHIPPED_MODEL
         self.useModel(load_model(path, "cpu"), path)
         return self.bundle.card
 
@@ -996,7 +996,7 @@ class AttriVAETest(ScriptedLoadableModuleTest):
 
     def test_module_loads(self) -> None:
         self.assertTrue(hasattr(slicer.modules, "attrivae"))
-        self.assertTrue(DEMO_MODEL.is_file())
+        self.assertTrue(SHIPPED_MODEL.is_file())
 
     def test_mrml_bridge(self) -> None:
         """Without PyTorch: an oblique, anisotropic volume and its LV segmentation cross the MRML bridge both ways
@@ -1055,7 +1055,7 @@ class AttriVAETest(ScriptedLoadableModuleTest):
             self.skipTest(unsupportedMessage())
         if not dependenciesAvailable():
             self.skipTest("needs the PyTorch extension and AttriVAE's requirements")
-        self.delayDisplay("Analyse a synthetic sample with the demo model")
+        self.delayDisplay("Analyse a synthetic sample with the shipped model")
         logic = AttriVAELogic()
         logic.loadModel()
         volume, segmentation = logic.generateSyntheticSample(seed=1)

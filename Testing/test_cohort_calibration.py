@@ -93,3 +93,14 @@ def test_the_report_names_where_the_intervals_were_calibrated(trained, tiny_coho
     html = _calibration_html(interval_calibration(bundle, data.volumes[:, 0].numpy(), data.attributes.numpy()), bundle)
     assert html.count(f"calibrated on the held-out cohort {tiny_cohort.name} (24 subjects) (expected ") == len(
         bundle.attribute_names)
+
+
+def test_the_chance_ranges_the_docs_state_are_the_beta_law_of_the_coverage():
+    from pathlib import Path
+
+    from AttriVAELib.calibration import expected_coverage
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text().split())
+    (low60, high60), (low600, high600) = expected_coverage(60, 0.95), expected_coverage(600, 0.95)
+    assert f"between {low60:.2f} and {high60:.2f} by chance" in text
+    assert f"600 subjects between {low600:.3f} and {high600:.3f}" in text

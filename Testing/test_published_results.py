@@ -1,10 +1,10 @@
-"""The published numbers (README.md, CONTRIBUTING.md, docs/) and the shipped demo model are what the current
-code makes.
+"""The published numbers (README.md, CONTRIBUTING.md, docs/), the demo's model and the model the Slicer module
+ships are what the current code makes.
 
 ``scripts/regenerate_results.py`` records every section's numbers in ``docs/results/<section>.json`` with the
 commit, machine and code fingerprint, renders each section into its file (``RESULT_FILES``) from them and
-ships the demo's model. These tests fail when a rendered section was edited by hand or sits in the wrong
-file, when the shipped model's card no longer matches the demo's settings, or when code that makes models has
+keeps the demo's and the shipped model. These tests fail when a rendered section was edited by hand or sits in
+the wrong file, when a model's card no longer matches the demo's settings, or when code that makes models has
 changed since a section was made (then rerun the script for that section: ``python
 scripts/regenerate_results.py --work DIR --only SECTION``).
 """
@@ -81,9 +81,32 @@ def test_the_published_demo_numbers_are_the_shipped_models():
     assert f"AUC {card.test.auc:.3f}, accuracy {card.test.accuracy:.3f}" in record["printed"]
 
 
-def test_the_published_interpretation_is_the_shipped_models():
-    record = regenerate.load_record("interpretation")
-    assert record["model_sha256"] == regenerate.file_sha256(regenerate.DEMO_MODEL), (
-        "the shipped demo model changed since docs/results/interpretation.json was made; run "
-        "python scripts/regenerate_results.py --work DIR --only science,interpretation")
-    assert record["default_method"] == DEFAULT_METHOD
+def test_the_shipped_model_is_the_demos_recipe_trained_longer_and_calibrated_on_held_out_subjects():
+    card, record = load_model(regenerate.SHIPPED_MODEL).card, regenerate.load_record("shipped")
+    settings = DemoSettings()
+    expected = dataclasses.replace(settings.run_config(), attributes=DEFAULT_ATTRIBUTES)
+    expected = dataclasses.replace(
+        expected, model=dataclasses.replace(expected.model, **{key: tuple(value) for key, value in
+                                                               regenerate.SHIPPED_MODEL_CHANGES.items()}),
+        train=dataclasses.replace(expected.train, epochs=regenerate.SHIPPED_EPOCHS))
+    assert card.config == expected, "DemoSettings or the shipped model's settings changed since it was made"
+    assert card.data.synthetic.arguments() == {**settings.cohort_arguments(), "field_of_view_mm": 120.0}
+    assert card.provenance.code == code_fingerprint(), (
+        "the code that makes models changed since the shipped model was made; run "
+        "python scripts/regenerate_results.py --work DIR --only shipped")
+    calibration = regenerate.CALIBRATION_COHORT
+    for entry in card.attributes:  # every interval from the held-out cohort, none from the validation split
+        assert entry.interval.split == calibration["name"]
+        assert len(entry.interval.scores) == calibration["subjects"] == record["calibration"]["scores"][entry.name]
+    assert record["model_sha256"] == regenerate.file_sha256(regenerate.SHIPPED_MODEL)
+    assert (record["epochs"], record["best_epoch"]) == (card.training.epochs, card.training.best_epoch)
+
+
+@pytest.mark.parametrize("section", ["interpretation", "codes"])
+def test_the_published_interpretation_and_codes_are_the_shipped_models(section):
+    record = regenerate.load_record(section)
+    assert record["model_sha256"] == regenerate.file_sha256(regenerate.SHIPPED_MODEL), (
+        f"the shipped model changed since docs/results/{section}.json was made; run "
+        f"python scripts/regenerate_results.py --work DIR --only shipped,{section}")
+    if section == "interpretation":
+        assert record["default_method"] == DEFAULT_METHOD

@@ -591,7 +591,7 @@ def test_the_in_slicer_self_test_passes_on_real_mrml(scene, monkeypatch: pytest.
 
 
 def test_explore_with_a_trained_model_lands_on_the_decoded_anatomy_and_shows_it(scene, monkeypatch) -> None:
-    """The shipped demo model: a slider request is drawn by the decoded anatomy (measured beside it), a request
+    """The shipped model: a slider request is drawn by the decoded anatomy (measured beside it), a request
     beyond what the decoder draws is clamped and said so, and the decoded anatomy follows the slider as outlines
     in the slice views and surfaces in 3D."""
     import slicer

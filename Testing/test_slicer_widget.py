@@ -76,7 +76,7 @@ def test_setup_binds_the_parameter_node_as_slicer_does(panel) -> None:
     assert _items(ui.trainDataFormatComboBox) == list(choices.DATA_FORMATS)
     assert ui.attentionThresholdSlider.value == pytest.approx(0.2) and ui.trainEpochsSpinBox.value == 300
     assert ui.inputVolumeSelector.nodeTypes == ["vtkMRMLScalarVolumeNode"]
-    assert ui.modelPathLineEdit.currentPath.endswith("attrivae-demo.safetensors")
+    assert ui.modelPathLineEdit.currentPath.endswith("attrivae-shipped.safetensors")
 
     ui.trainEpochsSpinBox.value = 5  # an edit in the panel reaches the scene
     assert parameters.trainEpochs == 5 and parameters.parameterNode.GetParameter("trainEpochs") == "5"

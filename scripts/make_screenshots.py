@@ -4,7 +4,7 @@
                                             #   AttriVAE/Resources/Icons/AttriVAE.png
 
 The module's logic, on the stand-in application of ``Testing/slicer_app.py`` (its layout's Red, Yellow and
-Green slice views), analyses a synthetic sample with the shipped demo model and does what the panel does:
+Green slice views), analyses a synthetic sample with the shipped model and does what the panel does:
 
 * *Attention*: one attribute's map with the panel's default method. ``attention-slice.png``: the Red view
   (the map over the input, its colour legend, the sample segmentation's outlines);

@@ -1,4 +1,4 @@
-"""Regenerate every published result, and the demo model shipped with the Slicer module, from the committed
+"""Regenerate every published result, the demo's model and the model shipped with the Slicer module, from the committed
 code; write each as JSON into docs/results/ (commands, commit, machine, code fingerprint, numbers) and render
 each section into its file (:data:`RESULT_FILES`: README.md, CONTRIBUTING.md or a page of docs/) from those
 records, between the section's markers.
@@ -13,21 +13,26 @@ Sections:
 - ``demo`` (README.md): the README's main command as a new user runs it (``scripts/readme_install.py``: a
   fresh clone of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints
   and its wall time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
+- ``shipped`` (docs/results.md): the model the Slicer module ships, ``attrivae-shipped.safetensors``: the demo's
+  preset with a wider bottleneck, trained longer on the demo's cohort and split, ``attrivae calibrate`` on 600
+  held-out subjects, ``attrivae evaluate`` on the independent cohort, ``attrivae encode`` of 1200 more
+  independent subjects for the intervals' coverage; issue 25's and 26's targets judged (about 20 min;
+  resumable: a finished training is kept).
 - ``science`` (docs/results.md): ``attrivae crossval`` of the ablation presets and the demo's preset with
   the demo's training settings on the demo's cohort (3 folds × ``--seeds`` seeds, 3 unless told), every model
   also evaluated on an independent 300-subject cohort (needs ``demo`` in the same WORK, made by the same code;
   the longest section, about 6 min per model on 2 cores, and resumable: run it again with the same WORK, or
   with more seeds, and finished runs are kept).
-- ``interpretation`` (docs/interpretation.md): ``benchmarks/localisation.py`` with the shipped demo model on
-  the independent cohort (needs ``science`` in the same WORK): where each attribution method's maps land,
+- ``interpretation`` (docs/interpretation.md): ``benchmarks/localisation.py`` with the shipped model on
+  the independent cohort (needs ``shipped`` in the same WORK): where each attribution method's maps land,
   their cost, and traversal fidelity.
-- ``codes`` (docs/interpretation.md): ``attrivae encode`` of the demo's test subjects with the demo's model
-  (three example rows, the coverage of the 95 % intervals) and of the independent cohort with the shipped
-  model (coverage and width of the calibrated intervals), ``benchmarks/encode_memory.py`` (peak memory
-  against cohort size) and ``benchmarks/interval_kinds.py`` (absolute against σ-scaled conformal scores on the
-  independent cohort); needs ``demo`` and ``science`` in the same WORK.
+- ``codes`` (docs/interpretation.md): ``attrivae encode`` with the shipped model of the demo's test subjects
+  (three example rows, the coverage of the 95 % intervals) and of the independent cohort (coverage and width
+  of the calibrated intervals), ``benchmarks/encode_memory.py`` (peak memory against cohort size) and
+  ``benchmarks/interval_kinds.py`` (absolute against σ-scaled conformal scores on the independent cohort);
+  needs ``shipped`` in the same WORK.
 - ``speed`` (docs/benchmarks.md): ``attrivae bench``, ``benchmarks/speed_paths.py`` and
-  ``benchmarks/slicer_interactive.py``.
+  ``benchmarks/slicer_interactive.py`` (untrained, and with the shipped model).
 - ``tests`` (CONTRIBUTING.md): the README's test command in a fresh clone and virtual environment, with cold
   caches and again warm, leaving out ``Testing/test_published_results.py`` (it checks the records being
   made).
@@ -46,6 +51,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -75,23 +81,39 @@ from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
 RESULTS = ROOT / "docs" / "results"
 README = ROOT / "README.md"
 DEMO_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors"
-SECTIONS = ("demo", "science", "interpretation", "codes", "speed", "tests")
-CODE = {"demo": MODEL_MAKING_MODULES, "science": MODEL_MAKING_MODULES, "interpretation": MODEL_MAKING_MODULES,
+SHIPPED_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-shipped.safetensors"
+SECTIONS = ("demo", "shipped", "science", "interpretation", "codes", "speed", "tests")
+CODE = {"demo": MODEL_MAKING_MODULES, "shipped": (*MODEL_MAKING_MODULES, "cohort_calibration", "codes"),
+        "science": MODEL_MAKING_MODULES, "interpretation": MODEL_MAKING_MODULES,
         "codes": (*MODEL_MAKING_MODULES, "codes"), "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml")}
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
 AVX2_CAP = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 """Environment that makes torch use only AVX2 (no AVX-512, no bf16) on a newer CPU: most users' CPUs."""
 PUBLISHED_RESULTS_TESTS = "Testing/test_published_results.py"  # not in the timed runs: it checks these records
-RESULT_FILES = {"demo": README, "science": ROOT / "docs" / "results.md",
+RESULT_FILES = {"demo": README, "shipped": ROOT / "docs" / "results.md", "science": ROOT / "docs" / "results.md",
                 "interpretation": ROOT / "docs" / "interpretation.md", "codes": ROOT / "docs" / "interpretation.md",
                 "speed": ROOT / "docs" / "benchmarks.md", "tests": ROOT / "CONTRIBUTING.md"}
 """The file each section is rendered into, between its markers (:func:`results_block`)."""
 OUTPUTS = ("docs/results/", *sorted({path.relative_to(ROOT).as_posix() for path in RESULT_FILES.values()}),
-           "AttriVAE/Resources/Models/attrivae-demo.safetensors")
+           *(path.relative_to(ROOT).as_posix() for path in (DEMO_MODEL, SHIPPED_MODEL)))
 COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
 SCIENCE_PRESETS = ("beta-vae", "ar-vae", "attri-vae", DemoSettings.preset)
 SCIENCE_FOLDS, SCIENCE_SEEDS = 3, 3  # seeds: the default of --seeds
+SHIPPED_EPOCHS = 160
+SHIPPED_MODEL_CHANGES = {"encoder_channels": [8, 16, 32, 64, 64]}
+"""What the shipped model changes in the demo's preset: the wide bottleneck of docs/experiments.md ("Decoder
+levers"), which keeps more of the anatomy at the same cost per epoch."""
+CALIBRATION_COHORT = {"name": "C600", "subjects": 600, "seed": 54321}
+"""The held-out cohort the shipped model is calibrated on (``attrivae calibrate``): with 600 subjects a 95 %
+interval's coverage lands in 0.935–0.964 (90 % of draws), with the 60 of a validation split in 0.90–0.99."""
+COVERAGE_COHORT = {"name": "H1200", "subjects": 1200, "seed": 2468}
+"""A second independent cohort for the intervals' coverage only: on 1200 subjects chance moves the measured
+coverage about half as much as on 300."""
+COVERAGE_TARGET = (0.93, 0.97)
+SLOPE_TARGET, RHO_TARGET, ENCODER_SLOPE_TARGET = (0.9, 1.1), 0.95, 0.8
+"""Issue 25's targets for the calibrated traversals of the shapes a decoded cube shows, and issue 26's for the
+LV volume slope in encoder units."""
 HEADLINE = ("interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc")
 CEILING_KEYS = ("mig_ksg", "sap", "scc", "modularity")
 TARGETS = {"interpretability.lv_volume_ml.r2": 0.95, "interpretability.myo_volume_ml.r2": 0.95,
@@ -153,6 +175,75 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
     return _record("demo", [readme_main_command()], install_s=seconds["install"], demo_s=seconds["demo"],
                    printed=printed, summary=dataclasses.asdict(card.test), best_epoch=card.training.best_epoch,
                    report=_metrics(demo / "report" / "metrics.json"))
+
+
+def _synth_command(name: str, subjects: int, seed: int) -> str:
+    settings = DemoSettings()
+    return (f"attrivae synth --out {name} --subjects {subjects} --size {settings.size} --seed {seed} "
+            f"--infarct-fraction {settings.infarct_fraction:g} --slice-thickness {settings.slice_thickness:g}")
+
+
+def _training_seconds(run: Path) -> float:
+    """Seconds the run's epochs took (``seconds`` in its log.csv), over every resumption."""
+    with open(run / "log.csv") as handle:
+        return sum(float(row["seconds"]) for row in csv.DictReader(handle))
+
+
+def _shipped_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The published subset of the shipped model's evaluation on the independent cohort."""
+    return {"subjects": metrics["subjects"], "auc": metrics["classification"]["auc"],
+            "r2": {name: entry["r2"] for name, entry in metrics["interpretability"].items()},
+            "precision": metrics["precision"], "decoder": metrics["decoder"],
+            "traversal": {name: {"encoder": entry["encoder"], "calibrated": entry["calibrated"]}
+                          for name, entry in metrics["traversal_fidelity"].items()},
+            "coverage": {name: {key: entry[key] for key in ("coverage", "mean_width", "calibrated")}
+                         for name, entry in metrics["interval_coverage"].items()}}
+
+
+def regenerate_shipped(work: Path) -> dict[str, Any]:
+    """The model shipped with the Slicer module: the demo's preset with :data:`SHIPPED_MODEL_CHANGES`, trained for
+    :data:`SHIPPED_EPOCHS` on the demo's cohort and split, calibrated on :data:`CALIBRATION_COHORT`, evaluated on
+    the independent cohort and its intervals' coverage measured on :data:`COVERAGE_COHORT` (resumable: a finished
+    training or cohort is kept)."""
+    from AttriVAELib import load_model
+
+    settings, here = DemoSettings(), work / "shipped"
+    here.mkdir(parents=True, exist_ok=True)
+    config = {"preset": settings.preset, "model": SHIPPED_MODEL_CHANGES}
+    (here / "shipped.json").write_text(json.dumps(config) + "\n")
+    training = dataclasses.replace(settings, epochs=SHIPPED_EPOCHS).training_options()
+    cohorts = {"data": (settings.subjects, settings.seed), "H300": tuple(INDEPENDENT_COHORT.values()),
+               **{c["name"]: (c["subjects"], c["seed"]) for c in (CALIBRATION_COHORT, COVERAGE_COHORT)}}
+    synth = [_synth_command(name, subjects, seed) for name, (subjects, seed) in cohorts.items()]
+    train = f"attrivae train --data data --out run --config shipped.json {training} --seed {settings.seed}"
+    calibrate = f"attrivae calibrate --model run/model.safetensors --data {CALIBRATION_COHORT['name']} --out shipped.safetensors"
+    evaluate = "attrivae evaluate --model shipped.safetensors --data H300 --out report"
+    encode = f"attrivae encode --model shipped.safetensors --data {COVERAGE_COHORT['name']} --out coverage.csv"
+    for name, command in zip(cohorts, synth):
+        if not (here / name / "attributes.csv").is_file():
+            shutil.rmtree(here / name, ignore_errors=True)
+            _attrivae(*command.split()[1:], cwd=here)
+    run = here / "run"
+    finished = (run / "model.safetensors").is_file() and load_model(run / "model.safetensors").card.test is not None
+    if not finished:
+        _attrivae(*train.split()[1:], *(["--resume"] if (run / "config.json").is_file() else []), cwd=here)
+    shutil.rmtree(here / "report", ignore_errors=True)  # the commands below write new outputs only
+    for output in ("shipped.safetensors", "coverage.csv"):
+        (here / output).unlink(missing_ok=True)
+    for command in (calibrate, evaluate, encode):
+        _attrivae(*command.split()[1:], cwd=here)
+    shutil.copyfile(here / "shipped.safetensors", SHIPPED_MODEL)
+    card = load_model(SHIPPED_MODEL).card
+    return _record("shipped", [*synth, f"cat shipped.json  # {json.dumps(config)}", train, calibrate, evaluate,
+                               encode],
+                   epochs=card.training.epochs, best_epoch=card.training.best_epoch,
+                   training_minutes=_training_seconds(run) / 60, model_changes=SHIPPED_MODEL_CHANGES,
+                   calibration={**CALIBRATION_COHORT, "scores": {e.name: len(e.interval.scores)
+                                                                 for e in card.attributes if e.interval}},
+                   independent=_shipped_metrics(json.loads((here / "report" / "metrics.json").read_text())),
+                   coverage_cohort={**COVERAGE_COHORT, "coverage": _coverage(here / "coverage.csv")},
+                   ef_ceiling=ef_ceiling_from_ed(INDEPENDENT_COHORT["subjects"], seed=INDEPENDENT_COHORT["seed"]),
+                   model_sha256=file_sha256(SHIPPED_MODEL))
 
 
 def _crossval_summary(summary: dict[str, dict[str, dict[str, float]]], runs: list[dict[str, Any]],
@@ -222,18 +313,24 @@ def regenerate_science(work: Path, seeds: int = SCIENCE_SEEDS) -> dict[str, Any]
                    training_minutes={p: _training_minutes(here / "crossval", p) for p in results["presets"]})
 
 
-def regenerate_interpretation(work: Path) -> dict[str, Any]:
-    """The localisation benchmark and traversal fidelity of the shipped demo model on the independent cohort."""
-    cohort = work / "readme" / "clone" / "H300"
+def _shipped_cohort(work: Path, name: str) -> Path:
+    """A cohort the shipped section synthesised in ``work`` (``data``: the demo's, ``H300``: the independent)."""
+    cohort = work / "shipped" / name
     if not (cohort / "attributes.csv").is_file():
-        raise SystemExit(f"{cohort} holds no independent cohort; run the science section with this --work first")
-    out = work / "localisation.json"
-    command = (f"python benchmarks/localisation.py --model {DEMO_MODEL.relative_to(ROOT)} --data H300 "
+        raise SystemExit(f"{cohort} holds no cohort; run the shipped section with this --work first")
+    return cohort
+
+
+def regenerate_interpretation(work: Path) -> dict[str, Any]:
+    """The localisation benchmark and traversal fidelity of the shipped model on the independent cohort (needs
+    ``shipped`` in the same WORK)."""
+    cohort, out = _shipped_cohort(work, "H300"), work / "localisation.json"
+    command = (f"python benchmarks/localisation.py --model {SHIPPED_MODEL.relative_to(ROOT)} --data H300 "
                f"--json localisation.json")
-    _run([sys.executable, str(ROOT / "benchmarks" / "localisation.py"), "--model", str(DEMO_MODEL),
+    _run([sys.executable, str(ROOT / "benchmarks" / "localisation.py"), "--model", str(SHIPPED_MODEL),
           "--data", str(cohort), "--json", str(out)], ROOT)
     result = json.loads(out.read_text())
-    return _record("interpretation", [command], model_sha256=file_sha256(DEMO_MODEL),
+    return _record("interpretation", [command], model_sha256=file_sha256(SHIPPED_MODEL),
                    **{key: result[key] for key in ("subjects", "infarcted", "default_method", "methods",
                                                    "completeness", "fidelity", "fidelity_seconds_per_subject")})
 
@@ -256,32 +353,26 @@ def _coverage(table: Path) -> dict[str, dict[str, float]]:
 
 
 def regenerate_codes(work: Path) -> dict[str, Any]:
-    """``attrivae encode`` of the demo's test subjects with the demo's model and of the independent cohort with
-    the shipped model, the intervals' coverage there, and ``benchmarks/encode_memory.py`` (needs ``demo`` and
-    ``science`` in the same WORK, made by the same code)."""
-    demo, independent = work / "readme" / "clone" / "attrivae-demo", work / "readme" / "clone" / "H300"
-    if not (demo / "run" / "model.safetensors").is_file():
-        raise SystemExit(f"{demo} holds no finished demo; run the demo section with this --work first")
-    if not (independent / "attributes.csv").is_file():
-        raise SystemExit(f"{independent} holds no independent cohort; run the science section with this --work first")
+    """``attrivae encode`` with the shipped model of the demo's test subjects and of the independent cohort, the
+    intervals' coverage there, ``benchmarks/encode_memory.py`` and ``benchmarks/interval_kinds.py`` (needs
+    ``shipped`` in the same WORK)."""
+    demo, independent = _shipped_cohort(work, "data"), _shipped_cohort(work, "H300")
     table, others, memory, kinds = (work / "codes" / name for name in ("codes.csv", "independent.csv",
                                                                        "encode_memory.json", "interval_kinds.json"))
     for path in (table, others):
         path.unlink(missing_ok=True)
     table.parent.mkdir(parents=True, exist_ok=True)
-    commands = ["attrivae encode --model attrivae-demo/run/model.safetensors --data attrivae-demo/data "
-                "--out codes.csv --subjects test",
-                f"attrivae encode --model {DEMO_MODEL.relative_to(ROOT)} --data H300 --out independent.csv",
-                f"python benchmarks/encode_memory.py --model {DEMO_MODEL.relative_to(ROOT)} --work encode-bench "
-                f"--json encode_memory.json",
-                f"python benchmarks/interval_kinds.py --model {DEMO_MODEL.relative_to(ROOT)} --data H300 "
-                f"--json interval_kinds.json"]
-    _attrivae("encode", "--model", str(demo / "run" / "model.safetensors"), "--data", str(demo / "data"),
-              "--out", str(table), "--subjects", "test", cwd=ROOT)
-    _attrivae("encode", "--model", str(DEMO_MODEL), "--data", str(independent), "--out", str(others), cwd=ROOT)
-    _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(DEMO_MODEL), "--work",
+    model = SHIPPED_MODEL.relative_to(ROOT)
+    commands = [f"attrivae encode --model {model} --data data --out codes.csv --subjects test",
+                f"attrivae encode --model {model} --data H300 --out independent.csv",
+                f"python benchmarks/encode_memory.py --model {model} --work encode-bench --json encode_memory.json",
+                f"python benchmarks/interval_kinds.py --model {model} --data H300 --json interval_kinds.json"]
+    _attrivae("encode", "--model", str(SHIPPED_MODEL), "--data", str(demo), "--out", str(table), "--subjects", "test",
+              cwd=ROOT)
+    _attrivae("encode", "--model", str(SHIPPED_MODEL), "--data", str(independent), "--out", str(others), cwd=ROOT)
+    _run([sys.executable, "benchmarks/encode_memory.py", "--model", str(SHIPPED_MODEL), "--work",
           str(work / "encode-bench"), "--json", str(memory)], ROOT)
-    _run([sys.executable, "benchmarks/interval_kinds.py", "--model", str(DEMO_MODEL), "--data", str(independent),
+    _run([sys.executable, "benchmarks/interval_kinds.py", "--model", str(SHIPPED_MODEL), "--data", str(independent),
           "--json", str(kinds)], ROOT)
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -290,7 +381,7 @@ def regenerate_codes(work: Path) -> dict[str, Any]:
     return _record("codes", commands, subjects=len(rows), columns=list(rows[0]), examples=rows[:3],
                    coverage=_coverage(table), independent={"subjects": independent_subjects,
                                                            "coverage": _coverage(others)},
-                   model_sha256=file_sha256(DEMO_MODEL), memory=json.loads(memory.read_text()),
+                   model_sha256=file_sha256(SHIPPED_MODEL), memory=json.loads(memory.read_text()),
                    interval_kinds=json.loads(kinds.read_text()))
 
 
@@ -302,14 +393,14 @@ def regenerate_speed(work: Path) -> dict[str, Any]:
                 " ".join(f"{k}={v}" for k, v in AVX2_CAP.items()) + " attrivae bench --json bench-avx2.json",
                 "python benchmarks/speed_paths.py --json paths.json",
                 "python benchmarks/slicer_interactive.py --json interactive.json",
-                f"python benchmarks/slicer_interactive.py --model {DEMO_MODEL.relative_to(ROOT)} "
+                f"python benchmarks/slicer_interactive.py --model {SHIPPED_MODEL.relative_to(ROOT)} "
                 f"--json interactive-shipped.json"]
     _attrivae("bench", "--json", str(folder / "bench.json"), cwd=ROOT)
     _run([sys.executable, "-m", "AttriVAELib", "bench", "--json", str(folder / "bench-avx2.json")], ROOT,
          {**os.environ, **AVX2_CAP})
     _run([sys.executable, "benchmarks/speed_paths.py", "--json", str(folder / "paths.json")], ROOT)
     _run([sys.executable, "benchmarks/slicer_interactive.py", "--json", str(folder / "interactive.json")], ROOT)
-    _run([sys.executable, "benchmarks/slicer_interactive.py", "--model", str(DEMO_MODEL), "--json",
+    _run([sys.executable, "benchmarks/slicer_interactive.py", "--model", str(SHIPPED_MODEL), "--json",
           str(folder / "interactive-shipped.json")], ROOT)
     loaded = {name: json.loads((folder / f"{name}.json").read_text())
               for name in ("bench", "bench-avx2", "paths", "interactive", "interactive-shipped")}
@@ -342,7 +433,7 @@ def _passed(pytest_output: str) -> int:
 
 
 REGENERATE: dict[str, Callable[..., dict[str, Any]]] = {
-    "demo": regenerate_demo, "science": regenerate_science, "interpretation": regenerate_interpretation,
+    "demo": regenerate_demo, "shipped": regenerate_shipped, "science": regenerate_science, "interpretation": regenerate_interpretation,
     "codes": regenerate_codes, "speed": regenerate_speed, "tests": regenerate_tests}
 
 
@@ -368,7 +459,7 @@ def render_demo(record: dict[str, Any]) -> str:
     scores = ", ".join(f"{_COLUMN_NAMES[key]} {report[key]:.3f} (ceiling {ceiling[key]:.3f})" for key in CEILING_KEYS)
     closing = (f"Its report (`attrivae-demo/report`) has, on the same {report['subjects']} test subjects, "
                f"interpretability R² {r2} (attributes in the order above) and {scores}; the ceiling is the metric of "
-               f"the ground-truth code on the same subjects. The shipped Slicer model is this run's model.")
+               f"the ground-truth code on the same subjects.")
     return "\n".join([opening, "", "```text", record["printed"].rstrip(), "```", "", closing, "", _stamp(record)])
 
 
@@ -441,6 +532,74 @@ def _issue26_verdicts(demo: dict[str, Any], ef_r2: float) -> list[str]:
     if leakages:
         verdicts.append(_verdict("largest leakage", max(leakages), LEAKAGE_TARGET, at_most=True))
     return verdicts
+
+
+def _shipped_table(record: dict[str, Any]) -> list[str]:
+    """Per attribute: own-dim precision and leakage, the 95 % interval's coverage on both independent cohorts and
+    its width, and the traversal slopes (calibrated and in encoder units)."""
+    independent, coverage = record["independent"], record["coverage_cohort"]
+    header = (f"| attribute | own-dim precision | leakage | coverage, H300 | coverage, {coverage['name']} | mean width, "
+              f"{coverage['name']} | traversal slope, calibrated (ρ) | traversal slope, encoder units |")
+    rows = [header, "|---|" + "---|" * 7]
+    for name in DEFAULT_ATTRIBUTES:
+        precision, unit = independent["precision"][name], attribute_unit(name)
+        traversal = independent["traversal"].get(name)
+        calibrated = (f"{traversal['calibrated']['slope']:.2f} ({traversal['calibrated']['spearman']:.3f})"
+                      if traversal else "not drawn by the decoder")
+        encoder = f"{traversal['encoder']['slope']:.2f}" if traversal else "–"
+        rows.append(f"| {_SHORT_NAMES[name]} | {precision['precision']:.3f} | {precision['leakage']:.3f} | "
+                    f"{independent['coverage'][name]['coverage']:.3f} | {coverage['coverage'][name]['coverage']:.3f} | "
+                    f"{coverage['coverage'][name]['mean_width']:.3g}{' ' + unit if unit else ''} | {calibrated} | "
+                    f"{encoder} |")
+    return rows
+
+
+def _issue25_verdicts(record: dict[str, Any]) -> list[str]:
+    """Issue 25's targets: coverage in :data:`COVERAGE_TARGET` on the larger independent cohort, calibrated
+    traversal slopes in :data:`SLOPE_TARGET` with ρ ≥ :data:`RHO_TARGET`."""
+    low, high = COVERAGE_TARGET
+    verdicts = []
+    for name, entry in record["coverage_cohort"]["coverage"].items():
+        met = low <= entry["coverage"] <= high
+        verdicts.append(f"coverage {_SHORT_NAMES[name]} {entry['coverage']:.3f} {'in' if met else 'outside'} "
+                        f"{low:g}–{high:g} ({'met' if met else 'missed'})")
+    for name, traversal in record["independent"]["traversal"].items():
+        slope, rho = traversal["calibrated"]["slope"], traversal["calibrated"]["spearman"]
+        met = SLOPE_TARGET[0] <= slope <= SLOPE_TARGET[1] and rho >= RHO_TARGET
+        verdicts.append(f"slope {_SHORT_NAMES[name]} {slope:.2f}, ρ {rho:.3f} ({'met' if met else 'missed'})")
+    return verdicts
+
+
+def render_shipped(record: dict[str, Any]) -> str:
+    independent, calibration, coverage = record["independent"], record["calibration"], record["coverage_cohort"]
+    changes = ", ".join(f"{key} {value}" for key, value in record["model_changes"].items())
+    opening = (f"The model the Slicer module ships (`{SHIPPED_MODEL.relative_to(ROOT)}`) is not the demo's: the "
+               f"demo's preset `{DemoSettings.preset}` with {changes} (the wider bottleneck of "
+               f"[Experiments](experiments.md#decoder-levers-issue-26)), trained for {record['epochs']} epochs on the demo's "
+               f"cohort and split ({record['training_minutes']:.1f} min of training on this machine; best validation "
+               f"epoch {record['best_epoch']}), then calibrated with `attrivae calibrate` on "
+               f"{calibration['name']}, {calibration['subjects']} synthetic subjects it never saw (seed "
+               f"{calibration['seed']}). Evaluated on the independent cohort H300 ({independent['subjects']} "
+               f"subjects, seed {INDEPENDENT_COHORT['seed']}; AUC {independent['auc']:.3f}); the intervals also on "
+               f"{coverage['name']} ({coverage['subjects']} subjects, seed {coverage['seed']}), where chance moves "
+               f"the measured coverage about half as much.")
+    decoder = independent["decoder"]
+    dice = ", ".join(f"{part} {decoder['dice'][part]['median']:.3f}" for part in ("cavity", "myocardium", "infarct"))
+    decoded = (f"What the decoder keeps (H300, medians over the subjects): Dice of the decoded label map against "
+               f"the input's {dice}; infarct contrast retained {decoder['infarct_contrast']['median']:.3f}.")
+    flat = {f"precision.{name}.{part}": {"mean": value} for name, entry in independent["precision"].items()
+            for part, value in entry.items()}
+    flat.update({f"decoder.dice.{part}.median": {"mean": decoder["dice"][part]["median"]}
+                 for part in ("cavity", "myocardium", "infarct")})
+    flat["decoder.infarct_contrast.median"] = {"mean": decoder["infarct_contrast"]["median"]}
+    issue26 = [*_issue26_verdicts(flat, record["ef_ceiling"]["r2"]),
+               _verdict("LV volume slope in encoder units",
+                        independent["traversal"]["lv_volume_ml"]["encoder"]["slope"], ENCODER_SLOPE_TARGET)]
+    commands = ["Commands (in an empty folder):", "", "```bash", *record["commands"], "```"]
+    return "\n".join([opening, "", *_shipped_table(record), "", decoded, "",
+                      f"Issue 25 ({coverage['name']} for the coverage, H300 for the slopes): "
+                      + "; ".join(_issue25_verdicts(record)) + ".", "",
+                      "Issue 26 (H300): " + "; ".join(issue26) + ".", "", *commands, "", _stamp(record)])
 
 
 def _subjects_text(subjects: list[int]) -> str:
@@ -631,11 +790,15 @@ def render_codes(record: dict[str, Any]) -> str:
         table.append(f"| {_SHORT_NAMES.get(name, name)} | {on_test['coverage']:.3f} | {other['coverage']:.3f} | "
                      f"{other['mean_width']:.3g} {attribute_unit(name)} | "
                      f"{'calibrated' if other['calibrated'] else 'posterior'} |")
-    missed = [_SHORT_NAMES.get(n, n) for n, c in independent["coverage"].items() if not 0.93 <= c["coverage"] <= 0.97]
-    verdict = ("Target (coverage 0.93–0.97 for every attribute on the independent cohort): "
-               + ("met." if not missed else f"missed for {', '.join(missed)}."))
+    low, high = COVERAGE_TARGET
+    missed = [_SHORT_NAMES.get(n, n) for n, c in independent["coverage"].items() if not low <= c["coverage"] <= high]
+    chance = 1.96 * math.sqrt(0.95 * 0.05 / independent["subjects"])
+    verdict = (f"Coverage outside {low:g}–{high:g} on these {independent['subjects']} subjects: "
+               f"{', '.join(missed) if missed else 'none'}. The subjects' draw alone moves a coverage measured on "
+               f"{independent['subjects']} subjects by about ±{chance:.3f} (95 %); issue 25's target is judged on "
+               f"{COVERAGE_COHORT['subjects']} more ([The shipped model](results.md#the-shipped-model)).")
     kinds = record["interval_kinds"]
-    low, high = expected_coverage(kinds["calibration_subjects"], kinds["level"])
+    low, high = expected_coverage(kinds["calibration_subjects"], kinds["level"])  # of the kinds' calibrations
     comparison = ["| attribute | posterior μ ± 1.96σ: coverage | absolute: coverage, width | scaled: coverage, width |",
                   "|---|---|---|---|"]
     for name, row in kinds["attributes"].items():
@@ -663,7 +826,7 @@ def render_codes(record: dict[str, Any]) -> str:
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
-    "demo": render_demo, "science": render_science, "interpretation": render_interpretation, "codes": render_codes,
+    "demo": render_demo, "shipped": render_shipped, "science": render_science, "interpretation": render_interpretation, "codes": render_codes,
     "speed": render_speed, "tests": render_tests}
 
 
