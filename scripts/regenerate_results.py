@@ -234,7 +234,7 @@ def regenerate_shipped(work: Path) -> dict[str, Any]:
         _attrivae(*command.split()[1:], cwd=here)
     shutil.copyfile(here / "shipped.safetensors", SHIPPED_MODEL)
     card = load_model(SHIPPED_MODEL).card
-    return _record("shipped", [*synth, f"cat shipped.json  # {json.dumps(config)}", train, calibrate, evaluate,
+    return _record("shipped", [*synth, f"echo '{json.dumps(config)}' > shipped.json", train, calibrate, evaluate,
                                encode],
                    epochs=card.training.epochs, best_epoch=card.training.best_epoch,
                    training_minutes=_training_seconds(run) / 60, model_changes=SHIPPED_MODEL_CHANGES,
