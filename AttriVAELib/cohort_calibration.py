@@ -3,7 +3,7 @@
 Training calibrates a model's intervals and decoded-measure lines on its validation split
 (:mod:`~AttriVAELib.calibration`). A split-conformal interval's coverage varies with the number n of
 calibration subjects: with 60 it lands anywhere in 0.90–0.99 for a 95 % interval (90 % of draws,
-:func:`~AttriVAELib.calibration.expected_coverage`), with 600 in 0.935–0.964. Here the weights and the training
+:func:`~AttriVAELib.calibration.expected_coverage`), with 600 in 0.935–0.964, with 2400 in 0.943–0.957. Here the weights and the training
 lines stay, and the intervals and decoded-measure lines are computed again on a cohort the model never saw;
 the result is a new model file whose card names that cohort.
 """
@@ -44,7 +44,7 @@ class CohortCalibration:
 
 def calibration_source(entry: AttributeCard) -> str:
     """Where an attribute's interval was calibrated, in words: "the validation split (60 subjects)" or "the
-    held-out cohort C600 (600 subjects)"; "" when it is not calibrated."""
+    held-out cohort C2400 (2400 subjects)"; "" when it is not calibrated."""
     if entry.interval is None:
         return ""
     subjects = len(entry.interval.scores)

@@ -101,6 +101,9 @@ def test_the_chance_ranges_the_docs_state_are_the_beta_law_of_the_coverage():
     from AttriVAELib.calibration import expected_coverage
 
     text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text().split())
-    (low60, high60), (low600, high600) = expected_coverage(60, 0.95), expected_coverage(600, 0.95)
-    assert f"between {low60:.2f} and {high60:.2f} by chance" in text
-    assert f"600 subjects between {low600:.3f} and {high600:.3f}" in text
+    ranges = {n: expected_coverage(n, 0.95) for n in (60, 600, 2400)}
+    assert "between {:.2f} and {:.2f} by chance".format(*ranges[60]) in text
+    assert "600 subjects between {:.3f} and {:.3f}, with 2400 between {:.3f} and {:.3f}".format(
+        *ranges[600], *ranges[2400]) in text
+    results = " ".join((Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text().split())
+    assert "from {:.2f}–{:.2f} to {:.3f}–{:.3f}".format(*ranges[60], *ranges[2400]) in results
