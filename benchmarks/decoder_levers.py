@@ -5,7 +5,7 @@ shows, own-dim precision and leakage, AUC.
 
     python benchmarks/decoder_levers.py --work levers --independent H300 --json levers.json
     python benchmarks/decoder_levers.py --work levers --independent H300 --variants demo,epochs-160 \\
-        --baseline AttriVAE/Resources/Models/attrivae-demo.safetensors
+        --baseline AttriVAE/Resources/Models/attrivae-shipped.safetensors
 
 Resumable: each variant trains into ``WORK/<variant>`` (``WORK/<variant>-seed<k>`` for a training seed k other
 than 0; an interrupted run resumes from its checkpoint) and its result is kept in that folder's ``levers.json``;

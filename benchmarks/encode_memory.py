@@ -6,7 +6,7 @@ Synthesises a cohort of ``--subjects`` (default 1,000; 48² in-plane as the demo
 N subjects for each N in ``--sizes`` in a fresh process each and reads that process's peak resident memory
 (``ru_maxrss``). Prints a table and writes JSON:
 
-    python benchmarks/encode_memory.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors \\
+    python benchmarks/encode_memory.py --model AttriVAE/Resources/Models/attrivae-shipped.safetensors \\
         --work encode-bench --json encode_memory.json
 """
 

@@ -5,7 +5,7 @@ On one cohort the model did not train on: ``--repeats`` times, ``--calibration-s
 random calibrate each kind (as training calibrates on its validation split) and the other subjects score it
 (coverage, mean width). Prints a table per attribute and writes JSON.
 
-    python benchmarks/interval_kinds.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors --data H300
+    python benchmarks/interval_kinds.py --model AttriVAE/Resources/Models/attrivae-shipped.safetensors --data H300
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ maps land (per attribute, against the structure that defines it), what each cost
 completeness, and traversal fidelity (the attribute measured on decoded volumes against the slider's value, by
 the encoder's line alone and calibrated as the tool does it).
 
-    python benchmarks/localisation.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors \\
+    python benchmarks/localisation.py --model AttriVAE/Resources/Models/attrivae-shipped.safetensors \\
         --data H300 --json localisation.json
 
 Without ``--data`` it synthesises the cohort (the demo's settings, ``--subjects`` subjects, seed ``--seed``)

@@ -9,7 +9,7 @@ anatomy does (an untrained decoder draws one blob that fills the cube, the slowe
 synthetic sample (80 × 80 × 15 voxels, oblique).
 
     python benchmarks/slicer_interactive.py --json slicer-interactive.json
-    python benchmarks/slicer_interactive.py --model AttriVAE/Resources/Models/attrivae-demo.safetensors
+    python benchmarks/slicer_interactive.py --model AttriVAE/Resources/Models/attrivae-shipped.safetensors
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Sections:
 
 - ``demo`` (README.md): the README's main command as a new user runs it (``scripts/readme_install.py``: a
   fresh clone of HEAD, a fresh virtual environment, the README's install, ``attrivae demo``): what it prints
-  and its wall time. Its model becomes ``AttriVAE/Resources/Models/attrivae-demo.safetensors``.
+  and its wall time. Its model is kept as ``docs/results/attrivae-demo.safetensors``.
 - ``shipped`` (docs/results.md): the model the Slicer module ships, ``attrivae-shipped.safetensors``: the demo's
   preset with a wider bottleneck, trained longer on the demo's cohort and split, ``attrivae calibrate`` on 2400
   held-out subjects, ``attrivae evaluate`` on the independent cohort, ``attrivae encode`` of 1200 more
@@ -80,7 +80,7 @@ from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 README = ROOT / "README.md"
-DEMO_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-demo.safetensors"
+DEMO_MODEL = ROOT / "docs" / "results" / "attrivae-demo.safetensors"
 SHIPPED_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-shipped.safetensors"
 SECTIONS = ("demo", "shipped", "science", "interpretation", "codes", "speed", "tests")
 CODE = {"demo": MODEL_MAKING_MODULES, "shipped": (*MODEL_MAKING_MODULES, "cohort_calibration", "codes"),
