@@ -3,9 +3,9 @@
 Training calibrates a model's intervals and decoded-measure lines on its validation split
 (:mod:`~AttriVAELib.calibration`). A split-conformal interval's coverage varies with the number n of
 calibration subjects: with 60 it lands anywhere in 0.90–0.99 for a 95 % interval (90 % of draws,
-:func:`~AttriVAELib.calibration.expected_coverage`), with 600 in 0.935–0.964, with 2400 in 0.943–0.957. Here the weights and the training
-lines stay, and the intervals and decoded-measure lines are computed again on a cohort the model never saw;
-the result is a new model file whose card names that cohort.
+:func:`~AttriVAELib.calibration.expected_coverage`), with 600 in 0.935–0.964, with 2400 in 0.943–0.957.
+Here the weights and the training lines stay, and the intervals and decoded-measure lines are computed again on
+a cohort the model never saw; the result is a new model file whose card names that cohort.
 """
 
 from __future__ import annotations

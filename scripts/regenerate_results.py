@@ -218,7 +218,8 @@ def regenerate_shipped(work: Path) -> dict[str, Any]:
                **{c["name"]: (c["subjects"], c["seed"]) for c in (CALIBRATION_COHORT, COVERAGE_COHORT)}}
     synth = [_synth_command(name, subjects, seed) for name, (subjects, seed) in cohorts.items()]
     train = f"attrivae train --data data --out run --config shipped.json {training} --seed {settings.seed}"
-    calibrate = f"attrivae calibrate --model run/model.safetensors --data {CALIBRATION_COHORT['name']} --out shipped.safetensors"
+    calibrate = (f"attrivae calibrate --model run/model.safetensors --data {CALIBRATION_COHORT['name']} "
+                 f"--out shipped.safetensors")
     evaluate = "attrivae evaluate --model shipped.safetensors --data H300 --out report"
     encode = f"attrivae encode --model shipped.safetensors --data {COVERAGE_COHORT['name']} --out coverage.csv"
     for name, command in zip(cohorts, synth):
@@ -296,8 +297,7 @@ def regenerate_science(work: Path, seeds: int = SCIENCE_SEEDS) -> dict[str, Any]
     if made_by != code_fingerprint():  # the same code must make the demo's model and the cross-validated ones
         raise SystemExit(f"the demo in {here} was made by other code (fingerprint {made_by}, now "
                          f"{code_fingerprint()}); run the demo section again")
-    commands = [f"attrivae synth --out H300 --subjects {INDEPENDENT_COHORT['subjects']} --size {settings.size} "
-                f"--seed {INDEPENDENT_COHORT['seed']}",
+    commands = [_synth_command("H300", INDEPENDENT_COHORT["subjects"], INDEPENDENT_COHORT["seed"]),
                 f"attrivae crossval --data attrivae-demo/data --independent H300 --out crossval --resume "
                 f"--folds {SCIENCE_FOLDS} --seeds {seeds} --presets {','.join(SCIENCE_PRESETS)} "
                 f"{settings.training_options()}"]
@@ -435,7 +435,8 @@ def _passed(pytest_output: str) -> int:
 
 
 REGENERATE: dict[str, Callable[..., dict[str, Any]]] = {
-    "demo": regenerate_demo, "shipped": regenerate_shipped, "science": regenerate_science, "interpretation": regenerate_interpretation,
+    "demo": regenerate_demo, "shipped": regenerate_shipped, "science": regenerate_science,
+    "interpretation": regenerate_interpretation,
     "codes": regenerate_codes, "speed": regenerate_speed, "tests": regenerate_tests}
 
 
