@@ -974,7 +974,8 @@ def render_results() -> list[Path]:
         text = texts.get(path, path.read_text())
         start, end = _markers(section)
         try:
-            old = f"{start}\n{results_block(section, text)}\n{end}"
+            block = results_block(section, text)
+            old = f"{start}\n{block}\n{end}" if block else f"{start}\n{end}"  # a new section's markers hold nothing
         except ValueError as err:
             raise SystemExit(str(err)) from None
         if old not in text:
