@@ -110,3 +110,20 @@ def test_the_published_interpretation_and_codes_are_the_shipped_models(section):
         f"python scripts/regenerate_results.py --work DIR --only shipped,{section}")
     if section == "interpretation":
         assert record["default_method"] == DEFAULT_METHOD
+
+
+def test_the_paper_section_records_only_a_finished_run_made_by_the_current_code(tmp_path):
+    with pytest.raises(SystemExit, match="holds no finished run"):
+        regenerate.regenerate_paper(tmp_path)
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "run.json").write_text('{"code": "0000000000000000"}')
+    with pytest.raises(SystemExit, match="made by other code"):
+        regenerate.regenerate_paper(tmp_path)
+
+
+def test_the_paper_section_says_when_the_code_changed_since_its_run():
+    record = regenerate.load_record("paper")
+    assert "Made by the current code" in regenerate.render_paper(record)
+    older = regenerate.render_paper({**record, "code": "0000000000000000"})
+    assert "**Made by older code** (fingerprint 0000000000000000" in older and "Made by the current code" not in older
+    assert set(regenerate.GPU_SECTIONS) <= set(regenerate.SECTIONS)  # rendered and checked like the others
