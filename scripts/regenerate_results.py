@@ -667,10 +667,17 @@ def _subjects_text(subjects: list[int]) -> str:
     return str(subjects[0]) if len(subjects) == 1 else f"{subjects[0]}–{subjects[-1]}"
 
 
+def _minutes_text(training_minutes: dict[str, float]) -> str:
+    return ", ".join(f"`{preset}` {minutes:.1f}" for preset, minutes in training_minutes.items())
+
+
+def _seeds_text(seeds: int) -> str:
+    return f"{seeds} seed{'s' if seeds > 1 else ''}"
+
+
 def render_science(record: dict[str, Any]) -> str:
     runs = record["folds"] * record["seeds"]
-    minutes = ", ".join(f"`{p}` {m:.1f}" for p, m in record["training_minutes"].items())
-    seeds = f"{record['seeds']} seed{'s' if record['seeds'] > 1 else ''}"
+    minutes, seeds = _minutes_text(record["training_minutes"]), _seeds_text(record["seeds"])
     opening = (f"{record['folds']} stratified folds × {seeds}: every preset trains {runs} models on "
                f"the same folds; mean ± sd over those {runs} runs. Ground-truth code: the same metrics of a code whose "
                f"first dims are the standardised true attributes and the others noise, on the same subjects (the "
@@ -895,9 +902,8 @@ subjects): quoted, not measured here."""
 
 def render_paper(record: dict[str, Any]) -> str:
     settings, m = record["settings"], record["machine"]
-    seeds = f"{record['seeds']} seed{'s' if record['seeds'] > 1 else ''}"
+    minutes, seeds = _minutes_text(record["training_minutes"]), _seeds_text(record["seeds"])
     subjects = _subjects_text(record["test"]["subjects"])
-    minutes = ", ".join(f"`{p}` {value:.1f}" for p, value in record["training_minutes"].items())
     opening = (f"`benchmarks/paper_protocol.py` on {m['gpu'] or 'no GPU'}: the ablation presets cross-validated on "
                f"the {settings['subjects']}-subject synthetic cohort at 80³, {record['folds']} stratified folds × "
                f"{seeds}, {settings['epochs']:,} epochs at learning rate {settings['learning_rate']:g} (the paper "
