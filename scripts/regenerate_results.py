@@ -34,8 +34,8 @@ Sections:
 - ``speed`` (docs/benchmarks.md): ``attrivae bench``, ``benchmarks/speed_paths.py`` and
   ``benchmarks/slicer_interactive.py`` (untrained, and with the shipped model).
 - ``tests`` (CONTRIBUTING.md): the README's test command in a fresh clone and virtual environment, with cold
-  caches, then each tier again (warm), leaving out ``Testing/test_published_results.py`` (it checks the records being
-  made).
+  caches, then each tier again (warm), leaving out ``Testing/test_published_results.py`` (it checks the
+  records being made).
 - ``paper`` (docs/results.md): records a run of ``benchmarks/paper_protocol.py --out WORK/paper`` (the four
   ablation presets at 80³) that this commit's code made on a GPU machine; the render says when the code has
   changed since. Only run when named: it starts nothing.
