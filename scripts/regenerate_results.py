@@ -774,8 +774,9 @@ def render_tests(record: dict[str, Any]) -> str:
             f"checks the records this run was making. Run again (warm), the fast tier (`-m \"not slow\"`) ran "
             f"{tiers['not slow']['passed']} tests in "
             f"**{format_duration(tiers['not slow']['seconds'])}** and the slow tier (`-m slow`) "
-            f"{tiers['slow']['passed']} in **{format_duration(tiers['slow']['seconds'])}**. CI runs the whole suite "
-            f"on a fresh machine, then the README's main command at tiny settings "
+            f"{tiers['slow']['passed']} in **{format_duration(tiers['slow']['seconds'])}**. CI (`.ci/run`) runs the "
+            f"whole suite on a fresh machine, then the fast tier and the distributed test with torch capped to AVX2, "
+            f"the Slicer-side tests under Python 3.12, and the README's main command at tiny settings "
             f"(`scripts/readme_install.py --short`).\n\n{_stamp(record)}")
 
 
