@@ -190,3 +190,16 @@ def test_decoder_levers_script_measures_a_variant_and_keeps_it(tiny_run: Path, e
     again = _run_script("decoder_levers.py", *arguments)  # kept: not measured again
     assert again.returncode == 0 and "demo" in again.stdout
     assert json.loads((tmp_path / "levers" / "demo" / "levers.json").read_text()) == demo
+
+
+@pytest.mark.slow
+def test_decoder_layers_script_times_every_block(tmp_path: Path) -> None:
+    result = _run_script("decoder_layers.py", "--size", "16", "--repeats", "2", "--json", str(tmp_path / "d.json"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = json.loads((tmp_path / "d.json").read_text())
+    blocks = [row["block"] for row in written["blocks"]]
+    assert blocks == ["fc", "conv_in", "up.0", "up.1", "up.2", "up.3", "conv_out", "head", "sigmoid"]
+    assert written["blocks"][-1]["output"] == [1, 16, 16, 16] and written["decode_ms"] > 0
+    head = written["blocks"][-2]  # a 3³ convolution of 4 channels into 1 at 16³: 2·4·27 FLOP per voxel
+    assert head["gflop"] == pytest.approx(2 * 4 * 27 * 16**3 / 1e9, rel=0.01) and head["gflop_per_s"] > 0
+    assert written["matmul_gflop_per_s"] > 0 and "whole decode" in result.stdout
