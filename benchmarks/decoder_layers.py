@@ -21,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from AttriVAELib import AttriVAE, ModelConfig, load_model
-from AttriVAELib.benchmark import instruction_set, median_seconds
+from AttriVAELib.benchmark import _matmul_gflops, instruction_set, median_seconds  # the rate attrivae bench reports
 from AttriVAELib.provenance import machine
 
 
@@ -52,12 +52,6 @@ def measure_blocks(model: AttriVAE, repeats: int) -> list[dict[str, object]]:
     return rows
 
 
-def matmul_gflop_per_s(size: int = 1024) -> float:
-    """The float32 matrix-product rate of this CPU, GFLOP/s."""
-    a, b = torch.rand(size, size), torch.rand(size, size)
-    return 2 * size**3 / median_seconds(lambda: a @ b, 10) / 1e9
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=80, help="network cube edge in voxels (untrained model)")
@@ -74,7 +68,7 @@ def main() -> None:
     with torch.inference_mode():
         z = torch.zeros(1, model.config.latent_size)
         whole_ms = median_seconds(lambda: model.decode(z), args.repeats) * 1000
-    peak = matmul_gflop_per_s()
+    peak = _matmul_gflops(torch.float32)
     isa = instruction_set()
     print(f"decoder of a {model.config.input_size}³ network ({args.model or 'untrained'}), float32, "
           f"channels_last_3d, batch 1; torch {torch.__version__}, {torch.get_num_threads()} threads, {isa['aten']}")

@@ -894,6 +894,8 @@ def render_codes(record: dict[str, Any]) -> str:
                       memory, "", _stamp(record)])
 
 
+PAPER_PROTOCOL = {"epochs": 10_000, "learning_rate": 1e-4, "folds": 5, "seeds": 3}
+"""The paper's training and ablation protocol (``benchmarks/paper_protocol.py``'s defaults)."""
 PAPER_DISENTANGLEMENT = {"attri-vae": {"mig_ksg": 0.60, "sap": 0.63, "scc": 0.97, "modularity": 0.98},
                          "beta-vae": {"mig_ksg": 0.02, "sap": 0.05, "scc": 0.46, "modularity": 0.97},
                          "ar-vae": {"mig_ksg": 0.51, "sap": 0.55, "scc": 0.96, "modularity": 0.98}}
@@ -902,13 +904,14 @@ subjects): quoted, not measured here."""
 
 
 def render_paper(record: dict[str, Any]) -> str:
-    settings, m = record["settings"], record["machine"]
+    settings, paper = record["settings"], PAPER_PROTOCOL
     minutes, seeds = _minutes_text(record["training_minutes"]), _seeds_text(record["seeds"])
     subjects = _subjects_text(record["test"]["subjects"])
-    opening = (f"`benchmarks/paper_protocol.py` on {m['gpu'] or 'no GPU'}: the ablation presets cross-validated on "
+    opening = (f"`benchmarks/paper_protocol.py` on {record['machine']['gpu'] or 'no GPU'}: the ablation presets cross-validated on "
                f"the {settings['subjects']}-subject synthetic cohort at 80³, {record['folds']} stratified folds × "
                f"{seeds}, {settings['epochs']:,} epochs at learning rate {settings['learning_rate']:g} (the paper "
-               f"trains 10,000 epochs at 1e-4; the script's defaults do that, over 5 folds × 3 seeds), "
+               f"trains {paper['epochs']:,} epochs at {paper['learning_rate']:g}; the script's defaults do that, over "
+               f"{paper['folds']} folds × {paper['seeds']} seeds), "
                f"{record['hours']:.2f} h in all. Mean ± sd over the runs on their held-out test folds ({subjects} "
                f"subjects per model). Training time per model (minutes, median epoch × epochs): {minutes}.")
     test = record["test"]
@@ -919,26 +922,28 @@ def render_paper(record: dict[str, Any]) -> str:
             cells = [f"{_cell(test['presets'][preset], key)} | {quoted[key]:.2f}" for key in CEILING_KEYS]
             paper_rows.append(f"| `{preset}` | " + " | ".join(cells) + " |")
     falls = record["late_fall"].values()
-    full_hours = sum(record["training_minutes"].values()) / settings["epochs"] * 10_000 * 15 / 60
+    full_runs = paper["epochs"] / settings["epochs"] * paper["folds"] * paper["seeds"]
+    full_hours = sum(record["training_minutes"].values()) * full_runs / 60
     convergence = (f"The validation loss still fell by {100 * min(falls):.0f}–{100 * max(falls):.0f} % over the last "
                    f"third of the epochs: these models are not trained to convergence, and the numbers say what "
-                   f"{settings['epochs']:,} epochs reach, not what the method reaches. The paper's 10,000 epochs × 5 "
-                   f"folds × 3 seeds would take "
-                   f"about {full_hours:.0f} h of training for the {len(record['presets'])} presets on this GPU.")
-    same = record["code"] == code_fingerprint()
-    code = (f"Made by the current code (fingerprint {record['code']})." if same else
-            f"**Made by older code** (fingerprint {record['code']}; the current code's is {code_fingerprint()}): the "
+                   f"{settings['epochs']:,} epochs reach, not what the method reaches. The paper's "
+                   f"{paper['epochs']:,} epochs × {paper['folds']} folds × {paper['seeds']} seeds would take about "
+                   f"{full_hours:.0f} h of training for the {len(record['presets'])} presets on this GPU.")
+    current = code_fingerprint()
+    code = (f"Made by the current code (fingerprint {record['code']})." if record["code"] == current else
+            f"**Made by older code** (fingerprint {record['code']}; the current code's is {current}): the "
             f"code that trains and scores these models has changed since, so these numbers may have moved; a GPU "
             f"machine refreshes them.")
-    stamp = (f"*Run as `{record['commands'][0]}` on {m['gpu']} with {m['cpu']} ({m['cores']} cores), torch "
-             f"{m['torch']}; recorded by `python scripts/regenerate_results.py --work DIR --only paper` at commit "
+    stamp = (f"*Run as `{record['commands'][0]}` on {record['machine']['gpu']} with {_machine_text(record)}; "
+             f"recorded by `python scripts/regenerate_results.py --work DIR --only paper` at commit "
              f"{record['commit'][:7]}, {record['date']}.*")
     return "\n".join([opening, "", *_crossval_table(test), "", "**Precision, leakage and what the decoder keeps** "
                       "(test folds; no leakage where a fold holds no more subjects than the code's dims + 3):", "",
                       *_precision_decoder_table(test), "",
                       "**Beside the paper's disentanglement scores.** The paper measured real EMIDEC images with "
                       "clinical attributes; these are synthetic hearts with seven shape and infarct attributes, so "
-                      "only the ranking of the presets is comparable:", "", *paper_rows, "", convergence, "", code, "", stamp])
+                      "only the ranking of the presets is comparable:", "", *paper_rows, "", convergence, "", code, "",
+                      stamp])
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
