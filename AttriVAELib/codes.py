@@ -13,7 +13,7 @@ without calibration: μ_k ± 1.96σ_k through the line, far too narrow). Then th
 from __future__ import annotations
 
 __all__ = ["INTERVAL_LEVEL", "UNCALIBRATED", "AttributeEstimate", "attribute_estimates", "encode_cohort",
-           "interval_calibration", "interval_coverage", "split_of_subjects"]
+           "interval_calibration", "interval_coverage", "is_training_cohort", "split_of_subjects"]
 
 import csv
 import math
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
-from .card import SPLIT_PARTS
+from .card import SPLIT_PARTS, DataCard, SyntheticRecord
 from .choices import ENCODED_SUBJECTS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
@@ -120,11 +120,21 @@ def interval_calibration(bundle: ModelBundle, volumes: np.ndarray | torch.Tensor
     return calibration
 
 
+def is_training_cohort(data: DataCard, cohort: Cohort) -> bool:
+    """Whether ``cohort`` is the one a model with the data card ``data`` was trained on. Synthetic cohorts all
+    number their subjects sub-000, sub-001, …, so one is the training cohort only when it was made with the same
+    arguments; any other cohort is when it holds every subject of the model's test split."""
+    if data.synthetic is not None and cohort.synthetic is not None:
+        made = SyntheticRecord.from_record(cohort.synthetic)
+        return made is not None and made.arguments() == data.synthetic.arguments()
+    return data.split.held_by(subject.subject_id for subject in cohort.subjects)
+
+
 def split_of_subjects(bundle: ModelBundle, cohort: Cohort) -> dict[str, str]:
-    """Subject id → ``train``, ``val`` or ``test`` when ``cohort`` is the model's training cohort (it holds
-    every subject of the model's test split), else an empty mapping: ids of another cohort may repeat them."""
+    """Subject id → ``train``, ``val`` or ``test`` when ``cohort`` is the model's training cohort
+    (:func:`is_training_cohort`), else an empty mapping: ids of another cohort may repeat them."""
     split = bundle.card.data.split
-    if not split.held_by(subject.subject_id for subject in cohort.subjects):
+    if not is_training_cohort(bundle.card.data, cohort):
         return {}
     return {subject_id: part for part in SPLIT_PARTS for subject_id in getattr(split, part)}
 
@@ -168,8 +178,8 @@ def encode_cohort(bundle: ModelBundle, cohort: Cohort, out_csv: Path | str, subj
         raise InvalidConfigError(f"--subjects {subjects!r} is not one of {', '.join(ENCODED_SUBJECTS)}")
     membership = split_of_subjects(bundle, cohort)
     if subjects != "all" and not membership:
-        raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort (it "
-                                 f"lacks the model's test subjects), so it has no {subjects} split; use all")
+        raise InvalidConfigError(f"--subjects {subjects}: {cohort.root} is not the model's training cohort, so it "
+                                 f"has no {subjects} split; use all")
     chosen = [s for s in cohort.subjects if subjects == "all" or membership.get(s.subject_id) == subjects]
     uncalibrated = [entry.name for entry in bundle.card.attributes if not entry.calibrated_for(level)]
     if uncalibrated:

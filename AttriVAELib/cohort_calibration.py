@@ -19,8 +19,8 @@ from pathlib import Path
 from .attributes import attribute_unit
 from .bundle import load_model, save_model
 from .calibration import calibrate_model
-from .card import AttributeCard, DataCard, SyntheticRecord
-from .codes import INTERVAL_LEVEL
+from .card import AttributeCard, DataCard
+from .codes import INTERVAL_LEVEL, is_training_cohort
 from .data import prepare_data, with_attributes
 from .datasets import Cohort, load_cohort
 from .errors import InvalidConfigError
@@ -62,10 +62,10 @@ def _refuse_training_cohort(data: DataCard, cohort: Cohort) -> None:
     """Raise unless ``cohort`` is independent of the model's training and validation subjects. Synthetic cohorts
     all number their subjects sub-000, sub-001, …: one is the training cohort when it was made with the same
     arguments; a real cohort may not share a training or validation subject id."""
+    if is_training_cohort(data, cohort):
+        raise InvalidConfigError(f"{_cohort_name(cohort)} is the cohort the model was trained on; calibrate on subjects "
+                                 f"it never saw, e.g. attrivae synth with another --seed")
     if data.synthetic is not None and cohort.synthetic is not None:
-        if SyntheticRecord.from_record(cohort.synthetic) == data.synthetic:
-            raise InvalidConfigError(f"{_cohort_name(cohort)} is the cohort the model was trained on; calibrate on subjects it "
-                                     f"never saw, e.g. attrivae synth with another --seed")
         return
     seen = set(data.split.train) | set(data.split.val)
     shared = sorted(seen & {subject.subject_id for subject in cohort.subjects})

@@ -15,7 +15,7 @@ from .attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
 from .bundle import ModelBundle, load_model
 from .calibration import expected_coverage
 from .choices import DEFAULT_METHOD, SIGNED_METHODS
-from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration
+from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
 from .cohort_calibration import calibration_source
 from .constants import CLASS_NAMES
 from .data import prepare_data, with_attributes
@@ -65,15 +65,16 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     bundle = load_model(model_path, torch_device)
     cohort, config = with_attributes(load_cohort(data_path, format), bundle.card.config)
     test_ids = bundle.card.data.split.test
-    held_out = bundle.card.data.split.held_by(subject.subject_id for subject in cohort.subjects)
-    if subjects == "test" and not held_out:  # before the data are prepared
-        raise InvalidConfigError(f"--subjects test: {data_path} does not hold the model's test subjects; use all")
+    training_cohort = is_training_cohort(bundle.card.data, cohort)
+    if subjects == "test" and not training_cohort:  # before the data are prepared
+        raise InvalidConfigError(f"--subjects test: {data_path} is not the model's training cohort, so it has no "
+                                 f"test split; use all")
     data = prepare_data(cohort, config, progress)
-    use_test = subjects == "test" or (subjects == "auto" and held_out)
+    use_test = subjects == "test" or (subjects == "auto" and training_cohort)
     if progress:
         progress(ProgressEvent("note", text=f"evaluating on {len(test_ids) if use_test else len(data.subject_ids)} "
                                             f"subjects ({'the test split' if use_test else 'all'})"))
-    evaluation = evaluate_model(bundle, data, subjects, torch_device, progress=progress)
+    evaluation = evaluate_model(bundle, data, "test" if use_test else "all", torch_device, progress=progress)
     return write_report(evaluation, bundle, data.volumes[data.indices(evaluation.subject_ids)][:, 0].numpy(), out_dir,
                         f"AttriVAE evaluation of {Path(model_path).name} on {cohort.root.name}")
 

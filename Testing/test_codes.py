@@ -152,3 +152,40 @@ def test_the_memory_benchmark_encodes_growing_cohorts_in_fresh_processes(tiny_ru
     assert all(run["peak_rss_mb"] > 0 for run in result["runs"])
     assert result["growth_mb"] == pytest.approx(result["runs"][-1]["peak_rss_mb"] - result["runs"][0]["peak_rss_mb"])
     assert (tmp_path / "codes20.csv").read_text().count("\n") == 21  # header + 20 subjects, two batches
+
+
+def test_a_synthetic_cohort_of_another_seed_is_not_the_training_cohort_though_it_holds_its_ids(
+        tiny_bundle, eval_cohort, tmp_path):
+    from AttriVAELib.codes import is_training_cohort
+    from AttriVAELib.synthetic import make_cohort
+
+    data = tiny_bundle.card.data
+    assert is_training_cohort(data, load_cohort(eval_cohort))
+    make_cohort(tmp_path / "other", subjects=data.subjects, size=32, seed=data.synthetic.seed + 1)
+    other = load_cohort(tmp_path / "other")
+    assert data.split.held_by(s.subject_id for s in other.subjects)  # the same ids sub-000 … sub-039
+    assert not is_training_cohort(data, other) and split_of_subjects(tiny_bundle, other) == {}
+    with pytest.raises(InvalidConfigError, match="not the model's training cohort"):
+        encode_cohort(tiny_bundle, other, tmp_path / "codes.csv", subjects="test")
+    real = dataclasses.replace(other, synthetic=None)  # without its record it is judged by its ids
+    assert is_training_cohort(data, real)
+
+
+def test_evaluate_auto_takes_all_of_a_synthetic_cohort_of_another_seed_and_the_test_split_of_its_own(
+        tiny_run, eval_cohort, tmp_path, monkeypatch):
+    from AttriVAELib import report
+    from AttriVAELib.synthetic import make_cohort
+
+    asked = []
+
+    def stop(bundle, data, subjects, *args, **kwargs):
+        asked.append(subjects)
+        raise KeyboardInterrupt  # the choice is all this test needs
+
+    monkeypatch.setattr(report, "evaluate_model", stop)
+    model = tiny_run / "model.safetensors"
+    make_cohort(tmp_path / "other", subjects=40, size=32, seed=4)  # eval_cohort's ids, another seed
+    for cohort in (eval_cohort, tmp_path / "other"):
+        with pytest.raises(KeyboardInterrupt):
+            report.write_evaluation(model, cohort, tmp_path / f"report-{cohort.name}", subjects="auto")
+    assert asked == ["test", "all"]

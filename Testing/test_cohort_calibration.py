@@ -57,9 +57,15 @@ def test_it_refuses_the_training_cohort_a_cohort_sharing_its_subjects_and_too_fe
     model, training = trained
     with pytest.raises(ValueError, match="is the cohort the model was trained on"):
         calibrate_on_cohort(model, training, tmp_path / "a.safetensors")
-    real = tmp_path / "real"  # the same subjects, without the synthetic record: as a real cohort would be
+    real = tmp_path / "real"  # without the synthetic record, as a real cohort would be
     shutil.copytree(training, real)
     (real / "synthetic.json").unlink()
+    with pytest.raises(ValueError, match="is the cohort the model was trained on"):  # it holds the test split
+        calibrate_on_cohort(model, real, tmp_path / "b.safetensors")
+    lines = (real / "attributes.csv").read_text().splitlines()
+    train = load_model(model).card.data.split.train
+    (real / "attributes.csv").write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                                              if line.split(",")[0] in train)]) + "\n")
     with pytest.raises(ValueError, match="shares .* subjects with the model's training or validation split"):
         calibrate_on_cohort(model, real, tmp_path / "b.safetensors")
     from AttriVAELib.synthetic import make_cohort
