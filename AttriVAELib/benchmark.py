@@ -16,8 +16,8 @@ memory of a training step per batch size (each measured in a fresh process).
 
 from __future__ import annotations
 
-__all__ = ["baseline_step", "default_step", "format_table", "instruction_set", "median_seconds", "peak_rss_mb",
-           "run_benchmark", "training_flops"]
+__all__ = ["baseline_step", "default_step", "format_table", "instruction_set", "matmul_gflops", "median_seconds",
+           "peak_rss_mb", "run_benchmark", "training_flops"]
 
 import os
 import resource
@@ -57,7 +57,9 @@ def median_seconds(action: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
+def matmul_gflops(dtype: torch.dtype, size: int = 1024) -> float:
+    """The CPU's rate of a ``size`` × ``size`` matrix product in ``dtype``, GFLOP/s (median of 10): the peak the
+    convolutions' rates are held against."""
     a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
     return 2 * size**3 / median_seconds(lambda: a @ b, 10) / 1e9
 
@@ -162,9 +164,9 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
     step, path = default_step(config, data)
     default = median_seconds(step, steps)
     flops = training_flops(config, data)
-    peak_gflops = {"fp32": _matmul_gflops(torch.float32)}
+    peak_gflops = {"fp32": matmul_gflops(torch.float32)}
     if path.precision == torch.bfloat16:
-        peak_gflops["bf16"] = _matmul_gflops(torch.bfloat16)
+        peak_gflops["bf16"] = matmul_gflops(torch.bfloat16)
     return {
         "machine": machine(), "instruction_set": instruction_set(), "size": size, "batch_size": batch_size,
         "default_path": {"layout": "channels_last_3d", "dtype": str(path.precision).removeprefix("torch."),

@@ -21,7 +21,8 @@ __all__ = [
     "SIGNED_METHODS",
 ]
 
-PRESET_NAMES = ("paper", "official-code", "attri-vae-compact", "attri-vae", "ar-vae", "beta-vae", "vae")
+PRESET_NAMES = ("paper", "official-code", "attri-vae-compact", "attri-vae-wide", "attri-vae", "ar-vae", "beta-vae",
+                "vae")
 """Named training settings (:data:`AttriVAELib.config.PRESETS` defines each)."""
 
 ATTRIBUTION_METHODS = ("gradient-x-input", "integrated-gradients", "gradcam")

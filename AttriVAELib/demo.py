@@ -28,7 +28,7 @@ from .splits import stratified_split
 class DemoSettings:
     """What ``attrivae demo`` does by default; every field is a command-line option of the same name."""
 
-    preset: str = "attri-vae-compact"  # the method's settings (docs/presets-and-training.md)
+    preset: str = "attri-vae-wide"  # the method's settings (docs/presets-and-training.md)
     subjects: int = 400  # synthetic subjects
     size: int = 48  # in-plane matrix of the synthetic images (120 mm field of view: 2.5 mm pixels)
     seed: int = 0  # seeds the cohort and the training

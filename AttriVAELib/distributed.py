@@ -16,10 +16,12 @@ averaged gradient is the gradient of the global-batch loss. Only rank 0 writes f
 
 from __future__ import annotations
 
-__all__ = ["Distributed", "GlobalBatchNorm", "gather", "setup", "use_global_batch_norm"]
+__all__ = ["Distributed", "GlobalBatchNorm", "gather", "joined", "use_global_batch_norm"]
 
 import datetime
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,21 +52,30 @@ class Distributed:
             dist.barrier()
 
 
-def setup(device: torch.device) -> tuple[Distributed, torch.device]:
-    """Join the process group torchrun described in the environment (gloo on CPU, NCCL on CUDA) and return
+@contextmanager
+def joined(device: torch.device) -> Iterator[tuple[Distributed, torch.device]]:
+    """Join the process group torchrun described in the environment (gloo on CPU, NCCL on CUDA) and yield
     where this process stands and its device (its own GPU, cuda:LOCAL_RANK, under torchrun); a single
-    process and ``device`` when there is no torchrun."""
+    process and ``device`` when there is no torchrun. Leaves the group it joined on exit, also on an error: a
+    process that ends inside one can abort in the interpreter's teardown."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return Distributed(), device
+        yield Distributed(), device
+        return
     context = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
-    if not dist.is_initialized():
+    joins = not dist.is_initialized()
+    if joins:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=datetime.timedelta(minutes=30))
     if device.type == "cuda":
         torch.cuda.set_device(context.local_rank)
         device = torch.device("cuda", context.local_rank)
-    return context, device
+    try:
+        yield context, device
+    finally:
+        if joins:
+            _LOSS_GROUP.clear()
+            dist.destroy_process_group()
 
 
 _LOSS_GROUP: list[dist.ProcessGroup] = []

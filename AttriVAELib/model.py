@@ -28,6 +28,22 @@ class VAEOutput(NamedTuple):
     logits: torch.Tensor  # (B,) classifier logit of class 1 (MINF)
 
 
+class _Conv3d(nn.Conv3d):
+    """:class:`torch.nn.Conv3d` that calls oneDNN directly for one float32 CPU volume without gradients (the
+    slider's decode, a subject's analysis). For batch 1, PyTorch uses oneDNN only when N·C·D·H > 20,480
+    (``use_mkldnn`` in ATen's Convolution.cpp, a rule made for 2D) and otherwise an im2col fallback that is an
+    order of magnitude slower on small 3D volumes. Same weights, same result to float32 rounding; under autocast
+    this path computes in float32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.shape[0] == 1 and x.device.type == "cpu" and x.dtype == self.weight.dtype == torch.float32
+                and not torch.is_grad_enabled() and torch.backends.mkldnn.is_available()
+                and torch.backends.mkldnn.enabled):
+            return torch.mkldnn_convolution(x, self.weight, self.bias, self.padding, self.stride, self.dilation,
+                                            self.groups)
+        return super().forward(x)
+
+
 def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm3d(channels), nn.ReLU())
 
@@ -49,7 +65,7 @@ class Encoder(nn.Module):
         strides = (2,) * config.depth + (1,)
         self.layer_names = tuple(f"conv{index}" for index in range(1, len(strides) + 1))
         for index, (name, stride) in enumerate(zip(self.layer_names, strides), start=1):
-            conv = nn.Conv3d(channels[index - 1], channels[index], 3, stride=stride, padding=1)
+            conv = _Conv3d(channels[index - 1], channels[index], 3, stride=stride, padding=1)
             self.add_module(name, _conv_block(conv, channels[index]))
         self.dropout = nn.Dropout(config.dropout)
         widths = (config.flat_features, *config.hidden_sizes)
@@ -76,14 +92,14 @@ class Decoder(nn.Module):
         self.bottleneck_shape = (config.encoder_channels[-1], *(config.bottleneck_size,) * 3)
         self.fc = nn.Sequential(nn.Linear(config.latent_size, config.flat_features), nn.ReLU())
         c = config.decoder_channels
-        self.conv_in = _conv_block(nn.Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
+        self.conv_in = _conv_block(_Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
         up_channels = (c[0], *c[:-1])  # c0 → c0 → c1 → … → c[depth − 1]
         self.up = nn.Sequential(*[
             _conv_block(nn.ConvTranspose3d(c_in, c_out, 3, stride=2, padding=1, output_padding=1), c_out)
             for c_in, c_out in zip(up_channels[:-1], up_channels[1:])
         ])
-        self.conv_out = _conv_block(nn.Conv3d(c[-2], c[-1], 3, padding=1), c[-1])
-        self.head = nn.Conv3d(c[-1], 1, 3, padding=1)
+        self.conv_out = _conv_block(_Conv3d(c[-2], c[-1], 3, padding=1), c[-1])
+        self.head = _Conv3d(c[-1], 1, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).view(z.shape[0], *self.bottleneck_shape)  # (B, C, s, s, s)

@@ -100,21 +100,22 @@ def train(cohort: Cohort, config: RunConfig, out_dir: Path | str, resume: bool =
     if data is not None and tuple(data.attribute_names) != tuple(names):
         raise InvalidConfigError(f"the prepared data hold the attributes {data.attribute_names}, the config "
                                  f"regularises {names}")
-    context, device = distributed.setup(resolve_device(config.train.device))
-    _check_run_folder(out_dir, resume)
-    context.barrier()  # every process checked the folder before rank 0 writes to it
-    progress = (progress or _ignore) if context.is_main else _ignore
-    progress(ProgressEvent("note", text=f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → latent "
-                                        f"dims: " + ", ".join(f"{name}→{k}" for k, name in enumerate(names))))
-    data = data or prepare_data(cohort, config, progress)
-    if resume:
-        split = _saved_split(out_dir, config, data)
-    split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
-                                      config.train.test_fraction, config.train.seed)
-    if context.is_main and not resume:
-        _warn_about_uninformative_data(data, split, config)
-    with _torch_state(device), _out_of_memory_as_error(config, device):
-        return _run(cohort, config, data, split, out_dir, resume, device, progress, context)
+    with distributed.joined(resolve_device(config.train.device)) as (context, device):
+        _check_run_folder(out_dir, resume)
+        context.barrier()  # every process checked the folder before rank 0 writes to it
+        progress = (progress or _ignore) if context.is_main else _ignore
+        dims = ", ".join(f"{name}→{k}" for k, name in enumerate(names))
+        progress(ProgressEvent("note", text=f"{len(cohort.subjects)} subjects ({cohort.format}); attributes → "
+                                            f"latent dims: {dims}"))
+        data = data or prepare_data(cohort, config, progress)
+        if resume:
+            split = _saved_split(out_dir, config, data)
+        split = split or stratified_split(data.labels.numpy().astype(int), config.train.val_fraction,
+                                          config.train.test_fraction, config.train.seed)
+        if context.is_main and not resume:
+            _warn_about_uninformative_data(data, split, config)
+        with _torch_state(device), _out_of_memory_as_error(config, device):
+            return _run(cohort, config, data, split, out_dir, resume, device, progress, context)
 
 
 def _run(cohort: Cohort, config: RunConfig, data: PreparedData, split: Split, out_dir: Path, resume: bool,

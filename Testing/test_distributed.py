@@ -19,6 +19,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from AttriVAELib import AttriVAE, ModelConfig, load_model, preset
+from AttriVAELib import distributed
 from AttriVAELib.distributed import gather, use_global_batch_norm
 from AttriVAELib.losses import total_loss
 
@@ -94,6 +95,23 @@ def test_two_processes_compute_the_global_batch_loss_and_gradients(tmp_path: Pat
     for name, value in single.items():
         if not name.startswith("loss_"):
             assert np.linalg.norm(parallel[name] - value) <= 1e-3 * np.linalg.norm(value) + 2e-5 * scale, name
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_process_leaves_the_group_it_joined_also_on_an_error(monkeypatch, existing: bool) -> None:
+    """Training under torchrun leaves the process group it joined when it ends (a process that ends inside one
+    can abort in teardown) and leaves alone a group its host had joined before."""
+    calls: list[str] = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(dist, "is_initialized", lambda: existing)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, timeout: calls.append(f"join {backend}"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("leave"))
+    with pytest.raises(RuntimeError, match="stopped"):
+        with distributed.joined(torch.device("cpu")) as (context, device):
+            assert (context.rank, context.world, device.type) == (1, 2, "cpu")
+            raise RuntimeError("stopped")
+    assert calls == ([] if existing else ["join gloo", "leave"])
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:

@@ -72,3 +72,31 @@ def test_the_architecture_is_named_and_versioned():
         ModelConfig(architecture="attrivae-unet")
     with pytest.raises(InvalidConfigError, match="version 2 is newer than this release builds"):
         ModelConfig(architecture_version=2)
+
+
+def test_one_volume_without_gradients_takes_onednn_directly_with_the_same_result(monkeypatch):
+    """Batch 1, no gradients, float32 on the CPU: every 3D convolution calls ``torch.mkldnn_convolution`` (PyTorch
+    itself would use its im2col fallback at this size) and the result equals the default path's; with gradients
+    (attention maps) or a batch the default path runs."""
+    torch.manual_seed(0)
+    model = AttriVAE(ModelConfig(input_size=16, encoder_channels=(4, 8, 8, 8, 8), decoder_channels=(8, 8, 8, 4, 4),
+                                 hidden_sizes=(16,), latent_size=4, classifier_sizes=(4,))).eval()
+    volume, code = torch.rand(1, 1, 16, 16, 16), torch.randn(1, 4)
+    calls = []
+    direct = torch.mkldnn_convolution
+    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or direct(*args))
+    with torch.no_grad():
+        fast = model.decode(code), model.encode(volume)[0]
+        assert len(calls) == 3 + 5  # the decoder's conv_in, conv_out and head; the encoder's five stages
+        calls.clear()
+        model.decode(code.repeat(2, 1))
+        assert not calls
+    model.decode(code)
+    assert not calls
+    from AttriVAELib import model as module
+
+    monkeypatch.setattr(module._Conv3d, "forward", torch.nn.Conv3d.forward)
+    with torch.no_grad():
+        default = model.decode(code), model.encode(volume)[0]
+    for mine, theirs in zip(fast, default):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-5)

@@ -21,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from AttriVAELib import AttriVAE, ModelConfig, load_model
-from AttriVAELib.benchmark import _matmul_gflops, instruction_set, median_seconds  # the rate attrivae bench reports
+from AttriVAELib.benchmark import instruction_set, matmul_gflops, median_seconds
 from AttriVAELib.provenance import machine
 
 
@@ -68,7 +68,7 @@ def main() -> None:
     with torch.inference_mode():
         z = torch.zeros(1, model.config.latent_size)
         whole_ms = median_seconds(lambda: model.decode(z), args.repeats) * 1000
-    peak = _matmul_gflops(torch.float32)
+    peak = matmul_gflops(torch.float32)
     isa = instruction_set()
     print(f"decoder of a {model.config.input_size}³ network ({args.model or 'untrained'}), float32, "
           f"channels_last_3d, batch 1; torch {torch.__version__}, {torch.get_num_threads()} threads, {isa['aten']}")

@@ -6,6 +6,7 @@ records, between the section's markers.
     python scripts/regenerate_results.py --work WORK                      # every section (hours; docs/benchmarks.md)
     python scripts/regenerate_results.py --work WORK --only demo,science  # some sections
     python scripts/regenerate_results.py --work WORK --only science --seeds 1  # fewer seeds (about 70 min, not 3.5 h)
+    python scripts/regenerate_results.py --work WORK --science-on cuda --seeds 1  # science's runs, on a GPU machine
     python scripts/regenerate_results.py --render                         # only render the files, from the JSON
 
 Sections:
@@ -20,9 +21,10 @@ Sections:
   resumable: a finished training is kept).
 - ``science`` (docs/results.md): ``attrivae crossval`` of the ablation presets and the demo's preset with
   the demo's training settings on the demo's cohort (3 folds × ``--seeds`` seeds, 3 unless told), every model
-  also evaluated on an independent 300-subject cohort (needs ``demo`` in the same WORK, made by the same code;
-  the longest section, about 6 min per model on 2 cores, and resumable: run it again with the same WORK, or
-  with more seeds, and finished runs are kept).
+  also evaluated on an independent 300-subject cohort (the longest section, about 6 min per model on 2 cores,
+  under a minute on a GPU; resumable: run it again with the same WORK, or with more seeds, and finished runs are
+  kept). On a GPU machine, ``--science-on cuda --work WORK`` runs only its commands (no git needed); bring back
+  WORK/science/run.json and ``--only science`` with that WORK records it, with that machine.
 - ``interpretation`` (docs/interpretation.md): ``benchmarks/localisation.py`` with the shipped model on
   the independent cohort (needs ``shipped`` in the same WORK): where each attribution method's maps land,
   their cost, and traversal fidelity.
@@ -107,9 +109,8 @@ COMMIT = ""  # HEAD when the script started: what the sections run (set in main)
 SCIENCE_PRESETS = ("beta-vae", "ar-vae", "attri-vae", DemoSettings.preset)
 SCIENCE_FOLDS, SCIENCE_SEEDS = 3, 3  # seeds: the default of --seeds
 SHIPPED_EPOCHS = 160
-SHIPPED_MODEL_CHANGES = {"encoder_channels": [8, 16, 32, 64, 64]}
-"""What the shipped model changes in the demo's preset: the wide bottleneck of docs/experiments.md ("Decoder
-levers"), which keeps more of the anatomy at the same cost per epoch."""
+"""The shipped model's epochs, twice the demo's: the demo's best validation epoch lies near its last
+(docs/experiments.md, "Decoder levers")."""
 CALIBRATION_COHORT = {"name": "C2400", "subjects": 2400, "seed": 54321}
 """The held-out cohort the shipped model is calibrated on (``attrivae calibrate``). A 95 % interval's coverage
 on new subjects lands in 0.90–0.99 (90 % of calibration draws) with the 60 subjects of a validation split, in
@@ -209,7 +210,7 @@ def _shipped_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def regenerate_shipped(work: Path) -> dict[str, Any]:
-    """The model shipped with the Slicer module: the demo's preset with :data:`SHIPPED_MODEL_CHANGES`, trained for
+    """The model shipped with the Slicer module: the demo's preset and settings, trained for
     :data:`SHIPPED_EPOCHS` on the demo's cohort and split, calibrated on :data:`CALIBRATION_COHORT`, evaluated on
     the independent cohort and its intervals' coverage measured on :data:`COVERAGE_COHORT` (resumable: a finished
     training or cohort is kept)."""
@@ -217,13 +218,11 @@ def regenerate_shipped(work: Path) -> dict[str, Any]:
 
     settings, here = DemoSettings(), work / "shipped"
     here.mkdir(parents=True, exist_ok=True)
-    config = {"preset": settings.preset, "model": SHIPPED_MODEL_CHANGES}
-    (here / "shipped.json").write_text(json.dumps(config) + "\n")
     training = dataclasses.replace(settings, epochs=SHIPPED_EPOCHS).training_options()
     cohorts = {"data": (settings.subjects, settings.seed), "H300": tuple(INDEPENDENT_COHORT.values()),
                **{c["name"]: (c["subjects"], c["seed"]) for c in (CALIBRATION_COHORT, COVERAGE_COHORT)}}
     synth = [_synth_command(name, subjects, seed) for name, (subjects, seed) in cohorts.items()]
-    train = f"attrivae train --data data --out run --config shipped.json {training} --seed {settings.seed}"
+    train = f"attrivae train --data data --out run --preset {settings.preset} {training} --seed {settings.seed}"
     calibrate = (f"attrivae calibrate --model run/model.safetensors --data {CALIBRATION_COHORT['name']} "
                  f"--out shipped.safetensors")
     evaluate = "attrivae evaluate --model shipped.safetensors --data H300 --out report"
@@ -243,10 +242,9 @@ def regenerate_shipped(work: Path) -> dict[str, Any]:
         _attrivae(*command.split()[1:], cwd=here)
     shutil.copyfile(here / "shipped.safetensors", SHIPPED_MODEL)
     card = load_model(SHIPPED_MODEL).card
-    return _record("shipped", [*synth, f"echo '{json.dumps(config)}' > shipped.json", train, calibrate, evaluate,
-                               encode],
+    return _record("shipped", [*synth, train, calibrate, evaluate, encode],
                    epochs=card.training.epochs, best_epoch=card.training.best_epoch,
-                   training_minutes=_training_seconds(run) / 60, model_changes=SHIPPED_MODEL_CHANGES,
+                   training_minutes=_training_seconds(run) / 60,
                    calibration={**CALIBRATION_COHORT, "scores": {e.name: len(e.interval.scores)
                                                                  for e in card.attributes if e.interval}},
                    independent=_shipped_metrics(json.loads((here / "report" / "metrics.json").read_text())),
@@ -309,35 +307,45 @@ def _late_fall(crossval: Path, preset: str) -> float:
     return float(np.median(falls))
 
 
-def regenerate_science(work: Path, seeds: int = SCIENCE_SEEDS) -> dict[str, Any]:
-    """Cross-validation of the ablation presets and the demo's preset at the demo's settings over ``seeds``
-    seeds, each model also evaluated on an independent cohort (needs ``demo`` in the same WORK, made by the
-    same code)."""
-    here, settings = work / "readme" / "clone", DemoSettings()
-    if not (here / "attrivae-demo" / "report" / "metrics.json").is_file():
-        raise SystemExit(f"{here} holds no finished demo; run the demo section with this --work first")
-    from AttriVAELib import load_model
-
-    made_by = load_model(here / "attrivae-demo" / "run" / "model.safetensors").card.provenance.code
-    if made_by != code_fingerprint():  # the same code must make the demo's model and the cross-validated ones
-        raise SystemExit(f"the demo in {here} was made by other code (fingerprint {made_by}, now "
-                         f"{code_fingerprint()}); run the demo section again")
-    commands = [_synth_command("H300", INDEPENDENT_COHORT["subjects"], INDEPENDENT_COHORT["seed"]),
-                f"attrivae crossval --data attrivae-demo/data --independent H300 --out crossval --resume "
-                f"--folds {SCIENCE_FOLDS} --seeds {seeds} --presets {','.join(SCIENCE_PRESETS)} "
-                f"{settings.training_options()}"]
-    if not (here / "H300").is_dir():
-        _attrivae(*commands[0].split()[1:], cwd=here)
-    _attrivae(*commands[1].split()[1:], cwd=here)
+def run_science(work: Path, seeds: int, device: str) -> dict[str, Any]:
+    """Synthesise the demo's cohort and the independent one in WORK/science, cross-validate the presets there on
+    ``device`` and write what the record needs, with the machine and the code fingerprint, to
+    WORK/science/run.json (needs no git: a GPU machine runs it with ``--science-on cuda``; resumable)."""
+    here, settings = work / "science", DemoSettings()
+    here.mkdir(parents=True, exist_ok=True)
+    on_device = "" if device == "cpu" else f" --device {device}"
+    commands = [_synth_command("data", settings.subjects, settings.seed),
+                _synth_command("H300", INDEPENDENT_COHORT["subjects"], INDEPENDENT_COHORT["seed"]),
+                f"attrivae crossval --data data --independent H300 --out crossval --resume --folds {SCIENCE_FOLDS} "
+                f"--seeds {seeds} --presets {','.join(SCIENCE_PRESETS)} {settings.training_options()}{on_device}"]
+    for name, command in zip(("data", "H300"), commands):
+        if not (here / name / "attributes.csv").is_file():
+            shutil.rmtree(here / name, ignore_errors=True)
+            _attrivae(*command.split()[1:], cwd=here)
+    _attrivae(*commands[2].split()[1:], cwd=here)
     results = json.loads((here / "crossval" / "crossval.json").read_text())
     independent = _crossval_summary(results["summary_independent"], results["runs"], "independent")
-    return _record("science", commands, folds=results["folds"], seeds=results["seeds"], presets=results["presets"],
-                   demo_preset=settings.preset,
-                   precision_ceiling=_precision_ceiling(here / "H300", independent["presets"][settings.preset]),
-                   ef_ceiling=ef_ceiling_from_ed(INDEPENDENT_COHORT["subjects"], seed=INDEPENDENT_COHORT["seed"]),
-                   test=_crossval_summary(results["summary"], results["runs"], "metrics"),
-                   independent=independent,
-                   training_minutes={p: _training_minutes(here / "crossval", p) for p in results["presets"]})
+    run = {"machine": _machine(), "code": code_fingerprint(CODE["science"]), "commands": commands,
+           "folds": results["folds"], "seeds": results["seeds"], "presets": results["presets"],
+           "demo_preset": settings.preset,
+           "precision_ceiling": _precision_ceiling(here / "H300", independent["presets"][settings.preset]),
+           "ef_ceiling": ef_ceiling_from_ed(INDEPENDENT_COHORT["subjects"], seed=INDEPENDENT_COHORT["seed"]),
+           "test": _crossval_summary(results["summary"], results["runs"], "metrics"), "independent": independent,
+           "training_minutes": {p: _training_minutes(here / "crossval", p) for p in results["presets"]}}
+    (here / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    return run
+
+
+def regenerate_science(work: Path, seeds: int = SCIENCE_SEEDS) -> dict[str, Any]:
+    """Cross-validation of the ablation presets and the demo's preset at the demo's settings over ``seeds``
+    seeds, each model also evaluated on an independent cohort (:func:`run_science`); a finished run in
+    WORK/science that this code made with as many seeds is recorded as it is, also one made on another machine."""
+    made = work / "science" / "run.json"
+    run = json.loads(made.read_text()) if made.is_file() else None
+    if run is None or run["code"] != code_fingerprint(CODE["science"]) or run["seeds"] != seeds:
+        run = run_science(work, seeds, "cpu")
+    results = {key: value for key, value in run.items() if key not in ("machine", "code", "commands")}
+    return {**_record("science", run["commands"], **results), "machine": run["machine"], "code": run["code"]}
 
 
 def _shipped_cohort(work: Path, name: str) -> Path:
@@ -486,10 +494,14 @@ REGENERATE: dict[str, Callable[..., dict[str, Any]]] = {
 
 # ------------------------------------------------------------------------------------------ rendering
 def _machine() -> dict[str, Any]:
-    """The machine (:func:`~AttriVAELib.provenance.machine`) with the vector instructions torch uses on it."""
+    """The machine (:func:`~AttriVAELib.provenance.machine`) with the vector instructions torch uses on it and the
+    GPU (None without one)."""
+    import torch
+
     from AttriVAELib.benchmark import instruction_set
 
-    return {**machine(), "instruction_set": instruction_set()}
+    return {**machine(), "instruction_set": instruction_set(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
 def _isa_text(isa: dict[str, Any]) -> str:
@@ -498,10 +510,12 @@ def _isa_text(isa: dict[str, Any]) -> str:
 
 
 def _machine_text(record: dict[str, Any]) -> str:
-    """CPU, cores, the vector instructions (records made before they were recorded: none) and torch."""
+    """The GPU if one was used, CPU, cores, the vector instructions (records made before they were recorded: none)
+    and torch."""
     m = record["machine"]
     isa = f", {_isa_text(m['instruction_set'])}" if "instruction_set" in m else ""
-    return f"{m['cpu']} ({m['cores']} cores{isa}), torch {m['torch']}"
+    gpu = f"{m['gpu']} with " if m.get("gpu") else ""
+    return f"{gpu}{m['cpu']} ({m['cores']} cores{isa}), torch {m['torch']}"
 
 
 def _stamp(record: dict[str, Any]) -> str:
@@ -633,11 +647,9 @@ def _issue25_verdicts(record: dict[str, Any]) -> list[str]:
 
 def render_shipped(record: dict[str, Any]) -> str:
     independent, calibration, coverage = record["independent"], record["calibration"], record["coverage_cohort"]
-    changes = ", ".join(f"{key} {value}" for key, value in record["model_changes"].items())
     opening = (f"The model the Slicer module ships (`{SHIPPED_MODEL.relative_to(ROOT)}`) is not the demo's: the "
-               f"demo's preset `{DemoSettings.preset}` with {changes} (the wider bottleneck of "
-               f"[Experiments](experiments.md#decoder-levers-issue-26)), trained for {record['epochs']} epochs on the demo's "
-               f"cohort and split ({record['training_minutes']:.1f} min of training on this machine; best validation "
+               f"demo's preset `{DemoSettings.preset}` and settings, trained for {record['epochs']} epochs (the demo: "
+               f"{DemoSettings.epochs}) on the demo's cohort and split ({record['training_minutes']:.1f} min of training on this machine; best validation "
                f"epoch {record['best_epoch']}), then calibrated with `attrivae calibrate` on "
                f"{calibration['name']}, {calibration['subjects']} synthetic subjects it never saw (seed "
                f"{calibration['seed']}). Evaluated on the independent cohort H300 ({independent['subjects']} "
@@ -682,7 +694,7 @@ def render_science(record: dict[str, Any]) -> str:
                f"the same folds; mean ± sd over those {runs} runs. Ground-truth code: the same metrics of a code whose "
                f"first dims are the standardised true attributes and the others noise, on the same subjects (the "
                f"issue's \"ceiling\"; see [Metrics](interpretation.md#ceiling) for when a model can exceed it). "
-               f"Training time per model (minutes, median epoch × epochs, this machine): {minutes}.")
+               f"Training time per model (minutes, median epoch × epochs, on the machine below): {minutes}.")
     parts = [opening, ""]
     for held_out, title in (("test", "Held-out test folds"), ("independent", "Independent cohort")):
         summary = record[held_out]
@@ -712,7 +724,7 @@ def render_science(record: dict[str, Any]) -> str:
               f"so SCC, the mean over the {attributes} attributes of the best |ρ|, stays at about "
               f"{(attributes - 1 + ef['spearman']) / attributes:.2f} or below for any model of these images, and EF's "
               f"R² at about {ef['r2']:.2f}.", ""]
-    commands = ["Commands (in the folder where `attrivae demo` ran):", "", "```bash", *record["commands"], "```"]
+    commands = ["Commands (in an empty folder):", "", "```bash", *record["commands"], "```"]
     return "\n".join([*parts, *commands, "", _stamp(record)])
 
 
@@ -934,7 +946,7 @@ def render_paper(record: dict[str, Any]) -> str:
             f"**Made by older code** (fingerprint {record['code']}; the current code's is {current}): the "
             f"code that trains and scores these models has changed since, so these numbers may have moved; a GPU "
             f"machine refreshes them.")
-    stamp = (f"*Run as `{record['commands'][0]}` on {record['machine']['gpu']} with {_machine_text(record)}; "
+    stamp = (f"*Run as `{record['commands'][0]}` on {_machine_text(record)}; "
              f"recorded by `python scripts/regenerate_results.py --work DIR --only paper` at commit "
              f"{record['commit'][:7]}, {record['date']}.*")
     return "\n".join([opening, "", *_crossval_table(test), "", "**Precision, leakage and what the decoder keeps** "
@@ -1006,7 +1018,16 @@ def main() -> None:
                         help=f"comma-separated sections (default: all but {', '.join(GPU_SECTIONS)})")
     parser.add_argument("--seeds", type=int, default=SCIENCE_SEEDS, help="seeds of the science section's crossval")
     parser.add_argument("--render", action="store_true", help="only render the result sections from docs/results")
+    parser.add_argument("--science-on", metavar="DEVICE",
+                        help="only run the science section's commands on DEVICE (e.g. cuda) into WORK/science; "
+                             "record them later here with --only science and the same WORK")
     args = parser.parse_args()
+    if args.science_on:
+        if not args.work:
+            parser.error("--work is needed")
+        run_science(args.work.resolve(), args.seeds, args.science_on)
+        print(f"wrote {args.work / 'science' / 'run.json'}")
+        return
     if not args.render:
         sections = [s.strip() for s in args.only.split(",") if s.strip()]
         unknown = set(sections) - set(SECTIONS)
