@@ -41,40 +41,41 @@ def main() -> None:
     args = parser.parse_args()
 
     retain_freed_memory()  # as attrivae train
-    context, device = distributed.setup(resolve_device(args.device))
-    config = run_config(args.size, args.batch_size, compile_mode=args.compile, precision=args.precision,
-                        device=str(device))
-    with tempfile.TemporaryDirectory() as work:
-        data = synthetic_data(config, Path(work) / "cohort")[1]
-    data = dataclasses.replace(data, volumes=data.volumes.to(device), labels=data.labels.to(device),
-                               attributes=data.attributes.to(device))
-    torch.manual_seed(0)
-    step = build_step(config, device, context)
-    batch = torch.arange(args.batch_size)
-    for _ in range(3):  # warm-up (and compilation)
-        step(batch, data, 1.0)
-    context.barrier()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        step(batch, data, 1.0)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - started) / args.steps
-    context.barrier()
-    if context.is_main:
-        result = {"machine": machine(), "device": str(device), "processes": context.world, "size": args.size,
-                  "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
-                  "compile": step.compiled,
-                  "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
-                  "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
-        print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
-              f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at {args.size}³, "
-              f"{result['precision']}{', compiled' if result['compile'] else ''})")
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2))
-
+    with distributed.joined(resolve_device(args.device)) as (context, device):
+        config = run_config(args.size, args.batch_size, compile_mode=args.compile, precision=args.precision,
+                            device=str(device))
+        with tempfile.TemporaryDirectory() as work:
+            data = synthetic_data(config, Path(work) / "cohort")[1]
+        data = dataclasses.replace(data, volumes=data.volumes.to(device), labels=data.labels.to(device),
+                                   attributes=data.attributes.to(device))
+        torch.manual_seed(0)
+        step = build_step(config, device, context)
+        batch = torch.arange(args.batch_size)
+        for _ in range(3):  # warm-up (and compilation)
+            step(batch, data, 1.0)
+        context.barrier()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(args.steps):
+            step(batch, data, 1.0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - started) / args.steps
+        context.barrier()
+        if context.is_main:
+            result = {"machine": machine(), "device": str(device), "processes": context.world, "size": args.size,
+                      "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
+                      "compile": step.compiled,
+                      "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
+                      "peak_gpu_memory_mb":
+                          torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
+            print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
+                  f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at "
+                  f"{args.size}³, "
+                  f"{result['precision']}{', compiled' if result['compile'] else ''})")
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=2))
 
 if __name__ == "__main__":
     main()
