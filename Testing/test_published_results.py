@@ -133,6 +133,7 @@ def test_a_section_says_when_the_code_changed_since_its_record(section):
     older = regenerate.render_section(section, {**record, "code": "0000000000000000"})
     assert "Made by older code" not in current
     assert older.startswith("**Made by older code** (fingerprint 0000000000000000") and older.endswith(current)
+    assert set(regenerate.GPU_SECTIONS) <= set(regenerate.SECTIONS)  # rendered and checked like the others
 
 
 def test_the_science_section_records_a_run_another_machine_made_with_this_code_and_redoes_any_other(

@@ -655,7 +655,8 @@ def render_shipped(record: dict[str, Any]) -> str:
     independent, calibration, coverage = record["independent"], record["calibration"], record["coverage_cohort"]
     opening = (f"The model the Slicer module ships (`{SHIPPED_MODEL.relative_to(ROOT)}`) is not the demo's: the "
                f"demo's preset `{DemoSettings.preset}` and settings, trained for {record['epochs']} epochs (the demo: "
-               f"{DemoSettings.epochs}) on the demo's cohort and split ({record['training_minutes']:.1f} min of training on this machine; best validation "
+               f"{DemoSettings.epochs}) on the demo's cohort and split ({record['training_minutes']:.1f} min of "
+               f"training on this machine; best validation "
                f"epoch {record['best_epoch']}), then calibrated with `attrivae calibrate` on "
                f"{calibration['name']}, {calibration['subjects']} synthetic subjects it never saw (seed "
                f"{calibration['seed']}). Evaluated on the independent cohort H300 ({independent['subjects']} "
