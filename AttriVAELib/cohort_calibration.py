@@ -63,15 +63,15 @@ def _refuse_training_cohort(data: DataCard, cohort: Cohort) -> None:
     all number their subjects sub-000, sub-001, …: one is the training cohort when it was made with the same
     arguments; a real cohort may not share a training or validation subject id."""
     if is_training_cohort(data, cohort):
-        raise InvalidConfigError(f"{_cohort_name(cohort)} is the cohort the model was trained on; calibrate on subjects "
-                                 f"it never saw, e.g. attrivae synth with another --seed")
+        raise InvalidConfigError(f"{_cohort_name(cohort)} is the cohort the model was trained on; calibrate on "
+                                 f"subjects it never saw, e.g. attrivae synth with another --seed")
     if data.synthetic is not None and cohort.synthetic is not None:
         return
     seen = set(data.split.train) | set(data.split.val)
     shared = sorted(seen & {subject.subject_id for subject in cohort.subjects})
     if shared:
-        raise InvalidConfigError(f"{_cohort_name(cohort)} shares {len(shared)} subjects with the model's training or validation "
-                                 f"split (e.g. {shared[0]}); calibrate on subjects it never saw")
+        raise InvalidConfigError(f"{_cohort_name(cohort)} shares {len(shared)} subjects with the model's training or "
+                                 f"validation split (e.g. {shared[0]}); calibrate on subjects it never saw")
 
 
 def calibrate_on_cohort(model_path: Path | str, data_path: Path | str, out_path: Path | str, format: str = "auto",

@@ -20,6 +20,7 @@ _PHASES = {  # event kind → (phase name, unit counted by done/total)
     "synth": ("synthesise", "subject"),
     "preprocess": ("preprocess", "subject"),
     "epoch": ("train", "epoch"),
+    "fidelity": ("traversal fidelity", "traversal"),
     "evaluate": ("attention localisation", "subject"),
     "encode": ("encode", "subject"),
 }

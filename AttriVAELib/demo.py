@@ -82,6 +82,7 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
         AttriVAEError: matplotlib, which draws the report, cannot be imported.
     """
     from .bundle import load_model
+    from .data import prepare_data, with_attributes
     from .datasets import load_cohort
     from .report import require_plotting, write_evaluation
     from .synthetic import cohort_labels, make_cohort
@@ -99,6 +100,8 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
     make_cohort(data, progress=progress, **settings.cohort_arguments())
     if progress:
         progress(ProgressEvent("note", text=f"synthetic cohort: {settings.subjects} subjects in {data}"))
-    model = train(load_cohort(data, "csv"), config, out_dir / "run", progress=progress)
-    report = write_evaluation(model, data, out_dir / "report", "csv", "test", progress=progress)
+    cohort, config = with_attributes(load_cohort(data, "csv"), config)
+    prepared = prepare_data(cohort, config, progress)  # once, for training and the report
+    model = train(cohort, config, out_dir / "run", progress=progress, data=prepared)
+    report = write_evaluation(model, data, out_dir / "report", "csv", "test", progress=progress, prepared=prepared)
     return DemoResult(data, model, report, load_model(model).card)

@@ -129,7 +129,8 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
     (:func:`~AttriVAELib.metrics.precision_and_leakage`), ``subsampled`` MIG and SAP on 30-subject subsamples
     (with at least 30 subjects) and ``decoder`` what the reconstruction keeps of the anatomy
     (:func:`~AttriVAELib.decoder_fidelity.decoder_fidelity`).
-    ``progress`` receives an ``evaluate`` event per subject whose attention maps were scored.
+    ``progress`` receives a ``fidelity`` event per traversal measured and an ``evaluate`` event per subject
+    whose attention maps were scored.
 
     Raises:
         InvalidConfigError: see :func:`select_subjects`.
@@ -172,7 +173,8 @@ def evaluate_model(bundle: ModelBundle, data: PreparedData, subjects: str | Sequ
         results["subsampled"] = metrics.subsampled_scores(mu, attributes)
     if fidelity:
         geometries = [data.geometries[i] for i in indices]
-        results["traversal_fidelity"] = traversal_fidelity(bundle, mu, geometries, real, attributes)
+        results["traversal_fidelity"] = traversal_fidelity(bundle, mu, geometries, real, attributes,
+                                                           progress=progress)
     unscored = [name for name in names if name not in STRUCTURE_OF_ATTRIBUTE]
     if attribution_methods and unscored:
         warnings.warn(f"attention localisation skipped for {', '.join(unscored)}: no structure of the label map "

@@ -32,6 +32,7 @@ from .decoded import measure_decoded
 from .interpretation import decode
 from .metrics import spearman
 from .preprocessing import CubeGeometry
+from .progress import Progress, ProgressEvent
 from .traversal import sweep
 
 TRAVERSAL_STEPS = 7
@@ -58,7 +59,7 @@ def _summary(lines: list[tuple[float, float]]) -> dict[str, float]:
 
 def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence[CubeGeometry],
                        volumes: np.ndarray | None = None, attributes: np.ndarray | None = None,
-                       steps: int = TRAVERSAL_STEPS) -> dict[str, dict[str, object]]:
+                       steps: int = TRAVERSAL_STEPS, progress: Progress | None = None) -> dict[str, dict[str, object]]:
     """Fidelity of every regularised attribute a decoded cube shows.
 
     Args:
@@ -69,6 +70,7 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
             given both, each entry also holds ``measure_check``: the measurement on the inputs against the
             records, as a line over subjects.
         steps: values per sweep, evenly over the training range.
+        progress: receives a ``fidelity`` event per subject and attribute measured.
 
     Returns:
         {attribute: {"requested": [steps values], "encoder": summary, "calibrated": {**summary, "clamped":
@@ -76,13 +78,12 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         "spearman" (mean ρ per subject), "slope" (mean), "slope_p10" and "slope_p90".
     """
     results: dict[str, dict[str, object]] = {}
-    for entry in bundle.card.attributes:
+    entries = [entry for entry in bundle.card.attributes if entry.name in DECODED_ATTRIBUTES and entry.latent_slope]
+    for number, entry in enumerate(entries):
         name = entry.name
-        if name not in DECODED_ATTRIBUTES or not entry.latent_slope:
-            continue
         requested = np.linspace(entry.minimum, entry.maximum, steps)
         encoder, calibrated, clamped = [], [], []
-        for code, geometry in zip(mu, geometries):
+        for subject, (code, geometry) in enumerate(zip(mu, geometries), start=1):
             codes = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1).repeat(steps, 1)
             codes[:, entry.dim] = torch.as_tensor(entry.to_latent(requested), dtype=torch.float32)
             cubes = decode(bundle, codes)[:, 0].cpu().numpy()
@@ -92,6 +93,8 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
             drawn = ~swept.clamped  # clamped steps are reported as such, not scored as misses
             calibrated.append(_line(requested[drawn], swept.measured[drawn]))
             clamped.append(swept.clamped.mean())
+            if progress:
+                progress(ProgressEvent("fidelity", done=number * len(mu) + subject, total=len(entries) * len(mu)))
         results[name] = {"requested": requested.tolist(), "encoder": _summary(encoder),
                          "calibrated": {**_summary(calibrated), "clamped": float(np.mean(clamped))}}
         if volumes is not None and attributes is not None:

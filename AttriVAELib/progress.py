@@ -12,6 +12,7 @@ Long operations (``make_cohort``, ``prepare_data``, ``train``, ``evaluate_model`
 ``epoch``       ``done``/``total`` epochs; ``losses``: ``train_*`` and ``val_*`` terms of the finished epoch,
                 ``seconds`` it took, ``best_epoch`` so far
 ``done``        training finished: ``model`` is the path of the model bundle
+``fidelity``    ``done``/``total`` traversals (a subject and an attribute) decoded and measured
 ``evaluate``    ``done``/``total`` subjects whose attention maps were scored
 ``encode``      ``done``/``total`` subjects encoded
 ``crossval``    ``done``/``total`` cross-validation runs; ``text`` names the run that finished (none on
@@ -34,7 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("synth", "preprocess", "compile", "batch", "epoch", "done", "evaluate", "encode", "crossval", "note")
+KINDS = ("synth", "preprocess", "compile", "batch", "epoch", "done", "fidelity", "evaluate", "encode", "crossval",
+         "note")
 
 
 @dataclass(frozen=True)

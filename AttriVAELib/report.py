@@ -18,7 +18,7 @@ from .choices import DEFAULT_METHOD, SIGNED_METHODS
 from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
 from .cohort_calibration import calibration_source
 from .constants import CLASS_NAMES
-from .data import prepare_data, with_attributes
+from .data import PreparedData, prepare_data, with_attributes
 from .datasets import load_cohort
 from .decoded import decoded_labels
 from .errors import AttriVAEError, InvalidConfigError
@@ -50,12 +50,14 @@ def require_plotting() -> Any:
 
 
 def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Path | str, format: str = "auto",
-                     subjects: str = "auto", device: str = "auto", progress: Progress | None = None) -> Path:
+                     subjects: str = "auto", device: str = "auto", progress: Progress | None = None,
+                     prepared: PreparedData | None = None) -> Path:
     """Evaluate a model bundle on a dataset and write the report folder; returns its ``report.html``.
 
     ``subjects``: ``test`` evaluates the model's test split (an error when the dataset does not hold it),
     ``all`` every subject, ``auto`` the test split when the dataset holds it, else every subject.
-    Everything that can fail on the inputs fails before the evaluation starts.
+    ``prepared`` reuses a :func:`~AttriVAELib.data.prepare_data` of the dataset with the model's config (the
+    one its training made). Everything that can fail on the inputs fails before the evaluation starts.
     """
     from .training import resolve_device
 
@@ -69,7 +71,12 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     if subjects == "test" and not training_cohort:  # before the data are prepared
         raise InvalidConfigError(f"--subjects test: {data_path} is not the model's training cohort, so it has no "
                                  f"test split; use all")
-    data = prepare_data(cohort, config, progress)
+    if prepared is not None and (tuple(prepared.attribute_names) != tuple(config.attributes)
+                                 or prepared.volumes.shape[-1] != config.model.input_size):
+        raise InvalidConfigError(f"the prepared data hold {prepared.attribute_names} in "
+                                 f"{prepared.volumes.shape[-1]}³ cubes; the model needs {config.attributes} in "
+                                 f"{config.model.input_size}³ cubes")
+    data = prepared if prepared is not None else prepare_data(cohort, config, progress)
     use_test = subjects == "test" or (subjects == "auto" and training_cohort)
     if progress:
         progress(ProgressEvent("note", text=f"evaluating on {len(test_ids) if use_test else len(data.subject_ids)} "

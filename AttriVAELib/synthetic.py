@@ -16,9 +16,15 @@ from __future__ import annotations
 __all__ = ["PhantomFactors", "analytic_volumes", "cohort_labels", "ef_ceiling_from_ed", "ejection_fraction",
            "make_cohort", "render_phantom", "sample_factors", "synthetic_subject"]
 
+import contextlib
 import csv
 import dataclasses
+import functools
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -343,14 +349,17 @@ def make_cohort(
     field_of_view_mm: float = 120.0,
     slice_thickness_mm: float = 8.0,
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> Path:
     """Write a synthetic cohort in the folder+CSV format and return the CSV path.
 
     ``out_dir`` gets ``images/`` and ``labels/`` (NIfTI, ED and ES), ``attributes.csv`` with the
     measured attributes (see :mod:`AttriVAELib.attributes`) and the ground-truth factors (``gt_*``
     columns, including analytic volumes), and ``synthetic.json`` with this function's arguments (a model
-    trained on the cohort records them in its card). Subject i depends only on (seed, i). The folder
-    appears only when complete. ``progress`` receives a ``synth`` event per subject.
+    trained on the cohort records them in its card). Subject i depends only on (seed, i), so the files are
+    the same for any number of ``processes`` (None: one per available core, one per
+    :data:`SUBJECTS_PER_PROCESS` subjects at most). The folder appears only when complete. ``progress``
+    receives a ``synth`` event per subject, in subject order.
     """
     out_dir = Path(out_dir)
     if subjects < 2:
@@ -365,15 +374,20 @@ def make_cohort(
         raise InvalidConfigError(f"--seed {seed} must be 0 or more")
     if not 0.0 <= infarct_probability <= 1.0:
         raise InvalidConfigError(f"--infarct-fraction {infarct_probability} must be a probability in [0, 1]")
+    if processes is not None and processes < 1:
+        raise InvalidConfigError(f"processes={processes} must be 1 or more")
     parameters = {"subjects": subjects, "size": size, "seed": seed, "infarct_probability": infarct_probability,
                   "field_of_view_mm": field_of_view_mm, "slice_thickness_mm": slice_thickness_mm}
     with staged_directory(out_dir) as staging:
+        write = functools.partial(_write_subject, staging, seed=seed, size=size,
+                                  infarct_probability=infarct_probability, field_of_view_mm=field_of_view_mm,
+                                  slice_thickness_mm=slice_thickness_mm)
         rows = []
-        for index in range(subjects):
-            rows.append(_write_subject(staging, index, seed, size, infarct_probability, field_of_view_mm,
-                                       slice_thickness_mm))
-            if progress:
-                progress(ProgressEvent("synth", done=index + 1, total=subjects))
+        with _subject_pool(subjects, processes) as pool:
+            for row in (pool.map(write, range(subjects)) if pool else map(write, range(subjects))):
+                rows.append(row)
+                if progress:
+                    progress(ProgressEvent("synth", done=len(rows), total=subjects))
         with open(staging / ATTRIBUTES_CSV, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
@@ -381,6 +395,28 @@ def make_cohort(
         (staging / SYNTHETIC_JSON).write_text(to_json({"generator": "AttriVAELib.synthetic.make_cohort",
                                                        "library_version": __version__, **parameters}, indent=2))
     return out_dir / ATTRIBUTES_CSV
+
+
+SUBJECTS_PER_PROCESS = 25
+"""Fewest subjects worth a process of their own: starting one (a fresh interpreter that imports this module)
+costs about as long as rendering a few subjects."""
+
+
+@contextlib.contextmanager
+def _subject_pool(subjects: int, processes: int | None) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for :func:`make_cohort`, or None to render in this process. Workers are spawned, not
+    forked: a fork copies the caller's threads' locks (PyTorch's, SimpleITK's) in whatever state they are."""
+    if processes is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        processes = min(cores, subjects // SUBJECTS_PER_PROCESS)
+    if processes <= 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:  # after an error or Ctrl-C, subjects not started are dropped rather than awaited
+        pool.shutdown(cancel_futures=True)
 
 
 def cohort_labels(subjects: int, seed: int = 0, infarct_probability: float = 0.6) -> np.ndarray:
@@ -405,7 +441,7 @@ def _draw_subject(rng: np.random.Generator, infarct_probability: float) -> tuple
     return factors, Rotation.random(random_state=rng).as_matrix()
 
 
-def _write_subject(folder: Path, index: int, seed: int, size: int, infarct_probability: float,
+def _write_subject(folder: Path, index: int, *, seed: int, size: int, infarct_probability: float,
                    field_of_view_mm: float, slice_thickness_mm: float) -> dict[str, object]:
     rng = np.random.default_rng([seed, index])
     factors, direction = _draw_subject(rng, infarct_probability)

@@ -189,3 +189,29 @@ def test_evaluate_auto_takes_all_of_a_synthetic_cohort_of_another_seed_and_the_t
         with pytest.raises(KeyboardInterrupt):
             report.write_evaluation(model, cohort, tmp_path / f"report-{cohort.name}", subjects="auto")
     assert asked == ["test", "all"]
+
+
+def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny_run, eval_cohort, tmp_path,
+                                                                             monkeypatch):
+    """The demo prepares its cohort once for training and the report; data in other cubes are refused."""
+    from AttriVAELib import report
+    from AttriVAELib.bundle import load_model
+    from AttriVAELib.data import with_attributes
+
+    model = tiny_run / "model.safetensors"
+    cohort, config = with_attributes(load_cohort(eval_cohort), load_model(model).card.config)
+    prepared = prepare_data(cohort, config)
+    evaluated = []
+
+    def stop(bundle, data, *args, **kwargs):
+        evaluated.append(data)
+        raise KeyboardInterrupt  # which data it got is all this test needs
+
+    monkeypatch.setattr(report, "evaluate_model", stop)
+    monkeypatch.setattr(report, "prepare_data", lambda *args, **kwargs: pytest.fail("prepared again"))
+    with pytest.raises(KeyboardInterrupt):
+        report.write_evaluation(model, eval_cohort, tmp_path / "report", prepared=prepared)
+    assert evaluated == [prepared]
+    small = prepare_data(cohort, dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=16)))
+    with pytest.raises(InvalidConfigError, match=r"in 16³ cubes; the model needs .* in 32³ cubes"):
+        report.write_evaluation(model, eval_cohort, tmp_path / "other", prepared=small)

@@ -86,6 +86,23 @@ def test_estimates_leave_out_the_work_before_a_phase_s_first_count_and_are_never
             assert truth / 2 <= 60 * int(minutes) + int(seconds) <= 2 * truth, line
 
 
+def test_the_traversal_fidelity_sweep_is_a_phase_of_its_own_before_attention_localisation():
+    """The sweep (70 s) shows its own count, and attention localisation's elapsed time starts after it."""
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=0.0, terminal=False, clock=clock)
+    progress(ProgressEvent("note", text="evaluating on 2 subjects"))
+    for done in range(1, 15):  # 7 attributes × 2 subjects, 5 s each
+        clock.now += 5.0
+        progress(ProgressEvent("fidelity", done=done, total=14))
+    for done in (1, 2):
+        clock.now += 1.0
+        progress(ProgressEvent("evaluate", done=done, total=2))
+    lines = stream.getvalue().splitlines()
+    assert lines[1:3] == ["traversal fidelity: 14 traversals", "traversal fidelity: 1/14 traversals (7 %), 0:05 elapsed"]
+    assert "traversal fidelity: 14/14 traversals (100 %), 1:10 elapsed" in lines
+    assert lines[-1] == "attention localisation: 2/2 subjects (100 %), 0:02 elapsed"
+
+
 def test_phases_notes_and_cross_validation_runs():
     clock, stream = Clock(), io.StringIO()
     progress = ConsoleProgress(stream, interval=1e9, terminal=False, clock=clock)

@@ -63,8 +63,9 @@ def test_a_ventricle_is_measured_in_millilitres():
 
 
 def test_a_faithful_decoder_scores_slope_one(stand_in):
-    codes = np.zeros((3, 4))
-    fidelity = traversal_fidelity(stand_in(gain=1.0), codes, [_geometry()] * 3)["lv_volume_ml"]
+    codes, events = np.zeros((3, 4)), []
+    fidelity = traversal_fidelity(stand_in(gain=1.0), codes, [_geometry()] * 3, progress=events.append)["lv_volume_ml"]
+    assert [(e.kind, e.done, e.total) for e in events] == [("fidelity", done, 3) for done in (1, 2, 3)]
     for way in ("encoder", "calibrated"):
         assert fidelity[way]["subjects"] == 3 and fidelity[way]["spearman"] == pytest.approx(1.0)
         assert fidelity[way]["slope"] == pytest.approx(1.0, abs=0.05)

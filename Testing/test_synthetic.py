@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from AttriVAELib import InvalidDatasetError, __version__, load_cohort
+from AttriVAELib import InvalidConfigError, InvalidDatasetError, __version__, load_cohort
 from AttriVAELib.attributes import shape_attributes
 from AttriVAELib.labels import EMIDEC_SCHEME
 from AttriVAELib.synthetic import (
@@ -124,6 +124,21 @@ def test_cohort_is_deterministic_by_seed(tmp_path):
     make_cohort(tmp_path / "a", subjects=3, size=16, seed=1)
     make_cohort(tmp_path / "b", subjects=3, size=16, seed=1)
     assert (tmp_path / "a" / "attributes.csv").read_text() == (tmp_path / "b" / "attributes.csv").read_text()
+
+
+@pytest.mark.slow
+def test_worker_processes_write_the_same_files_and_report_subjects_in_order(tmp_path):
+    """Each subject depends only on (seed, index), so two spawned workers write byte for byte what one process
+    writes; progress still counts the subjects in order."""
+    events = []
+    make_cohort(tmp_path / "one", subjects=4, size=16, seed=3, processes=1)
+    make_cohort(tmp_path / "two", subjects=4, size=16, seed=3, processes=2, progress=events.append)
+    files = sorted(path.relative_to(tmp_path / "one") for path in (tmp_path / "one").rglob("*") if path.is_file())
+    assert len(files) == 4 * 4 + 2  # ED and ES images and label maps, the CSV and the generation record
+    assert all((tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes() for f in files)
+    assert [(e.kind, e.done, e.total) for e in events] == [("synth", done, 4) for done in range(1, 5)]
+    with pytest.raises(InvalidConfigError, match="processes=0"):
+        make_cohort(tmp_path / "none", subjects=4, size=16, processes=0)
 
 
 def test_cohort_refuses_a_non_empty_folder_and_leaves_it_alone(tmp_path):
