@@ -72,10 +72,10 @@ def main() -> None:
                           torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
             print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
                   f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at "
-                  f"{args.size}³, "
-                  f"{result['precision']}{', compiled' if result['compile'] else ''})")
+                  f"{args.size}³, {result['precision']}{', compiled' if result['compile'] else ''})")
             if args.json:
                 args.json.write_text(json.dumps(result, indent=2))
+
 
 if __name__ == "__main__":
     main()
