@@ -76,6 +76,8 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
         raise InvalidConfigError(f"the prepared data hold {prepared.attribute_names} in "
                                  f"{prepared.volumes.shape[-1]}³ cubes; the model needs {config.attributes} in "
                                  f"{config.model.input_size}³ cubes")
+    if prepared is not None and prepared.subject_ids != [subject.subject_id for subject in cohort.subjects]:
+        raise InvalidConfigError(f"the prepared data hold other subjects than {data_path}; prepare that dataset")
     data = prepared if prepared is not None else prepare_data(cohort, config, progress)
     use_test = subjects == "test" or (subjects == "auto" and training_cohort)
     if progress:

@@ -191,9 +191,10 @@ def test_evaluate_auto_takes_all_of_a_synthetic_cohort_of_another_seed_and_the_t
     assert asked == ["test", "all"]
 
 
-def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny_run, eval_cohort, tmp_path,
-                                                                             monkeypatch):
-    """The demo prepares its cohort once for training and the report; data in other cubes are refused."""
+def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny_run, eval_cohort, tiny_cohort,
+                                                                             tmp_path, monkeypatch):
+    """The demo prepares its cohort once for training and the report; data in other cubes or of other subjects
+    are refused."""
     from AttriVAELib import report
     from AttriVAELib.bundle import load_model
     from AttriVAELib.data import with_attributes
@@ -215,3 +216,6 @@ def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny
     small = prepare_data(cohort, dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=16)))
     with pytest.raises(InvalidConfigError, match=r"in 16³ cubes; the model needs .* in 32³ cubes"):
         report.write_evaluation(model, eval_cohort, tmp_path / "other", prepared=small)
+    elsewhere = prepare_data(*with_attributes(load_cohort(tiny_cohort), config))
+    with pytest.raises(InvalidConfigError, match="other subjects than"):
+        report.write_evaluation(model, eval_cohort, tmp_path / "elsewhere", prepared=elsewhere)
