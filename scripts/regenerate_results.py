@@ -95,8 +95,6 @@ CODE = {"demo": MODEL_MAKING_MODULES, "shipped": (*MODEL_MAKING_MODULES, "cohort
         "paper": MODEL_MAKING_MODULES}
 """Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
 PENDING = {"paper": "A GPU lease refreshes it (it does not fit a session on 2 CPU cores).",
-           "science": "Its cross-validation (12 trainings, over an hour on 2 CPU cores) waits for a GPU lease or a "
-                      "session with the time for it.",
            "speed": "A machine with native bf16 (AVX-512-BF16 or AMX) refreshes it: it measures that CPU kind and, "
                     "capped, the AVX2 kind; a machine with AVX2 only can measure just the one."}
 """Sections whose record older code made, each with what it waits for: they render under a "made by older code"
