@@ -1,7 +1,7 @@
 """AttriVAE: interpretable, attribute-based analysis of the left ventricle in 3D cardiac MRI (Slicer module).
 
 Thin by design: the widget wires the panel to :class:`AttriVAELogic`, which delegates to the ``AttriVAELib``
-package and its MRML bridge ``AttriVAELib.mrml``. Nothing the panel does before a model action imports
+package and its MRML bridge ``AttriVAELib.slicer.mrml``. Nothing the panel does before a model action imports
 PyTorch (``AttriVAELib.choices``, ``.mrml`` and ``.labels`` are torch-free), so the module loads on a Slicer
 without the PyTorch extension. Supported: Slicer 5.10 and newer (Python 3.12); an older Slicer gets one
 message instead of the panel.
@@ -221,7 +221,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
@@ -314,8 +314,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Inputs
 
     def updateSegmentChoices(self, segmentation=None) -> None:
-        from AttriVAELib import mrml
         from AttriVAELib.labels import guess_segment
+        from AttriVAELib.slicer import mrml
 
         names = mrml.segment_names(segmentation) if segmentation else []
         combos = {"cavity": self.ui.cavitySegmentComboBox, "myocardium": self.ui.myocardiumSegmentComboBox,
@@ -477,10 +477,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         logic.explore({"lv_volume_ml": 180.0})             # decode with LV volume set to 180 mL
         logic.showExploredAnatomy()                        # its anatomy as surfaces, and what it measures
 
-    Outputs are nodes tagged by role, input volume and model file (see ``AttriVAELib.mrml``), in one
+    Outputs are nodes tagged by role, input volume and model file (see ``AttriVAELib.slicer.mrml``), in one
     subject-hierarchy folder per input and model: analysing the same input with the same model again updates
     them, another input or model keeps its own. Input nodes are never modified. ``launchProcess(command)``
-    starts a training process (default ``AttriVAELib.process.TrainingProcess``); tests inject their own.
+    starts a training process (default ``AttriVAELib.slicer.process.TrainingProcess``); tests inject their own.
     """
 
     def __init__(self, launchProcess=None) -> None:
@@ -496,8 +496,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self._anatomyInputs = {}  # input volume node ID -> (its label map, AttriVAELib.labels.LabelScheme)
         self.currentVolumeID = None
         self.exploreCode = None  # latent code (L,) the Explore sliders edit
-        self.training = None  # AttriVAELib.process.TrainingProcess
-        self.trainingMonitor = None  # its AttriVAELib.process.TrainingMonitor
+        self.training = None  # AttriVAELib.slicer.process.TrainingProcess
+        self.trainingMonitor = None  # its AttriVAELib.slicer.process.TrainingMonitor
         self.trainingChart = None  # loss chart node of the current training, once an epoch finished
         self.lastUpdateSeconds = None
         self.lastExplore = None  # what the last explore drew and what its decoded anatomy shows
@@ -515,10 +515,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def ensureDependencies(askConfirmation: bool = True) -> None:
         """Install PyTorch (through the PyTorch extension) and the pip requirements, after one confirmation
-        listing them, with pip kept from replacing the installed torch (:mod:`AttriVAELib.dependencies`)."""
+        listing them, with pip kept from replacing the installed torch (:mod:`AttriVAELib.slicer.dependencies`)."""
         import importlib.util
 
-        from AttriVAELib import dependencies
+        from AttriVAELib.slicer import dependencies
 
         if dependencies.installed_version("torch") is None and importlib.util.find_spec("PyTorchUtils") is None:
             raise dependencies.DependencyError(_("AttriVAE needs the PyTorch extension: install 'PyTorch' from the "
@@ -564,8 +564,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
                     labelScheme: str = "emidec"):
         """(image, label image, label scheme) of the inputs: a segmentation with named segments
         (``segments``: {"cavity": name, "myocardium": name, optional "infarct": name}) or a label map."""
-        from AttriVAELib import mrml
         from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME, segment_labels
+        from AttriVAELib.slicer import mrml
 
         image = mrml.image_from_volume(volumeNode, "input volume")
         if segmentationNode is not None:
@@ -585,7 +585,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.ensureDependencies()
         import SimpleITK as sitk
 
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
         from AttriVAELib.synthetic import synthetic_subject
 
         seed = int(time.time()) % 100000 if seed is None else seed
@@ -610,8 +610,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         value and whether it is calibrated), and the decoded responses the Explore sliders are aimed with.
         Returns the output nodes and values."""
         bundle = self._requireModel()
-        from AttriVAELib import mrml
         from AttriVAELib.analysis import analyse_subject
+        from AttriVAELib.slicer import mrml
 
         image, labels, scheme = self.inputImages(volumeNode, segmentationNode, segments, labelMapNode, labelScheme)
         analysis = analyse_subject(bundle, image, labels, scheme, name=f"volume '{volumeNode.GetName()}'")
@@ -652,7 +652,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def _source(self, volumeNode):
         """What outputs made from ``volumeNode`` by the current model are keyed and labelled by."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         return mrml.Source(volumeNode, self.modelSHA256, self.modelPath.name)
 
@@ -678,8 +678,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """Attention volumes (one per attribute, default all) in the input's geometry, each tagged with the
         method, layer and threshold; the first is shown (:meth:`showAttentionMap`). Signed methods show red where
         a voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
-        from AttriVAELib import mrml
         from AttriVAELib.analysis import attention_in_source
+        from AttriVAELib.slicer import mrml
 
         analysis = self._current()
         maps = attention_in_source(self._requireModel(), analysis.prepared, attributes, method, layer)
@@ -691,7 +691,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """Show one attention map over the analysed input in the slice views with its colour legend and, given
         ``volumeRenderingLogic``, volume-rendered in 3D (other maps' renderings hidden) inside the input's
         faint LV surfaces, the 3D view turned to the heart."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         mrml.show_attention_map(node, self._analysedNodes[self.currentVolumeID], volumeRenderingLogic)
         mrml.aim_cameras(slicer.mrmlScene, self._showAnatomy())
@@ -699,7 +699,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     def _showAnatomy(self):
         """The analysed input's LV cavity and myocardium as faint 3D surfaces ("AttriVAE anatomy"), shown (made
         again if the user deleted or hid them)."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         labels, scheme = self._anatomyInputs[self.currentVolumeID]
         return mrml.set_anatomy(slicer.mrmlScene, labels, scheme, self._currentSource())
@@ -718,9 +718,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         ``lastUpdateSeconds``."""
         import SimpleITK as sitk
 
-        from AttriVAELib import mrml
         from AttriVAELib.analysis import explore_code
         from AttriVAELib.interpretation import decode
+        from AttriVAELib.slicer import mrml
 
         started = time.perf_counter()
         analysis, bundle = self._current(), self._requireModel()
@@ -750,7 +750,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         linked slice views (Red, Yellow, Green); with ``switchLayout`` the comparison layout is set and the
         views turned to the input's own image plane and fitted (once per subject: afterwards the user's
         layout, zoom and plane stay). Attention maps' legends and renderings are hidden: no view shows one."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         volume = self._analysedNodes[self.currentVolumeID]
         mrml.hide_attention(slicer.mrmlScene)  # the views no longer show a map
@@ -775,7 +775,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     def showExploreComparison(self, switchLayout: bool = True) -> None:
         """Input | the volume the last :meth:`explore` decoded | that volume with its difference from the
         subject's reconstruction on top (red brighter, blue darker)."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         scene, source = slicer.mrmlScene, self._currentSource()
         decoded = mrml.output_node(scene, "explore", "AttriVAE explore", source=source)
@@ -787,7 +787,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
     def showSequenceComparison(self, browser) -> None:
         """Input | the sequence's current volume (the browser's proxy: it follows the browser's steps) | the
         subject's reconstruction."""
-        from AttriVAELib import mrml
+        from AttriVAELib.slicer import mrml
 
         proxy = browser.GetProxyNode(browser.GetMasterSequenceNode())
         reconstruction = mrml.output_node(slicer.mrmlScene, "reconstruction", "AttriVAE reconstruction",
@@ -800,8 +800,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         attribute a decoded volume shows on it (attribute → value in its units; NaN: not measurable; also kept in
         ``lastExplore["shown"]``). The panel calls it once the views show the decoded volume, so that the slider
         is not held back by it."""
-        from AttriVAELib import mrml
         from AttriVAELib.decoded import DECODED_LABELS, decoded_label_map
+        from AttriVAELib.slicer import mrml
         from AttriVAELib.traversal import shown_values
 
         anatomy = decoded_label_map(self._exploredCube, self._current().prepared.geometry)
@@ -820,8 +820,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """A sequence (+ browser) sweeping one attribute over its training range, the other dims as the
         Explore sliders set them, aimed as :meth:`explore` and decoded in one batch; indexed by the values asked
         for (clamped ones are warned about). Returns (sequence, browser)."""
-        from AttriVAELib import mrml
         from AttriVAELib.analysis import decodes_in_source, traversal_codes
+        from AttriVAELib.slicer import mrml
 
         analysis = self._current()
         aimed, codes = traversal_codes(self._requireModel(), analysis, self.exploreCode, attribute, steps)
@@ -834,9 +834,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def interpolate(self, volumeA, volumeB, steps: int = 10, sequencesLogic=None):
         """A sequence decoding the straight line between two analysed volumes' codes, in A's geometry."""
-        from AttriVAELib import mrml
         from AttriVAELib.analysis import decodes_in_source
         from AttriVAELib.interpretation import interpolate
+        from AttriVAELib.slicer import mrml
 
         if volumeA is None or volumeB is None:
             raise ValueError(_("choose the two volumes to interpolate between (Inputs and Explore sections)"))
@@ -864,7 +864,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("dataset folder '{folder}' does not exist; choose the folder of the dataset")
                              .format(folder=dataFolder or ""))
         self.ensureDependencies()
-        from AttriVAELib.process import TrainingMonitor, TrainingProcess, training_command
+        from AttriVAELib.slicer.process import TrainingMonitor, TrainingProcess, training_command
 
         if not outputFolder:
             outputFolder = Path(dataFolder).parent / f"attrivae-run-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -881,8 +881,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def pollTraining(self):
         """Drain progress (never blocks): updates the loss chart (``trainingChart``); returns an
-        ``AttriVAELib.process.TrainingStatus`` (fraction, status line, and at the end the model or the error)."""
-        from AttriVAELib import mrml
+        ``AttriVAELib.slicer.process.TrainingStatus`` (fraction, status line, and at the end the model or the error)."""
+        from AttriVAELib.slicer import mrml
 
         status = self.trainingMonitor.poll()
         if status.new_epochs:
@@ -941,13 +941,13 @@ def requirementLines() -> list:
 
 def dependenciesAvailable() -> bool:
     """PyTorch and every pip requirement installed in versions that fit (what the analysis test needs)."""
-    from AttriVAELib.dependencies import plan_dependencies
+    from AttriVAELib.slicer.dependencies import plan_dependencies
 
     return plan_dependencies(requirementLines()).complete
 
 
 class SlicerInstaller:
-    """:class:`AttriVAELib.dependencies.Installer` in Slicer: its dialog, the PyTorch extension, pip (through
+    """:class:`AttriVAELib.slicer.dependencies.Installer` in Slicer: its dialog, the PyTorch extension, pip (through
     ``slicer.packaging`` from Slicer 5.12, ``slicer.util.pip_install`` before)."""
 
     @staticmethod
@@ -1007,8 +1007,8 @@ class AttriVAETest(ScriptedLoadableModuleTest):
         import numpy as np
         import SimpleITK as sitk
 
-        from AttriVAELib import mrml
         from AttriVAELib.labels import EMIDEC_SCHEME
+        from AttriVAELib.slicer import mrml
 
         self.delayDisplay("MRML bridge: geometry, segments, colours and display (no PyTorch)")
         labels = bridgePhantom()

@@ -5,7 +5,7 @@ training (``preset``, ``train``, ``cross_validate``), models (``AttriVAE``, ``lo
 interpretation (``encode``, ``traverse``, ``interpolate``, ``attention``, ``evaluate_model``, ``metrics``) and its
 checks against ground truth (``localisation``, ``traversal_fidelity``).
 
-Names are imported on first use (PEP 562), so that ``import AttriVAELib.mrml`` or ``AttriVAELib.choices``
+Names are imported on first use (PEP 562), so that ``import AttriVAELib.slicer.mrml`` or ``AttriVAELib.choices``
 does not load PyTorch: the Slicer module imports those before PyTorch may be installed.
 """
 

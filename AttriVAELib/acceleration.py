@@ -64,7 +64,7 @@ def retain_freed_memory() -> bool:
     and a restart; glibc's own switches work from inside the process.
 
     Process-wide, so only processes that exist to train or to benchmark call it (the ``attrivae`` training
-    commands, :func:`~AttriVAELib.benchmark.run_benchmark`, the benchmark scripts), never the Slicer module.
+    commands, :func:`~AttriVAELib.apps.benchmark.run_benchmark`, the benchmark scripts), never the Slicer module.
     Returns whether glibc accepted both settings (on other C libraries it does nothing and returns False)."""
     if platform.libc_ver()[0] != "glibc":
         return False

@@ -20,9 +20,9 @@ Long operations (``make_cohort``, ``prepare_data``, ``train``, ``evaluate_model`
 ``note``        ``text``: a line of information for the person watching
 ==============  ======================================================================================
 
-:class:`~AttriVAELib.console.ConsoleProgress` shows events to a person; ``attrivae train --progress json``
+:class:`~AttriVAELib.apps.console.ConsoleProgress` shows events to a person; ``attrivae train --progress json``
 writes each as one JSON line (:meth:`ProgressEvent.to_json`), which the Slicer module's
-:class:`~AttriVAELib.process.TrainingMonitor` reads back (:meth:`ProgressEvent.from_json`). No PyTorch here:
+:class:`~AttriVAELib.slicer.process.TrainingMonitor` reads back (:meth:`ProgressEvent.from_json`). No PyTorch here:
 the Slicer module imports this before PyTorch may be installed.
 """
 

@@ -18,8 +18,8 @@ from AttriVAELib import (
     preset,
     train,
 )
+from AttriVAELib.apps.samples import run_config, untrained_bundle
 from AttriVAELib.synthetic import make_cohort
-from AttriVAELib.testing import run_config, untrained_bundle
 
 TRAINING_FIXTURES = {"tiny_run", "two_epoch_run"}
 """Fixtures that train a model: a test that uses one (directly or through another fixture) is ``slow``."""

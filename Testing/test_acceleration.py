@@ -56,7 +56,7 @@ def test_a_failing_compiler_warns_once_and_runs_eagerly(monkeypatch) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
 def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
-    from AttriVAELib.testing import run_config, synthetic_data
+    from AttriVAELib.apps.samples import run_config, synthetic_data
     from AttriVAELib.training import build_step
 
     config = run_config(16)
@@ -75,7 +75,7 @@ def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
 
 FAULTS_PER_REUSE = """
 import resource, sys, torch
-import AttriVAELib.bundle, AttriVAELib.cli, AttriVAELib.datasets, AttriVAELib.training  # loaded, as by `attrivae train`
+import AttriVAELib.bundle, AttriVAELib.apps.cli, AttriVAELib.datasets, AttriVAELib.training  # as `attrivae train`
 from AttriVAELib.acceleration import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()

@@ -17,9 +17,9 @@ import torch
 
 from AttriVAELib import AttriVAE, ModelConfig
 from AttriVAELib.acceleration import bf16_supported
-from AttriVAELib.benchmark import baseline_step, default_step, peak_rss_mb, training_flops
-from AttriVAELib.cli import main
-from AttriVAELib.testing import run_config, synthetic_data
+from AttriVAELib.apps.benchmark import baseline_step, default_step, peak_rss_mb, training_flops
+from AttriVAELib.apps.cli import main
+from AttriVAELib.apps.samples import run_config, synthetic_data
 
 
 @pytest.mark.slow
@@ -48,7 +48,7 @@ def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
 
 def test_the_instruction_set_says_when_onednn_is_capped_to_avx2() -> None:
     """How CONTRIBUTING.md reproduces an AVX2-only CPU: both variables, set before torch starts."""
-    code = "import json; from AttriVAELib.benchmark import instruction_set; print(json.dumps(instruction_set()))"
+    code = "import json; from AttriVAELib.apps.benchmark import instruction_set; print(json.dumps(instruction_set()))"
     capped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"})
     assert json.loads(capped.stdout) == {"aten": "AVX2", "onednn_max": "AVX2", "native_bf16": False}

@@ -22,7 +22,7 @@ def test_choice_lists_are_the_ones_the_library_accepts() -> None:
 
 @pytest.mark.slow
 def test_the_panel_imports_load_neither_torch_nor_scipy() -> None:
-    code = ("import sys; import AttriVAELib, AttriVAELib.choices, AttriVAELib.mrml, AttriVAELib.labels, "
+    code = ("import sys; import AttriVAELib, AttriVAELib.choices, AttriVAELib.slicer.mrml, AttriVAELib.labels, "
             "AttriVAELib.constants; heavy = {'torch', 'scipy', 'safetensors', 'captum'} & set(sys.modules); "
             "print(sorted(heavy)); sys.exit(bool(heavy))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

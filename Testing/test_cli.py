@@ -8,7 +8,7 @@ import pytest
 import SimpleITK as sitk
 
 from AttriVAELib import InvalidModelError, load_model
-from AttriVAELib.cli import main
+from AttriVAELib.apps.cli import main
 
 
 def run(capsys, *argv):
@@ -21,11 +21,11 @@ def test_other_packages_deprecations_do_not_reach_the_user(monkeypatch, capsys):
     import argparse
     import warnings
 
-    from AttriVAELib import cli
+    from AttriVAELib.apps import cli
 
     def noisy(_args):
         for module, category in (("torch.jit._script", DeprecationWarning), ("torch.utils.mkldnn", ResourceWarning),
-                                 ("AttriVAELib.cli", DeprecationWarning), ("AttriVAELib.traversal", UserWarning),
+                                 ("AttriVAELib.apps.cli", DeprecationWarning), ("AttriVAELib.traversal", UserWarning),
                                  ("scipy.stats", UserWarning)):
             warnings.warn_explicit(f"from {module}", category, f"{module}.py", 1, module=module)
         return 0
@@ -40,7 +40,7 @@ def test_other_packages_deprecations_do_not_reach_the_user(monkeypatch, capsys):
     code, _, err = run(capsys, "noisy")
     assert code == 0
     assert err.splitlines() == [f"attrivae: warning: from {module}"
-                                for module in ("AttriVAELib.cli", "AttriVAELib.traversal", "scipy.stats")]
+                                for module in ("AttriVAELib.apps.cli", "AttriVAELib.traversal", "scipy.stats")]
 
 
 def assert_one_line_error(code, err, pattern):
@@ -92,7 +92,7 @@ def test_train_compiled_says_so_and_finishes(tiny_cohort, tmp_path, capsys):
 
 
 def test_a_bare_compile_flag_means_on():
-    from AttriVAELib.cli import _parser
+    from AttriVAELib.apps.cli import _parser
 
     assert _parser().parse_args(["train", "--data", "D", "--out", "R", "--compile"]).compile == "on"
     assert _parser().parse_args(["train", "--data", "D", "--out", "R"]).compile is None  # the config's: auto
@@ -339,7 +339,7 @@ def test_python_dash_m_runs_the_command_line(monkeypatch, capsys):
 
 
 def test_the_summary_of_an_unfinished_model_is_an_error_not_a_crash(untrained):
-    from AttriVAELib.cli import _print_summary
+    from AttriVAELib.apps.cli import _print_summary
 
     with pytest.raises(InvalidModelError, match="unfinished training"):
         _print_summary(Path("run/model.safetensors"), untrained.card)

@@ -173,7 +173,7 @@ def test_a_synthetic_cohort_of_another_seed_is_not_the_training_cohort_though_it
 
 def test_evaluate_auto_takes_all_of_a_synthetic_cohort_of_another_seed_and_the_test_split_of_its_own(
         tiny_run, eval_cohort, tmp_path, monkeypatch):
-    from AttriVAELib import report
+    from AttriVAELib.apps import report
     from AttriVAELib.synthetic import make_cohort
 
     asked = []
@@ -195,7 +195,7 @@ def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny
                                                                              tmp_path, monkeypatch):
     """The demo prepares its cohort once for training and the report; data in other cubes or of other subjects
     are refused."""
-    from AttriVAELib import report
+    from AttriVAELib.apps import report
     from AttriVAELib.bundle import load_model
     from AttriVAELib.data import with_attributes
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from AttriVAELib import load_cohort, load_model, save_model
-from AttriVAELib.cli import main
+from AttriVAELib.apps.cli import main
+from AttriVAELib.apps.samples import run_config, untrained_bundle
 from AttriVAELib.cohort_calibration import MIN_SUBJECTS, calibrate_on_cohort, calibration_source
 from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.interpretation import encode
-from AttriVAELib.testing import run_config, untrained_bundle
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,8 @@ def test_the_command_prints_the_half_widths_and_fails_in_one_line(trained, tiny_
 
 
 def test_the_report_names_where_the_intervals_were_calibrated(trained, tiny_cohort, tmp_path):
+    from AttriVAELib.apps.report import _calibration_html
     from AttriVAELib.codes import interval_calibration
-    from AttriVAELib.report import _calibration_html
 
     model, _ = trained
     bundle = load_model(calibrate_on_cohort(model, tiny_cohort, tmp_path / "calibrated.safetensors").path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from AttriVAELib.console import ConsoleProgress, format_duration
+from AttriVAELib.apps.console import ConsoleProgress, format_duration
 from AttriVAELib.progress import ProgressEvent
 
 
@@ -98,7 +98,8 @@ def test_the_traversal_fidelity_sweep_is_a_phase_of_its_own_before_attention_loc
         clock.now += 1.0
         progress(ProgressEvent("evaluate", done=done, total=2))
     lines = stream.getvalue().splitlines()
-    assert lines[1:3] == ["traversal fidelity: 14 traversals", "traversal fidelity: 1/14 traversals (7 %), 0:05 elapsed"]
+    assert lines[1:3] == ["traversal fidelity: 14 traversals",
+                          "traversal fidelity: 1/14 traversals (7 %), 0:05 elapsed"]
     assert "traversal fidelity: 14/14 traversals (100 %), 1:10 elapsed" in lines
     assert lines[-1] == "attention localisation: 2/2 subjects (100 %), 0:02 elapsed"
 

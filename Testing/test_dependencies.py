@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from AttriVAELib.dependencies import (
+from AttriVAELib.slicer.dependencies import (
     TORCH_MINIMUM,
     DependencyError,
     ensure_dependencies,
@@ -121,5 +121,5 @@ def test_a_torch_python_cannot_import_counts_as_absent(monkeypatch: pytest.Monke
 def test_the_module_imports_without_torch_or_numpy() -> None:
     """The Slicer panel calls it before PyTorch exists."""
     code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None; "
-            "import AttriVAELib.dependencies")
+            "import AttriVAELib.slicer.dependencies")
     subprocess.run([sys.executable, "-c", code], check=True)

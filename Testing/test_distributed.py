@@ -18,8 +18,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from AttriVAELib import AttriVAE, ModelConfig, load_model, preset
-from AttriVAELib import distributed
+from AttriVAELib import AttriVAE, ModelConfig, distributed, load_model, preset
 from AttriVAELib.distributed import gather, use_global_batch_norm
 from AttriVAELib.losses import total_loss
 

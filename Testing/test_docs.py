@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from AttriVAELib import __all__ as PUBLIC_NAMES
-from AttriVAELib.cli import _parser
+from AttriVAELib.apps.cli import _parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -66,7 +66,7 @@ def test_anchors_follow_githubs_rule():
         "evaluation-report-ablations-and-cross-validation"
     assert github_anchor("`attrivae train`") == "attrivae-train"
     assert github_anchor("How the demo's settings were chosen") == "how-the-demos-settings-were-chosen"
-    assert github_anchor("AttriVAELib.testing") == "attrivaelibtesting"
+    assert github_anchor("AttriVAELib.apps.samples") == "attrivaelibappssamples"
     assert github_anchor("snake_case and dashes-kept") == "snake_case-and-dashes-kept"
 
 
@@ -136,7 +136,7 @@ def _all_of(module: str) -> list[str]:
                 and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets))
 
 
-@pytest.mark.parametrize("module", ["AttriVAELib", "card", "testing"])
+@pytest.mark.parametrize("module", ["AttriVAELib", "card", "apps/samples"])
 def test_python_md_names_every_public_name(module):
     names = PUBLIC_NAMES if module == "AttriVAELib" else _all_of(module)
     text = PYTHON_DOC.read_text()

@@ -6,13 +6,13 @@ import pytest
 from test_training import tiny_config
 
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics
+from AttriVAELib.apps.report import write_report
 from AttriVAELib.attributes import attribute_unit
 from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
 from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
 from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.evaluation import evaluate_model, select_subjects
-from AttriVAELib.report import write_report
 from AttriVAELib.splits import stratified_folds
 
 pytestmark = pytest.mark.slow
@@ -209,7 +209,7 @@ def test_overrides_apply_to_every_preset_even_where_they_equal_its_base():
 def test_a_cohort_with_custom_attributes_only_is_evaluated_without_localisation(tmp_path):
     """Attributes no structure of the label map defines (clinical variables, custom columns): the localisation
     step is skipped with a one-line note and the rest of the report is written."""
-    from AttriVAELib.testing import run_config, untrained_bundle
+    from AttriVAELib.apps.samples import run_config, untrained_bundle
 
     config = dataclasses.replace(run_config(16), attributes=("gt_noise_sd", "gt_tilt_deg"))
     bundle = untrained_bundle(config, tmp_path / "cohort", subjects=12)

@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 from conftest import ellipsoid_labels, make_image, ras_matrix
 
-from AttriVAELib import mrml
 from AttriVAELib.errors import InvalidVolumeError
+from AttriVAELib.slicer import mrml
 
 
 def _ijk_to_ras(node) -> np.ndarray:

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_library_file_is_listed_in_its_cmake():
     cmake = (ROOT / "AttriVAELib" / "CMakeLists.txt").read_text()
     listed = set(re.search(r"set\(MODULE_PYTHON_SCRIPTS(.*?)\)", cmake, re.S).group(1).split())
-    assert listed == {p.stem for p in (ROOT / "AttriVAELib").glob("*.py")}
+    library = ROOT / "AttriVAELib"
+    assert listed == {p.relative_to(library).with_suffix("").as_posix() for p in library.rglob("*.py")}
     assert "WITH_SUBDIR" in cmake
 
 
@@ -27,8 +28,11 @@ def test_pyproject_declares_the_distribution_and_the_cli():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "attrivae"
-    assert project["scripts"]["attrivae"] == "AttriVAELib.cli:main"
+    assert project["scripts"]["attrivae"] == "AttriVAELib.apps.cli:main"
     assert project["requires-python"] == ">=3.10"
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    library = ROOT / "AttriVAELib"  # `pip install .` (not editable) installs only the packages named
+    assert set(packages) == {".".join(p.parent.relative_to(ROOT).parts) for p in library.rglob("__init__.py")}
     names = {re.split(r"[<>=]", dep)[0] for dep in project["dependencies"]}
     assert {"numpy", "torch", "SimpleITK", "scipy", "safetensors", "matplotlib"} <= names  # matplotlib: demo report
     assert set(project["optional-dependencies"]) == {"test"}

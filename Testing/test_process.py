@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from AttriVAELib import load_model
-from AttriVAELib.process import STOP_WITH_PARENT, TrainingProcess, parse_progress, training_command
 from AttriVAELib.progress import ProgressEvent
+from AttriVAELib.slicer.process import STOP_WITH_PARENT, TrainingProcess, parse_progress, training_command
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -145,7 +145,7 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
 
 _PARENT = """
 import sys, time
-from AttriVAELib.process import TrainingProcess, training_command
+from AttriVAELib.slicer.process import TrainingProcess, training_command
 process = TrainingProcess(training_command(sys.argv[1], sys.argv[2], epochs=500, size=16, device="cpu"))
 deadline = time.monotonic() + 120
 while not any(event.kind == "epoch" for event in process.events()) and time.monotonic() < deadline:
@@ -260,7 +260,7 @@ def test_failed_training_reports_its_one_line_error(tmp_path: Path) -> None:
 def test_windows_child_has_no_console_window_and_a_failed_kill_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from AttriVAELib import process as process_module
+    from AttriVAELib.slicer import process as process_module
 
     launched, killed = [], []
 

@@ -12,16 +12,16 @@ scripts/regenerate_results.py --work DIR --only SECTION``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
 from AttriVAELib import load_model
+from AttriVAELib.apps.demo import DemoSettings
 from AttriVAELib.attention import DEFAULT_METHOD
 from AttriVAELib.attributes import DEFAULT_ATTRIBUTES
-from AttriVAELib.demo import DemoSettings
 from AttriVAELib.provenance import code_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]

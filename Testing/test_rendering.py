@@ -120,7 +120,7 @@ def test_explore_views_show_the_decoded_anatomy_following_the_slider(scene, clos
     surfaces, and both change when the slider moves again."""
     import slicer
 
-    from AttriVAELib.mrml import DECODED_ANATOMY_COLOURS
+    from AttriVAELib.slicer.mrml import DECODED_ANATOMY_COLOURS
 
     module = load_module()
     monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))

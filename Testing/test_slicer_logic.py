@@ -14,11 +14,12 @@ from conftest import ras_matrix
 from scipy import ndimage
 from slicer_app import load_module, slicer_scene
 
-from AttriVAELib import ModelBundle, mrml
+from AttriVAELib import ModelBundle
 from AttriVAELib.analysis import attention_in_source
 from AttriVAELib.attributes import shape_attributes
 from AttriVAELib.errors import InvalidModelError, InvalidVolumeError
 from AttriVAELib.labels import EMIDEC_SCHEME
+from AttriVAELib.slicer import mrml
 
 SEGMENTS = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
 
@@ -454,7 +455,7 @@ def test_without_torch_or_the_pytorch_extension_nothing_is_asked(monkeypatch: py
 
     import slicer
 
-    from AttriVAELib import dependencies
+    from AttriVAELib.slicer import dependencies
 
     module = load_module()
     monkeypatch.setattr(dependencies, "installed_version", lambda name: None)
@@ -480,7 +481,7 @@ def test_slicer_installer_asks_once_installs_torch_by_the_extension_and_pins_it_
 
     import slicer
 
-    from AttriVAELib import dependencies
+    from AttriVAELib.slicer import dependencies
 
     module = load_module()
     versions: dict = {}

@@ -23,8 +23,9 @@ import pytest
 import slicer_app
 from PyQt5 import QtWidgets
 
-from AttriVAELib import choices, mrml
-from AttriVAELib.process import TrainingProcess
+from AttriVAELib import choices
+from AttriVAELib.slicer import mrml
+from AttriVAELib.slicer.process import TrainingProcess
 
 TESTING = Path(__file__).resolve().parent
 FAKE_TRAINING = TESTING / "fake_training.py"

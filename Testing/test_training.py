@@ -16,11 +16,11 @@ from AttriVAELib import (
     select_attributes,
     train,
 )
+from AttriVAELib.apps.samples import run_config, synthetic_data
 from AttriVAELib.bundle import read_safetensors, write_safetensors
 from AttriVAELib.data import prepare_data, with_attributes
 from AttriVAELib.labels import EMIDEC_SCHEME
 from AttriVAELib.provenance import code_fingerprint
-from AttriVAELib.testing import run_config, synthetic_data
 from AttriVAELib.training import TrainingInterrupted, learning_rate
 
 

@@ -23,9 +23,9 @@ import torch
 
 from AttriVAELib import distributed
 from AttriVAELib.acceleration import retain_freed_memory
+from AttriVAELib.apps.samples import run_config, synthetic_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
 from AttriVAELib.provenance import machine
-from AttriVAELib.testing import run_config, synthetic_data
 from AttriVAELib.training import build_step, resolve_device
 
 

@@ -14,6 +14,7 @@ The model is untrained (``--size``) or a trained bundle (``--model``): the time 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from AttriVAELib import AttriVAE, ModelConfig, load_model
-from AttriVAELib.benchmark import instruction_set, matmul_gflops, median_seconds
+from AttriVAELib.apps.benchmark import instruction_set, matmul_gflops, median_seconds
 from AttriVAELib.provenance import machine
 
 
@@ -44,7 +45,7 @@ def measure_blocks(model: AttriVAE, repeats: int) -> list[dict[str, object]]:
             counter = FlopCounterMode(display=False)
             with counter, torch.backends.mkldnn.flags(enabled=False):  # the counter has no rule for the direct
                 output = block(x)  # oneDNN call one volume takes (model._Conv3d): count the same convolution
-            seconds = median_seconds(lambda: block(x), repeats)
+            seconds = median_seconds(functools.partial(block, x), repeats)
             gflop = counter.get_total_flops() / 1e9
             rows.append({"block": name, "output": list(output.shape[1:]), "gflop": gflop, "ms": seconds * 1000,
                          "gflop_per_s": gflop / seconds if gflop else None})

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from AttriVAELib import load_cohort, load_model
+from AttriVAELib.apps.demo import DemoSettings
 from AttriVAELib.bundle import ModelBundle
 from AttriVAELib.data import PreparedData, prepare_data, with_attributes
-from AttriVAELib.demo import DemoSettings
 from AttriVAELib.evaluation import evaluate_model
 from AttriVAELib.fidelity import traversal_fidelity
 from AttriVAELib.io import atomic_path, to_json

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from AttriVAELib import load_cohort, load_model
+from AttriVAELib.apps.demo import DemoSettings
 from AttriVAELib.attention import (
     ATTRIBUTION_METHODS,
     DEFAULT_METHOD,
@@ -31,7 +32,6 @@ from AttriVAELib.attention import (
 )
 from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
 from AttriVAELib.data import PreparedData, prepare_data, with_attributes
-from AttriVAELib.demo import DemoSettings
 from AttriVAELib.evaluation import encode_all
 from AttriVAELib.fidelity import traversal_fidelity
 from AttriVAELib.io import atomic_path, to_json

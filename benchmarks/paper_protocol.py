@@ -24,7 +24,7 @@ import torch
 
 from AttriVAELib import cross_validate, load_cohort, make_cohort, preset
 from AttriVAELib.acceleration import retain_freed_memory
-from AttriVAELib.benchmark import instruction_set
+from AttriVAELib.apps.benchmark import instruction_set
 from AttriVAELib.config import ABLATION_PRESETS
 from AttriVAELib.crossval import ceiling_groups
 from AttriVAELib.provenance import code_fingerprint, machine

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "Testing"))
 from slicer_app import load_module, slicer_scene  # noqa: E402
 
+from AttriVAELib.apps.samples import run_config, untrained_bundle  # noqa: E402
 from AttriVAELib.bundle import load_model, save_model  # noqa: E402
 from AttriVAELib.provenance import machine  # noqa: E402
-from AttriVAELib.testing import run_config, untrained_bundle  # noqa: E402
 
 
 def _timed(action, repeats: int) -> list[float]:

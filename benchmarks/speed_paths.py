@@ -37,8 +37,8 @@ def measure(name: str, size: int, batch_size: int, steps: int) -> float:
     path, precision, compile_mode, retained = PATHS[name]
     if retained:
         retain_freed_memory()
-    from AttriVAELib.benchmark import baseline_step, default_step, median_seconds
-    from AttriVAELib.testing import run_config, synthetic_data
+    from AttriVAELib.apps.benchmark import baseline_step, default_step, median_seconds
+    from AttriVAELib.apps.samples import run_config, synthetic_data
 
     config = run_config(size, batch_size, compile_mode=compile_mode, precision=precision)
     with tempfile.TemporaryDirectory() as work:

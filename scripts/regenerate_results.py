@@ -73,12 +73,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from readme_install import fresh_environment, readme_main_command, readme_test_command, run_as_new_user  # noqa: E402
 from readme_install import run_and_echo as _run  # noqa: E402
 
+from AttriVAELib.apps.console import format_duration  # noqa: E402
+from AttriVAELib.apps.demo import DemoSettings  # noqa: E402
 from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE, attribute_unit  # noqa: E402
 from AttriVAELib.calibration import expected_coverage  # noqa: E402
 from AttriVAELib.config import preset as get_preset  # noqa: E402
-from AttriVAELib.console import format_duration  # noqa: E402
 from AttriVAELib.crossval import ceiling_groups  # noqa: E402
-from AttriVAELib.demo import DemoSettings  # noqa: E402
 from AttriVAELib.provenance import MODEL_MAKING_MODULES, code_fingerprint, machine  # noqa: E402
 from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
 
@@ -91,9 +91,12 @@ GPU_SECTIONS = ("paper",)
 """Sections that only record a run made on a GPU machine (``--only`` names them; the default leaves them out)."""
 CODE = {"demo": MODEL_MAKING_MODULES, "shipped": (*MODEL_MAKING_MODULES, "cohort_calibration", "codes"),
         "science": MODEL_MAKING_MODULES, "interpretation": MODEL_MAKING_MODULES,
-        "codes": (*MODEL_MAKING_MODULES, "codes"), "speed": (*MODEL_MAKING_MODULES, "benchmark", "mrml"),
+        "codes": (*MODEL_MAKING_MODULES, "codes"),
+        "speed": (*MODEL_MAKING_MODULES, "apps/benchmark", "apps/samples", "analysis", "slicer/mrml"),
         "paper": MODEL_MAKING_MODULES}
-"""Modules whose code (with what they import) a section's numbers depend on; ``tests`` has none."""
+"""Modules (paths under ``AttriVAELib/`` without ``.py``) whose code a section's numbers depend on; ``tests`` has
+none. :func:`~AttriVAELib.provenance.package_closure` adds what top-level modules import, not what a sub-package's
+modules import: those name their imports here."""
 PENDING = {"paper": "A GPU lease refreshes it (it does not fit a session on 2 CPU cores).",
            "speed": "A machine with native bf16 (AVX-512-BF16 or AMX) refreshes it: it measures that CPU kind and, "
                     "capped, the AVX2 kind; a machine with AVX2 only can measure just the one."}
@@ -504,7 +507,7 @@ def _machine() -> dict[str, Any]:
     GPU (None without one)."""
     import torch
 
-    from AttriVAELib.benchmark import instruction_set
+    from AttriVAELib.apps.benchmark import instruction_set
 
     return {**machine(), "instruction_set": instruction_set(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
@@ -619,8 +622,8 @@ def _shipped_table(record: dict[str, Any]) -> list[str]:
     """Per attribute: own-dim precision and leakage, the 95 % interval's coverage on both independent cohorts and
     its width, and the traversal slopes (calibrated and in encoder units)."""
     independent, coverage = record["independent"], record["coverage_cohort"]
-    header = (f"| attribute | own-dim precision | leakage | coverage, H300 | coverage, {coverage['name']} | mean width, "
-              f"{coverage['name']} | traversal slope, calibrated (ρ) | traversal slope, encoder units |")
+    header = (f"| attribute | own-dim precision | leakage | coverage, H300 | coverage, {coverage['name']} "
+              f"| mean width, {coverage['name']} | traversal slope, calibrated (ρ) | traversal slope, encoder units |")
     rows = [header, "|---|" + "---|" * 7]
     for name in DEFAULT_ATTRIBUTES:
         precision, unit = independent["precision"][name], attribute_unit(name)
@@ -926,9 +929,10 @@ def render_paper(record: dict[str, Any]) -> str:
     settings, paper = record["settings"], PAPER_PROTOCOL
     minutes, seeds = _minutes_text(record["training_minutes"]), _seeds_text(record["seeds"])
     subjects = _subjects_text(record["test"]["subjects"])
-    opening = (f"`benchmarks/paper_protocol.py` on {record['machine']['gpu'] or 'no GPU'}: the ablation presets cross-validated on "
-               f"the {settings['subjects']}-subject synthetic cohort at 80³, {record['folds']} stratified folds × "
-               f"{seeds}, {settings['epochs']:,} epochs at learning rate {settings['learning_rate']:g} (the paper "
+    opening = (f"`benchmarks/paper_protocol.py` on {record['machine']['gpu'] or 'no GPU'}: the ablation presets "
+               f"cross-validated on the {settings['subjects']}-subject synthetic cohort at 80³, {record['folds']} "
+               f"stratified folds × {seeds}, {settings['epochs']:,} epochs at learning rate "
+               f"{settings['learning_rate']:g} (the paper "
                f"trains {paper['epochs']:,} epochs at {paper['learning_rate']:g}; the script's defaults do that, over "
                f"{paper['folds']} folds × {paper['seeds']} seeds), "
                f"{record['hours']:.2f} h in all. Mean ± sd over the runs on their held-out test folds ({subjects} "
@@ -960,8 +964,8 @@ def render_paper(record: dict[str, Any]) -> str:
 
 
 RENDER: dict[str, Callable[[dict[str, Any]], str]] = {
-    "demo": render_demo, "shipped": render_shipped, "science": render_science, "interpretation": render_interpretation, "codes": render_codes,
-    "speed": render_speed, "tests": render_tests, "paper": render_paper}
+    "demo": render_demo, "shipped": render_shipped, "science": render_science, "interpretation": render_interpretation,
+    "codes": render_codes, "speed": render_speed, "tests": render_tests, "paper": render_paper}
 
 
 def render_section(section: str, record: dict[str, Any]) -> str:

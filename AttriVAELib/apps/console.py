@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from .progress import ProgressEvent
+from ..progress import ProgressEvent
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -10,25 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from .attention import attention
-from .attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
-from .bundle import ModelBundle, load_model
-from .calibration import expected_coverage
-from .choices import DEFAULT_METHOD, SIGNED_METHODS
-from .codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
-from .cohort_calibration import calibration_source
-from .constants import CLASS_NAMES
-from .data import PreparedData, prepare_data, with_attributes
-from .datasets import load_cohort
-from .decoded import decoded_labels
-from .errors import AttriVAEError, InvalidConfigError
-from .evaluation import Evaluation, evaluate_model
-from .fidelity import TRAVERSAL_STEPS
-from .interpretation import card_entry, decode
-from .io import require_new_folder, staged_directory, to_json
-from .metrics import DISENTANGLEMENT_METRICS, SUBSAMPLE_SUBJECTS
-from .progress import Progress, ProgressEvent
-from .traversal import sweep
+from ..attention import attention
+from ..attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
+from ..bundle import ModelBundle, load_model
+from ..calibration import expected_coverage
+from ..choices import DEFAULT_METHOD, SIGNED_METHODS
+from ..codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
+from ..cohort_calibration import calibration_source
+from ..constants import CLASS_NAMES
+from ..data import PreparedData, prepare_data, with_attributes
+from ..datasets import load_cohort
+from ..decoded import decoded_labels
+from ..errors import AttriVAEError, InvalidConfigError
+from ..evaluation import Evaluation, evaluate_model
+from ..fidelity import TRAVERSAL_STEPS
+from ..interpretation import card_entry, decode
+from ..io import require_new_folder, staged_directory, to_json
+from ..metrics import DISENTANGLEMENT_METRICS, SUBSAMPLE_SUBJECTS
+from ..progress import Progress, ProgressEvent
+from ..traversal import sweep
 
 
 def require_plotting() -> Any:
@@ -59,7 +59,7 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     ``prepared`` reuses a :func:`~AttriVAELib.data.prepare_data` of the dataset with the model's config (the
     one its training made). Everything that can fail on the inputs fails before the evaluation starts.
     """
-    from .training import resolve_device
+    from ..training import resolve_device
 
     require_new_folder(out_dir, "report folder")
     require_plotting()

@@ -3,7 +3,7 @@
 Errors caused by the user print one line (``attrivae: error: ...``) and exit with status 2; Ctrl-C
 during training exits with 130 after saving a resumable checkpoint. Warnings print as they happen; long
 commands show their progress with elapsed time and an estimate of the remaining time
-(:class:`~AttriVAELib.console.ConsoleProgress`). Every subcommand and option is documented in docs/cli.md
+(:class:`~AttriVAELib.apps.console.ConsoleProgress`). Every subcommand and option is documented in docs/cli.md
 (``Testing/test_docs.py`` checks that it matches the parser).
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .choices import (
+from ..choices import (
     ATTRIBUTION_METHODS,
     DATA_FORMATS,
     DEFAULT_LAYER,
@@ -33,14 +33,14 @@ from .choices import (
     LABEL_SCHEMES,
     PRESET_NAMES,
 )
-from .config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
+from ..config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
+from ..errors import AttriVAEError, InvalidConfigError, InvalidModelError
 from .console import ConsoleProgress
 from .demo import DemoSettings
-from .errors import AttriVAEError, InvalidConfigError, InvalidModelError
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
-    from .card import ModelCard
-    from .progress import Progress, ProgressEvent
+    from ..card import ModelCard
+    from ..progress import Progress, ProgressEvent
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -96,7 +96,7 @@ def _for_training_only() -> None:
     reuse, and an interrupt (Ctrl-C, the Slicer module's Cancel) stops training with a resumable checkpoint
     even when the process inherited an ignored SIGINT, as jobs that a shell script starts in the background
     do (Python then leaves SIGINT ignored, and only a kill would stop training)."""
-    from .acceleration import retain_freed_memory
+    from ..acceleration import retain_freed_memory
 
     retain_freed_memory()
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
@@ -104,14 +104,14 @@ def _for_training_only() -> None:
 
 
 def _stop_on_cancel_request() -> None:
-    """Watch stdin for the parent's cancel request (:data:`AttriVAELib.process.CANCEL_REQUEST`) and turn it
+    """Watch stdin for the parent's cancel request (:data:`AttriVAELib.slicer.process.CANCEL_REQUEST`) and turn it
     into a Ctrl-C in the main thread: training then stops with a resumable checkpoint. A closed stdin is a
-    request only under :data:`~AttriVAELib.process.STOP_WITH_PARENT` (the parent ended; a program may start
+    request only under :data:`~AttriVAELib.slicer.process.STOP_WITH_PARENT` (the parent ended; a program may start
     the command with no input at all)."""
     import _thread
     import threading
 
-    from .process import CANCEL_REQUEST, STOP_WITH_PARENT
+    from ..slicer.process import CANCEL_REQUEST, STOP_WITH_PARENT
 
     def watch() -> None:
         for line in sys.stdin:
@@ -210,7 +210,7 @@ def _add_synth(commands: Any) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from .synthetic import make_cohort
+    from ..synthetic import make_cohort
 
     csv_path = make_cohort(args.out, args.subjects, args.size, args.seed, args.infarct_fraction,
                            slice_thickness_mm=args.slice_thickness, progress=ConsoleProgress())
@@ -232,8 +232,8 @@ def _add_train(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .bundle import load_model
-    from .training import TrainingInterrupted, train
+    from ..bundle import load_model
+    from ..training import TrainingInterrupted, train
 
     config = _resolve_config(args)
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
@@ -270,7 +270,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _cohort(args: argparse.Namespace) -> Any:
     """--data in --format."""
-    from .datasets import load_cohort
+    from ..datasets import load_cohort
 
     return load_cohort(args.data, args.format)
 
@@ -295,7 +295,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _print_json(event: ProgressEvent) -> None:
     """One progress event as a JSON line; when nobody reads them any more (the parent ended), stop as on
     Ctrl-C: training keeps a resumable checkpoint."""
-    from .io import to_json
+    from ..io import to_json
 
     try:
         print(to_json(event.to_json()), flush=True)
@@ -318,16 +318,22 @@ def _print_summary(model_path: Path, card: ModelCard) -> None:
         print(f"  dim {k:2d}  {name:24s} {_number(rho, signed=True)}")
 
 
-# ---------------------------------------------------------------------------------------------- evaluate
+# ------------------------------------------------------------------------------- evaluate, calibrate, encode
+def _add_model_and_cohort_options(command: argparse.ArgumentParser, out: str,
+                                  data: str = "dataset folder or folder+CSV file") -> None:
+    """A model bundle applied to a cohort in a dataset format, on a device, into a new ``--out``."""
+    command.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
+    command.add_argument("--data", type=Path, required=True, help=data)
+    command.add_argument("--out", type=Path, required=True, help=out)
+    command.add_argument("--format", default="auto", choices=DATA_FORMATS)
+    command.add_argument("--device", default="auto", choices=DEVICES)
+
+
 def _add_evaluate(commands: Any) -> None:
     evaluate = commands.add_parser("evaluate", help="metrics and an HTML report of a model on a dataset")
-    evaluate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
-    evaluate.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
-    evaluate.add_argument("--out", type=Path, required=True, help="new report folder")
-    evaluate.add_argument("--format", default="auto", choices=DATA_FORMATS)
+    _add_model_and_cohort_options(evaluate, out="new report folder")
     evaluate.add_argument("--subjects", default="auto", choices=EVALUATED_SUBJECTS,
                           help="auto: the model's test split when the dataset holds it, else all subjects")
-    evaluate.add_argument("--device", default="auto", choices=DEVICES)
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -340,21 +346,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------------- calibrate
 def _add_calibrate(commands: Any) -> None:
     calibrate = commands.add_parser("calibrate", help="calibrate a model's 95 %% intervals and decoded measures "
                                                       "again on a held-out cohort, into a new model file")
-    calibrate.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
-    calibrate.add_argument("--data", type=Path, required=True,
-                           help="held-out cohort (folder or folder+CSV): subjects the model never saw")
-    calibrate.add_argument("--out", type=Path, required=True, help="new model file (.safetensors)")
-    calibrate.add_argument("--format", default="auto", choices=DATA_FORMATS)
-    calibrate.add_argument("--device", default="auto", choices=DEVICES)
+    _add_model_and_cohort_options(calibrate, out="new model file (.safetensors)",
+                                  data="held-out cohort (folder or folder+CSV): subjects the model never saw")
     calibrate.set_defaults(handler=_calibrate)
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .cohort_calibration import calibrate_on_cohort, describe
+    from ..cohort_calibration import calibrate_on_cohort, describe
 
     result = calibrate_on_cohort(args.model, args.data, args.out, args.format, args.device,
                                  progress=ConsoleProgress())
@@ -362,25 +363,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------ encode
 def _add_encode(commands: Any) -> None:
     encode = commands.add_parser("encode", help="per-subject codes, attribute estimates with 95 %% intervals and "
                                                 "P(infarct) to a CSV table")
-    encode.add_argument("--model", type=Path, required=True, help="model bundle (.safetensors)")
-    encode.add_argument("--data", type=Path, required=True, help="dataset folder or folder+CSV file")
-    encode.add_argument("--out", type=Path, required=True, help="new CSV file")
-    encode.add_argument("--format", default="auto", choices=DATA_FORMATS)
+    _add_model_and_cohort_options(encode, out="new CSV file")
     encode.add_argument("--subjects", default="all", choices=ENCODED_SUBJECTS,
                         help="all, or train, val or test: one part of the model's split (its training cohort only)")
-    encode.add_argument("--device", default="auto", choices=DEVICES)
     encode.set_defaults(handler=_encode)
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from .bundle import load_model
-    from .codes import encode_cohort
-    from .datasets import load_cohort
-    from .training import resolve_device
+    from ..bundle import load_model
+    from ..codes import encode_cohort
+    from ..datasets import load_cohort
+    from ..training import resolve_device
 
     if args.out.exists():
         raise InvalidConfigError(f"--out {args.out} exists; choose a new file name")
@@ -402,8 +398,8 @@ def _add_single_subject_options(command: argparse.ArgumentParser) -> None:
 
 def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
     """--model, and --image/--mask preprocessed as it expects."""
-    from .bundle import load_model
-    from .interpretation import preprocess_files
+    from ..bundle import load_model
+    from ..interpretation import preprocess_files
 
     bundle = load_model(args.model)
     return bundle, preprocess_files(bundle, args.image, args.mask, args.labels)
@@ -420,8 +416,8 @@ def _add_traverse(commands: Any) -> None:
 
 
 def _traverse(args: argparse.Namespace) -> int:
-    from .interpretation import encode
-    from .traversal import sweep, traverse
+    from ..interpretation import encode
+    from ..traversal import sweep, traverse
 
     try:
         values = [_finite(v) for v in args.values.split(",")]
@@ -464,8 +460,8 @@ def _add_attention(commands: Any) -> None:
 
 
 def _attention(args: argparse.Namespace) -> int:
-    from .attention import attention
-    from .choices import SIGNED_METHODS
+    from ..attention import attention
+    from ..choices import SIGNED_METHODS
 
     if args.layer and args.method != "gradcam":
         raise InvalidConfigError(f"--layer applies to --method gradcam only; {args.method} explains the input voxels")
@@ -482,7 +478,7 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[str, Any]) -> None:
-    from .io import write_volumes_in_source
+    from ..io import write_volumes_in_source
 
     write_volumes_in_source(out, files, geometry, index)
     print(f"wrote {len(files)} volumes to {out}")
@@ -505,9 +501,9 @@ def _add_crossval(commands: Any) -> None:
 
 
 def _crossval(args: argparse.Namespace) -> int:
-    from .crossval import cross_validate
-    from .data import with_attributes
-    from .datasets import load_cohort
+    from ..crossval import cross_validate
+    from ..data import with_attributes
+    from ..datasets import load_cohort
 
     _for_training_only()
     cohort, config = with_attributes(_cohort(args), _with_requested_attributes(args, _resolve_config(args)))
@@ -530,7 +526,7 @@ def _crossval(args: argparse.Namespace) -> int:
 
 def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     """Mean ± sd of the headline metrics per preset, and the ground-truth code's scores (one row per latent size)."""
-    from .crossval import ceiling_groups
+    from ..crossval import ceiling_groups
 
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
     width = max(len(name) for name in [*summary, "ceiling"])
@@ -558,9 +554,9 @@ def _add_bench(commands: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from ..config import ModelConfig
+    from ..io import atomic_path, to_json
     from .benchmark import format_table, run_benchmark
-    from .config import ModelConfig
-    from .io import atomic_path, to_json
 
     ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
     TrainConfig(batch_size=args.batch_size)
@@ -593,8 +589,8 @@ def _add_demo(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from ..training import TrainingInterrupted
     from .demo import run_demo
-    from .training import TrainingInterrupted
 
     settings = DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})
     _for_training_only()

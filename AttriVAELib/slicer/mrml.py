@@ -62,9 +62,9 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from .choices import SIGNED_METHODS
-from .errors import InvalidVolumeError
-from .io import as_label_map, check_volume
+from ..choices import SIGNED_METHODS
+from ..errors import InvalidVolumeError
+from ..io import as_label_map, check_volume
 
 ROLE = "AttriVAE.Role"
 INPUT_REFERENCE = "AttriVAE.input"

@@ -35,15 +35,15 @@ import SimpleITK as sitk
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .acceleration import bf16_supported, retain_freed_memory
-from .config import RunConfig, TrainConfig
-from .data import PreparedData
-from .losses import total_loss
-from .model import AttriVAE
-from .provenance import machine
-from .synthetic import synthetic_subject
-from .testing import run_config, synthetic_data, untrained_bundle
-from .training import Step, build_step
+from ..acceleration import bf16_supported, retain_freed_memory
+from ..config import RunConfig, TrainConfig
+from ..data import PreparedData
+from ..losses import total_loss
+from ..model import AttriVAE
+from ..provenance import machine
+from ..synthetic import synthetic_subject
+from ..training import Step, build_step
+from .samples import run_config, synthetic_data, untrained_bundle
 
 
 def median_seconds(action: Callable[[], Any], repeats: int) -> float:
@@ -97,8 +97,8 @@ def training_flops(config: RunConfig, data: PreparedData) -> float:
 
 def _inference(config: RunConfig, repeats: int, work: Path) -> dict[str, float]:
     """Median seconds of the single-subject operations the Slicer module runs (cohort for the card in ``work``)."""
-    from .analysis import analyse_subject, attention_in_source, decode_in_source
-    from .interpretation import encode
+    from ..analysis import analyse_subject, attention_in_source, decode_in_source
+    from ..interpretation import encode
 
     bundle = untrained_bundle(config, work / "card-cohort")
     image, labels = synthetic_subject(seed=1, infarct=True)
@@ -118,8 +118,8 @@ def _peak_memory_mb(size: int, batch_size: int, precision: str) -> float:
     """Peak resident memory (MB) of a fresh process that runs two default training steps as ``attrivae train``
     does (freed memory retained), eagerly: compiling each batch size would take minutes."""
     code = (f"from AttriVAELib.acceleration import retain_freed_memory\nretain_freed_memory()\n"
-            f"import tempfile\nfrom AttriVAELib.benchmark import default_step, peak_rss_mb\n"
-            f"from AttriVAELib.testing import run_config, synthetic_data\n"
+            f"import tempfile\nfrom AttriVAELib.apps.benchmark import default_step, peak_rss_mb\n"
+            f"from AttriVAELib.apps.samples import run_config, synthetic_data\n"
             f"config = run_config({size}, {batch_size}, precision={precision!r})\n"
             f"with tempfile.TemporaryDirectory() as work:\n"
             f"    step, _ = default_step(config, synthetic_data(config, work + '/cohort')[1])\n"

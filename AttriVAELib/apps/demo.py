@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .card import ModelCard
-from .config import RunConfig, preset
-from .errors import InvalidConfigError
-from .evaluation import MINIMUM_SUBJECTS
-from .io import require_new_folder
-from .progress import Progress, ProgressEvent
-from .splits import stratified_split
+from ..card import ModelCard
+from ..config import RunConfig, preset
+from ..errors import InvalidConfigError
+from ..evaluation import MINIMUM_SUBJECTS
+from ..io import require_new_folder
+from ..progress import Progress, ProgressEvent
+from ..splits import stratified_split
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,12 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
         InvalidDatasetError: ``out_dir`` is not empty.
         AttriVAEError: matplotlib, which draws the report, cannot be imported.
     """
-    from .bundle import load_model
-    from .data import prepare_data, with_attributes
-    from .datasets import load_cohort
+    from ..bundle import load_model
+    from ..data import prepare_data, with_attributes
+    from ..datasets import load_cohort
+    from ..synthetic import cohort_labels, make_cohort
+    from ..training import train
     from .report import require_plotting, write_evaluation
-    from .synthetic import cohort_labels, make_cohort
-    from .training import train
 
     out_dir = require_new_folder(out_dir, "demo folder")
     config = settings.run_config()

@@ -27,7 +27,7 @@ except ImportError:  # a Python with pip but without the packaging distribution:
     from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
     from pip._vendor.packaging.version import Version  # type: ignore[no-redef]
 
-from .errors import AttriVAEError
+from ..errors import AttriVAEError
 
 TORCH_MINIMUM = "2.3"
 """The highest torch minimum among the requirements: Captum 0.9 needs torch ≥ 2.3 (the others need none)."""

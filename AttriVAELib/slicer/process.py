@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .progress import ProgressEvent
+from ..progress import ProgressEvent
 
 _WINDOWS = sys.platform == "win32"
 _CREATE_NO_WINDOW = 0x08000000
