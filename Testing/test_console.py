@@ -134,6 +134,22 @@ def test_a_resumed_cross_validation_estimates_from_the_runs_it_trains():
     assert "cross-validate: 9/10 runs, 1:00 elapsed, about 1:00 left (finished vae, seed 1, fold 0)" in text
 
 
+def test_a_run_resumed_near_its_end_counts_as_the_share_it_trained():
+    """The first run continues from its checkpoint for its last epoch (1 s), then runs take 80 s each: after
+    the second, 10 runs are left, about 800 s (not 10 × the 40.5 s the two took on average)."""
+    clock, stream = Clock(), io.StringIO()
+    progress = ConsoleProgress(stream, interval=1e9, terminal=False, clock=clock)
+    clock.now = 1.0
+    progress(epoch(80, 80))
+    progress(ProgressEvent("crossval", done=1, total=12, text="beta-vae, seed 0, fold 0"))
+    for number in range(1, 81):
+        clock.now += 1.0
+        progress(epoch(number, 80))
+    progress(ProgressEvent("crossval", done=2, total=12, text="beta-vae, seed 0, fold 1"))
+    assert "cross-validate: 2/12 runs, 1:21 elapsed, about 13:20 left (finished beta-vae, seed 0, fold 1)" in \
+        stream.getvalue()
+
+
 def test_a_terminal_gets_bars_with_elapsed_and_remaining_time():
     stream = io.StringIO()
     progress = ConsoleProgress(stream, terminal=True)

@@ -49,15 +49,23 @@ class _Phase:
     done: int = 0
     last_line: float = 0.0  # clock time of the last log line
 
-    def times(self, now: float) -> str:
+    def times(self, now: float, since_first: float | None = None) -> str:
         """``2:01 elapsed, about 4:42 left``: the remaining time extrapolates the rate since the phase's first
-        count, once :data:`ESTIMATE_AFTER` of its work is done and at least two counts came."""
+        count, once :data:`ESTIMATE_AFTER` of its work is done and at least two counts came. ``since_first``:
+        the work done since the first count, in counts, where a count was not all done in this phase (a
+        cross-validation run resumed from its checkpoint); default the counts themselves."""
         text = f"{format_duration(now - self.started)} elapsed"
-        since_first, remaining = self.done - self.first_done, self.total - self.done
+        since_first = self.done - self.first_done if since_first is None else since_first
+        remaining = self.total - self.done
         if since_first > 0 and remaining > 0 and self.done - self.start_count >= ESTIMATE_AFTER * (
                 self.total - self.start_count):
             text += f", about {format_duration((now - self.first_at) / since_first * remaining)} left"
         return text
+
+    @property
+    def share_done_here(self) -> float:
+        """Share of the phase's work done in this phase (less than 1 when it resumed work done before)."""
+        return (self.done - self.start_count) / self.total
 
 
 class ConsoleProgress:
@@ -78,6 +86,8 @@ class ConsoleProgress:
         self.phase: _Phase | None = None
         self.bar: tqdm | None = None
         self.runs: _Phase | None = None  # cross-validation runs
+        self.runs_trained = 0.0  # runs' worth of training done by this process (a resumed run counts its share)
+        self.run_share = 1.0  # share of the current run's epochs trained by this process
         self.created = clock()
         self.last_event = self.created  # a new phase started when the event before its first one came
 
@@ -115,6 +125,8 @@ class ConsoleProgress:
             else:
                 self._line(f"{name}: {total} {unit}s")
         self.phase.done = done
+        if event.kind == "epoch":
+            self.run_share = self.phase.share_done_here
         note = _note(event)
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
@@ -134,8 +146,10 @@ class ConsoleProgress:
             self.runs = _Phase("cross-validate", "run", event.total, first_done, self.created, first_done, first_at)
         self.runs.done = event.done
         if event.text:
-            self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, {self.runs.times(now)} "
-                       f"(finished {event.text})")
+            self.runs_trained += self.run_share
+            self.run_share = 1.0
+            self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs, "
+                       f"{self.runs.times(now, self.runs_trained)} (finished {event.text})")
         else:
             self._line(f"cross-validate: {self.runs.done}/{self.runs.total} runs kept from before")
 
