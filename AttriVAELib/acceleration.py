@@ -1,5 +1,6 @@
-"""Speed without changing the model: bf16 autocast where the hardware has it, torch.compile with a clean
-fallback to eager, channels-last 3D memory layout, and an allocator that keeps freed memory for reuse.
+"""Where the model runs and how fast, without changing it: the device (CUDA when available), bf16 autocast
+where the hardware has it, torch.compile with a clean fallback to eager, channels-last 3D memory layout, and an
+allocator that keeps freed memory for reuse.
 
 bf16 autocast runs convolutions and matrix products in bfloat16 (8-bit mantissa) with float32 weights,
 optimizer state and losses; its effect on the results is measured by ``benchmarks/precision_parity.py``
@@ -8,8 +9,8 @@ optimizer state and losses; its effect on the results is measured by ``benchmark
 
 from __future__ import annotations
 
-__all__ = ["PRECISIONS", "autocast", "bf16_supported", "compiled", "resolve_compile", "resolve_precision",
-           "retain_freed_memory", "as_model_input"]
+__all__ = ["PRECISIONS", "as_model_input", "autocast", "bf16_supported", "compiled", "resolve_compile",
+           "resolve_device", "resolve_precision", "retain_freed_memory"]
 
 import contextlib
 import ctypes
@@ -107,3 +108,12 @@ def compiled(function: Callable[..., Any], enabled: bool) -> Callable[..., Any]:
             return function(*args, **kwargs)
 
     return call
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)

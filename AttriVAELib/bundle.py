@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from .card import FORMAT_VERSION, ModelCard
 from .errors import InvalidModelError
-from .io import atomic_path, to_json
+from .files import atomic_path, to_json
 from .model import AttriVAE
 
 _METADATA_KEY = "attrivae"

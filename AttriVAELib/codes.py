@@ -31,8 +31,9 @@ from .card import SPLIT_PARTS, DataCard, SyntheticRecord
 from .choices import ENCODED_SUBJECTS
 from .datasets import Cohort, Subject
 from .errors import InvalidConfigError
+from .files import atomic_path
 from .interpretation import card_entry, encode, preprocess_for
-from .io import atomic_path, read_label_map, read_volume
+from .io import read_label_map, read_volume
 from .progress import Progress, ProgressEvent
 
 INTERVAL_LEVEL = 0.95

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .acceleration import resolve_device
 from .attributes import attribute_unit
 from .bundle import load_model, save_model
 from .calibration import calibrate_model
@@ -25,7 +26,6 @@ from .data import prepare_data, with_attributes
 from .datasets import Cohort, load_cohort
 from .errors import InvalidConfigError
 from .progress import Progress
-from .training import resolve_device
 
 MIN_SUBJECTS = math.ceil(1 / (1 - INTERVAL_LEVEL)) - 1
 """Fewest held-out subjects that give a finite conformal interval at :data:`INTERVAL_LEVEL` (19 for 95 %)."""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .acceleration import resolve_device
 from .bundle import load_model
 from .choices import DEFAULT_METHOD
 from .config import RunConfig
@@ -25,10 +26,10 @@ from .data import PreparedData, prepare_data, with_attributes
 from .datasets import Cohort
 from .errors import InvalidConfigError
 from .evaluation import evaluate_model
-from .io import atomic_path, to_json
+from .files import atomic_path, to_json
 from .progress import Progress, ProgressEvent
 from .splits import Split, stratified_folds
-from .training import CHECKPOINT, resolve_device, train
+from .training import CHECKPOINT, train
 
 RUN_RESULT = "crossval_run.json"
 """A finished run's metrics, in its run folder; ``resume`` keeps such runs instead of training them again."""

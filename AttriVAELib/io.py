@@ -1,40 +1,29 @@
-"""Reading, checking and atomically writing volumes and files."""
+"""Reading volumes and checking them: NIfTI files that ITK would read wrongly, label maps, and an image and
+its mask on one voxel grid."""
 
 from __future__ import annotations
 
-__all__ = [
-    "as_label_map",
-    "atomic_path",
-    "check_same_geometry",
-    "check_volume",
-    "read_label_map",
-    "read_volume",
-    "require_new_folder",
-    "staged_directory",
-    "to_json",
-    "write_volumes_in_source",
-]
+__all__ = ["GEOMETRY_TOLERANCE", "MAX_LABEL_VALUES", "as_label_map", "check_same_geometry", "check_volume",
+           "read_label_map", "read_volume"]
 
 import contextlib
 import gzip
-import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
 
-from .errors import InvalidDatasetError, InvalidVolumeError
+from .errors import InvalidVolumeError
 
 if TYPE_CHECKING:
-    from .preprocessing import CubeGeometry
+    pass
 
 GEOMETRY_TOLERANCE = 1e-3
 """Relative tolerance on spacing/origin/direction when comparing an image with its mask."""
@@ -42,64 +31,6 @@ GEOMETRY_TOLERANCE = 1e-3
 MAX_LABEL_VALUES = 255
 """A label map with more distinct values than this is taken for an image given as a mask (label maps hold a
 few structures, images hundreds or thousands of grey values)."""
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
-
-    On error the temporary file is removed and ``path`` is left untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes),
-                                         dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        with open(temporary, "rb+") as written:  # on disk before it takes the final name
-            os.fsync(written.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def require_new_folder(path: Path | str, what: str = "output folder") -> Path:
-    """Return ``path`` if it does not exist or is an empty folder, else raise InvalidDatasetError."""
-    path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise InvalidDatasetError(f"{what} {path} is not empty; choose a new --out or empty it")
-    return path
-
-
-@contextlib.contextmanager
-def staged_directory(path: Path | str, what: str = "output folder") -> Iterator[Path]:
-    """Yield an empty staging folder beside ``path``; on success it becomes ``path`` in one rename.
-
-    ``path`` must not exist or be empty. On error the staging folder is removed and ``path`` is left as it was.
-
-    Raises:
-        InvalidDatasetError: ``path`` exists and is not empty.
-    """
-    path = require_new_folder(path, what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        yield staging
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if path.exists():
-            path.rmdir()
-        staging.rename(path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_volume(path: Path | str, what: str = "image") -> sitk.Image:
@@ -213,36 +144,6 @@ def check_same_geometry(image: sitk.Image, mask: sitk.Image, image_name: str, ma
             f"{image_name} and {mask_name} do not share one voxel grid ({'; '.join(problems)}); "
             f"resample the mask onto the image"
         )
-
-
-def write_volumes_in_source(out_dir: Path | str, cubes: dict[str, np.ndarray], geometry: CubeGeometry,
-                            index: dict[str, Any]) -> Path:
-    """Write each (S, S, S) cube array resampled into the source image's geometry as ``out_dir/NAME`` (NIfTI,
-    compressed), plus ``index.json`` holding ``index``; the folder appears complete or not at all.
-
-    Raises:
-        InvalidDatasetError: ``out_dir`` exists and is not empty.
-    """
-    with staged_directory(out_dir) as folder:
-        for name, array in cubes.items():
-            sitk.WriteImage(geometry.to_source(array), str(folder / name), useCompression=True)
-        (folder / "index.json").write_text(to_json(index, indent=2) + "\n")
-    return Path(out_dir)
-
-
-def to_json(data: Any, indent: int | None = None) -> str:
-    """JSON text in which NaN and ±Inf become null (standard JSON has no non-finite numbers)."""
-    return json.dumps(_finite(data), indent=indent, allow_nan=False)
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {key: _finite(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(value) for value in data]
-    return data
 
 
 _NIFTI_HEADERS = {  # sizeof_hdr → offsets and types of (dim, datatype, bitpix, vox_offset, pixdim)

@@ -17,10 +17,12 @@ Coordinates: physical points are in LPS millimetres (ITK/SimpleITK); cube arrays
 
 from __future__ import annotations
 
-__all__ = ["CubeGeometry", "PreprocessedVolume", "preprocess"]
+__all__ = ["CubeGeometry", "PreprocessedVolume", "preprocess", "write_volumes_in_source"]
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 
 from .config import PreprocessConfig
 from .errors import InvalidVolumeError
+from .files import staged_directory, to_json
 from .io import check_same_geometry
 from .labels import LabelScheme
 
@@ -243,3 +246,18 @@ def _bounding_box(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     points = np.atleast_2d(np.asarray(points, float))
     return points @ affine[:3, :3].T + affine[:3, 3]
+
+
+def write_volumes_in_source(out_dir: Path | str, cubes: dict[str, np.ndarray], geometry: CubeGeometry,
+                            index: dict[str, Any]) -> Path:
+    """Write each (S, S, S) cube array resampled into the source image's geometry as ``out_dir/NAME`` (NIfTI,
+    compressed), plus ``index.json`` holding ``index``; the folder appears complete or not at all.
+
+    Raises:
+        InvalidDatasetError: ``out_dir`` exists and is not empty.
+    """
+    with staged_directory(out_dir) as folder:
+        for name, array in cubes.items():
+            sitk.WriteImage(geometry.to_source(array), str(folder / name), useCompression=True)
+        (folder / "index.json").write_text(to_json(index, indent=2) + "\n")
+    return Path(out_dir)

@@ -23,8 +23,8 @@ import functools
 import math
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,7 +38,7 @@ from . import __version__
 from .attributes import SHAPE_ATTRIBUTES, shape_attributes
 from .constants import ATTRIBUTES_CSV, SYNTHETIC_JSON, EmidecLabel
 from .errors import InvalidConfigError
-from .io import staged_directory, to_json
+from .files import staged_directory, to_json
 from .labels import EMIDEC_SCHEME
 from .progress import Progress, ProgressEvent
 

@@ -12,7 +12,7 @@ Run folder layout::
 
 from __future__ import annotations
 
-__all__ = ["CHECKPOINT", "LOSS_TERMS", "Step", "TrainingInterrupted", "build_step", "learning_rate", "resolve_device",
+__all__ = ["CHECKPOINT", "LOSS_TERMS", "Step", "TrainingInterrupted", "build_step", "learning_rate",
            "train"]
 
 import contextlib
@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from . import __version__, distributed
-from .acceleration import as_model_input, autocast, compiled, resolve_compile, resolve_precision
+from .acceleration import as_model_input, autocast, compiled, resolve_compile, resolve_device, resolve_precision
 from .augmentation import random_in_plane_symmetry
 from .bundle import load_model, read_safetensors, save_model, write_safetensors
 from .calibration import calibrate_model
@@ -44,7 +44,7 @@ from .data import PreparedData, prepare_data, with_attributes
 from .datasets import Cohort
 from .errors import InvalidConfigError, TrainingDivergedError
 from .evaluation import encode_all, order_and_class_scores
-from .io import atomic_path, to_json
+from .files import atomic_path, to_json
 from .losses import total_loss
 from .model import AttriVAE, VAEOutput
 from .progress import Progress, ProgressEvent
@@ -65,15 +65,6 @@ class TrainingInterrupted(Exception):
         super().__init__(f"training interrupted after {epochs_done} finished epoch(s); continue with "
                          f"--resume --out {out_dir}")
         self.epochs_done = epochs_done
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    return torch.device(name)
 
 
 def train(cohort: Cohort, config: RunConfig, out_dir: Path | str, resume: bool = False,

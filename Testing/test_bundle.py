@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from AttriVAELib import AttriVAE, InvalidModelError, ModelBundle, load_model, save_model
 from AttriVAELib.bundle import read_safetensors, write_safetensors
 from AttriVAELib.card import AttributeCard, TrainingCard
-from AttriVAELib.io import to_json
+from AttriVAELib.files import to_json
 
 FORMAT_1_BUNDLE = Path(__file__).parent / "data" / "model-format1-0.1.0.safetensors"  # see data/README.md
 

@@ -6,7 +6,8 @@ import SimpleITK as sitk
 from conftest import make_image
 
 from AttriVAELib import InvalidVolumeError
-from AttriVAELib.io import atomic_path, read_label_map, read_volume
+from AttriVAELib.files import atomic_path
+from AttriVAELib.io import read_label_map, read_volume
 
 
 def test_reads_a_3d_volume(tmp_path):

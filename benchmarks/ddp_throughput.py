@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import distributed
-from AttriVAELib.acceleration import retain_freed_memory
+from AttriVAELib.acceleration import resolve_device, retain_freed_memory
 from AttriVAELib.apps.samples import run_config, synthetic_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
 from AttriVAELib.provenance import machine
-from AttriVAELib.training import build_step, resolve_device
+from AttriVAELib.training import build_step
 
 
 def main() -> None:

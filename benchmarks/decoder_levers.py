@@ -30,7 +30,7 @@ from AttriVAELib.bundle import ModelBundle
 from AttriVAELib.data import PreparedData, prepare_data, with_attributes
 from AttriVAELib.evaluation import evaluate_model
 from AttriVAELib.fidelity import traversal_fidelity
-from AttriVAELib.io import atomic_path, to_json
+from AttriVAELib.files import atomic_path, to_json
 from AttriVAELib.provenance import machine
 from AttriVAELib.synthetic import make_cohort
 from AttriVAELib.training import CHECKPOINT, train

@@ -34,7 +34,7 @@ from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
 from AttriVAELib.data import PreparedData, prepare_data, with_attributes
 from AttriVAELib.evaluation import encode_all
 from AttriVAELib.fidelity import traversal_fidelity
-from AttriVAELib.io import atomic_path, to_json
+from AttriVAELib.files import atomic_path, to_json
 from AttriVAELib.localisation import localisation
 from AttriVAELib.provenance import machine
 from AttriVAELib.synthetic import make_cohort

@@ -295,7 +295,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _print_json(event: ProgressEvent) -> None:
     """One progress event as a JSON line; when nobody reads them any more (the parent ended), stop as on
     Ctrl-C: training keeps a resumable checkpoint."""
-    from ..io import to_json
+    from ..files import to_json
 
     try:
         print(to_json(event.to_json()), flush=True)
@@ -373,10 +373,10 @@ def _add_encode(commands: Any) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from ..acceleration import resolve_device
     from ..bundle import load_model
     from ..codes import encode_cohort
     from ..datasets import load_cohort
-    from ..training import resolve_device
 
     if args.out.exists():
         raise InvalidConfigError(f"--out {args.out} exists; choose a new file name")
@@ -478,7 +478,7 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[str, Any]) -> None:
-    from ..io import write_volumes_in_source
+    from ..preprocessing import write_volumes_in_source
 
     write_volumes_in_source(out, files, geometry, index)
     print(f"wrote {len(files)} volumes to {out}")
@@ -555,7 +555,7 @@ def _add_bench(commands: Any) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from ..config import ModelConfig
-    from ..io import atomic_path, to_json
+    from ..files import atomic_path, to_json
     from .benchmark import format_table, run_benchmark
 
     ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring

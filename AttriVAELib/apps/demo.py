@@ -19,7 +19,7 @@ from ..card import ModelCard
 from ..config import RunConfig, preset
 from ..errors import InvalidConfigError
 from ..evaluation import MINIMUM_SUBJECTS
-from ..io import require_new_folder
+from ..files import require_new_folder
 from ..progress import Progress, ProgressEvent
 from ..splits import stratified_split
 

@@ -24,8 +24,8 @@ from ..decoded import decoded_labels
 from ..errors import AttriVAEError, InvalidConfigError
 from ..evaluation import Evaluation, evaluate_model
 from ..fidelity import TRAVERSAL_STEPS
+from ..files import require_new_folder, staged_directory, to_json
 from ..interpretation import card_entry, decode
-from ..io import require_new_folder, staged_directory, to_json
 from ..metrics import DISENTANGLEMENT_METRICS, SUBSAMPLE_SUBJECTS
 from ..progress import Progress, ProgressEvent
 from ..traversal import sweep
@@ -59,7 +59,7 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
     ``prepared`` reuses a :func:`~AttriVAELib.data.prepare_data` of the dataset with the model's config (the
     one its training made). Everything that can fail on the inputs fails before the evaluation starts.
     """
-    from ..training import resolve_device
+    from ..acceleration import resolve_device
 
     require_new_folder(out_dir, "report folder")
     require_plotting()
