@@ -314,7 +314,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Inputs
 
     def updateSegmentChoices(self, segmentation=None) -> None:
-        from AttriVAELib.labels import guess_segment
+        from AttriVAELib.data.labels import guess_segment
         from AttriVAELib.slicer import mrml
 
         names = mrml.segment_names(segmentation) if segmentation else []
@@ -491,9 +491,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.bundle = None
         self.modelPath = None
         self.modelSHA256 = None  # of the model file: recorded on every output
-        self.analyses = {}  # input volume node ID -> AttriVAELib.analysis.SubjectAnalysis
+        self.analyses = {}  # input volume node ID -> AttriVAELib.interpretation.analysis.SubjectAnalysis
         self._analysedNodes = {}  # input volume node ID -> the node analysed (IDs are reused in a new scene)
-        self._anatomyInputs = {}  # input volume node ID -> (its label map, AttriVAELib.labels.LabelScheme)
+        self._anatomyInputs = {}  # input volume node ID -> (its label map, AttriVAELib.data.labels.LabelScheme)
         self.currentVolumeID = None
         self.exploreCode = None  # latent code (L,) the Explore sliders edit
         self.training = None  # AttriVAELib.slicer.process.TrainingProcess
@@ -527,7 +527,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def loadModel(self, path=None):
         """Load a model bundle (default: the shipped model); returns its card
-        (:class:`AttriVAELib.card.ModelCard`)."""
+        (:class:`AttriVAELib.modelfile.card.ModelCard`)."""
         self.ensureDependencies()
         from AttriVAELib import load_model
 
@@ -564,7 +564,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
                     labelScheme: str = "emidec"):
         """(image, label image, label scheme) of the inputs: a segmentation with named segments
         (``segments``: {"cavity": name, "myocardium": name, optional "infarct": name}) or a label map."""
-        from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME, segment_labels
+        from AttriVAELib.data.labels import ACDC_SCHEME, EMIDEC_SCHEME, segment_labels
         from AttriVAELib.slicer import mrml
 
         image = mrml.image_from_volume(volumeNode, "input volume")
@@ -573,7 +573,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
             return image, mrml.labels_from_segmentation(segmentationNode, volumeNode, named), EMIDEC_SCHEME
         if labelMapNode is None:
             raise ValueError(_("no LV segmentation selected; choose a segmentation or a label map of the volume"))
-        from AttriVAELib.io import check_same_geometry
+        from AttriVAELib.data.volumes import check_same_geometry
 
         labels = mrml.labels_from_labelmap(labelMapNode)
         check_same_geometry(image, labels, "the input volume", "the label map")
@@ -585,8 +585,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         self.ensureDependencies()
         import SimpleITK as sitk
 
+        from AttriVAELib.data.synthetic import synthetic_subject
         from AttriVAELib.slicer import mrml
-        from AttriVAELib.synthetic import synthetic_subject
 
         seed = int(time.time()) % 100000 if seed is None else seed
         image, labels = synthetic_subject(seed, infarct=True)
@@ -610,7 +610,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         value and whether it is calibrated), and the decoded responses the Explore sliders are aimed with.
         Returns the output nodes and values."""
         bundle = self._requireModel()
-        from AttriVAELib.analysis import analyse_subject
+        from AttriVAELib.interpretation.analysis import analyse_subject
         from AttriVAELib.slicer import mrml
 
         image, labels, scheme = self.inputImages(volumeNode, segmentationNode, segments, labelMapNode, labelScheme)
@@ -678,7 +678,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """Attention volumes (one per attribute, default all) in the input's geometry, each tagged with the
         method, layer and threshold; the first is shown (:meth:`showAttentionMap`). Signed methods show red where
         a voxel raises the attribute and blue where it lowers it. Returns {attribute: node}."""
-        from AttriVAELib.analysis import attention_in_source
+        from AttriVAELib.interpretation.analysis import attention_in_source
         from AttriVAELib.slicer import mrml
 
         analysis = self._current()
@@ -718,8 +718,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         ``lastUpdateSeconds``."""
         import SimpleITK as sitk
 
-        from AttriVAELib.analysis import explore_code
-        from AttriVAELib.interpretation import decode
+        from AttriVAELib.interpretation.analysis import explore_code
+        from AttriVAELib.interpretation.inference import decode
         from AttriVAELib.slicer import mrml
 
         started = time.perf_counter()
@@ -800,9 +800,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         attribute a decoded volume shows on it (attribute → value in its units; NaN: not measurable; also kept in
         ``lastExplore["shown"]``). The panel calls it once the views show the decoded volume, so that the slider
         is not held back by it."""
-        from AttriVAELib.decoded import DECODED_LABELS, decoded_label_map
+        from AttriVAELib.data.decoded import DECODED_LABELS, decoded_label_map
+        from AttriVAELib.interpretation.traversal import shown_values
         from AttriVAELib.slicer import mrml
-        from AttriVAELib.traversal import shown_values
 
         anatomy = decoded_label_map(self._exploredCube, self._current().prepared.geometry)
         mrml.set_surfaces(slicer.mrmlScene, "explore anatomy", "AttriVAE explore anatomy", anatomy, DECODED_LABELS,
@@ -820,7 +820,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         """A sequence (+ browser) sweeping one attribute over its training range, the other dims as the
         Explore sliders set them, aimed as :meth:`explore` and decoded in one batch; indexed by the values asked
         for (clamped ones are warned about). Returns (sequence, browser)."""
-        from AttriVAELib.analysis import decodes_in_source, traversal_codes
+        from AttriVAELib.interpretation.analysis import decodes_in_source, traversal_codes
         from AttriVAELib.slicer import mrml
 
         analysis = self._current()
@@ -834,8 +834,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     def interpolate(self, volumeA, volumeB, steps: int = 10, sequencesLogic=None):
         """A sequence decoding the straight line between two analysed volumes' codes, in A's geometry."""
-        from AttriVAELib.analysis import decodes_in_source
-        from AttriVAELib.interpretation import interpolate
+        from AttriVAELib.interpretation.analysis import decodes_in_source
+        from AttriVAELib.interpretation.inference import interpolate
         from AttriVAELib.slicer import mrml
 
         if volumeA is None or volumeB is None:
@@ -1007,7 +1007,7 @@ class AttriVAETest(ScriptedLoadableModuleTest):
         import numpy as np
         import SimpleITK as sitk
 
-        from AttriVAELib.labels import EMIDEC_SCHEME
+        from AttriVAELib.data.labels import EMIDEC_SCHEME
         from AttriVAELib.slicer import mrml
 
         self.delayDisplay("MRML bridge: geometry, segments, colours and display (no PyTorch)")

@@ -26,7 +26,7 @@ PRESET_NAMES = ("paper", "official-code", "attri-vae-compact", "attri-vae-wide",
 """Named training settings (:data:`AttriVAELib.config.PRESETS` defines each)."""
 
 ATTRIBUTION_METHODS = ("gradient-x-input", "integrated-gradients", "gradcam")
-"""Attention (attribution) methods of :func:`AttriVAELib.attention.attention`."""
+"""Attention (attribution) methods of :func:`AttriVAELib.interpretation.attention.attention`."""
 DEFAULT_METHOD = "gradient-x-input"
 SIGNED_METHODS = frozenset({"gradient-x-input", "integrated-gradients"})
 """Methods whose maps take both signs; show them with a diverging colour table centred on 0."""
@@ -37,13 +37,13 @@ DEFAULT_LAYER = "conv5"
 """The paper's Grad-CAM layer (the last, coarsest)."""
 
 DATA_FORMATS = ("auto", "csv", "emidec", "acdc")
-"""Dataset layouts of :func:`AttriVAELib.datasets.load_cohort` (``auto``: detect)."""
+"""Dataset layouts of :func:`AttriVAELib.data.datasets.load_cohort` (``auto``: detect)."""
 LABEL_SCHEMES = ("emidec", "acdc")
 """Label-value conventions of segmentation masks."""
 DEVICES = ("auto", "cpu", "cuda")
 """Where to train or evaluate (``auto``: CUDA when available)."""
 EVALUATED_SUBJECTS = ("auto", "test", "all")
-"""Subjects :func:`AttriVAELib.evaluation.evaluate_model` scores: the model's test split when the data hold it, else
-all (auto); the test split; all."""
+"""Subjects :func:`AttriVAELib.evaluation.evaluate.evaluate_model` scores: the model's test split when the data
+hold it, else all (auto); the test split; all."""
 ENCODED_SUBJECTS = ("all", "train", "val", "test")
-"""Subjects :func:`AttriVAELib.codes.encode_cohort` writes: all, or one part of the model's split."""
+"""Subjects :func:`AttriVAELib.interpretation.codes.encode_cohort` writes: all, or one part of the model's split."""

@@ -47,7 +47,7 @@ time at the first steps and then saves a share of every step, which repays it at
 cubes (docs/experiments.md)."""
 
 ARCHITECTURES = {"attrivae-conv3d": 1}
-"""Network architectures this release builds (:mod:`~AttriVAELib.model`) and the newest version of each: a card
+"""Network architectures this release builds (:mod:`~AttriVAELib.method.model`) and the newest version of each: a card
 records the name and version its weights were made with, and a change to the layers that old weights no longer
 fit bumps the version (old versions stay buildable)."""
 FIRST_ARCHITECTURE = ("attrivae-conv3d", 1)

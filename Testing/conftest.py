@@ -19,7 +19,7 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.apps.samples import run_config, untrained_bundle
-from AttriVAELib.synthetic import make_cohort
+from AttriVAELib.data.synthetic import make_cohort
 
 TRAINING_FIXTURES = {"tiny_run", "two_epoch_run"}
 """Fixtures that train a model: a test that uses one (directly or through another fixture) is ``slow``."""

@@ -12,10 +12,10 @@ import warnings
 import pytest
 import torch
 
-from AttriVAELib import acceleration
-from AttriVAELib.acceleration import compiled, resolve_compile
 from AttriVAELib.config import RunConfig
 from AttriVAELib.errors import InvalidConfigError
+from AttriVAELib.method import acceleration
+from AttriVAELib.method.acceleration import compiled, resolve_compile
 
 
 def test_compile_auto_means_bf16_from_64_cubed() -> None:
@@ -57,7 +57,7 @@ def test_a_failing_compiler_warns_once_and_runs_eagerly(monkeypatch) -> None:
 @pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
 def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
     from AttriVAELib.apps.samples import run_config, synthetic_data
-    from AttriVAELib.training import build_step
+    from AttriVAELib.training.loop import build_step
 
     config = run_config(16)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))
@@ -75,8 +75,8 @@ def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
 
 FAULTS_PER_REUSE = """
 import resource, sys, torch
-import AttriVAELib.bundle, AttriVAELib.apps.cli, AttriVAELib.datasets, AttriVAELib.training  # as `attrivae train`
-from AttriVAELib.acceleration import retain_freed_memory
+import AttriVAELib.apps.cli, AttriVAELib.data.datasets, AttriVAELib.modelfile.bundle, AttriVAELib.training.loop  # train
+from AttriVAELib.method.acceleration import retain_freed_memory
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 size = 64 * 2**20 // 4  # a 64 MB float32 tensor, above glibc's largest mmap threshold (32 MB)

@@ -4,7 +4,13 @@ import torch
 import torch.nn.functional as F
 
 from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
-from AttriVAELib.attention import ATTRIBUTION_METHODS, DEFAULT_METHOD, SIGNED_METHODS, attention, maps_in_source
+from AttriVAELib.interpretation.attention import (
+    ATTRIBUTION_METHODS,
+    DEFAULT_METHOD,
+    SIGNED_METHODS,
+    attention,
+    maps_in_source,
+)
 
 
 @pytest.fixture

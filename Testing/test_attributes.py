@@ -4,8 +4,8 @@ import SimpleITK as sitk
 from conftest import ellipsoid_labels, make_image
 
 from AttriVAELib import InvalidVolumeError
-from AttriVAELib.attributes import shape_attributes
-from AttriVAELib.labels import ACDC_SCHEME, EMIDEC_SCHEME
+from AttriVAELib.data.attributes import shape_attributes
+from AttriVAELib.data.labels import ACDC_SCHEME, EMIDEC_SCHEME
 
 
 def annulus(inner: float, outer: float, spacing: float = 0.5, slices: int = 4) -> sitk.Image:
@@ -89,7 +89,7 @@ def test_end_systolic_mask_without_cavity_is_an_error():
 
 def test_the_registry_views_are_the_tables_they_replaced():
     """Each list of attributes the package used to write out by hand is now a view of the one registry."""
-    from AttriVAELib import attributes as registry
+    from AttriVAELib.data import attributes as registry
 
     assert registry.SHAPE_ATTRIBUTES == ("lv_volume_ml", "myo_volume_ml", "myo_mass_g", "wall_thickness_mm",
                                          "wall_thickness_sd_mm", "myo_max_diameter_mm", "lv_sphericity",
@@ -108,7 +108,7 @@ def test_the_registry_views_are_the_tables_they_replaced():
 
 
 def test_custom_attributes_take_their_unit_from_the_name_and_have_no_structure():
-    from AttriVAELib.attributes import attribute_spec
+    from AttriVAELib.data.attributes import attribute_spec
 
     height = attribute_spec("height_cm")
     assert (height.unit, height.structure, height.measure, height.traversal_units) == ("cm", None, None, "encoder")

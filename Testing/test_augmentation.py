@@ -5,10 +5,10 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from AttriVAELib.attributes import shape_attributes
-from AttriVAELib.augmentation import random_in_plane_symmetry
-from AttriVAELib.labels import EMIDEC_SCHEME
-from AttriVAELib.synthetic import synthetic_subject
+from AttriVAELib.data.attributes import shape_attributes
+from AttriVAELib.data.labels import EMIDEC_SCHEME
+from AttriVAELib.data.synthetic import synthetic_subject
+from AttriVAELib.method.augmentation import random_in_plane_symmetry
 
 
 def in_plane_symmetries(volume: torch.Tensor) -> list[torch.Tensor]:

@@ -18,7 +18,7 @@ import torch
 from conftest import ellipsoid_labels, write_pair
 from test_cli import assert_one_line_error, run
 
-from AttriVAELib.bundle import read_safetensors, write_safetensors
+from AttriVAELib.modelfile.bundle import read_safetensors, write_safetensors
 
 SUBJECT = "sub-003"
 IMAGE = f"images/{SUBJECT}_ed.nii.gz"
@@ -418,7 +418,7 @@ def test_a_one_class_cohort_trains_with_a_warning_about_the_classifier(tmp_path,
 
 
 def test_an_ed_mask_with_labels_beyond_the_scheme_is_still_a_label_map(tmp_path):
-    from AttriVAELib.io import read_label_map
+    from AttriVAELib.data.volumes import read_label_map
 
     labels = ellipsoid_labels()
     labels[0, 0, :5] = [5, 6, 7, 8, 9]  # other structures (RV, papillary muscles...) are allowed

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from AttriVAELib import AttriVAE, ModelConfig
-from AttriVAELib.acceleration import bf16_supported
 from AttriVAELib.apps.benchmark import baseline_step, default_step, peak_rss_mb, training_flops
 from AttriVAELib.apps.cli import main
 from AttriVAELib.apps.samples import run_config, synthetic_data
+from AttriVAELib.method.acceleration import bf16_supported
 
 
 @pytest.mark.slow
@@ -148,7 +148,7 @@ def _run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_localisation_script_scores_every_method_and_the_fidelity(tiny_run: Path, eval_cohort: Path,
                                                                    tmp_path: Path) -> None:
-    from AttriVAELib.attention import ATTRIBUTION_METHODS
+    from AttriVAELib.interpretation.attention import ATTRIBUTION_METHODS
 
     result = _run_script("localisation.py", "--model", str(tiny_run / "model.safetensors"), "--data",
                          str(eval_cohort), "--json", str(tmp_path / "l.json"))

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import save_file
 
 from AttriVAELib import AttriVAE, InvalidModelError, ModelBundle, load_model, save_model
-from AttriVAELib.bundle import read_safetensors, write_safetensors
-from AttriVAELib.card import AttributeCard, TrainingCard
 from AttriVAELib.files import to_json
+from AttriVAELib.modelfile.bundle import read_safetensors, write_safetensors
+from AttriVAELib.modelfile.card import AttributeCard, TrainingCard
 
 FORMAT_1_BUNDLE = Path(__file__).parent / "data" / "model-format1-0.1.0.safetensors"  # see data/README.md
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from AttriVAELib.calibration import calibrate_card, expected_coverage, measure_line, nonconformity_scores
-from AttriVAELib.card import AttributeCard, IntervalCalibration, ModelCard
-from AttriVAELib.codes import attribute_estimates, interval_coverage
 from AttriVAELib.files import to_json
+from AttriVAELib.interpretation.codes import attribute_estimates, interval_coverage
+from AttriVAELib.modelfile.calibration import calibrate_card, expected_coverage, measure_line, nonconformity_scores
+from AttriVAELib.modelfile.card import AttributeCard, IntervalCalibration, ModelCard
 
 LINE = AttributeCard("lv_volume_ml", 0, "mL", mean=100.0, std=20.0, minimum=50.0, maximum=150.0, latent_slope=0.5,
                      latent_intercept=-50.0)  # μ = 0.5·v − 50: 100 mL ↔ 0

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from AttriVAELib import choices
-from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, attribute_unit
 from AttriVAELib.config import PRESETS
-from AttriVAELib.labels import EMIDEC_SCHEME, guess_segment, segment_labels
+from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES, attribute_unit
+from AttriVAELib.data.labels import EMIDEC_SCHEME, guess_segment, segment_labels
 
 
 def test_choice_lists_are_the_ones_the_library_accepts() -> None:
@@ -22,8 +22,8 @@ def test_choice_lists_are_the_ones_the_library_accepts() -> None:
 
 @pytest.mark.slow
 def test_the_panel_imports_load_neither_torch_nor_scipy() -> None:
-    code = ("import sys; import AttriVAELib, AttriVAELib.choices, AttriVAELib.slicer.mrml, AttriVAELib.labels, "
-            "AttriVAELib.constants; heavy = {'torch', 'scipy', 'safetensors', 'captum'} & set(sys.modules); "
+    code = ("import sys; import AttriVAELib, AttriVAELib.choices, AttriVAELib.slicer.mrml, AttriVAELib.data.labels, "
+            "AttriVAELib.data.constants; heavy = {'torch', 'scipy', 'safetensors', 'captum'} & set(sys.modules); "
             "print(sorted(heavy)); sys.exit(bool(heavy))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -25,8 +25,8 @@ def test_other_packages_deprecations_do_not_reach_the_user(monkeypatch, capsys):
 
     def noisy(_args):
         for module, category in (("torch.jit._script", DeprecationWarning), ("torch.utils.mkldnn", ResourceWarning),
-                                 ("AttriVAELib.apps.cli", DeprecationWarning), ("AttriVAELib.traversal", UserWarning),
-                                 ("scipy.stats", UserWarning)):
+                                 ("AttriVAELib.apps.cli", DeprecationWarning),
+                                 ("AttriVAELib.interpretation.traversal", UserWarning), ("scipy.stats", UserWarning)):
             warnings.warn_explicit(f"from {module}", category, f"{module}.py", 1, module=module)
         return 0
 
@@ -40,7 +40,8 @@ def test_other_packages_deprecations_do_not_reach_the_user(monkeypatch, capsys):
     code, _, err = run(capsys, "noisy")
     assert code == 0
     assert err.splitlines() == [f"attrivae: warning: from {module}"
-                                for module in ("AttriVAELib.apps.cli", "AttriVAELib.traversal", "scipy.stats")]
+                                for module in ("AttriVAELib.apps.cli", "AttriVAELib.interpretation.traversal",
+                                               "scipy.stats")]
 
 
 def assert_one_line_error(code, err, pattern):

@@ -12,7 +12,9 @@ import torch
 from test_cli import assert_one_line_error, run
 
 from AttriVAELib import InvalidConfigError, ModelBundle, load_cohort
-from AttriVAELib.codes import (
+from AttriVAELib.data.prepared import prepare_data
+from AttriVAELib.evaluation.evaluate import encode_all
+from AttriVAELib.interpretation.codes import (
     INTERVAL_LEVEL,
     attribute_estimates,
     encode_cohort,
@@ -20,8 +22,6 @@ from AttriVAELib.codes import (
     interval_coverage,
     split_of_subjects,
 )
-from AttriVAELib.data import prepare_data
-from AttriVAELib.evaluation import encode_all
 
 Z95 = 1.959964  # the standard normal's 97.5th percentile
 
@@ -156,8 +156,8 @@ def test_the_memory_benchmark_encodes_growing_cohorts_in_fresh_processes(tiny_ru
 
 def test_a_synthetic_cohort_of_another_seed_is_not_the_training_cohort_though_it_holds_its_ids(
         tiny_bundle, eval_cohort, tmp_path):
-    from AttriVAELib.codes import is_training_cohort
-    from AttriVAELib.synthetic import make_cohort
+    from AttriVAELib.data.synthetic import make_cohort
+    from AttriVAELib.interpretation.codes import is_training_cohort
 
     data = tiny_bundle.card.data
     assert is_training_cohort(data, load_cohort(eval_cohort))
@@ -174,7 +174,7 @@ def test_a_synthetic_cohort_of_another_seed_is_not_the_training_cohort_though_it
 def test_evaluate_auto_takes_all_of_a_synthetic_cohort_of_another_seed_and_the_test_split_of_its_own(
         tiny_run, eval_cohort, tmp_path, monkeypatch):
     from AttriVAELib.apps import report
-    from AttriVAELib.synthetic import make_cohort
+    from AttriVAELib.data.synthetic import make_cohort
 
     asked = []
 
@@ -196,8 +196,8 @@ def test_evaluate_reuses_data_prepared_as_the_model_needs_and_refuses_other(tiny
     """The demo prepares its cohort once for training and the report; data in other cubes or of other subjects
     are refused."""
     from AttriVAELib.apps import report
-    from AttriVAELib.bundle import load_model
-    from AttriVAELib.data import with_attributes
+    from AttriVAELib.data.prepared import with_attributes
+    from AttriVAELib.modelfile.bundle import load_model
 
     model = tiny_run / "model.safetensors"
     cohort, config = with_attributes(load_cohort(eval_cohort), load_model(model).card.config)

@@ -11,9 +11,9 @@ import pytest
 from AttriVAELib import load_cohort, load_model, save_model
 from AttriVAELib.apps.cli import main
 from AttriVAELib.apps.samples import run_config, untrained_bundle
-from AttriVAELib.cohort_calibration import MIN_SUBJECTS, calibrate_on_cohort, calibration_source
-from AttriVAELib.data import prepare_data, with_attributes
-from AttriVAELib.interpretation import encode
+from AttriVAELib.data.prepared import prepare_data, with_attributes
+from AttriVAELib.interpretation.inference import encode
+from AttriVAELib.training.cohort_calibration import MIN_SUBJECTS, calibrate_on_cohort, calibration_source
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_it_refuses_the_training_cohort_a_cohort_sharing_its_subjects_and_too_fe
                                                               if line.split(",")[0] in train)]) + "\n")
     with pytest.raises(ValueError, match="shares .* subjects with the model's training or validation split"):
         calibrate_on_cohort(model, real, tmp_path / "b.safetensors")
-    from AttriVAELib.synthetic import make_cohort
+    from AttriVAELib.data.synthetic import make_cohort
 
     make_cohort(tmp_path / "few", subjects=MIN_SUBJECTS - 1, size=32, seed=99)
     with pytest.raises(ValueError, match=f"holds {MIN_SUBJECTS - 1} subjects; a 95 % interval needs at least"):
@@ -91,7 +91,7 @@ def test_the_command_prints_the_half_widths_and_fails_in_one_line(trained, tiny_
 
 def test_the_report_names_where_the_intervals_were_calibrated(trained, tiny_cohort, tmp_path):
     from AttriVAELib.apps.report import _calibration_html
-    from AttriVAELib.codes import interval_calibration
+    from AttriVAELib.interpretation.codes import interval_calibration
 
     model, _ = trained
     bundle = load_model(calibrate_on_cohort(model, tiny_cohort, tmp_path / "calibrated.safetensors").path)
@@ -104,7 +104,7 @@ def test_the_report_names_where_the_intervals_were_calibrated(trained, tiny_coho
 def test_the_chance_ranges_the_docs_state_are_the_beta_law_of_the_coverage():
     from pathlib import Path
 
-    from AttriVAELib.calibration import expected_coverage
+    from AttriVAELib.modelfile.calibration import expected_coverage
 
     text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text().split())
     ranges = {n: expected_coverage(n, 0.95) for n in (60, 600, 2400)}

@@ -6,7 +6,7 @@ import pytest
 from conftest import ellipsoid_labels, write_pair
 
 from AttriVAELib import InvalidDatasetError, load_cohort, select_attributes
-from AttriVAELib.attributes import DEFAULT_ATTRIBUTES
+from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

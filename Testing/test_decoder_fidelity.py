@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from AttriVAELib.decoder_fidelity import decoder_fidelity, subject_decoder_fidelity
+from AttriVAELib.evaluation.decoder_fidelity import decoder_fidelity, subject_decoder_fidelity
 
 BLOOD, WALL, SCAR = 0.8, 0.3, 0.85
 

@@ -18,9 +18,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from AttriVAELib import AttriVAE, ModelConfig, distributed, load_model, preset
-from AttriVAELib.distributed import gather, use_global_batch_norm
-from AttriVAELib.losses import total_loss
+from AttriVAELib import AttriVAE, ModelConfig, load_model, preset
+from AttriVAELib.method import distributed
+from AttriVAELib.method.distributed import gather, use_global_batch_norm
+from AttriVAELib.method.losses import total_loss
 
 CONFIG = preset("paper")
 MODEL = ModelConfig(input_size=16, dropout=0.0)  # no dropout: the two runs must draw no random numbers

@@ -7,13 +7,13 @@ from test_training import tiny_config
 
 from AttriVAELib import InvalidConfigError, InvalidDatasetError, load_cohort, load_model, metrics
 from AttriVAELib.apps.report import write_report
-from AttriVAELib.attributes import attribute_unit
-from AttriVAELib.codes import interval_calibration
 from AttriVAELib.config import RunConfig
-from AttriVAELib.crossval import RUN_RESULT, cross_validate, summarise
-from AttriVAELib.data import prepare_data, with_attributes
-from AttriVAELib.evaluation import evaluate_model, select_subjects
-from AttriVAELib.splits import stratified_folds
+from AttriVAELib.data.attributes import attribute_unit
+from AttriVAELib.data.prepared import prepare_data, with_attributes
+from AttriVAELib.data.splits import stratified_folds
+from AttriVAELib.evaluation.evaluate import evaluate_model, select_subjects
+from AttriVAELib.interpretation.codes import interval_calibration
+from AttriVAELib.training.crossval import RUN_RESULT, cross_validate, summarise
 
 pytestmark = pytest.mark.slow
 

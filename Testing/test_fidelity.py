@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from AttriVAELib.bundle import ModelBundle
-from AttriVAELib.card import AttributeCard
-from AttriVAELib.decoded import decoded_label_map, measure_decoded
-from AttriVAELib.fidelity import traversal_fidelity
-from AttriVAELib.preprocessing import CubeGeometry
-from AttriVAELib.traversal import sweep
+from AttriVAELib.data.decoded import decoded_label_map, measure_decoded
+from AttriVAELib.data.preprocessing import CubeGeometry
+from AttriVAELib.evaluation.fidelity import traversal_fidelity
+from AttriVAELib.interpretation.traversal import sweep
+from AttriVAELib.modelfile.bundle import ModelBundle
+from AttriVAELib.modelfile.card import AttributeCard
 
 SIZE, SPACING_MM = 32, 2.0
 VOXEL_ML = SPACING_MM**3 / 1000

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from AttriVAELib import InvalidConfigError
-from AttriVAELib.interpretation import (
+from AttriVAELib.interpretation.inference import (
     attribute_to_latent,
     decode,
     encode,
@@ -14,7 +14,7 @@ from AttriVAELib.interpretation import (
     predict,
     reconstruct,
 )
-from AttriVAELib.traversal import sweep, traverse
+from AttriVAELib.interpretation.traversal import sweep, traverse
 
 
 @pytest.fixture
@@ -120,8 +120,8 @@ def test_decoding_interpolated_codes(bundle, volume):
 
 
 def test_fast_decode_stays_close_to_float32(tiny_bundle) -> None:
-    from AttriVAELib.acceleration import bf16_supported
-    from AttriVAELib.interpretation import decode
+    from AttriVAELib.interpretation.inference import decode
+    from AttriVAELib.method.acceleration import bf16_supported
 
     z = torch.randn(3, tiny_bundle.model.config.latent_size, generator=torch.Generator().manual_seed(0))
     exact, fast = decode(tiny_bundle, z), decode(tiny_bundle, z, precision="auto")

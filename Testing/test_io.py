@@ -6,8 +6,8 @@ import SimpleITK as sitk
 from conftest import make_image
 
 from AttriVAELib import InvalidVolumeError
+from AttriVAELib.data.volumes import read_label_map, read_volume
 from AttriVAELib.files import atomic_path
-from AttriVAELib.io import read_label_map, read_volume
 
 
 def test_reads_a_3d_volume(tmp_path):

@@ -3,9 +3,9 @@ import pytest
 from scipy import ndimage
 
 from AttriVAELib import load_cohort
-from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
-from AttriVAELib.data import prepare_data
-from AttriVAELib.localisation import (
+from AttriVAELib.data.attributes import STRUCTURE_OF_ATTRIBUTE
+from AttriVAELib.data.prepared import prepare_data
+from AttriVAELib.evaluation.localisation import (
     attention_iou,
     localisation,
     localisation_scores,

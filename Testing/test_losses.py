@@ -7,7 +7,7 @@ import torch
 
 from AttriVAELib.config import LossConfig, RunConfig, preset
 from AttriVAELib.errors import InvalidConfigError
-from AttriVAELib.losses import (
+from AttriVAELib.method.losses import (
     attribute_regularization_loss,
     classifier_loss,
     kl_divergence,
@@ -15,7 +15,7 @@ from AttriVAELib.losses import (
     reconstruction_loss,
     total_loss,
 )
-from AttriVAELib.model import VAEOutput
+from AttriVAELib.method.model import VAEOutput
 
 RECON = torch.tensor([0.5, 0.9, 0.2, 0.4]).view(2, 1, 1, 1, 2)  # sigmoid outputs
 TARGET = torch.tensor([1.0, 1.0, 0.0, 1.0]).view(2, 1, 1, 1, 2)

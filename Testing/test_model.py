@@ -3,7 +3,7 @@ import torch
 
 from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
 from AttriVAELib.config import ARCHITECTURES
-from AttriVAELib.model import BUILDERS
+from AttriVAELib.method.model import BUILDERS
 
 
 def count(module: torch.nn.Module) -> int:
@@ -93,7 +93,7 @@ def test_one_volume_without_gradients_takes_onednn_directly_with_the_same_result
         assert not calls
     model.decode(code)
     assert not calls
-    from AttriVAELib import model as module
+    from AttriVAELib.method import model as module
 
     monkeypatch.setattr(module._Conv3d, "forward", torch.nn.Conv3d.forward)
     with torch.no_grad():

@@ -139,7 +139,7 @@ def test_attention_maps_are_tagged_and_one_is_shown_with_its_legend(scene) -> No
 
 
 def test_anatomy_surfaces_and_the_3d_view_aimed_at_them(scene) -> None:
-    from AttriVAELib.labels import EMIDEC_SCHEME
+    from AttriVAELib.data.labels import EMIDEC_SCHEME
 
     mrml_scene = scene[0]
     image, labels = _oblique_subject()

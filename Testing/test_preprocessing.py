@@ -4,7 +4,7 @@ import SimpleITK as sitk
 from conftest import ellipsoid_labels, make_image
 
 from AttriVAELib import InvalidVolumeError, PreprocessConfig, preprocess
-from AttriVAELib.labels import EMIDEC_SCHEME
+from AttriVAELib.data.labels import EMIDEC_SCHEME
 
 
 def subject(seed: int = 0):

@@ -20,9 +20,9 @@ import pytest
 
 from AttriVAELib import load_model
 from AttriVAELib.apps.demo import DemoSettings
-from AttriVAELib.attention import DEFAULT_METHOD
-from AttriVAELib.attributes import DEFAULT_ATTRIBUTES
-from AttriVAELib.provenance import code_fingerprint
+from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES
+from AttriVAELib.interpretation.attention import DEFAULT_METHOD
+from AttriVAELib.modelfile.provenance import code_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("regenerate_results", ROOT / "scripts" / "regenerate_results.py")

@@ -15,10 +15,10 @@ from scipy import ndimage
 from slicer_app import load_module, slicer_scene
 
 from AttriVAELib import ModelBundle
-from AttriVAELib.analysis import attention_in_source
-from AttriVAELib.attributes import shape_attributes
+from AttriVAELib.data.attributes import shape_attributes
+from AttriVAELib.data.labels import EMIDEC_SCHEME
 from AttriVAELib.errors import InvalidModelError, InvalidVolumeError
-from AttriVAELib.labels import EMIDEC_SCHEME
+from AttriVAELib.interpretation.analysis import attention_in_source
 from AttriVAELib.slicer import mrml
 
 SEGMENTS = {"cavity": "LV cavity", "myocardium": "Myocardium", "infarct": "Infarct"}
@@ -319,7 +319,7 @@ def test_results_per_input_and_model_in_folders_that_survive_a_reload(logic, sce
 
     import slicer
 
-    from AttriVAELib.bundle import save_model
+    from AttriVAELib.modelfile.bundle import save_model
 
     a, a_segmentation = logic.generateSyntheticSample(seed=11)
     b, b_segmentation = logic.generateSyntheticSample(seed=12)
@@ -597,7 +597,7 @@ def test_explore_with_a_trained_model_lands_on_the_decoded_anatomy_and_shows_it(
     in the slice views and surfaces in 3D."""
     import slicer
 
-    from AttriVAELib.decoded import DECODED_LABELS
+    from AttriVAELib.data.decoded import DECODED_LABELS
 
     module = load_module()
     monkeypatch.setattr(module.AttriVAELogic, "ensureDependencies", staticmethod(lambda askConfirmation=True: None))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from AttriVAELib import InvalidDatasetError
-from AttriVAELib.splits import oversample_minority, stratified_split
+from AttriVAELib.data.splits import oversample_minority, stratified_split
 
 
 def test_split_is_disjoint_covering_stratified_and_seeded():

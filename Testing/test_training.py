@@ -17,11 +17,11 @@ from AttriVAELib import (
     train,
 )
 from AttriVAELib.apps.samples import run_config, synthetic_data
-from AttriVAELib.bundle import read_safetensors, write_safetensors
-from AttriVAELib.data import prepare_data, with_attributes
-from AttriVAELib.labels import EMIDEC_SCHEME
-from AttriVAELib.provenance import code_fingerprint
-from AttriVAELib.training import TrainingInterrupted, learning_rate
+from AttriVAELib.data.labels import EMIDEC_SCHEME
+from AttriVAELib.data.prepared import prepare_data, with_attributes
+from AttriVAELib.modelfile.bundle import read_safetensors, write_safetensors
+from AttriVAELib.modelfile.provenance import code_fingerprint
+from AttriVAELib.training.loop import TrainingInterrupted, learning_rate
 
 
 def tiny_config(epochs: int, **train_overrides):
@@ -197,13 +197,13 @@ def test_learning_rate_schedules():
 ])
 @pytest.mark.slow
 def test_out_of_memory_becomes_a_one_line_error(cohort, tmp_path, monkeypatch, error):
-    from AttriVAELib import training
     from AttriVAELib.errors import InvalidConfigError
+    from AttriVAELib.training import loop
 
     def out_of_memory(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(training.Step, "__call__", out_of_memory)
+    monkeypatch.setattr(loop.Step, "__call__", out_of_memory)
     with pytest.raises(InvalidConfigError, match="out of (CPU|CUDA) memory .* batches of 16 volumes of 32³ "
                                                  "voxels; use a smaller --batch-size or --size"):
         train(cohort, tiny_config(1), tmp_path / "run")
@@ -213,7 +213,7 @@ def test_out_of_memory_becomes_a_one_line_error(cohort, tmp_path, monkeypatch, e
 def test_bf16_training_is_deterministic_at_32(cohort, tmp_path):
     """At 32³ the bottleneck grid is 2³, where oneDNN's bf16 weight gradient is wrong and varies between runs;
     the bottleneck blocks run in float32, so two bf16 runs must give the same weights."""
-    from AttriVAELib.acceleration import bf16_supported
+    from AttriVAELib.method.acceleration import bf16_supported
 
     if not bf16_supported(torch.device("cpu")):
         pytest.skip("this CPU has no native bf16")
@@ -228,7 +228,7 @@ def test_bf16_training_is_deterministic_at_32(cohort, tmp_path):
 
 
 def test_validation_losses_leave_out_the_weight_penalty(tmp_path):
-    from AttriVAELib.training import build_step
+    from AttriVAELib.training.loop import build_step
 
     config = run_config(16, preset_name="official-code")  # the preset with an L1 weight penalty
     assert config.loss.l1_weight > 0
@@ -252,7 +252,7 @@ def test_augmented_training_resumes_exactly(tmp_path, two_epoch_run, cohort):
 
 
 def test_only_the_training_loss_sees_augmented_inputs(tmp_path):
-    from AttriVAELib.training import build_step
+    from AttriVAELib.training.loop import build_step
 
     config = run_config(16, augment_probability=1.0)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))

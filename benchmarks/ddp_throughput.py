@@ -1,4 +1,4 @@
-"""Data-parallel training throughput: the project's training step (AttriVAELib.training.Step with the
+"""Data-parallel training throughput: the project's training step (AttriVAELib.training.loop.Step with the
 gathered attribute loss and global-batch BatchNorm) in every torchrun process, on random volumes.
 
 Meant for GPU machines; runs on CPUs with gloo too:
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
-from AttriVAELib import distributed
-from AttriVAELib.acceleration import resolve_device, retain_freed_memory
 from AttriVAELib.apps.samples import run_config, synthetic_data
 from AttriVAELib.config import COMPILE_MODES, PRECISIONS, TrainConfig
-from AttriVAELib.provenance import machine
-from AttriVAELib.training import build_step
+from AttriVAELib.method import distributed
+from AttriVAELib.method.acceleration import resolve_device, retain_freed_memory
+from AttriVAELib.modelfile.provenance import machine
+from AttriVAELib.training.loop import build_step
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from AttriVAELib import AttriVAE, ModelConfig, load_model
 from AttriVAELib.apps.benchmark import instruction_set, matmul_gflops, median_seconds
-from AttriVAELib.provenance import machine
+from AttriVAELib.modelfile.provenance import machine
 
 
 def decoder_blocks(model: AttriVAE) -> list[tuple[str, torch.nn.Module]]:

@@ -26,14 +26,14 @@ import numpy as np
 
 from AttriVAELib import load_cohort, load_model
 from AttriVAELib.apps.demo import DemoSettings
-from AttriVAELib.bundle import ModelBundle
-from AttriVAELib.data import PreparedData, prepare_data, with_attributes
-from AttriVAELib.evaluation import evaluate_model
-from AttriVAELib.fidelity import traversal_fidelity
+from AttriVAELib.data.prepared import PreparedData, prepare_data, with_attributes
+from AttriVAELib.data.synthetic import make_cohort
+from AttriVAELib.evaluation.evaluate import evaluate_model
+from AttriVAELib.evaluation.fidelity import traversal_fidelity
 from AttriVAELib.files import atomic_path, to_json
-from AttriVAELib.provenance import machine
-from AttriVAELib.synthetic import make_cohort
-from AttriVAELib.training import CHECKPOINT, train
+from AttriVAELib.modelfile.bundle import ModelBundle
+from AttriVAELib.modelfile.provenance import machine
+from AttriVAELib.training.loop import CHECKPOINT, train
 
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "demo": {},

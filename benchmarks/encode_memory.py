@@ -20,13 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from AttriVAELib.constants import ATTRIBUTES_CSV
-from AttriVAELib.provenance import machine
+from AttriVAELib.data.constants import ATTRIBUTES_CSV
+from AttriVAELib.modelfile.provenance import machine
 
 CHILD = """
 import resource, sys, time
 from AttriVAELib import load_cohort, load_model
-from AttriVAELib.codes import encode_cohort
+from AttriVAELib.interpretation.codes import encode_cohort
 started = time.perf_counter()
 encode_cohort(load_model(sys.argv[1]), load_cohort(sys.argv[2]), sys.argv[3])
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     cohort = args.work / "cohort"
     if not (cohort / ATTRIBUTES_CSV).is_file():
-        from AttriVAELib.synthetic import make_cohort
+        from AttriVAELib.data.synthetic import make_cohort
 
         make_cohort(cohort, subjects=args.subjects, size=48, seed=2024)
     runs = []

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from AttriVAELib import load_cohort, load_model
-from AttriVAELib.calibration import nonconformity_scores
-from AttriVAELib.card import INTERVAL_KINDS, IntervalCalibration
-from AttriVAELib.codes import INTERVAL_LEVEL, interval_coverage
-from AttriVAELib.data import prepare_data, with_attributes
-from AttriVAELib.evaluation import encode_all
-from AttriVAELib.interpretation import encode
-from AttriVAELib.provenance import machine
+from AttriVAELib.data.prepared import prepare_data, with_attributes
+from AttriVAELib.evaluation.evaluate import encode_all
+from AttriVAELib.interpretation.codes import INTERVAL_LEVEL, interval_coverage
+from AttriVAELib.interpretation.inference import encode
+from AttriVAELib.modelfile.calibration import nonconformity_scores
+from AttriVAELib.modelfile.card import INTERVAL_KINDS, IntervalCalibration
+from AttriVAELib.modelfile.provenance import machine
 
 
 def compare(model: Path, data: Path, calibration_subjects: int = 60, repeats: int = 200,

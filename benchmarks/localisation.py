@@ -23,21 +23,21 @@ import torch
 
 from AttriVAELib import load_cohort, load_model
 from AttriVAELib.apps.demo import DemoSettings
-from AttriVAELib.attention import (
+from AttriVAELib.data.attributes import STRUCTURE_OF_ATTRIBUTE
+from AttriVAELib.data.prepared import PreparedData, prepare_data, with_attributes
+from AttriVAELib.data.synthetic import make_cohort
+from AttriVAELib.evaluation.evaluate import encode_all
+from AttriVAELib.evaluation.fidelity import traversal_fidelity
+from AttriVAELib.evaluation.localisation import localisation
+from AttriVAELib.files import atomic_path, to_json
+from AttriVAELib.interpretation.attention import (
     ATTRIBUTION_METHODS,
     DEFAULT_METHOD,
     INTEGRATION_STEPS,
     VOXELS_PER_PASS,
     attention,
 )
-from AttriVAELib.attributes import STRUCTURE_OF_ATTRIBUTE
-from AttriVAELib.data import PreparedData, prepare_data, with_attributes
-from AttriVAELib.evaluation import encode_all
-from AttriVAELib.fidelity import traversal_fidelity
-from AttriVAELib.files import atomic_path, to_json
-from AttriVAELib.localisation import localisation
-from AttriVAELib.provenance import machine
-from AttriVAELib.synthetic import make_cohort
+from AttriVAELib.modelfile.provenance import machine
 
 COMPLETENESS_SUBJECTS = 10
 

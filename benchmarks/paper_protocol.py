@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import cross_validate, load_cohort, make_cohort, preset
-from AttriVAELib.acceleration import retain_freed_memory
 from AttriVAELib.apps.benchmark import instruction_set
 from AttriVAELib.config import ABLATION_PRESETS
-from AttriVAELib.crossval import ceiling_groups
-from AttriVAELib.provenance import code_fingerprint, machine
+from AttriVAELib.method.acceleration import retain_freed_memory
+from AttriVAELib.modelfile.provenance import code_fingerprint, machine
+from AttriVAELib.training.crossval import ceiling_groups
 
 HEADLINE = ("interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "decoder.dice.cavity.median",
             "decoder.infarct_contrast.median", "reconstruction.mmd", "classification.accuracy", "classification.auc")

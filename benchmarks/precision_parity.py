@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from AttriVAELib import load_cohort, load_model, preset, train
-from AttriVAELib.acceleration import retain_freed_memory
-from AttriVAELib.data import PreparedData, prepare_data, with_attributes
-from AttriVAELib.evaluation import evaluate_model
+from AttriVAELib.data.prepared import PreparedData, prepare_data, with_attributes
+from AttriVAELib.evaluation.evaluate import evaluate_model
+from AttriVAELib.method.acceleration import retain_freed_memory
 
 
 def main() -> None:

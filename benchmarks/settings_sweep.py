@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 from AttriVAELib import load_cohort, load_model, preset, select_attributes, train
-from AttriVAELib.acceleration import resolve_device, retain_freed_memory
 from AttriVAELib.config import PRECISIONS, TrainConfig
-from AttriVAELib.data import prepare_data
-from AttriVAELib.evaluation import evaluate_model
+from AttriVAELib.data.prepared import prepare_data
+from AttriVAELib.evaluation.evaluate import evaluate_model
+from AttriVAELib.method.acceleration import resolve_device, retain_freed_memory
 
 
 def main() -> None:

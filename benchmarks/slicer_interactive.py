@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "Testing"))
 from slicer_app import load_module, slicer_scene  # noqa: E402
 
 from AttriVAELib.apps.samples import run_config, untrained_bundle  # noqa: E402
-from AttriVAELib.bundle import load_model, save_model  # noqa: E402
-from AttriVAELib.provenance import machine  # noqa: E402
+from AttriVAELib.modelfile.bundle import load_model, save_model  # noqa: E402
+from AttriVAELib.modelfile.provenance import machine  # noqa: E402
 
 
 def _timed(action, repeats: int) -> list[float]:

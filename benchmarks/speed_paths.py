@@ -32,7 +32,7 @@ PATHS = {
 
 def measure(name: str, size: int, batch_size: int, steps: int) -> float:
     """Seconds per training step of one path, in this process (meant to be a fresh one)."""
-    from AttriVAELib.acceleration import retain_freed_memory
+    from AttriVAELib.method.acceleration import retain_freed_memory
 
     path, precision, compile_mode, retained = PATHS[name]
     if retained:
@@ -63,8 +63,8 @@ def main() -> None:
 
     import torch
 
-    from AttriVAELib.acceleration import bf16_supported
-    from AttriVAELib.provenance import machine
+    from AttriVAELib.method.acceleration import bf16_supported
+    from AttriVAELib.modelfile.provenance import machine
 
     rates, skipped = {}, []
     for name in args.paths or PATHS:

@@ -75,12 +75,12 @@ from readme_install import run_and_echo as _run  # noqa: E402
 
 from AttriVAELib.apps.console import format_duration  # noqa: E402
 from AttriVAELib.apps.demo import DemoSettings  # noqa: E402
-from AttriVAELib.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE, attribute_unit  # noqa: E402
-from AttriVAELib.calibration import expected_coverage  # noqa: E402
 from AttriVAELib.config import preset as get_preset  # noqa: E402
-from AttriVAELib.crossval import ceiling_groups  # noqa: E402
-from AttriVAELib.provenance import MODEL_MAKING_MODULES, code_fingerprint, machine  # noqa: E402
-from AttriVAELib.synthetic import ef_ceiling_from_ed  # noqa: E402
+from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES, STRUCTURE_OF_ATTRIBUTE, attribute_unit  # noqa: E402
+from AttriVAELib.data.synthetic import ef_ceiling_from_ed  # noqa: E402
+from AttriVAELib.modelfile.calibration import expected_coverage  # noqa: E402
+from AttriVAELib.modelfile.provenance import MODEL_MAKING_MODULES, code_fingerprint, machine  # noqa: E402
+from AttriVAELib.training.crossval import ceiling_groups  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 README = ROOT / "README.md"
@@ -89,14 +89,14 @@ SHIPPED_MODEL = ROOT / "AttriVAE" / "Resources" / "Models" / "attrivae-shipped.s
 SECTIONS = ("demo", "shipped", "science", "interpretation", "codes", "speed", "tests", "paper")
 GPU_SECTIONS = ("paper",)
 """Sections that only record a run made on a GPU machine (``--only`` names them; the default leaves them out)."""
-CODE = {"demo": MODEL_MAKING_MODULES, "shipped": (*MODEL_MAKING_MODULES, "cohort_calibration", "codes"),
-        "science": MODEL_MAKING_MODULES, "interpretation": MODEL_MAKING_MODULES,
-        "codes": (*MODEL_MAKING_MODULES, "codes"),
-        "speed": (*MODEL_MAKING_MODULES, "apps/benchmark", "apps/samples", "analysis", "slicer/mrml"),
-        "paper": MODEL_MAKING_MODULES}
-"""Modules (paths under ``AttriVAELib/`` without ``.py``) whose code a section's numbers depend on; ``tests`` has
-none. :func:`~AttriVAELib.provenance.package_closure` adds what top-level modules import, not what a sub-package's
-modules import: those name their imports here."""
+CODE = {"demo": MODEL_MAKING_MODULES,
+        "shipped": (*MODEL_MAKING_MODULES, "training.cohort_calibration", "interpretation.codes"),
+        "science": (*MODEL_MAKING_MODULES, "training.crossval"), "interpretation": MODEL_MAKING_MODULES,
+        "codes": (*MODEL_MAKING_MODULES, "interpretation.codes"),
+        "speed": (*MODEL_MAKING_MODULES, "apps.benchmark", "slicer.mrml"),
+        "paper": (*MODEL_MAKING_MODULES, "training.crossval")}
+"""Modules (dotted, under ``AttriVAELib``) whose code, with the package's modules they import, a section's
+numbers depend on; ``tests`` has none."""
 PENDING = {"paper": "A GPU lease refreshes it (it does not fit a session on 2 CPU cores).",
            "speed": "A machine with native bf16 (AVX-512-BF16 or AMX) refreshes it: it measures that CPU kind and, "
                     "capped, the AVX2 kind; a machine with AVX2 only can measure just the one."}
@@ -381,7 +381,7 @@ def regenerate_interpretation(work: Path) -> dict[str, Any]:
 def _coverage(table: Path) -> dict[str, dict[str, float]]:
     """Per default attribute of an ``attrivae encode`` table: the share of measured values inside their 95 %
     interval, the mean interval width and whether the intervals are calibrated."""
-    from AttriVAELib.codes import interval_coverage
+    from AttriVAELib.interpretation.codes import interval_coverage
 
     with open(table, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -503,8 +503,8 @@ REGENERATE: dict[str, Callable[..., dict[str, Any]]] = {
 
 # ------------------------------------------------------------------------------------------ rendering
 def _machine() -> dict[str, Any]:
-    """The machine (:func:`~AttriVAELib.provenance.machine`) with the vector instructions torch uses on it and the
-    GPU (None without one)."""
+    """The machine (:func:`~AttriVAELib.modelfile.provenance.machine`) with the vector instructions torch uses on it
+    and the GPU (None without one)."""
     import torch
 
     from AttriVAELib.apps.benchmark import instruction_set

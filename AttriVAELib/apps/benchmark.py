@@ -3,9 +3,9 @@
 Baseline: the same architecture and loss run the plain way, as an eager PyTorch port of the paper would:
 default (channels-first) memory layout, float32, no autocast, no compile, the C library's default memory
 allocator. It reuses the model's layer definitions (one source of truth for the architecture) but none of
-the project's speed paths, which live in :class:`AttriVAELib.training.Step` and
-:mod:`AttriVAELib.acceleration`. The project's path runs as ``attrivae train`` does, after
-:func:`~AttriVAELib.acceleration.retain_freed_memory`; because that setting alone speeds up the baseline too,
+the project's speed paths, which live in :class:`AttriVAELib.training.loop.Step` and
+:mod:`AttriVAELib.method.acceleration`. The project's path runs as ``attrivae train`` does, after
+:func:`~AttriVAELib.method.acceleration.retain_freed_memory`; because that setting alone speeds up the baseline too,
 the baseline is measured again under it and the ratio to that is reported as well.
 
 Everything runs on a small synthetic cohort with an untrained model (speed does not depend on the weights). Results:
@@ -35,14 +35,14 @@ import SimpleITK as sitk
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..acceleration import bf16_supported, retain_freed_memory
 from ..config import RunConfig, TrainConfig
-from ..data import PreparedData
-from ..losses import total_loss
-from ..model import AttriVAE
-from ..provenance import machine
-from ..synthetic import synthetic_subject
-from ..training import Step, build_step
+from ..data.prepared import PreparedData
+from ..data.synthetic import synthetic_subject
+from ..method.acceleration import bf16_supported, retain_freed_memory
+from ..method.losses import total_loss
+from ..method.model import AttriVAE
+from ..modelfile.provenance import machine
+from ..training.loop import Step, build_step
 from .samples import run_config, synthetic_data, untrained_bundle
 
 
@@ -80,7 +80,7 @@ def baseline_step(config: RunConfig, data: PreparedData) -> Callable[[], None]:
 
 
 def default_step(config: RunConfig, data: PreparedData) -> tuple[Callable[[], None], Step]:
-    """One step of the project's training path (:func:`~AttriVAELib.training.build_step`), and that path."""
+    """One step of the project's training path (:func:`~AttriVAELib.training.loop.build_step`), and that path."""
     torch.manual_seed(0)
     step = build_step(config, torch.device("cpu"))
     batch = torch.arange(config.train.batch_size)
@@ -97,8 +97,8 @@ def training_flops(config: RunConfig, data: PreparedData) -> float:
 
 def _inference(config: RunConfig, repeats: int, work: Path) -> dict[str, float]:
     """Median seconds of the single-subject operations the Slicer module runs (cohort for the card in ``work``)."""
-    from ..analysis import analyse_subject, attention_in_source, decode_in_source
-    from ..interpretation import encode
+    from ..interpretation.analysis import analyse_subject, attention_in_source, decode_in_source
+    from ..interpretation.inference import encode
 
     bundle = untrained_bundle(config, work / "card-cohort")
     image, labels = synthetic_subject(seed=1, infarct=True)
@@ -117,7 +117,7 @@ def _inference(config: RunConfig, repeats: int, work: Path) -> dict[str, float]:
 def _peak_memory_mb(size: int, batch_size: int, precision: str) -> float:
     """Peak resident memory (MB) of a fresh process that runs two default training steps as ``attrivae train``
     does (freed memory retained), eagerly: compiling each batch size would take minutes."""
-    code = (f"from AttriVAELib.acceleration import retain_freed_memory\nretain_freed_memory()\n"
+    code = (f"from AttriVAELib.method.acceleration import retain_freed_memory\nretain_freed_memory()\n"
             f"import tempfile\nfrom AttriVAELib.apps.benchmark import default_step, peak_rss_mb\n"
             f"from AttriVAELib.apps.samples import run_config, synthetic_data\n"
             f"config = run_config({size}, {batch_size}, precision={precision!r})\n"
@@ -153,7 +153,7 @@ def run_benchmark(size: int = 80, batch_size: int = 16, steps: int = 5, compile_
                   repeats: int = 20) -> dict[str, Any]:
     """Measure everything (see the module docstring) on the CPU; returns a JSON-serialisable dict. The
     project's path uses ``precision`` and ``compile_mode`` as training would. Changes this process's memory
-    allocator (:func:`~AttriVAELib.acceleration.retain_freed_memory`) halfway."""
+    allocator (:func:`~AttriVAELib.method.acceleration.retain_freed_memory`) halfway."""
     config = run_config(size, batch_size, compile_mode=compile_mode, precision=precision)
     with tempfile.TemporaryDirectory() as work:
         data = synthetic_data(config, Path(work) / "cohort")[1]

@@ -39,7 +39,7 @@ from .console import ConsoleProgress
 from .demo import DemoSettings
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
-    from ..card import ModelCard
+    from ..modelfile.card import ModelCard
     from ..progress import Progress, ProgressEvent
 
 EXIT_FAILURE = 1
@@ -96,7 +96,7 @@ def _for_training_only() -> None:
     reuse, and an interrupt (Ctrl-C, the Slicer module's Cancel) stops training with a resumable checkpoint
     even when the process inherited an ignored SIGINT, as jobs that a shell script starts in the background
     do (Python then leaves SIGINT ignored, and only a kill would stop training)."""
-    from ..acceleration import retain_freed_memory
+    from ..method.acceleration import retain_freed_memory
 
     retain_freed_memory()
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
@@ -210,7 +210,7 @@ def _add_synth(commands: Any) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from ..synthetic import make_cohort
+    from ..data.synthetic import make_cohort
 
     csv_path = make_cohort(args.out, args.subjects, args.size, args.seed, args.infarct_fraction,
                            slice_thickness_mm=args.slice_thickness, progress=ConsoleProgress())
@@ -232,8 +232,8 @@ def _add_train(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..bundle import load_model
-    from ..training import TrainingInterrupted, train
+    from ..modelfile.bundle import load_model
+    from ..training.loop import TrainingInterrupted, train
 
     config = _resolve_config(args)
     worker = os.environ.get("RANK", "0") != "0"  # under torchrun only rank 0 reports
@@ -270,7 +270,7 @@ def _resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def _cohort(args: argparse.Namespace) -> Any:
     """--data in --format."""
-    from ..datasets import load_cohort
+    from ..data.datasets import load_cohort
 
     return load_cohort(args.data, args.format)
 
@@ -355,7 +355,7 @@ def _add_calibrate(commands: Any) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from ..cohort_calibration import calibrate_on_cohort, describe
+    from ..training.cohort_calibration import calibrate_on_cohort, describe
 
     result = calibrate_on_cohort(args.model, args.data, args.out, args.format, args.device,
                                  progress=ConsoleProgress())
@@ -373,10 +373,10 @@ def _add_encode(commands: Any) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from ..acceleration import resolve_device
-    from ..bundle import load_model
-    from ..codes import encode_cohort
-    from ..datasets import load_cohort
+    from ..data.datasets import load_cohort
+    from ..interpretation.codes import encode_cohort
+    from ..method.acceleration import resolve_device
+    from ..modelfile.bundle import load_model
 
     if args.out.exists():
         raise InvalidConfigError(f"--out {args.out} exists; choose a new file name")
@@ -398,8 +398,8 @@ def _add_single_subject_options(command: argparse.ArgumentParser) -> None:
 
 def _single_subject(args: argparse.Namespace) -> tuple[Any, Any]:
     """--model, and --image/--mask preprocessed as it expects."""
-    from ..bundle import load_model
-    from ..interpretation import preprocess_files
+    from ..interpretation.inference import preprocess_files
+    from ..modelfile.bundle import load_model
 
     bundle = load_model(args.model)
     return bundle, preprocess_files(bundle, args.image, args.mask, args.labels)
@@ -416,8 +416,8 @@ def _add_traverse(commands: Any) -> None:
 
 
 def _traverse(args: argparse.Namespace) -> int:
-    from ..interpretation import encode
-    from ..traversal import sweep, traverse
+    from ..interpretation.inference import encode
+    from ..interpretation.traversal import sweep, traverse
 
     try:
         values = [_finite(v) for v in args.values.split(",")]
@@ -460,8 +460,8 @@ def _add_attention(commands: Any) -> None:
 
 
 def _attention(args: argparse.Namespace) -> int:
-    from ..attention import attention
     from ..choices import SIGNED_METHODS
+    from ..interpretation.attention import attention
 
     if args.layer and args.method != "gradcam":
         raise InvalidConfigError(f"--layer applies to --method gradcam only; {args.method} explains the input voxels")
@@ -478,7 +478,7 @@ def _attention(args: argparse.Namespace) -> int:
 
 
 def _write_volumes(out: Path, files: dict[str, Any], geometry: Any, index: dict[str, Any]) -> None:
-    from ..preprocessing import write_volumes_in_source
+    from ..data.preprocessing import write_volumes_in_source
 
     write_volumes_in_source(out, files, geometry, index)
     print(f"wrote {len(files)} volumes to {out}")
@@ -501,9 +501,9 @@ def _add_crossval(commands: Any) -> None:
 
 
 def _crossval(args: argparse.Namespace) -> int:
-    from ..crossval import cross_validate
-    from ..data import with_attributes
-    from ..datasets import load_cohort
+    from ..data.datasets import load_cohort
+    from ..data.prepared import with_attributes
+    from ..training.crossval import cross_validate
 
     _for_training_only()
     cohort, config = with_attributes(_cohort(args), _with_requested_attributes(args, _resolve_config(args)))
@@ -526,7 +526,7 @@ def _crossval(args: argparse.Namespace) -> int:
 
 def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     """Mean ± sd of the headline metrics per preset, and the ground-truth code's scores (one row per latent size)."""
-    from ..crossval import ceiling_groups
+    from ..training.crossval import ceiling_groups
 
     headline = ["interpretability_mean", "mig_ksg", "sap", "scc", "modularity", "classification.auc"]
     width = max(len(name) for name in [*summary, "ceiling"])
@@ -589,7 +589,7 @@ def _add_demo(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ..training import TrainingInterrupted
+    from ..training.loop import TrainingInterrupted
     from .demo import run_demo
 
     settings = DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..card import ModelCard
 from ..config import RunConfig, preset
+from ..data.splits import stratified_split
 from ..errors import InvalidConfigError
-from ..evaluation import MINIMUM_SUBJECTS
+from ..evaluation.evaluate import MINIMUM_SUBJECTS
 from ..files import require_new_folder
+from ..modelfile.card import ModelCard
 from ..progress import Progress, ProgressEvent
-from ..splits import stratified_split
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class DemoSettings:
     augment: float = 0.5  # probability of each random in-plane flip and 90° rotation
 
     def cohort_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~AttriVAELib.synthetic.make_cohort` for the demo's cohort."""
+        """Keyword arguments of :func:`~AttriVAELib.data.synthetic.make_cohort` for the demo's cohort."""
         return {"subjects": self.subjects, "size": self.size, "seed": self.seed,
                 "infarct_probability": self.infarct_fraction, "slice_thickness_mm": self.slice_thickness}
 
@@ -81,11 +81,11 @@ def run_demo(out_dir: Path | str, settings: DemoSettings = DemoSettings(),
         InvalidDatasetError: ``out_dir`` is not empty.
         AttriVAEError: matplotlib, which draws the report, cannot be imported.
     """
-    from ..bundle import load_model
-    from ..data import prepare_data, with_attributes
-    from ..datasets import load_cohort
-    from ..synthetic import cohort_labels, make_cohort
-    from ..training import train
+    from ..data.datasets import load_cohort
+    from ..data.prepared import prepare_data, with_attributes
+    from ..data.synthetic import cohort_labels, make_cohort
+    from ..modelfile.bundle import load_model
+    from ..training.loop import train
     from .report import require_plotting, write_evaluation
 
     out_dir = require_new_folder(out_dir, "demo folder")

@@ -10,25 +10,25 @@ from typing import Any
 
 import numpy as np
 
-from ..attention import attention
-from ..attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
-from ..bundle import ModelBundle, load_model
-from ..calibration import expected_coverage
 from ..choices import DEFAULT_METHOD, SIGNED_METHODS
-from ..codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
-from ..cohort_calibration import calibration_source
-from ..constants import CLASS_NAMES
-from ..data import PreparedData, prepare_data, with_attributes
-from ..datasets import load_cohort
-from ..decoded import decoded_labels
+from ..data.attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
+from ..data.constants import CLASS_NAMES
+from ..data.datasets import load_cohort
+from ..data.decoded import decoded_labels
+from ..data.prepared import PreparedData, prepare_data, with_attributes
 from ..errors import AttriVAEError, InvalidConfigError
-from ..evaluation import Evaluation, evaluate_model
-from ..fidelity import TRAVERSAL_STEPS
+from ..evaluation.evaluate import Evaluation, evaluate_model
+from ..evaluation.fidelity import TRAVERSAL_STEPS
 from ..files import require_new_folder, staged_directory, to_json
-from ..interpretation import card_entry, decode
+from ..interpretation.attention import attention
+from ..interpretation.codes import INTERVAL_LEVEL, UNCALIBRATED, interval_calibration, is_training_cohort
+from ..interpretation.inference import card_entry, decode
+from ..interpretation.traversal import sweep
 from ..metrics import DISENTANGLEMENT_METRICS, SUBSAMPLE_SUBJECTS
+from ..modelfile.bundle import ModelBundle, load_model
+from ..modelfile.calibration import expected_coverage
 from ..progress import Progress, ProgressEvent
-from ..traversal import sweep
+from ..training.cohort_calibration import calibration_source
 
 
 def require_plotting() -> Any:
@@ -56,10 +56,10 @@ def write_evaluation(model_path: Path | str, data_path: Path | str, out_dir: Pat
 
     ``subjects``: ``test`` evaluates the model's test split (an error when the dataset does not hold it),
     ``all`` every subject, ``auto`` the test split when the dataset holds it, else every subject.
-    ``prepared`` reuses a :func:`~AttriVAELib.data.prepare_data` of the dataset with the model's config (the
+    ``prepared`` reuses a :func:`~AttriVAELib.data.prepared.prepare_data` of the dataset with the model's config (the
     one its training made). Everything that can fail on the inputs fails before the evaluation starts.
     """
-    from ..acceleration import resolve_device
+    from ..method.acceleration import resolve_device
 
     require_new_folder(out_dir, "report folder")
     require_plotting()

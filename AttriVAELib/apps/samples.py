@@ -1,9 +1,9 @@
 """Sample inputs at any size for ``attrivae bench``, the benchmarks and the tests: run settings, synthetic
 cohorts prepared as tensors, and untrained model bundles whose cards come from the real card builder.
 
-Everything here is made by the same code users run (:func:`~AttriVAELib.synthetic.make_cohort`,
-:func:`~AttriVAELib.data.prepare_data`, :func:`~AttriVAELib.card.build_card`), so what passes on it holds
-for real runs; nothing is faked.
+Everything here is made by the same code users run (:func:`~AttriVAELib.data.synthetic.make_cohort`,
+:func:`~AttriVAELib.data.prepared.prepare_data`, :func:`~AttriVAELib.modelfile.card.build_card`), so what passes
+on it holds for real runs; nothing is faked.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from pathlib import Path
 
 import torch
 
-from ..attributes import DEFAULT_ATTRIBUTES
-from ..bundle import ModelBundle
-from ..calibration import calibrate_model
-from ..card import build_card
 from ..config import RunConfig, TrainConfig, preset
-from ..data import PreparedData, prepare_data, with_attributes
-from ..datasets import Cohort, load_cohort
-from ..evaluation import encode_all
-from ..model import AttriVAE
-from ..splits import stratified_split
-from ..synthetic import make_cohort
+from ..data.attributes import DEFAULT_ATTRIBUTES
+from ..data.datasets import Cohort, load_cohort
+from ..data.prepared import PreparedData, prepare_data, with_attributes
+from ..data.splits import stratified_split
+from ..data.synthetic import make_cohort
+from ..evaluation.evaluate import encode_all
+from ..method.model import AttriVAE
+from ..modelfile.bundle import ModelBundle
+from ..modelfile.calibration import calibrate_model
+from ..modelfile.card import build_card
 
 IMAGE_SIZE = 32
 """In-plane pixels of the synthetic images (the cube is resampled to the run's input size in any case)."""

@@ -63,8 +63,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..choices import SIGNED_METHODS
+from ..data.volumes import as_label_map, check_volume
 from ..errors import InvalidVolumeError
-from ..io import as_label_map, check_volume
 
 ROLE = "AttriVAE.Role"
 INPUT_REFERENCE = "AttriVAE.input"
@@ -81,7 +81,7 @@ LEGEND_TITLE = "{attribute}\n{method}, share of peak"
 """Title of an attention map's colour legend: maps are normalised to their own peak (two lines: one would not
 fit a slice view)."""
 DECODED_ANATOMY_COLOURS = {1: (0.9, 0.2, 0.15), 2: (0.95, 0.85, 0.2)}
-"""Colours of the decoded anatomy's segments (:data:`~AttriVAELib.decoded.DECODED_LABELS`): bright pool red,
+"""Colours of the decoded anatomy's segments (:data:`~AttriVAELib.data.decoded.DECODED_LABELS`): bright pool red,
 myocardium yellow, as the report's traversal outlines."""
 DECODED_ANATOMY_OPACITY_3D = {2: 0.45}
 """3D opacity of decoded segments that would hide others (the myocardium wraps the pool); others opaque."""
@@ -269,7 +269,7 @@ def _nodes(scene: Any, class_name: str = "vtkMRMLNode") -> list[Any]:
 
 def set_anatomy(scene: Any, labels: sitk.Image, scheme: Any, source: Source | None = None) -> Any:
     """The input's LV cavity and myocardium (``labels`` read with ``scheme``, a
-    :class:`~AttriVAELib.labels.LabelScheme`) as faint 3D surfaces ("AttriVAE anatomy"), the context of
+    :class:`~AttriVAELib.data.labels.LabelScheme`) as faint 3D surfaces ("AttriVAE anatomy"), the context of
     attention renderings and decoded anatomies; not drawn in the slice views. Returns the segmentation node."""
     array = sitk.GetArrayViewFromImage(labels)
     anatomy = sitk.GetImageFromArray(np.where(scheme.cavity_mask(array), 1,

@@ -2,7 +2,7 @@
 and a runner that can be polled without blocking and cancelled.
 
 The child is ``python -m AttriVAELib train ... --progress json``: one JSON object per line on stdout (the
-:class:`~AttriVAELib.progress.ProgressEvent` of :func:`AttriVAELib.training.train`: ``note``, ``preprocess``,
+:class:`~AttriVAELib.progress.ProgressEvent` of :func:`AttriVAELib.training.loop.train`: ``note``, ``preprocess``,
 ``compile``, ``batch``, ``epoch``, ``done``), errors as one ``attrivae: error: ...`` line on stderr,
 results as files in the run folder. The parent asks it to stop by writing :data:`CANCEL_REQUEST` to its
 stdin (the child then stops as on Ctrl-C, with a resumable checkpoint): one way on every OS, since Windows
