@@ -188,6 +188,11 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.analyzeButton.connect("clicked(bool)", self.onAnalyze)
         self.ui.attentionButton.connect("clicked(bool)", self.onAttention)
         self.ui.attentionMethodComboBox.connect("currentTextChanged(QString)", self.onAttentionMethod)
+        self.ui.attentionMethodComboBox.toolTip = choices.describe_methods()
+        self.ui.attentionLayerComboBox.toolTip = _(
+            "encoder layer that {methods} explains: {coarsest} (the paper's) is the coarsest, {finest} the finest"
+        ).format(methods=", ".join(name for name, method in choices.ATTRIBUTION.items() if method.layered),
+                 coarsest=choices.DEFAULT_LAYER, finest=choices.ENCODER_LAYERS[0])
         self.ui.attentionShownComboBox.connect("currentTextChanged(QString)", self.onAttentionShown)
         self.ui.exploreResetButton.connect("clicked(bool)", self.onExploreReset)
         self.ui.exportTraversalButton.connect("clicked(bool)", self.onExportTraversal)
@@ -390,7 +395,7 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._run(self.logic.showAttentionMap, node, self._renderingLogic())
 
     def onAttentionMethod(self, method: str) -> None:
-        self.ui.attentionLayerComboBox.enabled = method == "gradcam"  # the layer is Grad-CAM's only
+        self.ui.attentionLayerComboBox.enabled = choices.ATTRIBUTION[method].layered
 
     def onSlider(self, name: str, value: float) -> None:
         if self._run(self.logic.explore, {name: value}) is not None:

@@ -154,3 +154,16 @@ def test_contributing_shows_the_readmes_test_command():
     readme_test = next(line for line in _bash_lines(ROOT / "README.md") if "pytest" in line)
     assert readme_test in _bash_lines(ROOT / "CONTRIBUTING.md")
     assert 'python -m pytest Testing -m "not slow" -q' in (ROOT / "CONTRIBUTING.md").read_text()
+
+
+def test_the_tables_made_from_the_code_are_current():
+    """Blocks that scripts/render_docs.py makes from the code's registries (the attention methods' table)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_docs", ROOT / "scripts" / "render_docs.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    for name, (path, _, _) in render.BLOCKS.items():
+        text = path.read_text()
+        assert render.rendered(name, text) == text, (
+            f"{name} in {path.name} is out of date; run python scripts/render_docs.py")

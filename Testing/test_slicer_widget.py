@@ -74,6 +74,8 @@ def test_setup_binds_the_parameter_node_as_slicer_does(panel) -> None:
     assert ui.trainPresetComboBox.currentText == "paper"
     assert _items(ui.attentionMethodComboBox) == list(choices.ATTRIBUTION_METHODS)
     assert ui.attentionLayerComboBox.currentText == choices.DEFAULT_LAYER and not ui.attentionLayerComboBox.enabled
+    assert ui.attentionMethodComboBox.toolTip == choices.describe_methods()  # from the registry, not the .ui
+    assert "gradcam explains" in ui.attentionLayerComboBox.toolTip
     assert _items(ui.trainDataFormatComboBox) == list(choices.DATA_FORMATS)
     assert ui.attentionThresholdSlider.value == pytest.approx(0.2) and ui.trainEpochsSpinBox.value == 300
     assert ui.inputVolumeSelector.nodeTypes == ["vtkMRMLScalarVolumeNode"]

@@ -23,15 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..choices import (
+    ATTRIBUTION,
     ATTRIBUTION_METHODS,
     DATA_FORMATS,
     DEFAULT_LAYER,
     DEFAULT_METHOD,
     DEVICES,
     ENCODED_SUBJECTS,
+    ENCODER_LAYERS,
     EVALUATED_SUBJECTS,
     LABEL_SCHEMES,
     PRESET_NAMES,
+    describe_methods,
 )
 from ..config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
 from ..errors import AttriVAEError, InvalidConfigError, InvalidModelError
@@ -452,26 +455,27 @@ def _add_attention(commands: Any) -> None:
                                                     "image's geometry")
     _add_single_subject_options(command)
     command.add_argument("--attributes", help="comma-separated names; default all regularised attributes")
-    command.add_argument("--method", default=DEFAULT_METHOD, choices=ATTRIBUTION_METHODS,
-                         help=f"attribution method (default {DEFAULT_METHOD}: localises about as well as "
-                              f"integrated-gradients on synthetic ground truth, far faster; gradcam is the paper's)")
-    command.add_argument("--layer", help="encoder layer conv1..conv5 of --method gradcam (default conv5, the paper's)")
+    command.add_argument("--method", default=DEFAULT_METHOD, choices=ATTRIBUTION_METHODS, help=describe_methods())
+    layered = ", ".join(name for name, method in ATTRIBUTION.items() if method.layered)
+    command.add_argument("--layer", help=f"encoder layer {ENCODER_LAYERS[0]}..{ENCODER_LAYERS[-1]} of --method "
+                                         f"{layered} (default {DEFAULT_LAYER}, the paper's)")
     command.set_defaults(handler=_attention)
 
 
 def _attention(args: argparse.Namespace) -> int:
-    from ..choices import SIGNED_METHODS
     from ..interpretation.attention import attention
 
-    if args.layer and args.method != "gradcam":
-        raise InvalidConfigError(f"--layer applies to --method gradcam only; {args.method} explains the input voxels")
+    method = ATTRIBUTION[args.method]
+    if args.layer and not method.layered:
+        raise InvalidConfigError(f"--layer applies to a method that explains an encoder layer, not to "
+                                 f"{args.method}, which explains the input voxels")
     layer = args.layer or DEFAULT_LAYER
     bundle, prepared = _single_subject(args)
     names = _names(args.attributes) or None
     maps = attention(bundle, prepared.volume, names, method=args.method, layer=layer)
     files = {f"attention_{name.replace(' ', '')}.nii.gz": cam for name, cam in maps.items()}
-    index = {"method": args.method, "signed": args.method in SIGNED_METHODS, "maps": dict(zip(files, maps))}
-    if args.method == "gradcam":
+    index = {"method": args.method, "signed": method.signed, "maps": dict(zip(files, maps))}
+    if method.layered:
         index["layer"] = layer
     _write_volumes(args.out, files, prepared.geometry, index)
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..choices import DEFAULT_METHOD, SIGNED_METHODS
+from ..choices import ATTRIBUTION, DEFAULT_METHOD
 from ..data.attributes import STRUCTURE_OF_ATTRIBUTE, attribute_unit
 from ..data.constants import CLASS_NAMES
 from ..data.datasets import load_cohort
@@ -180,14 +180,14 @@ def _traversal(plt: Any, bundle: ModelBundle, evaluation: Evaluation, subject: i
 
 
 def _attention_caption(method: str) -> str:
-    if method in SIGNED_METHODS:
+    if ATTRIBUTION[method].signed:
         return "red voxels raise the attribute's latent value, blue ones lower it; scaled to the largest |value|"
     return "heat: voxels whose encoder features raise the attribute's latent value; scaled to the maximum"
 
 
 def _attention(plt: Any, bundle: ModelBundle, volume: np.ndarray, names: tuple[str, ...], folder: Path) -> str:
     maps = attention(bundle, volume, list(names), method=DEFAULT_METHOD)
-    signed = DEFAULT_METHOD in SIGNED_METHODS
+    signed = ATTRIBUTION[DEFAULT_METHOD].signed
     figure, axes = plt.subplots(len(names), 3, figsize=(5.4, 1.8 * len(names)), squeeze=False)
     for row, name in enumerate(names):
         for column, (image, heat) in enumerate(zip(_mid_slices(volume), _mid_slices(maps[name]))):

@@ -13,8 +13,10 @@ z_k) of each requested attribute k, and is computed with Captum:
   (Captum ``LayerGradCam``), upsampled trilinearly to the cube. Non-negative and coarse: conv5 is S/16
   voxels per axis.
 
-The default is the method that localises best on synthetic subjects with ground truth
-(``benchmarks/localisation.py``; docs/interpretation.md shows the table). Maps are scaled so
+How well each localises on synthetic subjects with ground truth: ``benchmarks/localisation.py`` (the table is
+in docs/interpretation.md). The registry :data:`AttriVAELib.choices.ATTRIBUTION` says what each method can
+do (signed maps, a layer to explain); a new method is an entry there and a branch of :func:`_attribute`. Maps
+are scaled so
 that max |map| = 1 (``normalise=False`` keeps raw attributions in μ_k units per voxel). All attributes of
 one subject are explained in one batch: one replica of the volume per attribute, each replica's target its
 own dim (integrated gradients: ``steps`` such batches, in chunks bounded by :data:`VOXELS_PER_PASS`).
@@ -22,14 +24,7 @@ own dim (integrated gradients: ``steps`` such batches, in chunks bounded by :dat
 
 from __future__ import annotations
 
-__all__ = [
-    "ATTRIBUTION_METHODS",
-    "DEFAULT_METHOD",
-    "ENCODER_LAYERS",
-    "SIGNED_METHODS",
-    "attention",
-    "maps_in_source",
-]
+__all__ = ["attention", "maps_in_source"]
 
 from collections.abc import Callable, Sequence
 
@@ -38,7 +33,7 @@ import SimpleITK as sitk
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, LayerAttribution, LayerGradCam
 
-from ..choices import ATTRIBUTION_METHODS, DEFAULT_LAYER, DEFAULT_METHOD, ENCODER_LAYERS, SIGNED_METHODS
+from ..choices import ATTRIBUTION, DEFAULT_LAYER, DEFAULT_METHOD
 from ..data.preprocessing import CubeGeometry
 from ..errors import InvalidConfigError
 from ..method.model import AttriVAE
@@ -60,11 +55,12 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
         model: a model, or a bundle (for attribute names).
         volume: one preprocessed cube, (S, S, S), (1, S, S, S) or (1, 1, S, S, S).
         attributes: names or latent dims; default every regularised attribute of the bundle.
-        method: one of :data:`ATTRIBUTION_METHODS`.
-        layer: encoder layer of ``gradcam``, ``conv1`` ... ``conv5`` at the paper's depth; ignored by the others.
+        method: a name of :data:`~AttriVAELib.choices.ATTRIBUTION`.
+        layer: encoder layer a layered method explains, ``conv1`` ... ``conv5`` at the paper's depth; ignored
+            by the others.
         use_mean: score μ_k (deterministic) instead of a sampled z_k.
         steps: integration points of ``integrated-gradients``.
-        normalise: divide each map by its largest absolute value (maps in [-1, 1]; [0, 1] for ``gradcam``).
+        normalise: divide each map by its largest absolute value (maps in [-1, 1]; [0, 1] for an unsigned method).
 
     Returns:
         {attribute name (or ``"dim k"``): (S, S, S) float32 map, axes (k, j, i) of the cube}.
@@ -73,9 +69,8 @@ def attention(model: ModelLike, volume: torch.Tensor | np.ndarray,
         InvalidConfigError: unknown method, layer or attribute, or a batch of volumes.
     """
     net = network(model)
-    if method not in ATTRIBUTION_METHODS:
-        raise InvalidConfigError(f"attention method {method!r} is unknown; "
-                                 f"choose one of {', '.join(ATTRIBUTION_METHODS)}")
+    if method not in ATTRIBUTION:
+        raise InvalidConfigError(f"attention method {method!r} is unknown; choose one of {', '.join(ATTRIBUTION)}")
     if layer not in net.encoder.layer_names:  # ENCODER_LAYERS at the paper's depth
         raise InvalidConfigError(f"layer {layer!r} is not an encoder layer; choose one of "
                                  f"{', '.join(net.encoder.layer_names)}")
@@ -116,9 +111,11 @@ def _attribute(net: AttriVAE, score: Callable[[torch.Tensor], torch.Tensor], x: 
         per_pass = max(1, VOXELS_PER_PASS // x[0].numel())
         return IntegratedGradients(score).attribute(x, baselines=torch.zeros_like(x), target=dims, n_steps=steps,
                                                     internal_batch_size=per_pass)
-    convolution = getattr(net.encoder, layer)[0]
-    coarse = LayerGradCam(score, convolution).attribute(x, target=dims, relu_attributions=True)
-    return LayerAttribution.interpolate(coarse, tuple(x.shape[2:]), interpolate_mode="trilinear")
+    if method == "gradcam":
+        convolution = getattr(net.encoder, layer)[0]
+        coarse = LayerGradCam(score, convolution).attribute(x, target=dims, relu_attributions=True)
+        return LayerAttribution.interpolate(coarse, tuple(x.shape[2:]), interpolate_mode="trilinear")
+    raise InvalidConfigError(f"attention method {method!r} is registered but not implemented")
 
 
 def maps_in_source(maps: dict[str, np.ndarray], geometry: CubeGeometry) -> dict[str, sitk.Image]:

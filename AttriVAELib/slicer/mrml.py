@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from ..choices import SIGNED_METHODS
+from ..choices import ATTRIBUTION
 from ..data.volumes import as_label_map, check_volume
 from ..errors import InvalidVolumeError
 
@@ -449,7 +449,7 @@ def set_attention(scene: Any, maps: Mapping[str, sitk.Image], method: str, layer
                                             source=source), image)
         for key, value in ((METHOD, method), (LAYER, layer), (THRESHOLD, f"{threshold:g}")):
             node.SetAttribute(key, value)
-        if method in SIGNED_METHODS:
+        if ATTRIBUTION[method].signed:
             values = np.abs(sitk.GetArrayViewFromImage(image))
             inside = values[values > 0]
             show_signed(node, threshold, float(np.percentile(inside, SIGNED_DISPLAY_PERCENTILE)) if inside.size
@@ -474,7 +474,7 @@ def show_attention_map(node: Any, background: Any, volume_rendering_logic: Any =
     if volume_rendering_logic is None:
         return
     display = node.GetDisplayNode()
-    signed = node.GetAttribute(METHOD) in SIGNED_METHODS
+    signed = ATTRIBUTION[node.GetAttribute(METHOD)].signed
     show_heat_rendering(volume_rendering_logic, node, float(node.GetAttribute(THRESHOLD)), signed,
                         display.GetWindowLevelMax() if signed else 1.0)
 
