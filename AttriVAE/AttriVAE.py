@@ -438,9 +438,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.trainStatusLabel.text = _("cancelling…")
             return
         p = self._parameterNode
-        attributes = [a.strip() for a in p.trainAttributes.split(",") if a.strip()]
         started = self._run(self.logic.startTraining, self.ui.trainDataPathLineEdit.currentPath, p.trainDataFormat,
-                            attributes, p.trainPreset, p.trainEpochs, p.trainDevice,
+                            p.trainAttributes, p.trainPreset, p.trainEpochs, p.trainDevice,
                             self.ui.trainOutputPathLineEdit.currentPath, None, p.trainAugment)
         if started is not None:
             self.ui.trainButton.text = _("Cancel")
@@ -857,12 +856,13 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
     # Train
 
-    def startTraining(self, dataFolder, dataFormat: str = "auto", attributes=(), preset: str = "paper",
+    def startTraining(self, dataFolder, dataFormat: str = "auto", attributes: str = "", preset: str = "paper",
                       epochs: Optional[int] = None, device: str = "auto", outputFolder=None,  # noqa: UP045
                       size=None, augment: Optional[float] = None):  # noqa: UP045 - Python 3.9 reads this file
         """Start training in a separate process (``PythonSlicer -m AttriVAELib train``); poll with
-        :meth:`pollTraining`, stop with :meth:`cancelTraining`. ``augment``: probability of each random
-        in-plane flip and 90° rotation (None: the preset's)."""
+        :meth:`pollTraining`, stop with :meth:`cancelTraining`. ``attributes``: comma-separated names as the
+        user wrote them (the training command reads them); ``size``: network cube edge in voxels; ``augment``:
+        probability of each random in-plane flip and 90° rotation (None: the preset's)."""
         if self.trainingRunning():
             raise RuntimeError(_("a training is already running; cancel it first"))
         if not dataFolder or not Path(dataFolder).exists():
@@ -873,9 +873,9 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         if not outputFolder:
             outputFolder = Path(dataFolder).parent / f"attrivae-run-{time.strftime('%Y%m%d-%H%M%S')}"
+        settings = {"epochs": epochs, "input_size": size, "device": device, "augment_probability": augment}
         command = training_command(dataFolder, outputFolder, data_format=dataFormat, preset=preset,
-                                   attributes=list(attributes), epochs=epochs, size=size, device=device,
-                                   augment=augment, python=shutil.which("PythonSlicer"))
+                                   attributes=attributes, settings=settings, python=shutil.which("PythonSlicer"))
         self.training = (self.launchProcess or TrainingProcess)(command)
         self.trainingMonitor = TrainingMonitor(self.training, outputFolder)
         self.trainingChart = None

@@ -17,7 +17,10 @@ __all__ = [
     "PRECISIONS",
     "PRESETS",
     "RunConfig",
+    "TRAINING_OPTIONS",
     "TrainConfig",
+    "TrainingOption",
+    "flag_of",
     "preset",
 ]
 
@@ -33,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .choices import DEVICES
 from .errors import InvalidConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -53,9 +57,47 @@ fit bumps the version (old versions stay buildable)."""
 FIRST_ARCHITECTURE = ("attrivae-conv3d", 1)
 """What a card written before architectures were recorded holds."""
 
-_OPTIONS = {"input_size": "--size", "augment_probability": "--augment", "epochs": "--epochs",
-            "batch_size": "--batch-size", "learning_rate": "--learning-rate", "seed": "--seed"}
-"""Command-line option of a config field, for error messages."""
+
+
+@dataclass(frozen=True)
+class TrainingOption:
+    """A setting of a training run that the command line (``attrivae train``, ``crossval``), the Slicer panel's
+    training process and the config's error messages name: its flag and the config field it sets."""
+
+    flag: str
+    section: Literal["model", "train"]  # the RunConfig section of the field
+    field: str
+    kind: type  # int, float or str: how the flag's value is read
+    help: str
+    choices: tuple[str, ...] = ()
+    bare: str | None = None  # the value of the flag given without one (None: a value is required)
+    renamed_from: tuple[str, ...] = ()  # earlier flags that still work for one release, with a warning
+
+
+TRAINING_OPTIONS = (
+    TrainingOption("--epochs", "train", "epochs", int, "passes over the training split (the paper's: 10000)"),
+    TrainingOption("--cube-size", "model", "input_size", int,
+                   "network input cube edge in voxels, a multiple of 16 (paper: 80)", renamed_from=("--size",)),
+    TrainingOption("--batch-size", "train", "batch_size", int, "subjects per optimisation step"),
+    TrainingOption("--learning-rate", "train", "learning_rate", float, "Adam step size"),
+    TrainingOption("--lr-schedule", "train", "lr_schedule", str, "default constant (paper)",
+                   choices=("constant", "cosine")),
+    TrainingOption("--augment", "train", "augment_probability", float,
+                   "probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)"),
+    TrainingOption("--seed", "train", "seed", int, "seeds the split, the data order and the weights"),
+    TrainingOption("--device", "train", "device", str, "auto: CUDA when available", choices=DEVICES),
+    TrainingOption("--precision", "train", "precision", str,
+                   "forward-pass autocast; default auto: bf16 where the CPU/GPU has it, else fp32", choices=PRECISIONS),
+    TrainingOption("--compile", "train", "compile", str,
+                   "torch.compile the model (bare --compile: on); default auto: bf16 from 64³ input cubes up",
+                   choices=COMPILE_MODES, bare="on"),
+)
+"""Every training setting with a flag, in the order the CLI lists them."""
+
+
+def flag_of(field: str) -> str:
+    """The command-line flag of a config field of :data:`TRAINING_OPTIONS` (``input_size`` → ``--cube-size``)."""
+    return next(option.flag for option in TRAINING_OPTIONS if option.field == field)
 
 
 def _finite_number(value: Any) -> bool:
@@ -94,7 +136,7 @@ def _check_value_types(section: Any) -> None:
         else:
             right = valid(value)
         if not right:
-            option = f" ({_OPTIONS[item.name]})" if item.name in _OPTIONS else ""
+            option = f" ({flag_of(item.name)})" if any(o.field == item.name for o in TRAINING_OPTIONS) else ""
             where = type(section).__name__.removesuffix("Config").lower()  # the section of a config file
             raise InvalidConfigError(f"{where}.{item.name}{option} = {value!r} must be {expected}")
         convert = element if element in (int, float, bool) else (lambda v: v)
@@ -205,7 +247,7 @@ class PreprocessConfig:
 class TrainConfig:
     """Optimisation and data-split settings (paper: Adam 1e-4, batch 16, 70/30 stratified split)."""
 
-    epochs: int = 100  # passes over the (oversampled) training split
+    epochs: int = 100  # passes over the (oversampled) training split; the paper trains 10000 (--epochs)
     batch_size: int = 16  # subjects per optimisation step
     learning_rate: float = 1e-4  # Adam step size
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decays to 1 % of learning_rate (paper: constant)
@@ -223,12 +265,12 @@ class TrainConfig:
             self.compile = "on" if self.compile else "off"
         _check_value_types(self)
         if self.epochs < 1:
-            raise InvalidConfigError(f"epochs (--epochs) {self.epochs} must be at least 1")
+            raise InvalidConfigError(f"epochs ({flag_of('epochs')}) {self.epochs} must be at least 1")
         if self.batch_size < 2:
-            raise InvalidConfigError(f"batch size (--batch-size) {self.batch_size} must be at least 2: batch "
-                                     f"normalisation needs two volumes per step")
+            raise InvalidConfigError(f"batch size ({flag_of('batch_size')}) {self.batch_size} must be at least 2: "
+                                     f"batch normalisation needs two volumes per step")
         if self.seed < 0:
-            raise InvalidConfigError(f"seed (--seed) {self.seed} must be 0 or more")
+            raise InvalidConfigError(f"seed ({flag_of('seed')}) {self.seed} must be 0 or more")
         if self.learning_rate <= 0:
             raise InvalidConfigError(f"learning rate {self.learning_rate} must be > 0")
         if self.lr_schedule not in ("constant", "cosine"):
@@ -237,12 +279,13 @@ class TrainConfig:
                 and self.val_fraction + self.test_fraction < 1):
             raise InvalidConfigError("val and test fractions must be in (0, 1) and sum to less than 1")
         if not 0.0 <= self.augment_probability <= 1.0:
-            raise InvalidConfigError(f"augment_probability (--augment) {self.augment_probability} must be in [0, 1]")
+            raise InvalidConfigError(f"augment_probability ({flag_of('augment_probability')}) "
+                                     f"{self.augment_probability} must be in [0, 1]")
         if self.precision not in PRECISIONS:
             raise InvalidConfigError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.compile not in COMPILE_MODES:
             raise InvalidConfigError(f"compile {self.compile!r} is not one of {', '.join(COMPILE_MODES)}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise InvalidConfigError(f"device {self.device!r} is not auto, cpu or cuda")
 
 
@@ -288,7 +331,7 @@ class RunConfig:
 
     def with_preset(self, name: str) -> RunConfig:
         """Preset ``name`` with the same attributes and every setting this config changed from its own preset
-        (so ``--size 32 --epochs 150`` carry over, and each preset keeps what it sets itself)."""
+        (so ``--cube-size 32 --epochs 150`` carry over, and each preset keeps what it sets itself)."""
         own, mine = preset(self.preset).to_dict(), self.to_dict()
         changed = {section: {key: value for key, value in mine[section].items() if value != own[section][key]}
                    for section in ("model", "loss", "preprocess", "train")}

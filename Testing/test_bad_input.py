@@ -228,7 +228,7 @@ def test_a_damaged_cohort_stops_training_in_one_line(tiny_cohort, tmp_path, caps
     data = tmp_path / "data"
     shutil.copytree(tiny_cohort, data)
     damage(data)
-    code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--size", "16")
+    code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--cube-size", "16")
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "R").exists()
 
@@ -265,7 +265,7 @@ def acdc_patient_twice(root: Path) -> None:
 def test_damaged_emidec_and_acdc_datasets(request, tmp_path, capsys, dataset, damage, message):
     root = request.getfixturevalue(dataset)
     damage(root)
-    code, _, err = run(capsys, "train", "--data", str(root), "--out", str(tmp_path / "R"), "--size", "16")
+    code, _, err = run(capsys, "train", "--data", str(root), "--out", str(tmp_path / "R"), "--cube-size", "16")
     assert_one_line_error(code, err, message)
 
 
@@ -289,7 +289,7 @@ OPTION_CASES: list[tuple[str, list[str], str]] = [
     ("config_fractional_epochs", ["--config", "{tmp}/config.json:" + '{"train": {"epochs": 1.5}}'],
      "train.epochs (--epochs) = 1.5 must be a whole number"),
     ("config_size_as_text", ["--config", "{tmp}/config.json:" + '{"model": {"input_size": "80"}}'],
-     "model.input_size (--size) = '80' must be a whole number"),
+     "model.input_size (--cube-size) = '80' must be a whole number"),
     ("config_infinite_weight", ["--config", "{tmp}/config.json:" + '{"loss": {"gamma": Infinity}}'],
      "loss.gamma = inf must be a finite number"),
 ]
@@ -302,20 +302,20 @@ def test_bad_training_options_stop_in_one_line(tiny_cohort, tmp_path, capsys, fl
         if flag.startswith("{tmp}/config.json:"):
             flag = _config_file(tmp_path, flag.split(":", 1)[1])
         argv.append(flag)
-    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--size", "16",
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--cube-size", "16",
                        *argv)
     assert_one_line_error(code, err, message)
     assert not (tmp_path / "R").exists()
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["synth", "--subjects", "4", "--size", "16", "--slice-thickness", "nan"], "--slice-thickness: 'nan'"),
-    (["synth", "--subjects", "4", "--size", "16", "--infarct-fraction", "inf"], "--infarct-fraction: 'inf'"),
-    (["synth", "--subjects", "4", "--size", "16", "--seed", "-2"], "--seed -2"),
-    (["demo", "--subjects", "12", "--size", "32", "--input-size", "16"], "--subjects 12 leaves"),
-    (["bench", "--size", "16", "--batch-size", "2", "--steps", "0"], "--steps 0"),
-    (["bench", "--size", "16", "--batch-size", "1"], "--batch-size"),
-    (["crossval", "--data", "{cohort}", "--folds", "1", "--size", "16"], "at least 2 folds"),
+    (["synth", "--subjects", "4", "--matrix", "16", "--slice-thickness", "nan"], "--slice-thickness: 'nan'"),
+    (["synth", "--subjects", "4", "--matrix", "16", "--infarct-fraction", "inf"], "--infarct-fraction: 'inf'"),
+    (["synth", "--subjects", "4", "--matrix", "16", "--seed", "-2"], "--seed -2"),
+    (["demo", "--subjects", "12", "--matrix", "32", "--cube-size", "16"], "--subjects 12 leaves"),
+    (["bench", "--cube-size", "16", "--batch-size", "2", "--steps", "0"], "--steps 0"),
+    (["bench", "--cube-size", "16", "--batch-size", "1"], "--batch-size"),
+    (["crossval", "--data", "{cohort}", "--folds", "1", "--cube-size", "16"], "at least 2 folds"),
 ], ids=["slice_thickness_nan", "infarct_fraction_inf", "synth_negative_seed", "demo_too_few_subjects",
         "bench_no_steps", "bench_batch_of_one", "crossval_one_fold"])
 def test_bad_options_of_other_commands(tiny_cohort, tmp_path, capsys, argv, message):
@@ -404,11 +404,11 @@ def test_traversal_values_must_be_finite_numbers(tiny_run, eval_cohort, tmp_path
 # ------------------------------------------------------------------------------------ warnings, not errors
 @pytest.mark.slow
 def test_a_one_class_cohort_trains_with_a_warning_about_the_classifier(tmp_path, capsys):
-    code, _, _ = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "12", "--size", "32",
+    code, _, _ = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "12", "--matrix", "32",
                      "--infarct-fraction", "0")
     assert code == 0
-    code, out, err = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"), "--size", "16",
-                         "--epochs", "1")
+    code, out, err = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"),
+                         "--cube-size", "16", "--epochs", "1")
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("attrivae: warning:")]
     assert any("every training subject is 'healthy'" in w and "--preset ar-vae" in w for w in warnings), err
@@ -430,7 +430,7 @@ def test_an_ed_mask_with_labels_beyond_the_scheme_is_still_a_label_map(tmp_path)
 def test_a_report_command_without_matplotlib_stops_before_any_work(tiny_run, eval_cohort, tmp_path, capsys,
                                                                     monkeypatch, command):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
-    arguments = ["--subjects", "40", "--size", "32"] if command == "demo" else [
+    arguments = ["--subjects", "40", "--matrix", "32"] if command == "demo" else [
         "--model", str(tiny_run / "model.safetensors"), "--data", str(eval_cohort)]
     code, _, err = run(capsys, command, "--out", str(tmp_path / "out"), *arguments)
     assert_one_line_error(code, err, "the report needs matplotlib")

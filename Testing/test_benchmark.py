@@ -24,7 +24,8 @@ from AttriVAELib.method.acceleration import bf16_supported
 
 @pytest.mark.slow
 def test_bench_reports_every_measure_as_json(tmp_path: Path, capsys) -> None:
-    assert main(["bench", "--size", "16", "--batch-size", "4", "--steps", "1", "--json", str(tmp_path / "b.json")]) == 0
+    assert main(["bench", "--cube-size", "16", "--batch-size", "4", "--steps", "1",
+                 "--json", str(tmp_path / "b.json")]) == 0
     printed = capsys.readouterr().out
     assert all(words in printed for words in ("ratio", "same allocator", "slider update", "peak memory"))
     result = json.loads((tmp_path / "b.json").read_text())
@@ -73,7 +74,7 @@ def test_baseline_and_default_paths_train_the_same_architecture(tmp_path: Path) 
 
 
 def test_bench_refuses_bad_sizes(capsys) -> None:
-    assert main(["bench", "--size", "20"]) == 2
+    assert main(["bench", "--cube-size", "20"]) == 2
     assert main(["bench", "--batch-size", "1"]) == 2
     assert "multiple of 16" in capsys.readouterr().err
 
@@ -86,7 +87,7 @@ def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
     # path compiles float32 (docs/experiments.md, "Speed")
     every_path = runpy.run_path(str(script))["PATHS"]
     paths = [name for name in every_path if name != "channels-last, float32, compiled, freed memory retained"]
-    result = subprocess.run([sys.executable, str(script), "--size", "16", "--batch-size", "2", "--steps", "1",
+    result = subprocess.run([sys.executable, str(script), "--cube-size", "16", "--batch-size", "2", "--steps", "1",
                              *(f"--path={name}" for name in paths), "--json", str(tmp_path / "s.json")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -102,8 +103,9 @@ def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
 @pytest.mark.skipif(not bf16_supported(torch.device("cpu")), reason="this CPU has no native bf16")
 def test_precision_parity_script_pairs_seeds_and_resumes(tiny_cohort: Path, eval_cohort: Path, tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_parity.py"
-    command = [sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"), "--size", "16",
-               "--epochs", "1", "--augment", "0.5", "--seeds", "0,1", "--test-data", str(tiny_cohort)]
+    command = [sys.executable, str(script), "--data", str(eval_cohort), "--out", str(tmp_path / "p"),
+               "--cube-size", "16", "--epochs", "1", "--augment", "0.5", "--seeds", "0,1",
+               "--test-data", str(tiny_cohort)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     parity = json.loads((tmp_path / "p" / "parity.json").read_text())
@@ -164,7 +166,7 @@ def test_localisation_script_scores_every_method_and_the_fidelity(tiny_run: Path
 
 @pytest.mark.slow
 def test_slicer_interactive_script_times_every_panel_action(tmp_path: Path) -> None:
-    result = _run_script("slicer_interactive.py", "--size", "16", "--repeats", "2", "--json",
+    result = _run_script("slicer_interactive.py", "--cube-size", "16", "--repeats", "2", "--json",
                          str(tmp_path / "s.json"))
     assert result.returncode == 0, result.stderr[-2000:]
     written = json.loads((tmp_path / "s.json").read_text())
@@ -194,7 +196,7 @@ def test_decoder_levers_script_measures_a_variant_and_keeps_it(tiny_run: Path, e
 
 @pytest.mark.slow
 def test_decoder_layers_script_times_every_block(tmp_path: Path) -> None:
-    result = _run_script("decoder_layers.py", "--size", "16", "--repeats", "2", "--json", str(tmp_path / "d.json"))
+    result = _run_script("decoder_layers.py", "--cube-size", "16", "--repeats", "2", "--json", str(tmp_path / "d.json"))
     assert result.returncode == 0, result.stderr[-2000:]
     written = json.loads((tmp_path / "d.json").read_text())
     blocks = [row["block"] for row in written["blocks"]]

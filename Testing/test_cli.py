@@ -54,10 +54,10 @@ def assert_one_line_error(code, err, pattern):
 
 @pytest.mark.slow
 def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
-    code, out, _ = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "12", "--size", "32")
+    code, out, _ = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "12", "--matrix", "32")
     assert code == 0 and "12 subjects" in out
     code, out, _ = run(capsys, "train", "--data", str(tmp_path / "D"), "--out", str(tmp_path / "R"),
-                       "--epochs", "2", "--size", "32", "--attributes", "lv_volume_ml,ef_pct")
+                       "--epochs", "2", "--cube-size", "32", "--attributes", "lv_volume_ml,ef_pct")
     assert code == 0, out
     bundle = load_model(tmp_path / "R" / "model.safetensors")
     assert bundle.attribute_names == ("lv_volume_ml", "ef_pct")
@@ -71,8 +71,8 @@ def test_synth_then_train_gives_a_loadable_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
-    code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--subjects", "36", "--size", "32",
-                         "--epochs", "1", "--input-size", "16")
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--subjects", "36", "--matrix", "32",
+                         "--epochs", "1", "--cube-size", "16")
     assert code == 0, err
     assert "AUC" in out and "lv_volume_ml" in out
     assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
@@ -84,7 +84,7 @@ def test_demo_runs_end_to_end_at_tiny_settings(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
 def test_train_compiled_says_so_and_finishes(tiny_cohort, tmp_path, capsys):
-    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--size", "16",
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--cube-size", "16",
                        "--epochs", "1", "--compile")
     assert code == 0 and "torch.compile: the first training steps compile" in err
     assert "failed" not in err  # no fallback to eager
@@ -101,7 +101,7 @@ def test_a_bare_compile_flag_means_on():
 
 
 def test_size_not_a_multiple_of_16(tiny_cohort, tmp_path, capsys):
-    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--size", "40")
+    code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"), "--cube-size", "40")
     assert_one_line_error(code, err, "multiple of 16")
     assert not (tmp_path / "R").exists()
 
@@ -127,14 +127,14 @@ def test_bad_config_file(tiny_cohort, tmp_path, capsys):
 def test_cuda_without_a_gpu(tiny_cohort, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     code, _, err = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "R"),
-                       "--device", "cuda", "--size", "16")
+                       "--device", "cuda", "--cube-size", "16")
     assert_one_line_error(code, err, "no CUDA GPU")
 
 
 def test_synth_into_a_used_folder(tmp_path, capsys):
     (tmp_path / "D").mkdir()
     (tmp_path / "D" / "mine.txt").write_text("x")
-    code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--size", "16")
+    code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--matrix", "16")
     assert_one_line_error(code, err, "not empty")
 
 
@@ -143,7 +143,7 @@ def test_a_bad_volume_stops_before_anything_is_written(tiny_cohort, tmp_path, ca
     shutil.copytree(tiny_cohort, data)
     image = sitk.ReadImage(str(data / "images" / "sub-003_ed.nii.gz"))
     sitk.WriteImage(sitk.JoinSeries([image, image]), str(data / "images" / "sub-003_ed.nii.gz"))  # now 4D
-    code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--size", "16")
+    code, _, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "R"), "--cube-size", "16")
     assert_one_line_error(code, err, "sub-003_ed.nii.gz is 4D")
     assert not (tmp_path / "R").exists()
 
@@ -151,7 +151,7 @@ def test_a_bad_volume_stops_before_anything_is_written(tiny_cohort, tmp_path, ca
 @pytest.mark.slow
 def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"loss": {"gamma": 50.0}, "train": {"batch_size": 8}}))
-    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--size", "16",
+    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "A"), "--cube-size", "16",
                      "--epochs", "1", "--config", str(tmp_path / "config.json"), "--lr-schedule", "cosine",
                      "--augment", "0.25", "--compile", "off", "--precision", "fp32")
     assert code == 0
@@ -159,7 +159,7 @@ def test_config_file_and_preset_flags(tiny_cohort, tmp_path, capsys):
     assert (written["preset"], written["loss"]["gamma"], written["train"]["batch_size"]) == ("paper", 50.0, 8)
     assert (written["train"]["lr_schedule"], written["train"]["augment_probability"]) == ("cosine", 0.25)
     assert (written["train"]["compile"], written["train"]["precision"]) == ("off", "fp32")
-    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--size", "16",
+    code, _, _ = run(capsys, "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "B"), "--cube-size", "16",
                      "--epochs", "1", "--preset", "official-code")
     assert code == 0
     written = json.loads((tmp_path / "B" / "config.json").read_text())
@@ -175,14 +175,14 @@ def test_augment_out_of_range(tiny_cohort, tmp_path, capsys):
 
 
 def test_demo_with_a_bad_input_size_writes_nothing(tmp_path, capsys):
-    code, _, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--input-size", "40")
+    code, _, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--cube-size", "40")
     assert_one_line_error(code, err, "multiple of 16")
     assert not (tmp_path / "demo").exists()
 
 
 def test_synth_options_are_checked(tmp_path, capsys):
     for option, value in (("--slice-thickness", "0"), ("--infarct-fraction", "1.5")):
-        code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--size", "16",
+        code, _, err = run(capsys, "synth", "--out", str(tmp_path / "D"), "--subjects", "2", "--matrix", "16",
                            option, value)
         assert_one_line_error(code, err, option)
     assert not (tmp_path / "D").exists()
@@ -190,7 +190,7 @@ def test_synth_options_are_checked(tmp_path, capsys):
 
 def test_an_unwritable_output_is_one_line(tiny_cohort, tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
-    code, _, err = run(capsys, "synth", "--out", str(tmp_path / "file" / "D"), "--subjects", "2", "--size", "16")
+    code, _, err = run(capsys, "synth", "--out", str(tmp_path / "file" / "D"), "--subjects", "2", "--matrix", "16")
     assert code == 1 and err.startswith("attrivae: error:") and "Traceback" not in err
 
 
@@ -315,7 +315,7 @@ def test_a_model_file_that_is_not_a_bundle(eval_cohort, tmp_path, capsys):
 def test_crossval_prints_mean_and_sd_per_preset(tiny_cohort, eval_cohort, tmp_path, capsys):
     code, out, err = run(capsys, "crossval", "--data", str(tiny_cohort), "--out", str(tmp_path / "cv"),
                          "--folds", "2", "--seeds", "1", "--presets", "vae,official-code", "--epochs", "1",
-                         "--size", "16", "--augment", "0", "--attributes", "lv_volume_ml,myo_volume_ml",
+                         "--cube-size", "16", "--augment", "0", "--attributes", "lv_volume_ml,myo_volume_ml",
                          "--independent", str(eval_cohort))
     assert code == 0, err
     assert "vae " in out and "official-code" in out and "±" in out

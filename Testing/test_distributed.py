@@ -124,7 +124,7 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_torchrun_trains_one_run_folder_and_resumes(tiny_cohort: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    common = ["--data", str(tiny_cohort), "--out", str(out), "--size", "16", "--device", "cpu",
+    common = ["--data", str(tiny_cohort), "--out", str(out), "--cube-size", "16", "--device", "cpu",
               "--batch-size", "4", "--progress", "json"]
     first = _torchrun(*common, "--epochs", "2")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -144,7 +144,7 @@ def test_ddp_throughput_benchmark_runs_under_torchrun(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "ddp_throughput.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(script.parents[1])}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                             str(script), "--size", "16", "--batch-size", "2", "--steps", "1", "--device", "cpu",
+                             str(script), "--cube-size", "16", "--batch-size", "2", "--steps", "1", "--device", "cpu",
                              "--json", str(tmp_path / "ddp.json")], capture_output=True, text=True, env=env,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -109,7 +109,7 @@ def test_presets_hold_the_paper_and_code_values():
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"model": {"input_size": "80"}}, "input_size \\(--size\\) = .80. must be a whole number"),
+    ({"model": {"input_size": "80"}}, "input_size \\(--cube-size\\) = .80. must be a whole number"),
     ({"model": 5}, "must be a JSON object"),
     ({"attributes": "lv_volume_ml"}, "list of names"),
     ({"loss": {"gamma": -1}}, "gamma=-1"),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from AttriVAELib import load_model
+from AttriVAELib.errors import InvalidConfigError
 from AttriVAELib.progress import ProgressEvent
 from AttriVAELib.slicer.process import STOP_WITH_PARENT, TrainingProcess, parse_progress, training_command
 
@@ -54,16 +55,36 @@ def test_an_unknown_kind_is_a_programming_error() -> None:
         ProgressEvent("lunch")
 
 
+def tiny(epochs: int) -> dict[str, Any]:
+    """Training settings of the panel's process at the smallest cube, on the CPU."""
+    return {"epochs": epochs, "input_size": 16, "device": "cpu"}
+
+
 def test_training_command_names_every_choice() -> None:
-    command = training_command("data", "run", data_format="emidec", preset="beta-vae", attributes=["a", "b"],
-                               epochs=3, size=16, device="cpu", augment=0.5, python="/opt/PythonSlicer")
+    settings = {"epochs": 3, "input_size": 16, "device": "cpu", "augment_probability": 0.5, "seed": None}
+    command = training_command("data", "run", data_format="emidec", preset="beta-vae", attributes="a, b",
+                               settings=settings, python="/opt/PythonSlicer")
     assert command[:4] == ["/opt/PythonSlicer", "-m", "AttriVAELib", "train"]
     text = " ".join(command)
-    for flag in ("--data data", "--out run", "--format emidec", "--preset beta-vae", "--attributes a,b",
-                 "--epochs 3", "--size 16", "--device cpu", "--augment 0.5", "--progress json"):
+    for flag in ("--data data", "--out run", "--format emidec", "--preset beta-vae", "--attributes a, b",
+                 "--epochs 3", "--cube-size 16", "--device cpu", "--augment 0.5", "--progress json"):
         assert flag in text
-    assert "--augment" not in training_command("d", "o")  # None: the preset's value
+    assert "--seed" not in text and "--augment" not in training_command("d", "o")  # None: the preset's value
+    assert "--attributes" not in training_command("d", "o", attributes=" ")
     assert training_command("d", "o")[0] == sys.executable
+    with pytest.raises(InvalidConfigError, match="size is not a training option"):
+        training_command("d", "o", settings={"size": 16})
+
+
+def test_the_training_command_parses_as_the_cli_reads_it() -> None:
+    """Every training option the panel can set reaches the config the CLI builds from the command."""
+    from AttriVAELib.apps.cli import _flag_overrides, _parser
+
+    settings = {"epochs": 3, "input_size": 16, "device": "cpu", "augment_probability": 0.5, "seed": 7,
+                "learning_rate": 0.002, "compile": "off"}
+    args = _parser().parse_args(training_command("data", "run", settings=settings)[3:])
+    overrides = _flag_overrides(args)
+    assert {**overrides["model"], **overrides["train"]} == settings
 
 
 def _live_members(group: int) -> list[int]:
@@ -93,7 +114,7 @@ def _wait_for(process: TrainingProcess, kind: str, timeout_s: float = 120.0) -> 
 @pytest.mark.slow
 def test_training_process_end_to_end(tiny_cohort: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = TrainingProcess(training_command(tiny_cohort, out, epochs=2, size=16, device="cpu"),
+    process = TrainingProcess(training_command(tiny_cohort, out, settings=tiny(epochs=2)),
                               env={**os.environ, "PYTHONPATH": ""})  # the runner itself points at this library
     assert process.wait(300) == 0, process.stderr_lines[-5:]
     events = process.events()
@@ -112,7 +133,7 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="r
 @pytest.mark.slow
 def test_cancel_interrupts_with_a_resumable_checkpoint(tiny_cohort: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = TrainingProcess(training_command(tiny_cohort, out, epochs=500, size=16, device="cpu"))
+    process = TrainingProcess(training_command(tiny_cohort, out, settings=tiny(epochs=500)))
     events = _wait_for(process, "epoch")
     assert process.running
     started = time.monotonic()
@@ -134,7 +155,8 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
     # child; the training command turns interrupts back into a resumable stop.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child through exec
     try:
-        process = TrainingProcess(training_command(tiny_cohort, tmp_path / "run", epochs=500, size=16, device="cpu"))
+        process = TrainingProcess(training_command(tiny_cohort, tmp_path / "run",
+                                                   settings=tiny(epochs=500)))
     finally:
         signal.signal(signal.SIGINT, previous)
     _wait_for(process, "epoch")
@@ -146,7 +168,8 @@ def test_cancel_stops_resumably_a_training_that_inherited_ignored_interrupts(tin
 _PARENT = """
 import sys, time
 from AttriVAELib.slicer.process import TrainingProcess, training_command
-process = TrainingProcess(training_command(sys.argv[1], sys.argv[2], epochs=500, size=16, device="cpu"))
+process = TrainingProcess(training_command(sys.argv[1], sys.argv[2],
+                                           settings={"epochs": 500, "input_size": 16, "device": "cpu"}))
 deadline = time.monotonic() + 120
 while not any(event.kind == "epoch" for event in process.events()) and time.monotonic() < deadline:
     time.sleep(0.05)
@@ -187,7 +210,7 @@ def _train_until_first_epoch(tiny_cohort: Path, out: Path, stdout: Any, environm
     """``attrivae train --progress json`` for 500 epochs, stdin a pipe, stderr into a file; returns once its
     first epoch is checkpointed (the process and its open stderr file)."""
     errors = open(stderr, "w")
-    child = subprocess.Popen(training_command(tiny_cohort, out, epochs=500, size=16, device="cpu"),
+    child = subprocess.Popen(training_command(tiny_cohort, out, settings=tiny(epochs=500)),
                              stdin=subprocess.PIPE, stdout=stdout, stderr=errors, env=environment)
     deadline = time.monotonic() + 120
     while not (out / "log.csv").is_file() and time.monotonic() < deadline:  # written after each epoch

@@ -533,9 +533,9 @@ def test_slicer_installer_asks_once_installs_torch_by_the_extension_and_pins_it_
 
 
 def test_training_from_the_logic_with_progress_and_model(logic, scene, tiny_cohort: Path, tmp_path: Path) -> None:
-    logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run", size=16, augment=0.5)
+    logic.startTraining(tiny_cohort, "csv", "", "paper", 2, "cpu", tmp_path / "run", size=16, augment=0.5)
     with pytest.raises(RuntimeError, match="already running"):
-        logic.startTraining(tiny_cohort, "csv", [], "paper", 2, "cpu", tmp_path / "run2", size=16)
+        logic.startTraining(tiny_cohort, "csv", "", "paper", 2, "cpu", tmp_path / "run2", size=16)
     status = _poll_until(logic, lambda s: s.finished)
     assert status.error is None and status.fraction == 1.0 and not status.cancelled
     assert Path(status.model).is_file() and len(logic.trainingMonitor.epochs) == 2
@@ -555,7 +555,7 @@ def test_training_errors_and_cancel_reach_the_panel(logic, tiny_cohort: Path, tm
     status = _poll_until(logic, lambda s: s.finished)
     assert status.error and "\n" not in status.error and not status.cancelled
 
-    logic.startTraining(tiny_cohort, "csv", [], "paper", 500, "cpu", tmp_path / "long", size=16)
+    logic.startTraining(tiny_cohort, "csv", "", "paper", 500, "cpu", tmp_path / "long", size=16)
     _poll_until(logic, lambda s: s.new_epochs > 0)
     logic.cancelTraining()
     status = _poll_until(logic, lambda s: s.finished)

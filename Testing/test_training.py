@@ -205,7 +205,7 @@ def test_out_of_memory_becomes_a_one_line_error(cohort, tmp_path, monkeypatch, e
 
     monkeypatch.setattr(loop.Step, "__call__", out_of_memory)
     with pytest.raises(InvalidConfigError, match="out of (CPU|CUDA) memory .* batches of 16 volumes of 32³ "
-                                                 "voxels; use a smaller --batch-size or --size"):
+                                                 "voxels; use a smaller --batch-size or --cube-size"):
         train(cohort, tiny_config(1), tmp_path / "run")
 
 

@@ -3,8 +3,9 @@ gathered attribute loss and global-batch BatchNorm) in every torchrun process, o
 
 Meant for GPU machines; runs on CPUs with gloo too:
 
-    torchrun --standalone --nproc_per_node 1 benchmarks/ddp_throughput.py --size 80 --precision bf16
-    torchrun --standalone --nproc_per_node 8 benchmarks/ddp_throughput.py --size 80 --precision bf16 --json out.json
+    torchrun --standalone --nproc_per_node 1 benchmarks/ddp_throughput.py --cube-size 80 --precision bf16
+    torchrun --standalone --nproc_per_node 8 benchmarks/ddp_throughput.py --cube-size 80 --precision bf16 \\
+        --json out.json
 
 Rank 0 prints the global volumes/s (all processes together) and writes JSON; compare runs with 1 and N
 processes for the scaling efficiency.
@@ -31,7 +32,7 @@ from AttriVAELib.training.loop import build_step
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=80)
+    parser.add_argument("--cube-size", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=16, help="volumes per process and step")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS)
@@ -42,7 +43,7 @@ def main() -> None:
 
     retain_freed_memory()  # as attrivae train
     with distributed.joined(resolve_device(args.device)) as (context, device):
-        config = run_config(args.size, args.batch_size, compile_mode=args.compile, precision=args.precision,
+        config = run_config(args.cube_size, args.batch_size, compile_mode=args.compile, precision=args.precision,
                             device=str(device))
         with tempfile.TemporaryDirectory() as work:
             data = synthetic_data(config, Path(work) / "cohort")[1]
@@ -64,7 +65,7 @@ def main() -> None:
         seconds = (time.perf_counter() - started) / args.steps
         context.barrier()
         if context.is_main:
-            result = {"machine": machine(), "device": str(device), "processes": context.world, "size": args.size,
+            result = {"machine": machine(), "device": str(device), "processes": context.world, "size": args.cube_size,
                       "batch_per_process": args.batch_size, "precision": str(step.precision).removeprefix("torch."),
                       "compile": step.compiled,
                       "seconds_per_step": seconds, "global_volumes_per_s": context.world * args.batch_size / seconds,
@@ -72,7 +73,7 @@ def main() -> None:
                           torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None}
             print(f"{context.world} process(es) on {device}: {result['global_volumes_per_s']:.1f} volumes/s "
                   f"({seconds * 1000:.0f} ms per step of {context.world} × {args.batch_size} volumes at "
-                  f"{args.size}³, {result['precision']}{', compiled' if result['compile'] else ''})")
+                  f"{args.cube_size}³, {result['precision']}{', compiled' if result['compile'] else ''})")
             if args.json:
                 args.json.write_text(json.dumps(result, indent=2))
 

@@ -8,7 +8,7 @@ float32. Beside them the CPU's float32 matrix-product rate, the most a convoluti
     python benchmarks/decoder_layers.py --json decoder_layers.json               # the paper's network at 80³
     python benchmarks/decoder_layers.py --model AttriVAE/Resources/Models/attrivae-shipped.safetensors
 
-The model is untrained (``--size``) or a trained bundle (``--model``): the time does not depend on the weights.
+The model is untrained (``--cube-size``) or a trained bundle (``--model``): the time does not depend on the weights.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def measure_blocks(model: AttriVAE, repeats: int) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=80, help="network cube edge in voxels (untrained model)")
-    parser.add_argument("--model", type=Path, help="a trained model bundle instead of the untrained --size model")
+    parser.add_argument("--cube-size", type=int, default=80, help="network cube edge in voxels (untrained model)")
+    parser.add_argument("--model", type=Path, help="a trained model bundle instead of the untrained --cube-size model")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -64,7 +64,7 @@ def main() -> None:
     if args.model:
         model = load_model(args.model).model
     else:
-        model = AttriVAE(ModelConfig(input_size=args.size)).to(memory_format=torch.channels_last_3d).eval()
+        model = AttriVAE(ModelConfig(input_size=args.cube_size)).to(memory_format=torch.channels_last_3d).eval()
     rows = measure_blocks(model, args.repeats)
     with torch.inference_mode():
         z = torch.zeros(1, model.config.latent_size)

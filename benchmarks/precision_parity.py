@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--test-data", type=Path, help="independent cohort scored in full (optional)")
     parser.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
-    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--cube-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--augment", type=float, default=0.0, help="in-plane flip/rotation probability")
@@ -50,7 +50,7 @@ def main() -> None:
     runs: dict[str, dict] = {}
     for seed in seeds:
         for label, precision, compile_ in (("fp32", "fp32", "off"), (fast, "bf16", "on" if args.compile else "off")):
-            config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.size),
+            config = dataclasses.replace(base, model=dataclasses.replace(base.model, input_size=args.cube_size),
                                          train=dataclasses.replace(base.train, epochs=args.epochs, seed=seed,
                                                                    device="cpu", learning_rate=args.learning_rate,
                                                                    precision=precision, compile=compile_,

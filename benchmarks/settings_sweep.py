@@ -3,7 +3,7 @@ and print the held-out metrics side by side (interpretability R² per attribute,
 
 Used to choose the demo's training settings; meant for a GPU, runs anywhere:
 
-    python benchmarks/settings_sweep.py --data attrivae-demo/data --out sweep --size 32 \\
+    python benchmarks/settings_sweep.py --data attrivae-demo/data --out sweep --cube-size 32 \\
         --presets attri-vae,beta-vae --epochs 200,400 --learning-rates 1e-3
 """
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--cube-size", type=int, default=32)
     parser.add_argument("--presets", default="attri-vae,beta-vae")
     parser.add_argument("--epochs", default="200")
     parser.add_argument("--learning-rates", default="1e-3")
@@ -50,7 +50,7 @@ def main() -> None:
                                                 map(float, args.learning_rates.split(","))):
         base = preset(name)
         config = dataclasses.replace(
-            base, attributes=names, model=dataclasses.replace(base.model, input_size=args.size),
+            base, attributes=names, model=dataclasses.replace(base.model, input_size=args.cube_size),
             train=dataclasses.replace(base.train, epochs=epochs, learning_rate=rate, seed=args.seed,
                                       lr_schedule=args.lr_schedule, augment_probability=args.augment,
                                       device=str(device), precision=args.precision))

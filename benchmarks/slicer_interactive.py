@@ -3,7 +3,7 @@
 decoded anatomy that follows it (segmentation, surfaces, the values measured beside the sliders: the panel runs it
 once the views show the update), a full analysis (decoded responses included), attention for every attribute.
 
-The model is the paper's architecture at ``--size`` (default 80³) with untrained weights, as ``attrivae bench``
+The model is the paper's architecture at ``--cube-size`` (default 80³) with untrained weights, as ``attrivae bench``
 builds it, or a trained bundle (``--model``): the decoding does not depend on training, but measuring the decoded
 anatomy does (an untrained decoder draws one blob that fills the cube, the slowest case); the input is a
 synthetic sample (80 × 80 × 15 voxels, oblique).
@@ -45,8 +45,8 @@ def _timed(action, repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
-    parser.add_argument("--model", type=Path, help="a trained model bundle instead of the untrained --size model")
+    parser.add_argument("--cube-size", type=int, default=80, help="network cube edge in voxels")
+    parser.add_argument("--model", type=Path, help="a trained model bundle instead of the untrained --cube-size model")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -60,7 +60,7 @@ def main() -> None:
         if args.model:
             logic.useModel(load_model(args.model), args.model)
         else:
-            bundle = untrained_bundle(run_config(args.size), Path(work) / "cohort")
+            bundle = untrained_bundle(run_config(args.cube_size), Path(work) / "cohort")
             save_model(Path(work) / "untrained.safetensors", bundle.model, bundle.card)
             logic.useModel(bundle, Path(work) / "untrained.safetensors")
     warnings.simplefilter("ignore")  # what the sliders could not draw: the user's notes, not the benchmark's

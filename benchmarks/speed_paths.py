@@ -1,7 +1,7 @@
 """What each speed path adds: training volumes/s of the plain baseline and of the project's step with each
 setting (layout, precision, compile, freed-memory reuse) switched on in turn, every one in a fresh process.
 
-    python benchmarks/speed_paths.py --size 80 --batch-size 16 --json speed_paths.json
+    python benchmarks/speed_paths.py --cube-size 80 --batch-size 16 --json speed_paths.json
 
 Prints a table (volumes/s and the ratio to the plain baseline) and writes JSON. The bf16 paths are skipped on a
 CPU without native bf16 (listed under ``skipped``). ``attrivae bench`` measures
@@ -49,7 +49,7 @@ def measure(name: str, size: int, batch_size: int, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=80)
+    parser.add_argument("--cube-size", type=int, default=80)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per path (after one warm-up step)")
     parser.add_argument("--path", action="append", choices=list(PATHS), dest="paths",
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--one", choices=list(PATHS), help=argparse.SUPPRESS)  # the child process's path
     args = parser.parse_args()
     if args.one:
-        print(measure(args.one, args.size, args.batch_size, args.steps))
+        print(measure(args.one, args.cube_size, args.batch_size, args.steps))
         return
 
     import torch
@@ -72,15 +72,16 @@ def main() -> None:
             skipped.append(name)
             print(f"{name:78s} skipped: this CPU has no native bf16", flush=True)
             continue
-        child = subprocess.run([sys.executable, __file__, "--one", name, "--size", str(args.size), "--batch-size",
-                                str(args.batch_size), "--steps", str(args.steps)], capture_output=True, text=True)
+        child = subprocess.run([sys.executable, __file__, "--one", name, "--cube-size", str(args.cube_size),
+                                "--batch-size", str(args.batch_size), "--steps", str(args.steps)],
+                               capture_output=True, text=True)
         if child.returncode != 0:
             sys.exit(f"{name}: the measuring process failed:\n{child.stderr[-2000:]}")
         rates[name] = args.batch_size / float(child.stdout.split()[-1])
         baseline = rates[next(iter(PATHS))]
         print(f"{name:78s} {rates[name]:6.2f} volumes/s  {rates[name] / baseline:5.2f}x", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "size": args.size, "batch_size": args.batch_size,
+        args.json.write_text(json.dumps({"machine": machine(), "size": args.cube_size, "batch_size": args.batch_size,
                                          "volumes_per_s": rates, "skipped": skipped}, indent=2) + "\n")
 
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHORT_DEMO = ["--subjects", "36", "--size", "32", "--epochs", "1", "--input-size", "16"]
+SHORT_DEMO = ["--subjects", "36", "--matrix", "32", "--epochs", "1", "--cube-size", "16"]
 """Options that make ``attrivae demo`` a seconds-long run through every stage, report included."""
 
 

@@ -196,7 +196,7 @@ def regenerate_demo(work: Path) -> dict[str, Any]:
 
 def _synth_command(name: str, subjects: int, seed: int) -> str:
     settings = DemoSettings()
-    return (f"attrivae synth --out {name} --subjects {subjects} --size {settings.size} --seed {seed} "
+    return (f"attrivae synth --out {name} --subjects {subjects} --matrix {settings.matrix} --seed {seed} "
             f"--infarct-fraction {settings.infarct_fraction:g} --slice-thickness {settings.slice_thickness:g}")
 
 

@@ -36,7 +36,7 @@ from ..choices import (
     PRESET_NAMES,
     describe_methods,
 )
-from ..config import ABLATION_PRESETS, COMPILE_MODES, PRECISIONS, RunConfig, TrainConfig, preset
+from ..config import ABLATION_PRESETS, TRAINING_OPTIONS, RunConfig, TrainConfig, TrainingOption, preset
 from ..errors import AttriVAEError, InvalidConfigError, InvalidModelError
 from .console import ConsoleProgress
 from .demo import DemoSettings
@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(done.code or 0)
     with warnings.catch_warnings():
         _show_warnings()
+        for old, new in getattr(args, "renamed", []):
+            warnings.warn(f"{old} is now {new}; {old} stops working in the next release", FutureWarning,
+                          stacklevel=1)
         try:
             return args.handler(args)
         except AttriVAEError as err:
@@ -161,30 +164,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Renamed(argparse.Action):
+    """An earlier name of an option, kept for one release: it sets the option and records the rename, which
+    :func:`main` reports as a warning."""
+
+    def __init__(self, option_strings: list[str], dest: str, renamed_to: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, help=f"renamed {renamed_to}", **kwargs)
+        self.renamed_to = renamed_to
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.renamed = [*getattr(namespace, "renamed", []), (option_string, self.renamed_to)]
+
+
+def _add_option(parser: argparse.ArgumentParser, flag: str, *renamed_from: str, **kwargs: Any) -> None:
+    """``parser.add_argument(flag, **kwargs)``, and each earlier name of it as :class:`_Renamed`."""
+    parser.add_argument(flag, **kwargs)
+    for old in renamed_from:
+        options = {key: kwargs[key] for key in ("type", "choices", "nargs", "const", "metavar") if key in kwargs}
+        parser.add_argument(old, action=_Renamed, dest=flag[2:].replace("-", "_"), renamed_to=flag, **options)
+
+
+def _add_training_option(parser: argparse.ArgumentParser, option: TrainingOption, **kwargs: Any) -> None:
+    """One flag of :data:`~AttriVAELib.config.TRAINING_OPTIONS` (``kwargs``: e.g. another default or help)."""
+    settings: dict[str, Any] = {"type": _finite if option.kind is float else option.kind, "help": option.help}
+    if option.choices:
+        settings["choices"] = option.choices
+    if option.bare is not None:
+        settings.update(nargs="?", const=option.bare)
+    _add_option(parser, option.flag, *option.renamed_from, **{**settings, **kwargs})
+
+
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Dataset format, config file and the training flags shared by train and crossval."""
+    """Dataset format, config file, attributes and every training flag: those of train and crossval."""
     parser.add_argument("--format", default="auto", choices=DATA_FORMATS)
     parser.add_argument("--config", type=Path, help="JSON config (as the config.json a run writes)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--size", type=int, help="input cube edge in voxels, a multiple of 16 (paper: 80)")
     parser.add_argument("--attributes", help="comma-separated attributes; latent dim k = k-th name")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=_finite)
-    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default constant (paper)")
-    parser.add_argument("--augment", type=_finite, metavar="P",
-                        help="probability of each random in-plane flip and 90° rotation (paper 0, code 0.1)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", choices=DEVICES)
-    parser.add_argument("--precision", choices=PRECISIONS,
-                        help="forward-pass autocast; default auto: bf16 where the CPU/GPU has it, else fp32")
-    parser.add_argument("--compile", nargs="?", const="on", choices=COMPILE_MODES,
-                        help="torch.compile the model (bare --compile: on); default auto: from 64³ input cubes up")
+    for option in TRAINING_OPTIONS:
+        _add_training_option(parser, option)
 
 
-def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, size: int) -> None:
+def _add_synth_options(parser: argparse.ArgumentParser, subjects: int, matrix: int) -> None:
     defaults = DemoSettings()
     parser.add_argument("--subjects", type=int, default=subjects)
-    parser.add_argument("--size", type=int, default=size, help="in-plane matrix size of the images")
+    _add_option(parser, "--matrix", "--size", type=int, default=matrix,
+                help="in-plane matrix of the synthetic images in pixels (over a 120 mm field of view)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--infarct-fraction", type=_finite, default=defaults.infarct_fraction,
                         help="probability of an infarct")
@@ -208,14 +233,14 @@ def _number(value: float | None, signed: bool = False) -> str:
 def _add_synth(commands: Any) -> None:
     synth = commands.add_parser("synth", help="write a synthetic LV cohort (folder+CSV format)")
     synth.add_argument("--out", type=Path, required=True, help="new folder for the cohort")
-    _add_synth_options(synth, subjects=100, size=80)
+    _add_synth_options(synth, subjects=100, matrix=80)
     synth.set_defaults(handler=_synth)
 
 
 def _synth(args: argparse.Namespace) -> int:
     from ..data.synthetic import make_cohort
 
-    csv_path = make_cohort(args.out, args.subjects, args.size, args.seed, args.infarct_fraction,
+    csv_path = make_cohort(args.out, args.subjects, args.matrix, args.seed, args.infarct_fraction,
                            slice_thickness_mm=args.slice_thickness, progress=ConsoleProgress())
     print(f"wrote {args.subjects} subjects to {csv_path}")
     return 0
@@ -286,13 +311,12 @@ def _with_requested_attributes(args: argparse.Namespace, config: RunConfig) -> R
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The config fields the training flags set, per section (flags left out set nothing)."""
-    train = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                            ("learning_rate", args.learning_rate),
-                                            ("lr_schedule", args.lr_schedule), ("seed", args.seed),
-                                            ("augment_probability", args.augment),
-                                            ("device", args.device), ("precision", args.precision),
-                                            ("compile", args.compile)) if value is not None}
-    return {"model": {"input_size": args.size} if args.size is not None else {}, "train": train}
+    overrides: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    for option in TRAINING_OPTIONS:
+        value = getattr(args, option.flag[2:].replace("-", "_"))
+        if value is not None:
+            overrides[option.section][option.field] = value
+    return overrides
 
 
 def _print_json(event: ProgressEvent) -> None:
@@ -546,13 +570,14 @@ def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> 
 # ------------------------------------------------------------------------------------------------- bench
 def _add_bench(commands: Any) -> None:
     bench = commands.add_parser("bench", help="training and inference speed against a plain eager baseline")
-    bench.add_argument("--size", type=int, default=80, help="network cube edge in voxels")
-    bench.add_argument("--batch-size", type=int, default=16)
+    options = {option.field: option for option in TRAINING_OPTIONS}
+    _add_training_option(bench, options["input_size"], default=80)
+    _add_training_option(bench, options["batch_size"], default=16)
     bench.add_argument("--steps", type=int, default=5, help="timed training steps per path")
-    bench.add_argument("--precision", default=TrainConfig.precision, choices=PRECISIONS,
-                       help="precision of the project's path (as train --precision; default auto)")
-    bench.add_argument("--compile", nargs="?", const="on", default=TrainConfig.compile, choices=COMPILE_MODES,
-                       help="torch.compile of the project's path (as train --compile; default auto)")
+    _add_training_option(bench, options["precision"], default=TrainConfig.precision,
+                         help="precision of the project's path (as train --precision; default auto)")
+    _add_training_option(bench, options["compile"], default=TrainConfig.compile,
+                         help="torch.compile of the project's path (as train --compile; default auto)")
     bench.add_argument("--json", type=Path, help="also write the results here")
     bench.set_defaults(handler=_bench)
 
@@ -562,11 +587,11 @@ def _bench(args: argparse.Namespace) -> int:
     from ..files import atomic_path, to_json
     from .benchmark import format_table, run_benchmark
 
-    ModelConfig(input_size=args.size)  # a bad size fails before minutes of measuring
+    ModelConfig(input_size=args.cube_size)  # a bad size fails before minutes of measuring
     TrainConfig(batch_size=args.batch_size)
     if args.steps < 1:
         raise InvalidConfigError(f"--steps {args.steps}: time at least 1 training step")
-    result = run_benchmark(args.size, args.batch_size, args.steps, args.compile, args.precision,
+    result = run_benchmark(args.cube_size, args.batch_size, args.steps, args.compile, args.precision,
                            tuple(b for b in (2, 4, 8, 16, 32) if b < args.batch_size) + (args.batch_size,))
     print(format_table(result))
     if args.json:
@@ -582,13 +607,14 @@ def _add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="synthesise a cohort, train, report (README, Demo result)")
     demo.add_argument("--out", type=Path, default=Path("attrivae-demo"), help="new demo folder")
     demo.add_argument("--preset", default=defaults.preset, choices=PRESET_NAMES)
-    _add_synth_options(demo, subjects=defaults.subjects, size=defaults.size)
-    demo.add_argument("--epochs", type=int, default=defaults.epochs)
-    demo.add_argument("--learning-rate", type=_finite, default=defaults.learning_rate,
-                      help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
-    demo.add_argument("--input-size", type=int, default=defaults.input_size, help="network cube edge in voxels")
-    demo.add_argument("--augment", type=_finite, default=defaults.augment, metavar="P",
-                      help="probability of each random in-plane flip and 90° rotation")
+    _add_synth_options(demo, subjects=defaults.subjects, matrix=defaults.matrix)
+    options = {option.field: option for option in TRAINING_OPTIONS}
+    _add_training_option(demo, options["epochs"], default=defaults.epochs)
+    _add_training_option(demo, options["learning_rate"], default=defaults.learning_rate,
+                         help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
+    _add_option(demo, "--cube-size", "--input-size", type=int, default=defaults.cube_size,
+                help=options["input_size"].help)
+    _add_training_option(demo, options["augment_probability"], default=defaults.augment)
     demo.set_defaults(handler=_demo)
 
 

@@ -30,23 +30,23 @@ class DemoSettings:
 
     preset: str = "attri-vae-wide"  # the method's settings (docs/presets-and-training.md)
     subjects: int = 400  # synthetic subjects
-    size: int = 48  # in-plane matrix of the synthetic images (120 mm field of view: 2.5 mm pixels)
+    matrix: int = 48  # in-plane matrix of the synthetic images (120 mm field of view: 2.5 mm pixels)
     seed: int = 0  # seeds the cohort and the training
     infarct_fraction: float = 0.6  # probability that a subject has an infarct
     slice_thickness: float = 8.0  # slice spacing in mm
     epochs: int = 80
     learning_rate: float = 1e-3  # the paper's 1e-4 needs thousands of epochs
-    input_size: int = 32  # network cube edge in voxels
+    cube_size: int = 32  # network input cube edge in voxels
     augment: float = 0.5  # probability of each random in-plane flip and 90° rotation
 
     def cohort_arguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~AttriVAELib.data.synthetic.make_cohort` for the demo's cohort."""
-        return {"subjects": self.subjects, "size": self.size, "seed": self.seed,
+        return {"subjects": self.subjects, "size": self.matrix, "seed": self.seed,
                 "infarct_probability": self.infarct_fraction, "slice_thickness_mm": self.slice_thickness}
 
     def training_options(self) -> str:
         """The demo's training settings as options of ``attrivae train`` and ``crossval`` (without the preset)."""
-        return (f"--size {self.input_size} --epochs {self.epochs} --learning-rate {self.learning_rate:g} "
+        return (f"--cube-size {self.cube_size} --epochs {self.epochs} --learning-rate {self.learning_rate:g} "
                 f"--augment {self.augment:g} --precision fp32")
 
     def run_config(self) -> RunConfig:
@@ -54,7 +54,7 @@ class DemoSettings:
         same on CPUs with and without bf16."""
         base = preset(self.preset)
         return dataclasses.replace(
-            base, model=dataclasses.replace(base.model, input_size=self.input_size),
+            base, model=dataclasses.replace(base.model, input_size=self.cube_size),
             train=dataclasses.replace(base.train, epochs=self.epochs, seed=self.seed,
                                       learning_rate=self.learning_rate, augment_probability=self.augment,
                                       precision="fp32"))

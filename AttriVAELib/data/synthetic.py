@@ -365,7 +365,8 @@ def make_cohort(
     if subjects < 2:
         raise InvalidConfigError(f"--subjects {subjects} is too small; a cohort needs at least 2 subjects")
     if size < 16:
-        raise InvalidConfigError(f"--size {size} is too small; use at least 16 pixels in-plane")
+        raise InvalidConfigError(f"a matrix of {size} pixels (--matrix) is too small; use at least 16 pixels "
+                                 f"in-plane")
     if not (math.isfinite(slice_thickness_mm) and math.isfinite(field_of_view_mm)
             and slice_thickness_mm > 0 and field_of_view_mm > 0):
         raise InvalidConfigError(f"--slice-thickness {slice_thickness_mm} and the field of view {field_of_view_mm} "

@@ -25,11 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..config import TRAINING_OPTIONS
+from ..errors import InvalidConfigError
 from ..progress import ProgressEvent
 
 _WINDOWS = sys.platform == "win32"
@@ -42,21 +44,30 @@ STOP_WITH_PARENT = "ATTRIVAE_STOP_WITH_PARENT"
 
 
 def training_command(data: Path | str, out: Path | str, *, data_format: str = "auto", preset: str = "paper",
-                     attributes: Sequence[str] = (), epochs: int | None = None, size: int | None = None,
-                     device: str = "auto", augment: float | None = None, python: str | None = None) -> list[str]:
-    """The command line of a training process that reports progress as JSON lines (``None``: the preset's
-    value; ``size``: network cube edge in voxels; ``augment``: probability of each random in-plane flip and
-    90° rotation; ``python``: default this interpreter)."""
+                     attributes: str = "", settings: Mapping[str, Any] | None = None,
+                     python: str | None = None) -> list[str]:
+    """The command line of a training process that reports progress as JSON lines.
+
+    Args:
+        attributes: comma-separated attribute names, as the user wrote them (none: the data's defaults).
+        settings: {config field of :data:`~AttriVAELib.config.TRAINING_OPTIONS`: value}, e.g.
+            ``{"epochs": 300, "input_size": 32}``; a field left out or None keeps the preset's value.
+        python: the interpreter (default this one).
+
+    Raises:
+        InvalidConfigError: a setting that is not a training option.
+    """
+    flags = {option.field: option.flag for option in TRAINING_OPTIONS}
+    unknown = sorted(set(settings or {}) - set(flags))
+    if unknown:
+        raise InvalidConfigError(f"{', '.join(unknown)} is not a training option; choose from {', '.join(flags)}")
     command = [python or sys.executable, "-m", "AttriVAELib", "train", "--data", str(data), "--out", str(out),
-               "--format", data_format, "--preset", preset, "--device", device, "--progress", "json"]
-    if attributes:
-        command += ["--attributes", ",".join(attributes)]
-    if epochs is not None:
-        command += ["--epochs", str(epochs)]
-    if size is not None:
-        command += ["--size", str(size)]
-    if augment is not None:
-        command += ["--augment", str(augment)]
+               "--format", data_format, "--preset", preset, "--progress", "json"]
+    if attributes.strip():
+        command += ["--attributes", attributes]
+    for field, value in (settings or {}).items():
+        if value is not None:
+            command += [flags[field], str(value)]
     return command
 
 

@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 from .. import __version__
-from ..config import RunConfig
+from ..config import RunConfig, flag_of
 from ..data.constants import CLASS_NAMES
 from ..data.datasets import Cohort
 from ..data.prepared import PreparedData, prepare_data, with_attributes
@@ -225,8 +225,9 @@ def _out_of_memory_as_error(config: RunConfig, device: torch.device) -> Iterator
             raise
         raise InvalidConfigError(
             f"out of {device.type.upper()} memory training batches of {config.train.batch_size} volumes of "
-            f"{config.model.input_size}³ voxels; use a smaller --batch-size or --size (the last finished epoch "
-            f"is in the checkpoint; `attrivae bench` prints the peak memory per batch size)") from None
+            f"{config.model.input_size}³ voxels; use a smaller {flag_of('batch_size')} or {flag_of('input_size')} "
+            f"(the last finished epoch is in the checkpoint; `attrivae bench` prints the peak memory per batch "
+            f"size)") from None
 
 
 def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
