@@ -38,7 +38,7 @@ from ..choices import (
 )
 from ..config import ABLATION_PRESETS, TRAINING_OPTIONS, RunConfig, TrainConfig, TrainingOption, preset
 from ..errors import AttriVAEError, InvalidConfigError, InvalidModelError
-from .console import ConsoleProgress
+from .console import ConsoleProgress, format_metric
 from .demo import DemoSettings
 
 if TYPE_CHECKING:  # the CLI imports torch only inside the commands that need it
@@ -222,13 +222,6 @@ def _names(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
-def _number(value: float | None, signed: bool = False) -> str:
-    """Three decimals, or n/a for a metric that is undefined here (one class, constant code)."""
-    if value is None or value != value:
-        return "n/a"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
 # ------------------------------------------------------------------------------------------------- synth
 def _add_synth(commands: Any) -> None:
     synth = commands.add_parser("synth", help="write a synthetic LV cohort (folder+CSV format)")
@@ -338,11 +331,11 @@ def _print_summary(model_path: Path, card: ModelCard) -> None:
         raise InvalidModelError(f"{model_path} holds an unfinished training (no test summary in its card); "
                                 f"continue it with attrivae train --resume")
     print(f"model: {model_path} (best validation epoch {training.best_epoch})")
-    print(f"test split ({summary.subjects} subjects): AUC {_number(summary.auc)}, "
-          f"accuracy {_number(summary.accuracy)}")
+    print(f"test split ({summary.subjects} subjects): AUC {format_metric(summary.auc)}, "
+          f"accuracy {format_metric(summary.accuracy)}")
     print("Spearman ρ between latent dim k and attribute k on the test split:")
     for k, (name, rho) in enumerate(summary.spearman.items()):
-        print(f"  dim {k:2d}  {name:24s} {_number(rho, signed=True)}")
+        print(f"  dim {k:2d}  {name:24s} {format_metric(rho, signed=True)}")
 
 
 # ------------------------------------------------------------------------------- evaluate, calibrate, encode
@@ -560,10 +553,10 @@ def _print_crossval_summary(summary: dict[str, dict[str, dict[str, float]]]) -> 
     width = max(len(name) for name in [*summary, "ceiling"])
     print(f"{'preset':{width}s} " + " ".join(f"{m:>22s}" for m in headline))
     for name, metrics in summary.items():
-        print(f"{name:{width}s} " + " ".join(f"{_number(metrics[m]['mean']):>12s} ± {_number(metrics[m]['sd']):<7s}"
-                                             for m in headline))
+        print(f"{name:{width}s} " + " ".join(
+            f"{format_metric(metrics[m]['mean']):>12s} ± {format_metric(metrics[m]['sd']):<7s}" for m in headline))
     for presets, ceiling in ceiling_groups(summary):
-        print(f"{'ceiling':{width}s} " + " ".join(f"{_number(ceiling[m]) if m in ceiling else '':>12s}          "
+        print(f"{'ceiling':{width}s} " + " ".join(f"{format_metric(ceiling[m]) if m in ceiling else '':>12s}          "
                                                  for m in headline) + f"  ({', '.join(presets)})")
 
 

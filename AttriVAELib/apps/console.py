@@ -3,8 +3,9 @@ terminal, lines with elapsed and remaining time in logs."""
 
 from __future__ import annotations
 
-__all__ = ["ConsoleProgress", "format_duration"]
+__all__ = ["ConsoleProgress", "format_duration", "format_metric"]
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +34,14 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_metric(value: float | None, signed: bool = False) -> str:
+    """Three decimals (``signed``: with its sign), or ``n/a`` for a metric that is undefined here (one class,
+    a constant code): ``None`` or not finite."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ..modelfile.bundle import ModelBundle, load_model
 from ..modelfile.calibration import expected_coverage
 from ..progress import Progress, ProgressEvent
 from ..training.cohort_calibration import calibration_source
+from .console import format_metric
 
 
 def require_plotting() -> Any:
@@ -298,8 +299,8 @@ MIG is scikit-learn's estimator as the AR-VAE evaluation calls it, on N = {m['su
 
 def _precision_html(precision: dict[str, dict[str, float]]) -> str:
     """Own-dim precision and leakage per attribute."""
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{_number(p['precision'])}</td>"
-                   f"<td>{_number(p['leakage'])}</td></tr>" for name, p in precision.items())
+    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{format_metric(p['precision'])}</td>"
+                   f"<td>{format_metric(p['leakage'])}</td></tr>" for name, p in precision.items())
     return ("<h2>Disentanglement per attribute</h2><p>Precision: adjusted R² of the attribute from a cubic in its "
             "own dim. Leakage: the adjusted R² every other dim adds beyond that (0: nothing of the attribute lives "
             "elsewhere); it needs more subjects than latent dims + 3 (– otherwise).</p><table><tr>"
@@ -310,8 +311,8 @@ def _decoder_html(decoder: dict[str, Any]) -> str:
     """What the reconstruction keeps of the input's anatomy."""
     rows = {**{f"{name} Dice": summary for name, summary in decoder["dice"].items()},
             "infarct contrast retained": decoder["infarct_contrast"]}
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{s['subjects']}</td><td>{_number(s['median'])}</td>"
-                   f"<td>{_number(s['p10'])}–{_number(s['p90'])}</td></tr>" for name, s in rows.items())
+    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{s['subjects']}</td><td>{format_metric(s['median'])}</td>"
+                   f"<td>{format_metric(s['p10'])}–{format_metric(s['p90'])}</td></tr>" for name, s in rows.items())
     return ("<h2>Decoder fidelity</h2><p>The reconstruction of μ and the input, each segmented as a decoded volume "
             "(foreground above 0.05, bright pool above its Otsu threshold). Cavity: bright pool against bright "
             "pool; myocardium: dark wall against dark wall; infarct: bright voxels inside the labelled myocardium, "
@@ -332,8 +333,9 @@ def _calibration_html(calibration: dict[str, dict[str, float]], bundle: ModelBun
             kind = html.escape(f"calibrated on {source} (expected {low:.2f}–{high:.2f})")
         else:
             kind = html.escape(UNCALIBRATED)
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{_number(c['coverage'])}</td>"
-                    f"<td>{_number(c['mean_width'])} {html.escape(attribute_unit(name))}</td><td>{kind}</td></tr>")
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{format_metric(c['coverage'])}"
+                    f"</td><td>{format_metric(c['mean_width'])} {html.escape(attribute_unit(name))}</td>"
+                    f"<td>{kind}</td></tr>")
     return (f"<h2>Intervals: coverage</h2><p>Each encoded attribute value comes with a {percent} interval (as "
             f"<code>attrivae encode</code> and the Slicer table show it): split-conformal on held-out subjects (the "
             f"model's validation split, or a cohort given to <code>attrivae calibrate</code>) where the model is "
@@ -355,8 +357,9 @@ def _localisation_html(localisation: dict[str, dict[str, dict[str, float]]]) -> 
     for method, rows in localisation.items():
         body = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{STRUCTURE_OF_ATTRIBUTE[name]}</td><td>{s['subjects']}</td>"
-            f"<td>{_number(s['enrichment'])}</td><td>{_number(s['pointing'])}</td>"
-            f"<td>{_number(s['outside_lv'])} (max {_number(s['outside_lv_max'])})</td><td>{_number(s['iou'])}</td></tr>"
+            f"<td>{format_metric(s['enrichment'])}</td><td>{format_metric(s['pointing'])}</td>"
+            f"<td>{format_metric(s['outside_lv'])} (max {format_metric(s['outside_lv_max'])})</td>"
+            f"<td>{format_metric(s['iou'])}</td></tr>"
             for name, s in rows.items())
         parts.append(f"<h3>{html.escape(method)}{' (default)' if method == DEFAULT_METHOD else ''}</h3><table><tr>"
                      f"<th>attribute</th><th>structure</th><th>N</th><th>enrichment</th><th>pointing</th>"
@@ -370,14 +373,14 @@ def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
         return ""
 
     def line(summary: dict[str, float]) -> str:
-        return (f"<td>{_number(summary['spearman'])}</td><td>{_number(summary['slope'])} "
-                f"({_number(summary['slope_p10'])}–{_number(summary['slope_p90'])})</td>")
+        return (f"<td>{format_metric(summary['spearman'])}</td><td>{format_metric(summary['slope'])} "
+                f"({format_metric(summary['slope_p10'])}–{format_metric(summary['slope_p90'])})</td>")
 
     body = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{f['calibrated']['subjects']}</td>{line(f['encoder'])}"
-        f"{line(f['calibrated'])}<td>{_number(f['calibrated']['clamped'])}</td>"
-        f"<td>{_number(f.get('measure_check', {}).get('spearman'))} / "
-        f"{_number(f.get('measure_check', {}).get('slope'))}</td></tr>"
+        f"{line(f['calibrated'])}<td>{format_metric(f['calibrated']['clamped'])}</td>"
+        f"<td>{format_metric(f.get('measure_check', {}).get('spearman'))} / "
+        f"{format_metric(f.get('measure_check', {}).get('slope'))}</td></tr>"
         for name, f in fidelity.items())
     return ("<h2>Traversal fidelity</h2><p>Each attribute a decoded volume shows, swept over its training range "
             f"({TRAVERSAL_STEPS} steps) on every subject and measured on each decoded volume (foreground above "
@@ -394,8 +397,6 @@ def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
 
 def _cell(value: float | dict[str, float] | None) -> str:
     """A number, or a {"mean", "sd"} as mean ± sd."""
-    return f"{_number(value['mean'])} ± {_number(value['sd'])}" if isinstance(value, dict) else _number(value)
-
-
-def _number(value: float | None) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:.3f}"
+    if isinstance(value, dict):
+        return f"{format_metric(value['mean'])} ± {format_metric(value['sd'])}"
+    return format_metric(value)
