@@ -26,18 +26,15 @@ __all__ = [
 
 import dataclasses
 import json
-import math
-import numbers
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from .choices import DEVICES
 from .errors import InvalidConfigError
+from .typed import ValueProblem, typed
 
 PRECISIONS = ("auto", "fp32", "bf16")
 """Forward-pass precisions of training and decoding: bf16 where the hardware has it, float32, bfloat16."""
@@ -100,47 +97,22 @@ def flag_of(field: str) -> str:
     return next(option.flag for option in TRAINING_OPTIONS if option.field == field)
 
 
-def _finite_number(value: Any) -> bool:
-    """A real number (not a bool) that is finite as a float."""
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-_VALUE_CHECKS: dict[Any, tuple[Callable[[Any], bool], str]] = {
-    int: (lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)), "a whole number"),
-    float: (_finite_number, "a finite number"),
-    bool: (lambda v: isinstance(v, (bool, np.bool_)), "true or false"),
-    str: (lambda v: isinstance(v, str), "text"),
-}
-
-
 def _check_value_types(section: Any) -> None:
-    """Raise :class:`InvalidConfigError` unless every field of a config dataclass holds its type: whole numbers
-    where ints belong, finite numbers where floats do, true/false and text where those do, lists of the
-    right length where tuples do (a JSON config can hold 1.5 epochs, "80" or NaN, and a command-line float
-    can be nan or inf). Numbers become Python ints and floats, lists become tuples."""
+    """Raise :class:`InvalidConfigError` unless every field of a config dataclass holds its type (a JSON config
+    can hold 1.5 epochs, "80" or NaN, and a command-line float can be nan or inf): whole numbers where ints
+    belong, finite numbers where floats do, true/false and text where those do, lists of the right length where
+    tuples do (choices are text here; each section checks its own). Numbers become Python ints and floats,
+    lists become tuples."""
     hints = typing.get_type_hints(type(section))
     for item in dataclasses.fields(section):
-        value, hint = getattr(section, item.name), hints[item.name]
-        arguments = typing.get_args(hint) if typing.get_origin(hint) is tuple else ()
-        element = arguments[0] if arguments else hint
-        valid, expected = _VALUE_CHECKS[str if typing.get_origin(element) is Literal else element]
-        if arguments:
-            length = None if arguments[-1] is Ellipsis else len(arguments)
-            expected = f"a list of {f'{length} ' if length else ''}{expected.removeprefix('a ')}s"
-            right = isinstance(value, (list, tuple)) and length in (None, len(value)) and all(map(valid, value))
-        else:
-            right = valid(value)
-        if not right:
+        hint = str if typing.get_origin(hints[item.name]) is Literal else hints[item.name]
+        try:
+            setattr(section, item.name, typed(getattr(section, item.name), hint, item.name))
+        except ValueProblem as problem:
             option = f" ({flag_of(item.name)})" if any(o.field == item.name for o in TRAINING_OPTIONS) else ""
             where = type(section).__name__.removesuffix("Config").lower()  # the section of a config file
-            raise InvalidConfigError(f"{where}.{item.name}{option} = {value!r} must be {expected}")
-        convert = element if element in (int, float, bool) else (lambda v: v)
-        setattr(section, item.name, tuple(map(convert, value)) if arguments else convert(value))
+            raise InvalidConfigError(f"{where}.{item.name}{option} = {problem.value!r} must be "
+                                     f"{problem.expected}") from None
 
 
 @dataclass

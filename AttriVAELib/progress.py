@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .typed import ValueProblem, dataclass_values
+
 KINDS = ("synth", "preprocess", "compile", "batch", "epoch", "done", "fidelity", "evaluate", "encode", "crossval",
          "note")
 
@@ -67,27 +69,13 @@ class ProgressEvent:
     @classmethod
     def from_json(cls, data: Any) -> ProgressEvent | None:
         """The event :meth:`to_json` wrote, or None for anything else (another JSON object, wrong types)."""
-        if not isinstance(data, dict) or data.get("event") not in KINDS:
+        if not isinstance(data, dict) or data.get("event") not in KINDS or "kind" in data:
             return None
-        names = {item.name for item in dataclasses.fields(cls)} - {"kind"}
-        if set(data) - names - {"event"}:
-            return None
+        fields = {"kind": data["event"], **{name: value for name, value in data.items() if name != "event"}}
         try:
-            event = cls(data["event"], **{name: value for name, value in data.items() if name != "event"})
-        except (TypeError, ValueError):
+            return cls(**dataclass_values(cls, fields, "event"))
+        except ValueProblem:
             return None
-        return event if _well_typed(event) else None
-
-
-_TYPES = {"done": int, "total": int, "epoch": int, "seconds": (int, float), "model": str, "text": str}
-
-
-def _well_typed(event: ProgressEvent) -> bool:
-    return (all(isinstance(getattr(event, name), kind) and not isinstance(getattr(event, name), bool)
-                for name, kind in _TYPES.items())
-            and isinstance(event.losses, Mapping)
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in event.losses.values())
-            and (event.best_epoch is None or type(event.best_epoch) is int))
 
 
 Progress = Callable[[ProgressEvent], None]

@@ -59,12 +59,14 @@ _SIMPLE: dict[Any, tuple[Any, str, Any]] = {  # hint → (test, what it must be,
 
 def typed(value: Any, hint: Any, where: str) -> Any:
     """``value`` as ``hint`` says: ``int``, ``float`` (finite), ``bool``, ``str``, ``Literal[...]`` of text,
-    ``tuple[X, ...]`` or ``tuple[X, Y]`` (from a list or tuple), ``dict[str, X]`` / ``Mapping[str, X]`` and
-    ``X | None``. Whole numbers become ints, numbers floats, lists tuples.
+    ``tuple[X, ...]`` or ``tuple[X, Y]`` (from a list or tuple), ``dict[str, X]`` / ``Mapping[str, X]``,
+    ``X | None`` and ``Any`` (anything). Whole numbers become ints, numbers floats, lists tuples.
 
     Raises:
         ValueProblem: ``value`` is not of that type.
     """
+    if hint is Any:
+        return value
     origin, arguments = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType) and type(None) in arguments:
         inner = next(argument for argument in arguments if argument is not type(None))

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from ..data.constants import CLASS_NAMES
 from ..data.labels import LabelScheme
 from ..errors import AttriVAEError, InvalidModelError
 from ..metrics import spearman
+from ..typed import ValueProblem, dataclass_values, field, typed
 from .provenance import provenance
 
 if TYPE_CHECKING:  # the builder's inputs; importing them here would pull torch into every card reader
@@ -41,46 +42,12 @@ FORMAT_VERSION = 1
 SPLIT_PARTS = ("train", "val", "test")
 
 
-class _Problem(Exception):
-    """A card value that is missing or of the wrong type; ``where`` is its path in the card, e.g. ``data.subjects``."""
-
-    def __init__(self, where: str, text: str) -> None:
-        super().__init__(f"{where} {text}")
-
-
-def _field(data: Any, key: str, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise _Problem(where, "is not a JSON object")
-    if key not in data:
-        raise _Problem(f"{where}.{key}".lstrip("."), "is missing")
-    return data[key]
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise _Problem(where, f"= {value!r} is not text")
-    return value
-
-
-def _whole(value: Any, where: str) -> int:
-    if type(value) is not int:
-        raise _Problem(where, f"= {value!r} is not a whole number")
-    return value
-
-
 def _number(value: Any, where: str, finite: bool = True) -> float:
-    """A JSON number as a float; with ``finite=False`` null reads as NaN (JSON has no NaN: io.to_json writes null)."""
-    if value is None and not finite:
-        return math.nan
-    if type(value) not in (int, float) or (finite and not math.isfinite(value)):
-        raise _Problem(where, f"= {value!r} is not a finite number")
-    return float(value)
-
-
-def _texts(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _Problem(where, "is not a list")
-    return tuple(_text(item, f"{where}[{index}]") for index, item in enumerate(value))
+    """A JSON number as a float; with ``finite=False`` null, how :func:`~AttriVAELib.files.to_json` writes NaN,
+    reads as NaN, and non-finite floats pass."""
+    if not finite and (value is None or (type(value) is float and not math.isfinite(value))):
+        return math.nan if value is None else value
+    return typed(value, float, where)
 
 
 @dataclass(frozen=True)
@@ -106,14 +73,9 @@ class IntervalCalibration:
 
     @classmethod
     def from_dict(cls, entry: Any, where: str) -> IntervalCalibration:
-        kind = _text(_field(entry, "kind", where), f"{where}.kind")
-        if kind not in INTERVAL_KINDS:
-            raise _Problem(f"{where}.kind", f"= {kind!r} is not one of {', '.join(INTERVAL_KINDS)}")
-        scores = _field(entry, "scores", where)
-        if not isinstance(scores, list):
-            raise _Problem(f"{where}.scores", "is not a list")
-        return cls(kind, tuple(sorted(_number(v, f"{where}.scores") for v in scores)),
-                   _text(entry.get("split", "val"), f"{where}.split"))
+        kind = typed(field(entry, "kind", where), Literal[INTERVAL_KINDS], f"{where}.kind")
+        scores = typed(field(entry, "scores", where), tuple[float, ...], f"{where}.scores")
+        return cls(kind, tuple(sorted(scores)), typed(entry.get("split", "val"), str, f"{where}.split"))
 
 
 INTERVAL_KINDS = ("absolute", "scaled")
@@ -137,9 +99,9 @@ class MeasureLine:
 
     @classmethod
     def from_dict(cls, entry: Any, where: str) -> MeasureLine:
-        return cls(*(_number(_field(entry, key, where), f"{where}.{key}") for key in ("slope", "intercept")),
+        return cls(*(_number(field(entry, key, where), f"{where}.{key}") for key in ("slope", "intercept")),
                    _number(entry.get("spearman"), f"{where}.spearman", finite=False),
-                   _whole(_field(entry, "subjects", where), f"{where}.subjects"))
+                   typed(field(entry, "subjects", where), int, f"{where}.subjects"))
 
 
 @dataclass(frozen=True)
@@ -203,18 +165,18 @@ class AttributeCard:
 
     @classmethod
     def from_dict(cls, entry: Any, where: str, latent_size: int) -> AttributeCard:
-        name = _text(_field(entry, "name", where), f"{where}.name")
-        dim = _whole(_field(entry, "dim", where), f"{where}.dim")
+        name = typed(field(entry, "name", where), str, f"{where}.name")
+        dim = typed(field(entry, "dim", where), int, f"{where}.dim")
         if not 0 <= dim < latent_size:
-            raise _Problem(f"{where}.dim", f"= {dim} is not a latent dim below {latent_size}")
-        numbers = {key: _number(_field(entry, json_key, where), f"{where}.{json_key}")
+            raise ValueProblem(f"{where}.dim", dim, f"a latent dim below {latent_size}")
+        numbers = {key: _number(field(entry, json_key, where), f"{where}.{json_key}")
                    for key, json_key in (("mean", "mean"), ("std", "std"), ("minimum", "min"), ("maximum", "max"))}
         line = {}
         if "latent_slope" in entry:
-            line = {key: _number(_field(entry, key, where), f"{where}.{key}")
+            line = {key: _number(field(entry, key, where), f"{where}.{key}")
                     for key in ("latent_slope", "latent_intercept")}
             line["spearman_train"] = _number(entry.get("spearman_train"), f"{where}.spearman_train", finite=False)
-        unit = _text(entry["unit"], f"{where}.unit") if "unit" in entry else attribute_unit(name)  # older: by name
+        unit = typed(entry["unit"], str, f"{where}.unit") if "unit" in entry else attribute_unit(name)  # older: by name
         interval = (IntervalCalibration.from_dict(entry["interval"], f"{where}.interval")
                     if "interval" in entry else None)
         measure = (MeasureLine.from_dict(entry["decoded_measure"], f"{where}.decoded_measure")
@@ -263,15 +225,10 @@ class SyntheticRecord:
     def from_record(cls, record: Any) -> SyntheticRecord | None:
         """The record of a ``synthetic.json`` (a dict), or None when it does not hold exactly these fields with
         these types: it is provenance, which a model or a cohort can do without."""
-        names = [item.name for item in dataclasses.fields(cls)]
-        if not isinstance(record, dict) or sorted(record) != sorted(names):
+        try:
+            return cls(**dataclass_values(cls, record, "synthetic"))
+        except ValueProblem:
             return None
-        made = cls(**record)
-        texts, wholes = (made.generator, made.library_version), (made.subjects, made.size, made.seed)
-        numbers = (made.infarct_probability, made.field_of_view_mm, made.slice_thickness_mm)
-        well_typed = (all(isinstance(v, str) for v in texts) and all(type(v) is int for v in wholes)
-                      and all(type(v) in (int, float) and math.isfinite(v) for v in numbers))
-        return made if well_typed else None
 
 
 @dataclass(frozen=True)
@@ -407,7 +364,7 @@ class ModelCard:
                                     f"upgrade with pip install -U attrivae")
         try:
             return cls._typed(card)
-        except _Problem as problem:
+        except ValueProblem as problem:
             raise InvalidModelError(f"model card of {path}: {problem}; the file is damaged") from None
         except (AttriVAEError, TypeError, ValueError) as err:  # settings that make no valid RunConfig or scheme
             detail = str(err).strip().splitlines()[0]
@@ -416,56 +373,43 @@ class ModelCard:
 
     @classmethod
     def _typed(cls, card: dict[str, Any]) -> ModelCard:
-        model = _field(card, "model", "")
-        if not isinstance(model, dict):
-            raise _Problem("model", "is not a JSON object")
-        preprocess = _field(card, "preprocess", "")
-        if not isinstance(preprocess, dict):
-            raise _Problem("preprocess", "is not a JSON object")
-        scheme = _field(preprocess, "label_scheme", "preprocess")
+        model = typed(field(card, "model", ""), dict[str, Any], "model")
+        preprocess = typed(field(card, "preprocess", ""), dict[str, Any], "preprocess")
+        scheme = field(preprocess, "label_scheme", "preprocess")
         settings = card.get("config") or {"preset": card.get("preset", "paper"), "loss": card.get("loss", {}),
                                           "preprocess": {k: v for k, v in preprocess.items()
                                                          if k not in ("input_size", "label_scheme")}}
-        if not isinstance(settings, dict):
-            raise _Problem("config", "is not a JSON object")
+        settings = typed(settings, dict[str, Any], "config")
         architecture, version = FIRST_ARCHITECTURE  # cards written before the architecture was recorded
         model = {"architecture": architecture, "architecture_version": version, **model}
         config = RunConfig.from_dict({**settings, "model": model})  # the architecture is the weights' own
-        entries = _field(card, "attributes", "")
-        if not isinstance(entries, list):
-            raise _Problem("attributes", "is not a list")
+        entries = typed(field(card, "attributes", ""), tuple[Any, ...], "attributes")
         attributes = tuple(AttributeCard.from_dict(entry, f"attributes[{index}]", config.model.latent_size)
                            for index, entry in enumerate(entries))
         config = dataclasses.replace(config, attributes=tuple(entry.name for entry in attributes))
         return cls(config=config, attributes=attributes, label_scheme=_label_scheme(scheme),
-                   data=_data_card(_field(card, "data", "")), provenance=_provenance(card),
-                   created=_text(_field(card, "created", ""), "created"),
-                   class_names=_texts(card.get("class_names", list(CLASS_NAMES)), "class_names"),
+                   data=_data_card(field(card, "data", "")), provenance=_provenance(card),
+                   created=typed(field(card, "created", ""), str, "created"),
+                   class_names=typed(card.get("class_names", list(CLASS_NAMES)), tuple[str, ...], "class_names"),
                    training=_training_card(card["training"]) if "training" in card else None,
                    test=_test_summary(card["test"]) if "test" in card else None)
 
 
 def _label_scheme(scheme: Any) -> LabelScheme:
-    values = {}
-    for part in ("cavity", "myocardium", "infarct"):
-        listed = _field(scheme, part, "preprocess.label_scheme")
-        if not isinstance(listed, list):
-            raise _Problem(f"preprocess.label_scheme.{part}", "is not a list")
-        values[part] = tuple(_whole(v, f"preprocess.label_scheme.{part}") for v in listed)
-    return LabelScheme(_text(_field(scheme, "name", "preprocess.label_scheme"), "preprocess.label_scheme.name"),
+    values = {part: typed(field(scheme, part, "preprocess.label_scheme"), tuple[int, ...],
+                          f"preprocess.label_scheme.{part}") for part in ("cavity", "myocardium", "infarct")}
+    return LabelScheme(typed(field(scheme, "name", "preprocess.label_scheme"), str, "preprocess.label_scheme.name"),
                        **values)
 
 
 def _data_card(data: Any) -> DataCard:
-    counts = _field(data, "class_counts", "data")
-    if not (isinstance(counts, list) and len(counts) == 2):
-        raise _Problem("data.class_counts", f"= {counts!r} is not two counts")
-    split = _field(data, "split", "data")
-    return DataCard(format=_text(_field(data, "format", "data"), "data.format"),
-                    name=_text(_field(data, "name", "data"), "data.name"),
-                    subjects=_whole(_field(data, "subjects", "data"), "data.subjects"),
-                    class_counts=(_whole(counts[0], "data.class_counts"), _whole(counts[1], "data.class_counts")),
-                    split=SubjectSplit(*(_texts(_field(split, part, "data.split"), f"data.split.{part}")
+    counts = typed(field(data, "class_counts", "data"), tuple[int, int], "data.class_counts")
+    split = field(data, "split", "data")
+    return DataCard(format=typed(field(data, "format", "data"), str, "data.format"),
+                    name=typed(field(data, "name", "data"), str, "data.name"),
+                    subjects=typed(field(data, "subjects", "data"), int, "data.subjects"),
+                    class_counts=counts,
+                    split=SubjectSplit(*(typed(field(split, part, "data.split"), tuple[str, ...], f"data.split.{part}")
                                          for part in SPLIT_PARTS)),
                     synthetic=SyntheticRecord.from_record(data.get("synthetic")))
 
@@ -473,30 +417,26 @@ def _data_card(data: Any) -> DataCard:
 def _provenance(card: dict[str, Any]) -> Provenance:
     made = card.get("provenance")
     if made is None:  # cards before provenance was recorded
-        return Provenance(_text(_field(card, "library_version", ""), "library_version"), "", {})
-    machine = _field(made, "machine", "provenance")
-    if not isinstance(machine, dict):
-        raise _Problem("provenance.machine", "is not a JSON object")
-    return Provenance(_text(_field(made, "library_version", "provenance"), "provenance.library_version"),
-                      _text(_field(made, "code", "provenance"), "provenance.code"), machine)
+        return Provenance(typed(field(card, "library_version", ""), str, "library_version"), "", {})
+    machine = typed(field(made, "machine", "provenance"), dict[str, Any], "provenance.machine")
+    return Provenance(typed(field(made, "library_version", "provenance"), str, "provenance.library_version"),
+                      typed(field(made, "code", "provenance"), str, "provenance.code"), machine)
 
 
 def _training_card(training: Any) -> TrainingCard:
-    return TrainingCard(epochs=_whole(_field(training, "epochs", "training"), "training.epochs"),
-                        best_epoch=_whole(_field(training, "best_epoch", "training"), "training.best_epoch"),
-                        best_val_loss=_number(_field(training, "best_val_loss", "training"), "training.best_val_loss",
+    return TrainingCard(epochs=typed(field(training, "epochs", "training"), int, "training.epochs"),
+                        best_epoch=typed(field(training, "best_epoch", "training"), int, "training.best_epoch"),
+                        best_val_loss=_number(field(training, "best_val_loss", "training"), "training.best_val_loss",
                                               finite=False))
 
 
 def _test_summary(test: Any) -> TestSummary:
-    correlations = _field(test, "spearman", "test")
-    if not isinstance(correlations, dict):
-        raise _Problem("test.spearman", "is not a JSON object")
-    return TestSummary(subjects=_whole(_field(test, "subjects", "test"), "test.subjects"),
-                       spearman={_text(name, "test.spearman"): _number(value, f"test.spearman.{name}", finite=False)
+    correlations = typed(field(test, "spearman", "test"), dict[str, Any], "test.spearman")
+    return TestSummary(subjects=typed(field(test, "subjects", "test"), int, "test.subjects"),
+                       spearman={name: _number(value, f"test.spearman.{name}", finite=False)
                                  for name, value in correlations.items()},
-                       auc=_number(_field(test, "auc", "test"), "test.auc", finite=False),
-                       accuracy=_number(_field(test, "accuracy", "test"), "test.accuracy", finite=False))
+                       auc=_number(field(test, "auc", "test"), "test.auc", finite=False),
+                       accuracy=_number(field(test, "accuracy", "test"), "test.accuracy", finite=False))
 
 
 def build_card(config: RunConfig, cohort: Cohort, data: PreparedData, split: Split) -> ModelCard:
