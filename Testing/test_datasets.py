@@ -146,3 +146,19 @@ def test_acdc_info_without_group(acdc_dataset):
 def test_unknown_format(tmp_path):
     with pytest.raises(InvalidDatasetError, match="unknown dataset format"):
         load_cohort(tmp_path, "nifti")
+
+
+def test_an_lv_that_leaves_the_cube_is_a_warning_naming_the_subject(tiny_cohort):
+    """Every library warning goes through ``warnings`` (the CLI prints each as one line)."""
+    import dataclasses
+
+    from AttriVAELib import preset, with_attributes
+    from AttriVAELib.data.prepared import prepare_data
+
+    cohort, config = with_attributes(load_cohort(tiny_cohort), preset("paper"))
+    small = dataclasses.replace(config, model=dataclasses.replace(config.model, input_size=16),
+                                preprocess=dataclasses.replace(config.preprocess, field_of_view_mm=40.0))
+    one = dataclasses.replace(cohort, subjects=cohort.subjects[:1])
+    name = one.subjects[0].subject_id
+    with pytest.warns(UserWarning, match=rf"{name}: \d+ % of the LV lies outside the 40 mm cube"):
+        prepare_data(one, small)

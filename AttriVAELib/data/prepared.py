@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["PreparedData", "prepare_data", "with_attributes"]
 
 import dataclasses
-import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +17,6 @@ from ..progress import Progress, ProgressEvent
 from .datasets import Cohort, select_attributes
 from .preprocessing import CubeGeometry, preprocess
 from .volumes import read_label_map, read_volume
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,8 +67,9 @@ def prepare_data(cohort: Cohort, config: RunConfig, progress: Progress | None = 
         prepared = preprocess(image, mask, cohort.scheme, config.preprocess, config.model.input_size,
                               name=f"image {subject.image}")
         if prepared.lv_fraction_inside < 0.95:
-            log.warning("%s: %.0f%% of the LV lies outside the %d mm cube; raise field_of_view_mm",
-                        subject.subject_id, 100 * (1 - prepared.lv_fraction_inside), config.preprocess.field_of_view_mm)
+            warnings.warn(f"{subject.subject_id}: {100 * (1 - prepared.lv_fraction_inside):.0f} % of the LV lies "
+                          f"outside the {config.preprocess.field_of_view_mm:g} mm cube; raise "
+                          f"preprocess.field_of_view_mm (a --config file)", stacklevel=2)
         prepared_subjects.append(prepared)
         if progress:
             progress(ProgressEvent("preprocess", done=index + 1, total=len(cohort.subjects)))
