@@ -568,7 +568,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
                     labelScheme: str = "emidec"):
         """(image, label image, label scheme) of the inputs: a segmentation with named segments
         (``segments``: {"cavity": name, "myocardium": name, optional "infarct": name}) or a label map."""
-        from AttriVAELib.data.labels import ACDC_SCHEME, EMIDEC_SCHEME, segment_labels
+        from AttriVAELib.data.labels import EMIDEC_SCHEME, scheme_named, segment_labels
         from AttriVAELib.slicer import mrml
 
         image = mrml.image_from_volume(volumeNode, "input volume")
@@ -581,7 +581,7 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
 
         labels = mrml.labels_from_labelmap(labelMapNode)
         check_same_geometry(image, labels, "the input volume", "the label map")
-        return image, labels, {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[labelScheme]
+        return image, labels, scheme_named(labelScheme)
 
     def generateSyntheticSample(self, seed: Optional[int] = None):  # noqa: UP045 - Python 3.9 reads this file
         """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct; outlined in the

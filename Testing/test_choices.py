@@ -64,3 +64,9 @@ def test_segment_guess_prefers_the_role_name() -> None:
     assert guess_segment("myocardium", names) == "LV myocardium"
     assert guess_segment("infarct", names) == "Scar"
     assert guess_segment("infarct", ["LV", "Myo"]) is None
+
+
+def test_the_label_scheme_choices_are_the_schemes():
+    from AttriVAELib.data.labels import SCHEMES
+
+    assert tuple(SCHEMES) == choices.LABEL_SCHEMES

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["ACDC_SCHEME", "EMIDEC_SCHEME", "SEGMENT_ROLES", "LabelScheme", "guess_segment", "segment_labels"]
+__all__ = ["ACDC_SCHEME", "EMIDEC_SCHEME", "SCHEMES", "SEGMENT_ROLES", "LabelScheme", "guess_segment", "scheme_named",
+           "segment_labels"]
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidConfigError, InvalidVolumeError
 from .constants import AcdcLabel, EmidecLabel
 
 
@@ -54,6 +56,20 @@ EMIDEC_SCHEME = LabelScheme(
 ACDC_SCHEME = LabelScheme(name="acdc", cavity=(AcdcLabel.LV_CAVITY,), myocardium=(AcdcLabel.MYOCARDIUM,))
 """ACDC ground truth: 1 RV cavity (ignored), 2 myocardium, 3 LV cavity."""
 
+SCHEMES = {scheme.name: scheme for scheme in (EMIDEC_SCHEME, ACDC_SCHEME)}
+"""Every label scheme by name (:data:`AttriVAELib.choices.LABEL_SCHEMES` lists the names)."""
+
+
+def scheme_named(name: str) -> LabelScheme:
+    """The label scheme called ``name``.
+
+    Raises:
+        InvalidConfigError: no scheme has that name.
+    """
+    if name not in SCHEMES:
+        raise InvalidConfigError(f"label scheme {name!r} is unknown; choose one of {', '.join(SCHEMES)}")
+    return SCHEMES[name]
+
 SEGMENT_ROLES = {"cavity": EmidecLabel.CAVITY, "myocardium": EmidecLabel.MYOCARDIUM, "infarct": EmidecLabel.INFARCT}
 """Structures a segmentation provides (one segment each; the infarct optional) → their EMIDEC label value,
 so that a segmentation becomes a label map of :data:`EMIDEC_SCHEME`."""
@@ -63,15 +79,20 @@ _SEGMENT_NAME_HINTS = {"cavity": ("cavity", "lv", "blood"), "myocardium": ("myoc
 
 def segment_labels(segments: Mapping[str, str | None]) -> dict[int, str]:
     """{EMIDEC label value: segment name} of ``segments`` ({role: segment name}; roles of
-    :data:`SEGMENT_ROLES`, a role without a name is left out). Raises ValueError for an unknown role or
-    a segmentation without cavity and myocardium."""
+    :data:`SEGMENT_ROLES`, a role without a name is left out).
+
+    Raises:
+        InvalidConfigError: an unknown role.
+        InvalidVolumeError: a segmentation without cavity and myocardium.
+    """
     unknown = sorted(set(segments) - set(SEGMENT_ROLES))
     if unknown:
-        raise ValueError(f"unknown segment role {', '.join(unknown)}; the roles are {', '.join(SEGMENT_ROLES)}")
+        raise InvalidConfigError(f"unknown segment role {', '.join(unknown)}; the roles are "
+                                 f"{', '.join(SEGMENT_ROLES)}")
     named = {role: name for role, name in segments.items() if name}
     missing = [role for role in ("cavity", "myocardium") if role not in named]
     if missing:
-        raise ValueError(f"choose the {' and '.join(missing)} segment of the LV segmentation")
+        raise InvalidVolumeError(f"choose the {' and '.join(missing)} segment of the LV segmentation")
     return {int(SEGMENT_ROLES[role]): name for role, name in named.items()}
 
 

@@ -23,6 +23,7 @@ from ..data.attributes import attribute_spec, shape_attributes
 from ..data.decoded import decoded_label_map
 from ..data.labels import EMIDEC_SCHEME, LabelScheme
 from ..data.preprocessing import CubeGeometry, PreprocessedVolume
+from ..errors import InvalidConfigError
 from ..modelfile.bundle import ModelBundle
 from .attention import attention, maps_in_source
 from .codes import INTERVAL_LEVEL, attribute_estimates
@@ -141,10 +142,10 @@ def traversal_codes(bundle: ModelBundle, analysis: SubjectAnalysis, z: torch.Ten
     """Sweep one attribute of code ``z`` (L,) over its training range, aimed as :func:`explore_code`: the aim
     of the ``steps`` values and the (steps, L) codes, the other dims as in ``z``."""
     if attribute not in bundle.attribute_ranges():
-        raise ValueError(f"{attribute!r} is not a regularised attribute of this model; "
-                         f"choose one of {', '.join(bundle.attribute_ranges())}")
+        raise InvalidConfigError(f"{attribute!r} is not a regularised attribute of this model; "
+                                 f"choose one of {', '.join(bundle.attribute_ranges())}")
     if steps < 2:
-        raise ValueError(f"a traversal needs at least 2 steps, not {steps}")
+        raise InvalidConfigError(f"a traversal needs at least 2 steps, not {steps}")
     low, high, _unit = bundle.attribute_ranges()[attribute]
     aimed = aim(bundle, z, attribute, np.linspace(low, high, steps), analysis.prepared.geometry,
                 analysis.responses.get(attribute))

@@ -37,7 +37,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from ..data.labels import ACDC_SCHEME, EMIDEC_SCHEME, LabelScheme
+from ..data.labels import EMIDEC_SCHEME, LabelScheme, scheme_named
 from ..data.preprocessing import PreprocessedVolume, preprocess
 from ..data.volumes import read_label_map, read_volume
 from ..errors import InvalidConfigError
@@ -63,7 +63,7 @@ def preprocess_files(bundle: ModelBundle, image: Path, mask: Path, scheme: str =
     Raises:
         InvalidVolumeError: a file that cannot be read or used (see :func:`~AttriVAELib.data.volumes.read_volume`).
     """
-    labels = {"emidec": EMIDEC_SCHEME, "acdc": ACDC_SCHEME}[scheme]
+    labels = scheme_named(scheme)
     return preprocess_for(bundle, read_volume(image, "image"), read_label_map(mask, "mask"), labels,
                           name=f"image {image}")
 
