@@ -53,8 +53,6 @@ COMPARISON_LAYOUT_XML = """<layout type="vertical" split="true">
  </layout></item>
  <item splitSize="400"><view class="vtkMRMLViewNode" singletontag="1"/></item>
 </layout>"""
-TRAINING_DATA_NOTICE = "AttriVAE.TrainingDataNotice"
-"""Node attribute of the outputs of a model applied outside the kind of data it was trained on (the notice)."""
 REQUIREMENTS = MODULE_DIR / "Resources" / "requirements.txt"
 SAMPLE_NAME = "AttriVAE synthetic LV"
 """The synthetic subject's entry in Slicer's Sample Data module (category :data:`SAMPLE_CATEGORY`)."""
@@ -574,14 +572,10 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         image = mrml.image_from_volume(volumeNode, "input volume")
         if segmentationNode is not None:
             named = segment_labels(segments or {"cavity": "LV cavity", "myocardium": "Myocardium"})
-            return image, mrml.labels_from_segmentation(segmentationNode, volumeNode, named), EMIDEC_SCHEME
+            return image, mrml.labels_from_segmentation(segmentationNode, volumeNode, named, image), EMIDEC_SCHEME
         if labelMapNode is None:
             raise ValueError(_("no LV segmentation selected; choose a segmentation or a label map of the volume"))
-        from AttriVAELib.data.volumes import check_same_geometry
-
-        labels = mrml.labels_from_labelmap(labelMapNode)
-        check_same_geometry(image, labels, "the input volume", "the label map")
-        return image, labels, scheme_named(labelScheme)
+        return image, mrml.labels_from_labelmap(labelMapNode), scheme_named(labelScheme)  # preprocess checks the grid
 
     def generateSyntheticSample(self, seed: Optional[int] = None):  # noqa: UP045 - Python 3.9 reads this file
         """Add a synthetic LGE-like volume and its segmentation (LV cavity, Myocardium, Infarct; outlined in the
@@ -617,29 +611,17 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib.interpretation.analysis import analyse_subject
         from AttriVAELib.slicer import mrml
 
+        source, notice = self._source(volumeNode), self.trainingDataNotice(volumeNode)
         image, labels, scheme = self.inputImages(volumeNode, segmentationNode, segments, labelMapNode, labelScheme)
         analysis = analyse_subject(bundle, image, labels, scheme, name=f"volume '{volumeNode.GetName()}'")
         self.analyses[volumeNode.GetID()], self._analysedNodes[volumeNode.GetID()] = analysis, volumeNode
         self.currentVolumeID = volumeNode.GetID()
         self.exploreCode = analysis.mu.clone()
         self.lastExplore = {"drawn": {}, "shown": dict(analysis.shown), "notes": []}
-        scene, source = volumeNode.GetScene(), self._source(volumeNode)
-        reconstruction = mrml.set_volume_image(
-            mrml.output_node(scene, "reconstruction", "AttriVAE reconstruction", source=source),
-            analysis.reconstruction)
-        table = mrml.set_table(scene, "attributes", "AttriVAE attributes", analysis.table(), source)
         self._anatomyInputs[volumeNode.GetID()] = labels, scheme
-        anatomy = self._showAnatomy()
-        notice = self.trainingDataNotice(volumeNode)
-        hierarchy = slicer.vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
-        hierarchy.SetItemAttribute(mrml.results_folder(scene, source), TRAINING_DATA_NOTICE, notice)
-        for node in (reconstruction, table):
-            if notice:
-                node.SetAttribute(TRAINING_DATA_NOTICE, notice)
-            else:
-                node.RemoveAttribute(TRAINING_DATA_NOTICE)
-        return {"reconstruction": reconstruction, "table": table, "anatomy": anatomy,
-                "probability": analysis.probability,
+        nodes = mrml.show_analysis(volumeNode.GetScene(), source, analysis.reconstruction, analysis.table(), labels,
+                                   scheme, notice)
+        return {**nodes, "probability": analysis.probability,
                 "measured": analysis.measured, "encoded": analysis.encoded, "intervals": analysis.intervals,
                 "calibrated": analysis.calibrated, "notice": notice}
 

@@ -115,7 +115,7 @@ def test_a_model_of_the_synthetic_cohort_says_so_on_a_loaded_volume_and_its_outp
     volume, segmentation = logic.generateSyntheticSample(seed=5)
     assert logic.analyze(volume, segmentation, SEGMENTS)["notice"] == ""  # the model's own kind of data
     assert logic.analyze(volume, segmentation, SEGMENTS)["reconstruction"].GetAttribute(
-        load_module().TRAINING_DATA_NOTICE) is None
+        mrml.TRAINING_DATA_NOTICE) is None
 
     path = tmp_path / "loaded.nii.gz"  # the same image as a user loads a file: nothing marks it synthetic
     sitk.WriteImage(mrml.image_from_volume(volume, "volume"), str(path))
@@ -126,7 +126,7 @@ def test_a_model_of_the_synthetic_cohort_says_so_on_a_loaded_volume_and_its_outp
     assert result["notice"] == (f"This model learned from {card.data.subjects} synthetic subjects ({card.data.name}), "
                                 f"not from MRI scans: its values for this volume have not been checked against "
                                 f"real measurements")
-    key = load_module().TRAINING_DATA_NOTICE
+    key = mrml.TRAINING_DATA_NOTICE
     assert all(node.GetAttribute(key) == result["notice"] for node in (result["reconstruction"], result["table"]))
 
     reloaded = _reload(_save_scene(scene[0], tmp_path))  # the notice travels with the outputs

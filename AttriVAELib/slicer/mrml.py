@@ -67,6 +67,8 @@ from ..data.volumes import as_label_map, check_volume
 from ..errors import InvalidVolumeError
 
 ROLE = "AttriVAE.Role"
+TRAINING_DATA_NOTICE = "AttriVAE.TrainingDataNotice"
+"""Attribute of outputs (and their folder) made by a model that never learned from images like the input's."""
 INPUT_REFERENCE = "AttriVAE.input"
 """Node reference role from an output to the input volume it was made from (MRML keeps references through a
 scene save and reload, and renames them when an import changes node IDs)."""
@@ -146,12 +148,14 @@ def segment_names(segmentation: Any) -> list[str]:
     return [segments.GetNthSegment(i).GetName() for i in range(segments.GetNumberOfSegments())]
 
 
-def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mapping[int, str]) -> sitk.Image:
+def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mapping[int, str],
+                             reference_image: sitk.Image | None = None) -> sitk.Image:
     """Rasterise named segments onto the reference volume's grid as one label image (LPS).
 
     ``segments`` maps the label value to write to a segment name, e.g. ``{1: "LV cavity", 2: "Myocardium"}``;
-    later entries win where segments overlap (so list the myocardium before an infarct inside it). Nothing
-    is added to the scene.
+    later entries win where segments overlap (so list the myocardium before an infarct inside it).
+    ``reference_image``: the reference volume's :func:`image_from_volume` when the caller has made it already.
+    Nothing is added to the scene.
 
     Raises:
         InvalidVolumeError: no segmentation, or a segment name it does not hold.
@@ -161,7 +165,7 @@ def labels_from_segmentation(segmentation: Any, reference: Any, segments: Mappin
     slicer = _slicer()
     if segmentation is None:
         raise InvalidVolumeError("no segmentation selected; choose the LV segmentation of the volume")
-    reference_image = image_from_volume(reference)
+    reference_image = reference_image or image_from_volume(reference)
     logic = slicer.vtkSlicerSegmentationsModuleLogic
     geometry = logic.CreateOrientedImageDataFromVolumeNode(reference)
     labels = np.zeros(sitk.GetArrayViewFromImage(reference_image).shape, np.int32)
@@ -280,6 +284,25 @@ def set_anatomy(scene: Any, labels: sitk.Image, scheme: Any, source: Source | No
     display.SetOpacity3D(ANATOMY_OPACITY)
     display.SetVisibility2D(False)
     return segmentation
+
+
+def show_analysis(scene: Any, source: Source, reconstruction: sitk.Image, table: Mapping[str, Sequence[Any]],
+                  labels: sitk.Image, scheme: Any, notice: str = "") -> dict[str, Any]:
+    """The outputs of one analysed subject in ``source``'s results folder: its reconstruction (on the input's
+    grid), its attribute table and its anatomy (:func:`set_anatomy`), each and the folder tagged with
+    ``notice`` (:data:`TRAINING_DATA_NOTICE`; empty: the tag is removed). Returns the nodes by role."""
+    nodes = {"reconstruction": set_volume_image(output_node(scene, "reconstruction", "AttriVAE reconstruction",
+                                                            source=source), reconstruction),
+             "table": set_table(scene, "attributes", "AttriVAE attributes", table, source),
+             "anatomy": set_anatomy(scene, labels, scheme, source)}
+    hierarchy = _slicer().vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(scene)
+    hierarchy.SetItemAttribute(results_folder(scene, source), TRAINING_DATA_NOTICE, notice)
+    for node in (nodes["reconstruction"], nodes["table"]):
+        if notice:
+            node.SetAttribute(TRAINING_DATA_NOTICE, notice)
+        else:
+            node.RemoveAttribute(TRAINING_DATA_NOTICE)
+    return nodes
 
 
 def aim_cameras(scene: Any, node: Any, margin: float = 1.0) -> None:
