@@ -2,9 +2,9 @@
 
 Thin by design: the widget wires the panel to :class:`AttriVAELogic`, which delegates to the ``AttriVAELib``
 package and its MRML bridge ``AttriVAELib.slicer.mrml``. Nothing the panel does before a model action imports
-PyTorch (``AttriVAELib.choices``, ``.mrml`` and ``.labels`` are torch-free), so the module loads on a Slicer
-without the PyTorch extension. Supported: Slicer 5.10 and newer (Python 3.12); an older Slicer gets one
-message instead of the panel.
+PyTorch (``AttriVAELib.choices``, ``.config``, ``.slicer.mrml`` and ``.data.labels`` are torch-free), so the
+module loads on a Slicer without the PyTorch extension. Supported: Slicer 5.10 and newer (Python 3.12); an older
+Slicer gets one message instead of the panel.
 """
 
 import hashlib
@@ -36,6 +36,7 @@ if (MODULE_DIR.parent / "AttriVAELib").is_dir() and str(MODULE_DIR.parent) not i
     sys.path.append(str(MODULE_DIR.parent))  # a source checkout: AttriVAELib sits next to the module folder
 
 from AttriVAELib import choices  # noqa: E402 - standard library only, importable on any Slicer's Python
+from AttriVAELib.config import TrainConfig  # noqa: E402 - standard library only too
 
 SHIPPED_MODEL = MODULE_DIR / "Resources" / "Models" / "attrivae-shipped.safetensors"
 SYNTHETIC_SUBJECT = "AttriVAE.SyntheticSeed"
@@ -133,7 +134,7 @@ class AttriVAEParameterNode:
     trainDataFormat: Annotated[str, Choice(list(choices.DATA_FORMATS))] = choices.DATA_FORMATS[0]
     trainAttributes: str = ""
     trainPreset: Annotated[str, Choice(list(choices.PRESET_NAMES))] = choices.PRESET_NAMES[0]
-    trainEpochs: Annotated[int, WithinRange(1, 100000)] = 300
+    trainEpochs: Annotated[int, WithinRange(1, 100000)] = TrainConfig.epochs  # as attrivae train
     trainAugment: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
     trainDevice: Annotated[str, Choice(list(choices.DEVICES))] = choices.DEVICES[0]
 

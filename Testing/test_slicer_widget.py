@@ -24,6 +24,7 @@ import slicer_app
 from PyQt5 import QtWidgets
 
 from AttriVAELib import choices
+from AttriVAELib.config import TrainConfig
 from AttriVAELib.slicer import mrml
 from AttriVAELib.slicer.process import TrainingProcess
 
@@ -77,7 +78,7 @@ def test_setup_binds_the_parameter_node_as_slicer_does(panel) -> None:
     assert ui.attentionMethodComboBox.toolTip == choices.describe_methods()  # from the registry, not the .ui
     assert "gradcam explains" in ui.attentionLayerComboBox.toolTip
     assert _items(ui.trainDataFormatComboBox) == list(choices.DATA_FORMATS)
-    assert ui.attentionThresholdSlider.value == pytest.approx(0.2) and ui.trainEpochsSpinBox.value == 300
+    assert ui.attentionThresholdSlider.value == pytest.approx(0.2) and ui.trainEpochsSpinBox.value == TrainConfig.epochs
     assert ui.inputVolumeSelector.nodeTypes == ["vtkMRMLScalarVolumeNode"]
     assert ui.modelPathLineEdit.currentPath.endswith("attrivae-shipped.safetensors")
 

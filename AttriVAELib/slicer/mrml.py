@@ -214,9 +214,9 @@ def set_surfaces(scene: Any, role: str, name: str, labels: sitk.Image, names: Ma
     lacks), made at the labels' own resolution (marching cubes on each label's mask, VTK's flying edges) and
     shown in 3D and as outlines in the slice views. Returns the node.
 
-    The surfaces are the segments' source representation: converting a label map on a fine input grid into
-    surfaces took about 0.3 s per update (slicer-core, 80 × 80 × 15 voxels), too slow for a slider; a network
-    cube's surfaces take milliseconds."""
+    The surfaces are the segments' source representation: Slicer's own conversion of a label map on a fine
+    input grid into surfaces is too slow to follow a slider, while a network cube's surfaces are quick
+    (``benchmarks/slicer_interactive.py`` times the update)."""
     import vtk
 
     slicer = _slicer()
