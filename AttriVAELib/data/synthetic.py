@@ -23,11 +23,11 @@ import functools
 import math
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import SimpleITK as sitk
@@ -384,8 +384,8 @@ def make_cohort(
                                   infarct_probability=infarct_probability, field_of_view_mm=field_of_view_mm,
                                   slice_thickness_mm=slice_thickness_mm)
         rows = []
-        with _subject_pool(subjects, processes) as pool:
-            for row in (pool.map(write, range(subjects)) if pool else map(write, range(subjects))):
+        with _subject_map(subjects, processes) as mapped:
+            for row in mapped(write, range(subjects)):
                 rows.append(row)
                 if progress:
                     progress(ProgressEvent("synth", done=len(rows), total=subjects))
@@ -393,7 +393,7 @@ def make_cohort(
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        (staging / SYNTHETIC_JSON).write_text(to_json({"generator": "AttriVAELib.data.synthetic.make_cohort",
+        (staging / SYNTHETIC_JSON).write_text(to_json({"generator": "AttriVAELib.make_cohort",
                                                        "library_version": __version__, **parameters}, indent=2))
     return out_dir / ATTRIBUTES_CSV
 
@@ -404,18 +404,19 @@ costs about as long as rendering a few subjects."""
 
 
 @contextlib.contextmanager
-def _subject_pool(subjects: int, processes: int | None) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for :func:`make_cohort`, or None to render in this process. Workers are spawned, not
-    forked: a fork copies the caller's threads' locks (PyTorch's, SimpleITK's) in whatever state they are."""
+def _subject_map(subjects: int, processes: int | None) -> Iterator[Callable[..., Iterator[Any]]]:
+    """The ``map`` that renders :func:`make_cohort`'s subjects, results in order: worker processes', or this
+    process's own. Workers are spawned, not forked: a fork copies the caller's threads' locks (PyTorch's,
+    SimpleITK's) in whatever state they are."""
     if processes is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         processes = min(cores, subjects // SUBJECTS_PER_PROCESS)
     if processes <= 1:
-        yield None
+        yield map
         return
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
     try:
-        yield pool
+        yield pool.map
     finally:  # after an error or Ctrl-C, subjects not started are dropped rather than awaited
         pool.shutdown(cancel_futures=True)
 
