@@ -4,13 +4,10 @@ import torch
 import torch.nn.functional as F
 
 from AttriVAELib import AttriVAE, InvalidConfigError, ModelConfig
-from AttriVAELib.interpretation.attention import (
-    ATTRIBUTION_METHODS,
-    DEFAULT_METHOD,
-    SIGNED_METHODS,
-    attention,
-    maps_in_source,
-)
+from AttriVAELib.choices import ATTRIBUTION, ATTRIBUTION_METHODS, DEFAULT_METHOD
+from AttriVAELib.interpretation.attention import attention, maps_in_source
+
+SIGNED_METHODS = [name for name in ATTRIBUTION_METHODS if ATTRIBUTION[name].signed]
 
 
 @pytest.fixture
@@ -179,3 +176,11 @@ def test_bad_requests(bundle, subject):
         attention(bundle, volume, ["heart_rate"])
     with pytest.raises(InvalidConfigError, match="one volume at a time"):
         attention(bundle, np.stack([volume, volume])[:, None])
+
+
+def test_a_registered_method_without_an_implementation_is_an_error_not_another_method(bundle, subject, monkeypatch):
+    from AttriVAELib.choices import AttributionMethod
+
+    monkeypatch.setitem(ATTRIBUTION, "occlusion", AttributionMethod("occlusion", True, False, "not written yet"))
+    with pytest.raises(InvalidConfigError, match="'occlusion' is registered but not implemented"):
+        attention(bundle, subject[1].volume, ["lv_volume_ml"], method="occlusion")

@@ -150,7 +150,7 @@ def _run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_localisation_script_scores_every_method_and_the_fidelity(tiny_run: Path, eval_cohort: Path,
                                                                    tmp_path: Path) -> None:
-    from AttriVAELib.interpretation.attention import ATTRIBUTION_METHODS
+    from AttriVAELib.choices import ATTRIBUTION_METHODS
 
     result = _run_script("localisation.py", "--model", str(tiny_run / "model.safetensors"), "--data",
                          str(eval_cohort), "--json", str(tmp_path / "l.json"))

@@ -20,8 +20,8 @@ import pytest
 
 from AttriVAELib import load_model
 from AttriVAELib.apps.demo import DemoSettings
+from AttriVAELib.choices import DEFAULT_METHOD
 from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES
-from AttriVAELib.interpretation.attention import DEFAULT_METHOD
 from AttriVAELib.modelfile.provenance import code_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]

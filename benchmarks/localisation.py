@@ -23,6 +23,7 @@ import torch
 
 from AttriVAELib import load_cohort, load_model
 from AttriVAELib.apps.demo import DemoSettings
+from AttriVAELib.choices import ATTRIBUTION_METHODS, DEFAULT_METHOD
 from AttriVAELib.data.attributes import STRUCTURE_OF_ATTRIBUTE
 from AttriVAELib.data.prepared import PreparedData, prepare_data, with_attributes
 from AttriVAELib.data.synthetic import make_cohort
@@ -30,13 +31,7 @@ from AttriVAELib.evaluation.evaluate import encode_all
 from AttriVAELib.evaluation.fidelity import traversal_fidelity
 from AttriVAELib.evaluation.localisation import localisation
 from AttriVAELib.files import atomic_path, to_json
-from AttriVAELib.interpretation.attention import (
-    ATTRIBUTION_METHODS,
-    DEFAULT_METHOD,
-    INTEGRATION_STEPS,
-    VOXELS_PER_PASS,
-    attention,
-)
+from AttriVAELib.interpretation.attention import INTEGRATION_STEPS, VOXELS_PER_PASS, attention
 from AttriVAELib.modelfile.provenance import machine
 
 COMPLETENESS_SUBJECTS = 10
