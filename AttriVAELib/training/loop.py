@@ -50,6 +50,7 @@ from ..modelfile.bundle import load_model, read_safetensors, save_model, write_s
 from ..modelfile.calibration import calibrate_model
 from ..modelfile.card import TestSummary, TrainingCard, build_card
 from ..progress import Progress, ProgressEvent
+from ..typed import ValueProblem, typed
 
 LOSS_TERMS = ("total", "recon", "kl", "classifier", "ar")
 CHECKPOINT = "checkpoint.safetensors"
@@ -242,9 +243,9 @@ def _saved_split(out_dir: Path, config: RunConfig, data: PreparedData) -> Split:
         raise InvalidConfigError(f"{out_dir} was trained with other settings (only {', '.join(resumable)} may "
                                  f"change on resume); resume with its config.json or start a new --out")
     try:
-        ids = json.loads((out_dir / "split.json").read_text())
+        ids = typed(json.loads((out_dir / "split.json").read_text()), dict[str, tuple[str, ...]], "split")
         return Split(*(data.indices(ids[part]) for part in ("train", "val", "test")))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, ValueProblem) as err:
         raise InvalidConfigError(f"{out_dir / 'split.json'} is missing or does not match the dataset ({err}); "
                                  f"resume with the run's own data") from err
 
