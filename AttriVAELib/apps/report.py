@@ -252,10 +252,9 @@ def _roc(plt: Any, evaluation: Evaluation, folder: Path) -> str:
 def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict[str, str],
           calibration: dict[str, dict[str, float]]) -> str:
     m = evaluation.metrics
-    rows = "".join(
-        f"<tr><td>{k}</td><td>{html.escape(name)}</td><td>{m['interpretability'][name]['dim']}</td>"
-        f"<td>{m['interpretability'][name]['r2']:.3f}</td><td>{m['spearman'][name]:.3f}</td></tr>"
-        for k, name in enumerate(evaluation.attribute_names))
+    rows = "".join(_row(k, html.escape(name), m["interpretability"][name]["dim"],
+                        format_metric(m["interpretability"][name]["r2"]), format_metric(m["spearman"][name]))
+                   for k, name in enumerate(evaluation.attribute_names))
     ceiling, matched = m["ceiling"], m["ceiling_at_precision"]
     summary = {"interpretability (mean R²)": (m["interpretability_mean"], 1.0, None),
                **{name: (m[key], ceiling[key], matched[key]) for key, name in DISENTANGLEMENT_METRICS.items()},
@@ -266,8 +265,7 @@ def _html(title: str, evaluation: Evaluation, bundle: ModelBundle, figures: dict
                "MMD²": (m["reconstruction"]["mmd"], None, None),
                "accuracy": (m["classification"]["accuracy"], None, None),
                "ROC-AUC": (m["classification"]["auc"], None, None)}
-    summary_rows = "".join(f"<tr><td>{html.escape(k)}</td>{''.join(f'<td>{_cell(v)}</td>' for v in values)}</tr>"
-                           for k, values in summary.items())
+    summary_rows = "".join(_row(html.escape(k), *map(_cell, values)) for k, values in summary.items())
     images = "".join(f"<h3>{html.escape(caption)}</h3><img src='{html.escape(name)}' alt='{html.escape(caption)}'>"
                      for caption, name in figures.items())
     config = bundle.card.config
@@ -299,8 +297,8 @@ MIG is scikit-learn's estimator as the AR-VAE evaluation calls it, on N = {m['su
 
 def _precision_html(precision: dict[str, dict[str, float]]) -> str:
     """Own-dim precision and leakage per attribute."""
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{format_metric(p['precision'])}</td>"
-                   f"<td>{format_metric(p['leakage'])}</td></tr>" for name, p in precision.items())
+    body = "".join(_row(html.escape(name), format_metric(p["precision"]), format_metric(p["leakage"]))
+                   for name, p in precision.items())
     return ("<h2>Disentanglement per attribute</h2><p>Precision: adjusted R² of the attribute from a cubic in its "
             "own dim. Leakage: the adjusted R² every other dim adds beyond that (0: nothing of the attribute lives "
             "elsewhere); it needs more subjects than latent dims + 3 (– otherwise).</p><table><tr>"
@@ -311,8 +309,8 @@ def _decoder_html(decoder: dict[str, Any]) -> str:
     """What the reconstruction keeps of the input's anatomy."""
     rows = {**{f"{name} Dice": summary for name, summary in decoder["dice"].items()},
             "infarct contrast retained": decoder["infarct_contrast"]}
-    body = "".join(f"<tr><td>{html.escape(name)}</td><td>{s['subjects']}</td><td>{format_metric(s['median'])}</td>"
-                   f"<td>{format_metric(s['p10'])}–{format_metric(s['p90'])}</td></tr>" for name, s in rows.items())
+    body = "".join(_row(html.escape(name), s["subjects"], format_metric(s["median"]),
+                        f"{format_metric(s['p10'])}–{format_metric(s['p90'])}") for name, s in rows.items())
     return ("<h2>Decoder fidelity</h2><p>The reconstruction of μ and the input, each segmented as a decoded volume "
             "(foreground above 0.05, bright pool above its Otsu threshold). Cavity: bright pool against bright "
             "pool; myocardium: dark wall against dark wall; infarct: bright voxels inside the labelled myocardium, "
@@ -333,9 +331,8 @@ def _calibration_html(calibration: dict[str, dict[str, float]], bundle: ModelBun
             kind = html.escape(f"calibrated on {source} (expected {low:.2f}–{high:.2f})")
         else:
             kind = html.escape(UNCALIBRATED)
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{c['subjects']}</td><td>{format_metric(c['coverage'])}"
-                    f"</td><td>{format_metric(c['mean_width'])} {html.escape(attribute_unit(name))}</td>"
-                    f"<td>{kind}</td></tr>")
+        rows.append(_row(html.escape(name), c["subjects"], format_metric(c["coverage"]),
+                         f"{format_metric(c['mean_width'])} {html.escape(attribute_unit(name))}", kind))
     return (f"<h2>Intervals: coverage</h2><p>Each encoded attribute value comes with a {percent} interval (as "
             f"<code>attrivae encode</code> and the Slicer table show it): split-conformal on held-out subjects (the "
             f"model's validation split, or a cohort given to <code>attrivae calibrate</code>) where the model is "
@@ -355,12 +352,10 @@ def _localisation_html(localisation: dict[str, dict[str, dict[str, float]]]) -> 
              "than uniform); pointing = share of subjects whose map peak lies in the structure (±1 voxel); outside "
              "LV = share of |map| outside the LV mask dilated by one voxel; IoU as the official code.</p>"]
     for method, rows in localisation.items():
-        body = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{STRUCTURE_OF_ATTRIBUTE[name]}</td><td>{s['subjects']}</td>"
-            f"<td>{format_metric(s['enrichment'])}</td><td>{format_metric(s['pointing'])}</td>"
-            f"<td>{format_metric(s['outside_lv'])} (max {format_metric(s['outside_lv_max'])})</td>"
-            f"<td>{format_metric(s['iou'])}</td></tr>"
-            for name, s in rows.items())
+        body = "".join(_row(html.escape(name), STRUCTURE_OF_ATTRIBUTE[name], s["subjects"],
+                            format_metric(s["enrichment"]), format_metric(s["pointing"]),
+                            f"{format_metric(s['outside_lv'])} (max {format_metric(s['outside_lv_max'])})",
+                            format_metric(s["iou"])) for name, s in rows.items())
         parts.append(f"<h3>{html.escape(method)}{' (default)' if method == DEFAULT_METHOD else ''}</h3><table><tr>"
                      f"<th>attribute</th><th>structure</th><th>N</th><th>enrichment</th><th>pointing</th>"
                      f"<th>outside LV</th><th>IoU</th></tr>{body}</table>")
@@ -372,16 +367,16 @@ def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
     if not fidelity:
         return ""
 
-    def line(summary: dict[str, float]) -> str:
-        return (f"<td>{format_metric(summary['spearman'])}</td><td>{format_metric(summary['slope'])} "
-                f"({format_metric(summary['slope_p10'])}–{format_metric(summary['slope_p90'])})</td>")
+    def line(summary: dict[str, float]) -> tuple[str, str]:
+        return (format_metric(summary["spearman"]), f"{format_metric(summary['slope'])} "
+                f"({format_metric(summary['slope_p10'])}–{format_metric(summary['slope_p90'])})")
 
-    body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{f['calibrated']['subjects']}</td>{line(f['encoder'])}"
-        f"{line(f['calibrated'])}<td>{format_metric(f['calibrated']['clamped'])}</td>"
-        f"<td>{format_metric(f.get('measure_check', {}).get('spearman'))} / "
-        f"{format_metric(f.get('measure_check', {}).get('slope'))}</td></tr>"
-        for name, f in fidelity.items())
+    def check(entry: dict[str, Any]) -> str:
+        measured = entry.get("measure_check", {})
+        return f"{format_metric(measured.get('spearman'))} / {format_metric(measured.get('slope'))}"
+
+    body = "".join(_row(html.escape(name), f["calibrated"]["subjects"], *line(f["encoder"]), *line(f["calibrated"]),
+                        format_metric(f["calibrated"]["clamped"]), check(f)) for name, f in fidelity.items())
     return ("<h2>Traversal fidelity</h2><p>Each attribute a decoded volume shows, swept over its training range "
             f"({TRAVERSAL_STEPS} steps) on every subject and measured on each decoded volume (foreground above "
             "0.05, bright pool above its Otsu threshold; in the data's units through the model's decoded-measure "
@@ -393,6 +388,11 @@ def _fidelity_html(fidelity: dict[str, dict[str, Any]]) -> str:
             "inputs against the recorded values (ρ / slope over subjects).</p><table><tr><th>attribute</th>"
             "<th>N</th><th>encoder ρ</th><th>encoder slope</th><th>calibrated ρ</th><th>calibrated slope</th>"
             f"<th>clamped</th><th>measure check</th></tr>{body}</table>")
+
+
+def _row(*cells: object) -> str:
+    """One HTML table row of ``cells`` (text already escaped where it needs to be)."""
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
 def _cell(value: float | dict[str, float] | None) -> str:
