@@ -344,3 +344,15 @@ def test_the_summary_of_an_unfinished_model_is_an_error_not_a_crash(untrained):
 
     with pytest.raises(InvalidModelError, match="unfinished training"):
         _print_summary(Path("run/model.safetensors"), untrained.card)
+
+
+def test_renamed_options_keep_working_for_a_release_and_say_their_new_name(capsys):
+    from AttriVAELib.apps.cli import _parser
+
+    args = _parser().parse_args(["train", "--data", "d", "--out", "o", "--size", "16"])
+    assert args.cube_size == 16 and args.renamed == [("--size", "--cube-size")]
+    args = _parser().parse_args(["demo", "--size", "32", "--input-size", "16"])
+    assert (args.matrix, args.cube_size) == (32, 16)
+    assert _parser().parse_args(["synth", "--out", "D"]).matrix == 80  # the new name keeps the default
+    code, _, err = run(capsys, "bench", "--size", "20")  # 20 is no multiple of 16: fails before measuring
+    assert code == 2 and "attrivae: warning: --size is now --cube-size; --size stops working in the next release" in err
