@@ -30,7 +30,7 @@ from ..data.attributes import DECODED_ATTRIBUTES
 from ..data.decoded import measure_decoded
 from ..data.preprocessing import CubeGeometry
 from ..interpretation.inference import decode
-from ..interpretation.traversal import sweep
+from ..interpretation.traversal import measure_cubes, sweep
 from ..metrics import spearman
 from ..modelfile.bundle import ModelBundle
 from ..progress import Progress, ProgressEvent
@@ -86,9 +86,7 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         for subject, (code, geometry) in enumerate(zip(mu, geometries), start=1):
             codes = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1).repeat(steps, 1)
             codes[:, entry.dim] = torch.as_tensor(entry.to_latent(requested), dtype=torch.float32)
-            cubes = decode(bundle, codes)[:, 0].cpu().numpy()
-            raw = np.array([measure_decoded(cube, geometry, [name])[name] for cube in cubes])
-            encoder.append(_line(requested, entry.decoded_measure(raw) if entry.decoded_measure else raw))
+            encoder.append(_line(requested, measure_cubes(entry, decode(bundle, codes)[:, 0].cpu().numpy(), geometry)))
             swept = sweep(bundle, torch.as_tensor(code), name, requested, geometry)
             drawn = ~swept.clamped  # clamped steps are reported as such, not scored as misses
             calibrated.append(_line(requested[drawn], swept.measured[drawn]))

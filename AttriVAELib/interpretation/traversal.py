@@ -21,7 +21,7 @@ Attributes a decoded cube does not show (EF, infarct size, clinical variables) k
 from __future__ import annotations
 
 __all__ = ["FLAT_RESPONSE", "RESPONSE_REACH", "RESPONSE_STEPS", "Aim", "DecodedResponse", "Sweep", "UnmeasurableError",
-           "aim", "decoded_response", "shown_values", "sweep", "traverse"]
+           "aim", "decoded_response", "measure_cubes", "shown_values", "sweep", "traverse"]
 
 import dataclasses
 import math
@@ -137,8 +137,9 @@ def _cube_geometry(bundle: ModelBundle, geometry: CubeGeometry | None) -> CubeGe
     return CubeGeometry.from_dict({"cube": grid, "source": grid})
 
 
-def _measure(entry: AttributeCard, cubes: np.ndarray, geometry: CubeGeometry) -> np.ndarray:
-    """(N, S, S, S) decoded cubes → (N,) the attribute measured on each, in the data's units."""
+def measure_cubes(entry: AttributeCard, cubes: np.ndarray, geometry: CubeGeometry) -> np.ndarray:
+    """(N, S, S, S) decoded cubes → (N,) the attribute of ``entry`` measured on each, in the data's units through
+    the card's decoded-measure line (NaN where a cube shows no measurable anatomy)."""
     values = np.array([measure_decoded(cube, geometry, [entry.name])[entry.name] for cube in cubes])
     return entry.decoded_measure(values) if entry.decoded_measure else values
 
@@ -168,7 +169,7 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
     width = float(ends[1] - ends[0])
     latent = np.linspace(ends[0] - RESPONSE_REACH * width, ends[1] + RESPONSE_REACH * width, steps)
     cubes = decode(bundle, _codes(z, entry.dim, latent))[:, 0].cpu().numpy()
-    measured = _measure(entry, cubes, _cube_geometry(bundle, geometry))
+    measured = measure_cubes(entry, cubes, _cube_geometry(bundle, geometry))
     known = np.isfinite(measured)
     if known.sum() < 2:
         raise UnmeasurableError("it could not be measured on this subject's decoded volumes")
@@ -231,7 +232,7 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
     entry = card_entry(bundle, aimed.attribute)
     volumes = decode(bundle, _codes(z, entry.dim, aimed.latent))
     measured = (np.full(len(aimed.requested), math.nan) if aimed.units == "encoder" else
-                _measure(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
+                measure_cubes(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
     return Sweep(**{field.name: getattr(aimed, field.name) for field in dataclasses.fields(Aim)},
                  measured=measured, volumes=volumes)
 
