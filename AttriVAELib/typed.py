@@ -22,7 +22,8 @@ class ValueProblem(Exception):
     """A value that is missing or not of its type: ``where`` it is, the ``value`` found and what was ``expected``."""
 
     def __init__(self, where: str, value: Any, expected: str) -> None:
-        super().__init__(f"{where} = {value!r} is not {expected}" if expected else f"{where} is missing")
+        shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+        super().__init__(f"{where} = {shown} is not {expected}" if expected else f"{where} is missing")
         self.where, self.value, self.expected = where, value, expected
 
 
@@ -36,12 +37,16 @@ def field(data: Any, key: str, where: str) -> Any:
     return data[key]
 
 
+def _boolean(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"  # NumPy's, by name: no NumPy imported here
+
+
 def _whole(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+    return isinstance(value, numbers.Integral) and not _boolean(value)
 
 
 def _finite(value: Any) -> bool:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or type(value).__name__ == "bool_":
+    if not isinstance(value, numbers.Real) or _boolean(value):
         return False
     try:
         return math.isfinite(float(value))
@@ -52,7 +57,7 @@ def _finite(value: Any) -> bool:
 _SIMPLE: dict[Any, tuple[Any, str, Any]] = {  # hint → (test, what it must be, conversion)
     int: (_whole, "a whole number", int),
     float: (_finite, "a finite number", float),
-    bool: (lambda v: isinstance(v, bool) or type(v).__name__ == "bool_", "true or false", bool),
+    bool: (_boolean, "true or false", bool),
     str: (lambda v: isinstance(v, str), "text", str),
 }
 
