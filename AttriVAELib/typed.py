@@ -38,7 +38,8 @@ def field(data: Any, key: str, where: str) -> Any:
 
 
 def _boolean(value: Any) -> bool:
-    return isinstance(value, bool) or type(value).__name__ == "bool_"  # NumPy's, by name: no NumPy imported here
+    kind = type(value)  # NumPy's bool by its module and name: this module imports no NumPy
+    return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
 
 
 def _whole(value: Any) -> bool:
