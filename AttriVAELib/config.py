@@ -55,7 +55,6 @@ FIRST_ARCHITECTURE = ("attrivae-conv3d", 1)
 """What a card written before architectures were recorded holds."""
 
 
-
 @dataclass(frozen=True)
 class TrainingOption:
     """A setting of a training run that the command line (``attrivae train``, ``crossval``), the Slicer panel's
@@ -92,9 +91,13 @@ TRAINING_OPTIONS = (
 """Every training setting with a flag, in the order the CLI lists them."""
 
 
-def flag_of(field: str) -> str:
-    """The command-line flag of a config field of :data:`TRAINING_OPTIONS` (``input_size`` → ``--cube-size``)."""
-    return next(option.flag for option in TRAINING_OPTIONS if option.field == field)
+_FLAGS = {option.field: option.flag for option in TRAINING_OPTIONS}
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of config field ``name`` of :data:`TRAINING_OPTIONS` (``input_size`` →
+    ``--cube-size``)."""
+    return _FLAGS[name]
 
 
 def _check_value_types(section: Any) -> None:
@@ -109,7 +112,7 @@ def _check_value_types(section: Any) -> None:
         try:
             setattr(section, item.name, typed(getattr(section, item.name), hint, item.name))
         except ValueProblem as problem:
-            option = f" ({flag_of(item.name)})" if any(o.field == item.name for o in TRAINING_OPTIONS) else ""
+            option = f" ({_FLAGS[item.name]})" if item.name in _FLAGS else ""
             where = type(section).__name__.removesuffix("Config").lower()  # the section of a config file
             raise InvalidConfigError(f"{where}.{item.name}{option} = {problem.value!r} must be "
                                      f"{problem.expected}") from None
