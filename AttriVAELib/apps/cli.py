@@ -605,6 +605,7 @@ def _add_demo(commands: Any) -> None:
     _add_training_option(demo, options["epochs"], default=defaults.epochs)
     _add_training_option(demo, options["learning_rate"], default=defaults.learning_rate,
                          help="Adam step size (the paper's 1e-4 needs thousands of epochs)")
+    # the demo's earlier --size is the image matrix (--matrix), so its cube's earlier name is --input-size
     _add_option(demo, "--cube-size", "--input-size", type=int, default=defaults.cube_size,
                 help=options["input_size"].help)
     _add_training_option(demo, options["augment_probability"], default=defaults.augment)
