@@ -394,7 +394,8 @@ class AttriVAEWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._run(self.logic.showAttentionMap, node, self._renderingLogic())
 
     def onAttentionMethod(self, method: str) -> None:
-        self.ui.attentionLayerComboBox.enabled = choices.ATTRIBUTION[method].layered
+        chosen = choices.ATTRIBUTION.get(method)  # none while the combo is being filled
+        self.ui.attentionLayerComboBox.enabled = chosen is not None and chosen.layered
 
     def onSlider(self, name: str, value: float) -> None:
         if self._run(self.logic.explore, {name: value}) is not None:
@@ -612,8 +613,8 @@ class AttriVAELogic(ScriptedLoadableModuleLogic):
         from AttriVAELib.interpretation.analysis import analyse_subject
         from AttriVAELib.slicer import mrml
 
-        source, notice = self._source(volumeNode), self.trainingDataNotice(volumeNode)
         image, labels, scheme = self.inputImages(volumeNode, segmentationNode, segments, labelMapNode, labelScheme)
+        source, notice = self._source(volumeNode), self.trainingDataNotice(volumeNode)
         analysis = analyse_subject(bundle, image, labels, scheme, name=f"volume '{volumeNode.GetName()}'")
         self.analyses[volumeNode.GetID()], self._analysedNodes[volumeNode.GetID()] = analysis, volumeNode
         self.currentVolumeID = volumeNode.GetID()

@@ -40,13 +40,13 @@ class AttributionMethod:
     name: str
     signed: bool  # its maps take both signs: shown with a diverging colour table centred on 0
     layered: bool  # it explains one encoder layer (ENCODER_LAYERS), so a layer is chosen with it
-    summary: str  # one line for the CLI help, the panel's tooltip and the docs' table
+    summary: str  # one line for the CLI help, the panel's tooltip and the docs' table (no semicolon: they join)
 
 
 ATTRIBUTION = {method.name: method for method in (
     AttributionMethod("gradient-x-input", signed=True, layered=False,
-                      summary="x ⊙ ∂μ_k/∂x: voxel-sharp, one backward pass; red raises the attribute, blue "
-                              "lowers it"),
+                      summary="x ⊙ ∂μ_k/∂x: voxel-sharp, one backward pass, red where a voxel raises the "
+                              "attribute and blue where it lowers it"),
     AttributionMethod("integrated-gradients", signed=True, layered=False,
                       summary="x ⊙ the mean gradient on the path from a zero baseline: sums to μ_k(x) − μ_k(0), "
                               "one backward pass per integration step"),

@@ -131,12 +131,12 @@ def test_cli_md_documents_exactly_the_options_of_each_subcommand(name):
 # ------------------------------------------------------------------------------------------ the Python API
 def _all_of(module: str) -> list[str]:
     """``__all__`` of ``AttriVAELib.<module>``, read from its source without importing it."""
-    tree = ast.parse((ROOT / "AttriVAELib" / f"{module}.py").read_text())
+    tree = ast.parse((ROOT / "AttriVAELib" / f"{module}.py").read_text())  # module: a path, e.g. modelfile/card
     return next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                 and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets))
 
 
-@pytest.mark.parametrize("module", ["AttriVAELib", "card", "apps/samples"])
+@pytest.mark.parametrize("module", ["AttriVAELib", "modelfile/card", "apps/samples"])
 def test_python_md_names_every_public_name(module):
     names = PUBLIC_NAMES if module == "AttriVAELib" else _all_of(module)
     text = PYTHON_DOC.read_text()

@@ -111,7 +111,7 @@ def test_cohort_csv_has_attributes_and_ground_truth(tiny_cohort):
 
 def test_cohort_records_how_it_was_made_and_its_labels_are_known_before_rendering(tiny_cohort):
     record = json.loads((tiny_cohort / "synthetic.json").read_text())
-    assert record == {"generator": "AttriVAELib.data.synthetic.make_cohort", "library_version": __version__,
+    assert record == {"generator": "AttriVAELib.make_cohort", "library_version": __version__,
                       "subjects": 24, "size": 32, "seed": 7, "infarct_probability": 0.6, "field_of_view_mm": 120.0,
                       "slice_thickness_mm": 8.0}
     with open(tiny_cohort / "attributes.csv") as handle:
