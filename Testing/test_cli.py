@@ -286,7 +286,7 @@ def test_attention_layer_belongs_to_gradcam(tiny_run, eval_cohort, tmp_path, cap
                        "--image", str(eval_cohort / "images" / "sub-002_ed.nii.gz"),
                        "--mask", str(eval_cohort / "labels" / "sub-002_ed.nii.gz"), "--layer", "conv4",
                        "--out", str(tmp_path / "maps"))
-    assert_one_line_error(code, err, "--layer applies to --method gradcam only")
+    assert_one_line_error(code, err, "--layer goes with a method that explains an encoder layer (gradcam)")
     assert not (tmp_path / "maps").exists()
 
 

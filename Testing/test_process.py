@@ -273,7 +273,7 @@ def test_cancel_kills_a_process_that_ignores_the_request(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_failed_training_reports_its_one_line_error(tmp_path: Path) -> None:
-    process = TrainingProcess(training_command(tmp_path / "missing", tmp_path / "run", epochs=1))
+    process = TrainingProcess(training_command(tmp_path / "missing", tmp_path / "run", settings={"epochs": 1}))
     assert process.wait(120) == 2
     assert "does not exist" in (process.error() or "") or "no dataset" in (process.error() or ""), \
         process.stderr_lines

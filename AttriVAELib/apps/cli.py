@@ -484,8 +484,9 @@ def _attention(args: argparse.Namespace) -> int:
 
     method = ATTRIBUTION[args.method]
     if args.layer and not method.layered:
-        raise InvalidConfigError(f"--layer applies to a method that explains an encoder layer, not to "
-                                 f"{args.method}, which explains the input voxels")
+        layered = ", ".join(name for name, entry in ATTRIBUTION.items() if entry.layered)
+        raise InvalidConfigError(f"--layer goes with a method that explains an encoder layer ({layered}); "
+                                 f"{args.method} explains the input voxels")
     layer = args.layer or DEFAULT_LAYER
     bundle, prepared = _single_subject(args)
     names = _names(args.attributes) or None
