@@ -112,3 +112,22 @@ def test_the_measure_check_compares_inputs_with_their_records(stand_in):
     fidelity = traversal_fidelity(stand_in(gain=1.0), np.zeros((4, 4)), [_geometry()] * 4, volumes, records)
     check = fidelity["lv_volume_ml"]["measure_check"]
     assert check["spearman"] == pytest.approx(1.0) and check["slope"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_bright_pool_threshold_is_otsus_over_the_foreground():
+    """decoded_labels thresholds the foreground's values alone: the same Otsu threshold as ITK's over the cube
+    under a foreground mask, on smooth and on noisy cubes."""
+    import SimpleITK as sitk
+
+    from AttriVAELib.data.decoded import FOREGROUND_THRESHOLD, decoded_labels
+
+    generator = np.random.default_rng(3)
+    cubes = [_ventricle(40.0), *(np.clip(generator.normal(0.4, 0.3, (SIZE,) * 3), 0, 1) for _ in range(5))]
+    for cube in cubes:
+        foreground = cube > FOREGROUND_THRESHOLD
+        otsu = sitk.OtsuThresholdImageFilter()
+        otsu.SetMaskValue(1)
+        otsu.Execute(sitk.GetImageFromArray(cube.astype(np.float32)),
+                     sitk.GetImageFromArray(foreground.astype(np.uint8)))
+        expected = np.where(foreground, np.where(cube > otsu.GetThreshold(), 1, 2), 0)
+        np.testing.assert_array_equal(decoded_labels(cube), expected)

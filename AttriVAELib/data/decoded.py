@@ -41,12 +41,14 @@ def decoded_labels(volume: np.ndarray) -> np.ndarray:
     """(S, S, S) decoded (or input) cube in [0, 1] → (S, S, S) uint8 labels: 1 bright pool, 2 myocardium."""
     foreground = volume > FOREGROUND_THRESHOLD
     labels = np.zeros(volume.shape, np.uint8)
-    if foreground.sum() >= 2:
+    values = volume[foreground].astype(np.float32)
+    if values.size >= 2:
+        # the foreground's values as one row: the same histogram as the cube under a foreground mask, so the
+        # same threshold, in about half the time; one ITK thread, as callers measure cubes side by side
         otsu = sitk.OtsuThresholdImageFilter()
-        otsu.SetMaskValue(1)
-        otsu.Execute(sitk.GetImageFromArray(volume.astype(np.float32)),
-                     sitk.GetImageFromArray(foreground.astype(np.uint8)))
-        labels[foreground] = np.where(volume[foreground] > otsu.GetThreshold(), 1, 2)
+        otsu.SetNumberOfThreads(1)
+        otsu.Execute(sitk.GetImageFromArray(values[None, :]))
+        labels[foreground] = np.where(values > otsu.GetThreshold(), 1, 2)
     return labels
 
 
