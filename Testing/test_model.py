@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -74,28 +76,36 @@ def test_the_architecture_is_named_and_versioned():
         ModelConfig(architecture_version=2)
 
 
-def test_one_volume_without_gradients_takes_onednn_directly_with_the_same_result(monkeypatch):
-    """Batch 1, no gradients, float32 on the CPU: every 3D convolution calls ``torch.mkldnn_convolution`` (PyTorch
-    itself would use its im2col fallback at this size) and the result equals the default path's; with gradients
-    (attention maps) or a batch the default path runs."""
+def test_one_volume_in_evaluation_takes_onednn_directly_with_the_same_result(monkeypatch):
+    """Batch 1, no gradients, float32 on the CPU, evaluation mode: every convolution block is one fused oneDNN
+    call (BatchNorm folded, ReLU fused; PyTorch itself would use its im2col fallback at this size) and the result
+    equals the default path's; with gradients (attention maps), a batch, autocast or BatchNorm in training mode
+    the default path runs."""
+    from AttriVAELib.method import model as module
+
     torch.manual_seed(0)
     model = AttriVAE(ModelConfig(input_size=16, encoder_channels=(4, 8, 8, 8, 8), decoder_channels=(8, 8, 8, 4, 4),
                                  hidden_sizes=(16,), latent_size=4, classifier_sizes=(4,))).eval()
+    for norm in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm3d)):  # statistics to fold
+        norm.running_mean.uniform_(-0.2, 0.2), norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.1, 0.1)
     volume, code = torch.rand(1, 1, 16, 16, 16), torch.randn(1, 4)
     calls = []
-    direct = torch.mkldnn_convolution
-    monkeypatch.setattr(torch, "mkldnn_convolution", lambda *args: calls.append(1) or direct(*args))
+    for name in ("_convolution_pointwise", "_convolution_transpose_pointwise"):
+        op = getattr(torch.ops.mkldnn, name)
+        monkeypatch.setattr(torch.ops.mkldnn, name, lambda *args, op=op: calls.append(args[-3]) or op(*args))
     with torch.no_grad():
         fast = model.decode(code), model.encode(volume)[0]
-        assert len(calls) == 3 + 5  # the decoder's conv_in, conv_out and head; the encoder's five stages
+        # the decoder's conv_in, four up blocks and conv_out fused with ReLU, its head alone; the encoder's five
+        assert calls == ["relu"] * 6 + ["none"] + ["relu"] * 5
         calls.clear()
         model.decode(code.repeat(2, 1))
-        assert not calls
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model.decoder.up[1](torch.rand(1, 8, 2, 2, 2))
+        copy.deepcopy(model.decoder.up[1]).train()(torch.rand(1, 8, 2, 2, 2))
     model.decode(code)
     assert not calls
-    from AttriVAELib.method import model as module
-
-    monkeypatch.setattr(module._Conv3d, "forward", torch.nn.Conv3d.forward)
+    monkeypatch.setattr(module, "_one_volume_for_onednn", lambda x, weight: False)
     with torch.no_grad():
         default = model.decode(code), model.encode(volume)[0]
     for mine, theirs in zip(fast, default):

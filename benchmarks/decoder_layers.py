@@ -43,8 +43,8 @@ def measure_blocks(model: AttriVAE, repeats: int) -> list[dict[str, object]]:
             if name == "conv_in":  # the fc output as the decoder's forward reshapes it
                 x = x.view(1, *model.decoder.bottleneck_shape).contiguous(memory_format=torch.channels_last_3d)
             counter = FlopCounterMode(display=False)
-            with counter, torch.backends.mkldnn.flags(enabled=False):  # the counter has no rule for the direct
-                output = block(x)  # oneDNN call one volume takes (model._Conv3d): count the same convolution
+            with counter, torch.backends.mkldnn.flags(enabled=False):  # the counter has no rule for the fused
+                output = block(x)  # oneDNN calls one volume takes (model._ConvBlock): count the same arithmetic
             seconds = median_seconds(functools.partial(block, x), repeats)
             gflop = counter.get_total_flops() / 1e9
             rows.append({"block": name, "output": list(output.shape[1:]), "gflop": gflop, "ms": seconds * 1000,

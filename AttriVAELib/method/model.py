@@ -28,24 +28,50 @@ class VAEOutput(NamedTuple):
     logits: torch.Tensor  # (B,) classifier logit of class 1 (MINF)
 
 
+def _one_volume_for_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether ``x`` is one float32 CPU volume computed without gradients and outside autocast (the slider's
+    decode, a subject's analysis), which PyTorch's convolutions would send to their slow path: for batch 1 they
+    use oneDNN only when N·C·D·H > 20,480 (``use_mkldnn`` in ATen's Convolution.cpp, a rule made for 2D) and
+    otherwise an im2col fallback that is an order of magnitude slower on small 3D volumes."""
+    return (x.shape[0] == 1 and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+            and not torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu")
+            and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
+
+
 class _Conv3d(nn.Conv3d):
-    """:class:`torch.nn.Conv3d` that calls oneDNN directly for one float32 CPU volume without gradients (the
-    slider's decode, a subject's analysis). For batch 1, PyTorch uses oneDNN only when N·C·D·H > 20,480
-    (``use_mkldnn`` in ATen's Convolution.cpp, a rule made for 2D) and otherwise an im2col fallback that is an
-    order of magnitude slower on small 3D volumes. Same weights, same result to float32 rounding; under autocast
-    this path computes in float32."""
+    """:class:`torch.nn.Conv3d` that calls oneDNN directly for one volume (:func:`_one_volume_for_onednn`).
+    Same weights, same result to float32 rounding."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.shape[0] == 1 and x.device.type == "cpu" and x.dtype == self.weight.dtype == torch.float32
-                and not torch.is_grad_enabled() and torch.backends.mkldnn.is_available()
-                and torch.backends.mkldnn.enabled):
-            return torch.mkldnn_convolution(x, self.weight, self.bias, self.padding, self.stride, self.dilation,
-                                            self.groups)
+        if _one_volume_for_onednn(x, self.weight):
+            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, self.padding, self.stride,
+                                                           self.dilation, self.groups, "none", [], "")
         return super().forward(x)
 
 
-def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
-    return nn.Sequential(conv, nn.BatchNorm3d(channels), nn.ReLU())
+class _ConvBlock(nn.Sequential):
+    """Convolution or transposed convolution (stride and padding its own), BatchNorm, ReLU; same channels in and
+    out as ``conv``. For one volume in evaluation mode (:func:`_one_volume_for_onednn`) the block is one oneDNN
+    call: BatchNorm folded into the convolution's weights and bias, ReLU fused into it (BatchNorm and ReLU
+    at full resolution cost as much as the convolution), the same result to float32 rounding. Its parameters
+    are those of ``nn.Sequential(conv, BatchNorm3d, ReLU)``, so every saved model loads."""
+
+    def __init__(self, conv: nn.Conv3d | nn.ConvTranspose3d, channels: int) -> None:
+        super().__init__(conv, nn.BatchNorm3d(channels), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv, norm, _ = self
+        if norm.training or not _one_volume_for_onednn(x, conv.weight):
+            return super().forward(x)
+        scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)  # (C_out,)
+        bias = (conv.bias - norm.running_mean) * scale + norm.bias
+        if isinstance(conv, nn.ConvTranspose3d):  # weight (C_in, C_out, k, k, k)
+            return torch.ops.mkldnn._convolution_transpose_pointwise(
+                x, conv.weight * scale.view(1, -1, 1, 1, 1), bias, conv.padding, conv.output_padding, conv.stride,
+                conv.dilation, conv.groups, "relu", [], "")
+        return torch.ops.mkldnn._convolution_pointwise(  # weight (C_out, C_in, k, k, k)
+            x, conv.weight * scale.view(-1, 1, 1, 1, 1), bias, conv.padding, conv.stride, conv.dilation,
+            conv.groups, "relu", [], "")
 
 
 def _in_float32(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -66,7 +92,7 @@ class Encoder(nn.Module):
         self.layer_names = tuple(f"conv{index}" for index in range(1, len(strides) + 1))
         for index, (name, stride) in enumerate(zip(self.layer_names, strides), start=1):
             conv = _Conv3d(channels[index - 1], channels[index], 3, stride=stride, padding=1)
-            self.add_module(name, _conv_block(conv, channels[index]))
+            self.add_module(name, _ConvBlock(conv, channels[index]))
         self.dropout = nn.Dropout(config.dropout)
         widths = (config.flat_features, *config.hidden_sizes)
         self.fc = nn.Sequential(*[
@@ -92,13 +118,13 @@ class Decoder(nn.Module):
         self.bottleneck_shape = (config.encoder_channels[-1], *(config.bottleneck_size,) * 3)
         self.fc = nn.Sequential(nn.Linear(config.latent_size, config.flat_features), nn.ReLU())
         c = config.decoder_channels
-        self.conv_in = _conv_block(_Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
+        self.conv_in = _ConvBlock(_Conv3d(config.encoder_channels[-1], c[0], 3, padding=1), c[0])
         up_channels = (c[0], *c[:-1])  # c0 → c0 → c1 → … → c[depth − 1]
         self.up = nn.Sequential(*[
-            _conv_block(nn.ConvTranspose3d(c_in, c_out, 3, stride=2, padding=1, output_padding=1), c_out)
+            _ConvBlock(nn.ConvTranspose3d(c_in, c_out, 3, stride=2, padding=1, output_padding=1), c_out)
             for c_in, c_out in zip(up_channels[:-1], up_channels[1:])
         ])
-        self.conv_out = _conv_block(_Conv3d(c[-2], c[-1], 3, padding=1), c[-1])
+        self.conv_out = _ConvBlock(_Conv3d(c[-2], c[-1], 3, padding=1), c[-1])
         self.head = _Conv3d(c[-1], 1, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
