@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from AttriVAELib.data.decoded import decoded_label_map, measure_decoded
+from AttriVAELib.data.decoded import decoded_label_map, measure_cubes, measure_decoded
 from AttriVAELib.data.preprocessing import CubeGeometry
 from AttriVAELib.evaluation.fidelity import traversal_fidelity
 from AttriVAELib.interpretation.traversal import sweep
@@ -60,6 +60,20 @@ def test_a_ventricle_is_measured_in_millilitres():
     assert set(np.unique(np.asarray(labels))) <= {0, 1, 2}
     assert measure_decoded(_ventricle(40.0), geometry, ["lv_volume_ml"])["lv_volume_ml"] == pytest.approx(40, rel=0.05)
     assert math.isnan(measure_decoded(np.zeros((SIZE,) * 3), geometry, ["lv_volume_ml"])["lv_volume_ml"])
+
+
+def test_cubes_are_measured_each_with_its_own_geometry_or_one_shared():
+    coarse = CubeGeometry.from_dict({key: {**grid, "spacing": [2 * SPACING_MM] * 3}
+                                     for key, grid in _geometry().to_dict().items()})  # 8× the millilitres
+    cubes = np.stack([_ventricle(20.0), np.zeros((SIZE,) * 3, np.float32), _ventricle(40.0)])
+    one_by_one = [measure_decoded(cube, geometry, ["lv_volume_ml"])["lv_volume_ml"]
+                  for cube, geometry in zip(cubes, [_geometry(), _geometry(), coarse])]
+    measured = measure_cubes(cubes, [_geometry(), _geometry(), coarse], "lv_volume_ml")
+    np.testing.assert_array_equal(measured, one_by_one)  # NaN where a cube shows no ventricle
+    assert measured[2] == pytest.approx(8 * 40, rel=0.05)
+    np.testing.assert_array_equal(measure_cubes(cubes, _geometry(), "lv_volume_ml")[:2], one_by_one[:2])
+    with pytest.raises(ValueError, match="3 cubes but 2 geometries"):
+        measure_cubes(cubes, [_geometry()] * 2, "lv_volume_ml")
 
 
 def test_a_faithful_decoder_scores_slope_one(stand_in):

@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from ..data.attributes import DECODED_ATTRIBUTES
-from ..data.decoded import measure_decoded
+from ..data.decoded import measure_cubes
 from ..data.preprocessing import CubeGeometry
 from ..interpretation.inference import decode
-from ..interpretation.traversal import measure_cubes, sweep
+from ..interpretation.traversal import measured_in_data_units, sweep
 from ..metrics import spearman
 from ..modelfile.bundle import ModelBundle
 from ..progress import Progress, ProgressEvent
@@ -86,7 +86,8 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         for subject, (code, geometry) in enumerate(zip(mu, geometries), start=1):
             codes = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1).repeat(steps, 1)
             codes[:, entry.dim] = torch.as_tensor(entry.to_latent(requested), dtype=torch.float32)
-            encoder.append(_line(requested, measure_cubes(entry, decode(bundle, codes)[:, 0].cpu().numpy(), geometry)))
+            encoder.append(_line(requested, measured_in_data_units(entry, decode(bundle, codes)[:, 0].cpu().numpy(),
+                                                                         geometry)))
             swept = sweep(bundle, torch.as_tensor(code), name, requested, geometry)
             drawn = ~swept.clamped  # clamped steps are reported as such, not scored as misses
             calibrated.append(_line(requested[drawn], swept.measured[drawn]))
@@ -96,7 +97,7 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         results[name] = {"requested": requested.tolist(), "encoder": _summary(encoder),
                          "calibrated": {**_summary(calibrated), "clamped": float(np.mean(clamped))}}
         if volumes is not None and attributes is not None:
-            on_input = np.array([measure_decoded(v, g, [name])[name] for v, g in zip(volumes, geometries)])
+            on_input = measure_cubes(volumes, geometries, name)
             rho, slope = _line(attributes[:, entry.dim], on_input)
             results[name]["measure_check"] = {"spearman": rho, "slope": slope}
     return results

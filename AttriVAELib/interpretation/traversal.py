@@ -21,13 +21,12 @@ Attributes a decoded cube does not show (EF, infarct size, clinical variables) k
 from __future__ import annotations
 
 __all__ = ["FLAT_RESPONSE", "RESPONSE_REACH", "RESPONSE_STEPS", "Aim", "DecodedResponse", "Sweep", "UnmeasurableError",
-           "aim", "decoded_response", "measure_cubes", "shown_values", "sweep", "traverse"]
+           "aim", "decoded_response", "measured_in_data_units", "shown_values", "sweep", "traverse"]
 
 import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,15 +35,13 @@ import torch
 from scipy.optimize import isotonic_regression
 
 from ..data.attributes import attribute_spec
-from ..data.decoded import measure_decoded, measure_label_map
+from ..data.decoded import measure_cubes, measure_label_map
 from ..data.preprocessing import CubeGeometry
 from ..errors import AttriVAEError, InvalidConfigError
 from ..modelfile.bundle import ModelBundle
 from ..modelfile.card import AttributeCard
 from .inference import ModelLike, attribute_index, card_entry, decode
 
-MEASURING_THREADS = 2
-"""Decoded cubes measured side by side: the measures spend most of their time outside Python's GIL."""
 RESPONSE_STEPS = 13
 """Latent values at which a subject's decoded response is measured."""
 RESPONSE_REACH = 1.0
@@ -140,14 +137,10 @@ def _cube_geometry(bundle: ModelBundle, geometry: CubeGeometry | None) -> CubeGe
     return CubeGeometry.from_dict({"cube": grid, "source": grid})
 
 
-def measure_cubes(entry: AttributeCard, cubes: np.ndarray, geometry: CubeGeometry) -> np.ndarray:
+def measured_in_data_units(entry: AttributeCard, cubes: np.ndarray, geometry: CubeGeometry) -> np.ndarray:
     """(N, S, S, S) decoded cubes → (N,) the attribute of ``entry`` measured on each, in the data's units through
     the card's decoded-measure line (NaN where a cube shows no measurable anatomy)."""
-    def measured(cube: np.ndarray) -> float:
-        return measure_decoded(cube, geometry, [entry.name])[entry.name]
-
-    with ThreadPoolExecutor(MEASURING_THREADS) as pool:  # SimpleITK, NumPy and SciPy release the GIL
-        values = np.array(list(pool.map(measured, cubes)))
+    values = measure_cubes(cubes, geometry, entry.name)
     return entry.decoded_measure(values) if entry.decoded_measure else values
 
 
@@ -176,7 +169,7 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
     width = float(ends[1] - ends[0])
     latent = np.linspace(ends[0] - RESPONSE_REACH * width, ends[1] + RESPONSE_REACH * width, steps)
     cubes = decode(bundle, _codes(z, entry.dim, latent))[:, 0].cpu().numpy()
-    measured = measure_cubes(entry, cubes, _cube_geometry(bundle, geometry))
+    measured = measured_in_data_units(entry, cubes, _cube_geometry(bundle, geometry))
     known = np.isfinite(measured)
     if known.sum() < 2:
         raise UnmeasurableError("it could not be measured on this subject's decoded volumes")
@@ -239,7 +232,7 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
     entry = card_entry(bundle, aimed.attribute)
     volumes = decode(bundle, _codes(z, entry.dim, aimed.latent))
     measured = (np.full(len(aimed.requested), math.nan) if aimed.units == "encoder" else
-                measure_cubes(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
+                measured_in_data_units(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
     return Sweep(**{field.name: getattr(aimed, field.name) for field in dataclasses.fields(Aim)},
                  measured=measured, volumes=volumes)
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..data.attributes import attribute_spec
-from ..data.decoded import measure_decoded
+from ..data.decoded import measure_cubes
 from ..data.preprocessing import CubeGeometry
 from ..errors import InvalidConfigError
 from ..metrics import spearman
@@ -90,8 +90,7 @@ def calibrate_card(card: ModelCard, mu: np.ndarray, sigma: np.ndarray, attribute
         intervals[entry.name] = IntervalCalibration(kind, tuple(float(v) for v in scores), split) if len(
             scores) else None
         if attribute_spec(entry.name).decoded:
-            on_cube = [measure_decoded(v, g, [entry.name])[entry.name] for v, g in zip(volumes, geometries)]
-            measures[entry.name] = measure_line(np.array(on_cube), attributes[:, k])
+            measures[entry.name] = measure_line(measure_cubes(volumes, geometries, entry.name), attributes[:, k])
     return card.with_calibration(intervals, measures)
 
 
