@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from AttriVAELib import load_model
+from AttriVAELib.apps.console import format_duration
 from AttriVAELib.apps.demo import DemoSettings
 from AttriVAELib.choices import DEFAULT_METHOD
 from AttriVAELib.data.attributes import DEFAULT_ATTRIBUTES
@@ -152,3 +154,36 @@ def test_the_science_section_records_a_run_another_machine_made_with_this_code_a
         (tmp_path / "science" / "run.json").write_text(json.dumps(stale))
         regenerate.regenerate_science(tmp_path, seeds=run["seeds"])
     assert redone == ["cpu", "cpu"]
+
+
+def test_the_speed_section_is_made_only_where_bf16_is_native_and_left_out_by_default_elsewhere(monkeypatch):
+    """It measures both CPU kinds (native bf16, and capped to AVX2): a CPU without native bf16 cannot, so it refuses
+    before anything runs, and the default sections leave it out there."""
+    avx2_only = {"instruction_set": {"aten": "AVX2", "onednn_max": None, "native_bf16": False}}
+    monkeypatch.setattr(regenerate, "_machine", lambda: avx2_only)
+    ran = []
+    monkeypatch.setattr(regenerate, "REGENERATE", {s: lambda work, **_: ran.append(s) for s in regenerate.SECTIONS})
+    monkeypatch.setattr(regenerate, "_git", lambda *args: pytest.fail("git was asked: something started"))
+    monkeypatch.setattr(sys, "argv", ["regenerate_results.py", "--work", "w", "--only", "demo,speed"])
+    with pytest.raises(SystemExit) as stopped:
+        regenerate.main()
+    assert stopped.value.code == 2 and not ran
+    status = iter([" M AttriVAELib/config.py"])  # the default sections on this CPU: stops at the tree check, after choosing
+    monkeypatch.setattr(regenerate, "_git", lambda *args: next(status))
+    monkeypatch.setattr(sys, "argv", ["regenerate_results.py", "--work", "w"])
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        regenerate.main()
+
+
+def test_the_speed_section_judges_issue_27s_targets_and_the_readme_quotes_its_demo_times():
+    record = regenerate.load_record("speed")
+    text = regenerate.render_speed(record)
+    capped = record["bench_avx2"]["training"]
+    assert f"with torch capped to AVX2, ratio {capped['ratio']:.2f}× (≥ 3×: " in text
+    slow = {**record, "demo": {**record["demo"], "demo_s": 601.0}, "demo_avx2": {**record["demo_avx2"], "demo_s": 599}}
+    assert "the demo on this CPU 10:01 (≤ 10:00: missed)" in regenerate.render_speed(slow)
+    assert "capped to AVX2 9:59 (≤ 10:00: met)" in regenerate.render_speed(slow)
+    readme = regenerate.results_block("demo", regenerate.README.read_text())
+    assert (f"`attrivae demo` took **{format_duration(record['demo']['demo_s'])}** and, with torch capped to AVX2"
+            in readme)
+    assert f"**{format_duration(record['demo_avx2']['demo_s'])}**" in readme
