@@ -578,12 +578,12 @@ def render_demo(record: dict[str, Any]) -> str:
 
 
 def _other_cpus() -> str:
-    """The demo's time on the CPU kinds the speed section measured (docs/benchmarks.md)."""
+    """The demo on the CPU kinds the speed section measured (docs/benchmarks.md): time, best epoch, AUC."""
     speed = load_record("speed")
     older = "" if speed["code"] == code_fingerprint(CODE["speed"]) else ", made by older code"
-    return (f"On {_machine_text(speed)} `attrivae demo` took **{format_duration(speed['demo']['demo_s'])}** and, with "
-            f"torch capped to AVX2 as most users' CPUs are, **{format_duration(speed['demo_avx2']['demo_s'])}** "
-            f"(environment already installed; [benchmarks](docs/benchmarks.md#speed){older}).")
+    return (f"On {_machine_text(speed)}, the same `attrivae demo` (environment already installed) took "
+            f"{_demo_text(speed['demo'])} and, with torch capped to AVX2 as most users' CPUs are, "
+            f"{_demo_text(speed['demo_avx2'])} ([benchmarks](docs/benchmarks.md#speed){older}).")
 
 
 _SHORT_NAMES = {"lv_volume_ml": "LV volume", "myo_volume_ml": "myo volume", "wall_thickness_mm": "wall thickness",
