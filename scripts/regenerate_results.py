@@ -583,7 +583,8 @@ def _other_cpus() -> str:
     older = "" if speed["code"] == code_fingerprint(CODE["speed"]) else ", made by older code"
     return (f"On {_machine_text(speed)}, the same `attrivae demo` (environment already installed) took "
             f"{_demo_text(speed['demo'])} and, with torch capped to AVX2 as most users' CPUs are, "
-            f"{_demo_text(speed['demo_avx2'])} ([benchmarks](docs/benchmarks.md#speed){older}).")
+            f"{_demo_text(speed['demo_avx2'])} ([benchmarks](docs/benchmarks.md#speed): `--only speed` at commit "
+            f"{speed['commit'][:7]}, {speed['date']}{older}).")
 
 
 _SHORT_NAMES = {"lv_volume_ml": "LV volume", "myo_volume_ml": "myo volume", "wall_thickness_mm": "wall thickness",
