@@ -162,13 +162,15 @@ def test_the_speed_section_is_made_only_where_bf16_is_native_and_left_out_by_def
     avx2_only = {"instruction_set": {"aten": "AVX2", "onednn_max": None, "native_bf16": False}}
     monkeypatch.setattr(regenerate, "_machine", lambda: avx2_only)
     ran = []
-    monkeypatch.setattr(regenerate, "REGENERATE", {s: lambda work, **_: ran.append(s) for s in regenerate.SECTIONS})
+    recording = {section: lambda work, section=section, **_: ran.append(section) for section in regenerate.SECTIONS}
+    monkeypatch.setattr(regenerate, "REGENERATE", recording)
     monkeypatch.setattr(regenerate, "_git", lambda *args: pytest.fail("git was asked: something started"))
     monkeypatch.setattr(sys, "argv", ["regenerate_results.py", "--work", "w", "--only", "demo,speed"])
     with pytest.raises(SystemExit) as stopped:
         regenerate.main()
     assert stopped.value.code == 2 and not ran
-    status = iter([" M AttriVAELib/config.py"])  # the default sections on this CPU: stops at the tree check, after choosing
+    # the default sections on this CPU pass the check and stop at the next one, the tree's
+    status = iter([" M AttriVAELib/config.py"])
     monkeypatch.setattr(regenerate, "_git", lambda *args: next(status))
     monkeypatch.setattr(sys, "argv", ["regenerate_results.py", "--work", "w"])
     with pytest.raises(SystemExit, match="uncommitted changes"):
