@@ -185,6 +185,11 @@ def test_the_speed_section_judges_issue_27s_targets_and_the_readme_quotes_its_de
     slow = {**record, "demo": {**record["demo"], "demo_s": 601.0}, "demo_avx2": {**record["demo_avx2"], "demo_s": 599}}
     assert "the demo on this CPU 10:01 (≤ 10:00: missed)" in regenerate.render_speed(slow)
     assert "capped to AVX2 9:59 (≤ 10:00: met)" in regenerate.render_speed(slow)
+    # the paths' last row is the setting `attrivae bench` ran as the project's step: their gap measures the noise
+    assert record["bench"]["default_path"] == {"layout": "channels_last_3d", "dtype": "bfloat16", "compile": True,
+                                               "retains_freed_memory": True}
+    assert list(record["paths"])[-1].endswith("(the default with bf16)")
+    assert "may be this machine's run-to-run noise." in text
     readme = regenerate.results_block("demo", regenerate.README.read_text())
     for timing in (record["demo"], record["demo_avx2"]):  # time, best epoch and AUC of each CPU kind
         assert f"**{format_duration(timing['demo_s'])}** (best validation epoch {timing['best_epoch']}, AUC " in readme

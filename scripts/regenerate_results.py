@@ -859,7 +859,20 @@ def render_speed(record: dict[str, Any]) -> str:
     table = ["| training path (each in a fresh process) | volumes/s | vs baseline |", "|---|---|---|",
              *(f"| {name} | {rate:.2f} | {rate / baseline:.2f}× |" for name, rate in record["paths"].items())]
     return "\n".join([bench_text, "", inference_text, "", demo_text, "", _speed_targets(record), "", *table, "",
-                      _stamp(record)])
+                      _paths_noise(record), "", _stamp(record)])
+
+
+def _paths_noise(record: dict[str, Any]) -> str:
+    """How far the paths' first and last rows lie from ``attrivae bench``'s own runs of the same two settings: the
+    scale of this machine's run-to-run noise, against which differences between rows are read."""
+    rates = list(record["paths"].values())
+    training = record["bench"]["training"]
+    pairs = ((rates[0], training["baseline_volumes_per_s"]), (rates[-1], training["default_volumes_per_s"]))
+    apart = [abs(path - bench) / bench * 100 for path, bench in pairs]
+    return (f"Each row is one process. `attrivae bench` measured the first and the last row's "
+            f"settings in its own run at {pairs[0][1]:.2f} and {pairs[1][1]:.2f} volumes/s ({apart[0]:.0f} % and "
+            f"{apart[1]:.0f} % away from the rows): a difference between rows smaller than about {max(apart):.0f} % "
+            f"may be this machine's run-to-run noise.")
 
 
 def render_tests(record: dict[str, Any]) -> str:
