@@ -18,8 +18,11 @@ from AttriVAELib import (
     preset,
     train,
 )
+from AttriVAELib.apps.compiled_code_cache import separate_compiled_code_cache
 from AttriVAELib.apps.samples import run_config, untrained_bundle
 from AttriVAELib.data.synthetic import make_cohort
+
+separate_compiled_code_cache()  # a run capped to AVX2 (CONTRIBUTING.md) never loads code compiled uncapped
 
 TRAINING_FIXTURES = {"tiny_run", "two_epoch_run"}
 """Fixtures that train a model: a test that uses one (directly or through another fixture) is ``slow``."""

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
+from AttriVAELib.apps.compiled_code_cache import CAP_VARIABLES, separate_compiled_code_cache
 from AttriVAELib.config import RunConfig
 from AttriVAELib.errors import InvalidConfigError
 from AttriVAELib.method import acceleration
@@ -71,6 +76,55 @@ def test_the_compiled_training_step_computes_the_eager_losses(tmp_path) -> None:
             losses[mode] = [step(batch, data, 1.0)["total"].item() for _ in range(2)]  # the 2nd after an update
         assert not [w for w in caught if "torch.compile failed" in str(w.message)]  # really compiled
     assert losses["on"] == pytest.approx(losses["off"], rel=1e-4)
+
+
+def test_a_run_capped_to_other_instructions_compiles_into_a_cache_of_its_own(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert separate_compiled_code_cache(uncapped := {}) is None and uncapped == {}  # inductor's default folder
+    avx2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    folder = separate_compiled_code_cache(avx2)
+    assert folder == avx2["TORCHINDUCTOR_CACHE_DIR"] and Path(folder).parent == tmp_path
+    assert Path(folder).name.startswith("torchinductor_") and Path(folder).name.endswith("_aten-avx2_onednn-avx2")
+    aten_only = {"ATEN_CPU_CAPABILITY": "avx2"}
+    assert separate_compiled_code_cache(aten_only) != folder
+    chosen = {**avx2, "TORCHINDUCTOR_CACHE_DIR": "/the/users/own"}
+    assert separate_compiled_code_cache(chosen) is None and chosen["TORCHINDUCTOR_CACHE_DIR"] == "/the/users/own"
+
+
+COMPILED_STEPS = """
+import json, tempfile
+from pathlib import Path
+import torch
+from AttriVAELib.apps.compiled_code_cache import separate_compiled_code_cache
+from AttriVAELib.apps.samples import run_config, synthetic_data
+from AttriVAELib.training.loop import build_step
+separate_compiled_code_cache()
+config = run_config(16, 4, compile_mode="on", precision="fp32")
+with tempfile.TemporaryDirectory() as work:
+    data = synthetic_data(config, Path(work) / "cohort")[1]
+torch.manual_seed(0)
+step = build_step(config, torch.device("cpu"))
+print(json.dumps([step(torch.arange(4), data, 1.0)["total"].item() for _ in range(3)]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="torch.compile needs a C++ compiler")
+def test_compiled_steps_run_capped_to_avx2_after_an_uncapped_run_on_the_same_machine(tmp_path) -> None:
+    """With one inductor cache for both, the capped run's losses became non-finite (torch 2.13, an AVX-512 CPU)
+    and an uncapped run after a capped one aborted on heap corruption: each now compiles into its own."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in (*CAP_VARIABLES, "TORCHINDUCTOR_CACHE_DIR")}
+    environment["TMPDIR"] = str(tmp_path)  # a fresh inductor cache root, as on a new machine
+    losses = []
+    for caps in ({}, {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, {}):
+        run = subprocess.run([sys.executable, "-c", COMPILED_STEPS], env={**environment, **caps},
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        losses.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert len(list(tmp_path.glob("torchinductor_*"))) == 2  # uncapped (inductor's default) and capped
+    assert losses[2] == losses[0]  # the uncapped run again, from its cache
+    assert losses[1] == pytest.approx(losses[0], rel=1e-3)  # AVX2 kernels: the same losses, rounded otherwise
 
 
 FAULTS_PER_REUSE = """

@@ -38,6 +38,7 @@ from ..choices import (
 )
 from ..config import ABLATION_PRESETS, TRAINING_OPTIONS, RunConfig, TrainConfig, TrainingOption, preset
 from ..errors import AttriVAEError, InvalidConfigError, InvalidModelError
+from .compiled_code_cache import separate_compiled_code_cache
 from .console import ConsoleProgress, format_metric
 from .demo import DemoSettings
 
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a usage error already printed in one line
         return int(done.code or 0)
+    separate_compiled_code_cache()  # before anything compiles
     with warnings.catch_warnings():
         _show_warnings()
         for old, new in getattr(args, "renamed", []):
