@@ -40,11 +40,11 @@ PRECISIONS = ("auto", "fp32", "bf16")
 """Forward-pass precisions of training and decoding: bf16 where the hardware has it, float32, bfloat16."""
 
 COMPILE_MODES = ("auto", "on", "off")
-"""torch.compile of the training step: in bf16 from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
+"""torch.compile of the training step: from COMPILE_AUTO_MIN_SIZE³ up (auto), always, never."""
 
 COMPILE_AUTO_MIN_SIZE = 64
-"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles (in bf16): compiling costs a fixed
-time at the first steps and then saves a share of every step, which repays it at 80³ but not on small
+"""Smallest input cube edge (voxels) that ``compile="auto"`` compiles (bf16 and float32 steps): compiling costs a
+fixed time at the first steps and then saves a share of every step, which repays it from 64³ but not on small
 cubes (docs/experiments.md)."""
 
 ARCHITECTURES = {"attrivae-conv3d": 1}
@@ -85,7 +85,7 @@ TRAINING_OPTIONS = (
     TrainingOption("--precision", "train", "precision", str,
                    "forward-pass autocast; default auto: bf16 where the CPU/GPU has it, else fp32", choices=PRECISIONS),
     TrainingOption("--compile", "train", "compile", str,
-                   "torch.compile the model (bare --compile: on); default auto: bf16 from 64³ input cubes up",
+                   "torch.compile the model (bare --compile: on); default auto: from 64³ input cubes up",
                    choices=COMPILE_MODES, bare="on"),
 )
 """Every training setting with a flag, in the order the CLI lists them."""
@@ -233,7 +233,7 @@ class TrainConfig:
     augment_probability: float = 0.0  # chance of each random in-plane flip (2 axes) and 90° rotation (code 0.1)
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto (bf16 where the hardware has it) | fp32 | bf16: autocast of the forward pass
-    compile: str = "auto"  # auto (bf16 from 64³ up) | on | off: torch.compile (falls back to eager, warning)
+    compile: str = "auto"  # auto (from 64³ up) | on | off: torch.compile (falls back to eager, warning)
 
     def __post_init__(self) -> None:
         if isinstance(self.compile, bool):  # config.json files written before "auto" hold true/false

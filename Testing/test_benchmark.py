@@ -82,11 +82,7 @@ def test_bench_refuses_bad_sizes(capsys) -> None:
 @pytest.mark.slow
 def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_paths.py"
-    # Every path but the compiled float32 one: at 16³ and 32³, torch 2.13's compiled float32 training step of this
-    # model corrupts the heap now and then (glibc aborts) with AVX-512 and gives NaN losses with AVX2; no default
-    # path compiles float32 (docs/experiments.md, "Speed")
-    every_path = runpy.run_path(str(script))["PATHS"]
-    paths = [name for name in every_path if name != "channels-last, float32, compiled, freed memory retained"]
+    paths = list(runpy.run_path(str(script))["PATHS"])
     result = subprocess.run([sys.executable, str(script), "--cube-size", "16", "--batch-size", "2", "--steps", "1",
                              *(f"--path={name}" for name in paths), "--json", str(tmp_path / "s.json")],
                             capture_output=True, text=True, timeout=600)
@@ -94,9 +90,10 @@ def test_speed_paths_script_measures_every_path(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "s.json").read_text())
     rates, skipped = written["volumes_per_s"], written["skipped"]
     bf16_paths = 3 if not bf16_supported(torch.device("cpu")) else 0  # skipped where bf16 is not native
-    assert len(rates) == 7 - bf16_paths and len(skipped) == bf16_paths and all(rate > 0 for rate in rates.values())
+    assert len(rates) == 8 - bf16_paths and len(skipped) == bf16_paths and all(rate > 0 for rate in rates.values())
     assert all("bf16" in name for name in skipped) and set(rates) | set(skipped) == set(paths)
-    assert len(result.stdout.strip().splitlines()) == 7 and "(the default with bf16)" in result.stdout
+    assert len(result.stdout.strip().splitlines()) == 8
+    assert "(the default with bf16)" in result.stdout and "(the default without bf16)" in result.stdout
 
 
 @pytest.mark.slow

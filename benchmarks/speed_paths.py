@@ -26,7 +26,7 @@ PATHS = {
     "channels-last, float32": ("step", "fp32", "off", False),
     "channels-last, float32, freed memory retained": ("step", "fp32", "off", True),
     "channels-last, bf16, freed memory retained": ("step", "bf16", "off", True),
-    "channels-last, float32, compiled, freed memory retained": ("step", "fp32", "on", True),
+    "channels-last, float32, compiled, freed memory retained (the default without bf16)": ("step", "fp32", "on", True),
     "channels-last, bf16, compiled": ("step", "bf16", "on", False),
     "channels-last, bf16, compiled, freed memory retained (the default with bf16)": ("step", "bf16", "on", True),
 }

@@ -30,7 +30,7 @@ from ..data.attributes import DECODED_ATTRIBUTES
 from ..data.decoded import measure_cubes
 from ..data.preprocessing import CubeGeometry
 from ..interpretation.inference import decode
-from ..interpretation.traversal import measured_in_data_units, sweep
+from ..interpretation.traversal import codes_along, measured_in_data_units, sweep
 from ..metrics import spearman
 from ..modelfile.bundle import ModelBundle
 from ..progress import Progress, ProgressEvent
@@ -84,8 +84,7 @@ def traversal_fidelity(bundle: ModelBundle, mu: np.ndarray, geometries: Sequence
         requested = np.linspace(entry.minimum, entry.maximum, steps)
         encoder, calibrated, clamped = [], [], []
         for subject, (code, geometry) in enumerate(zip(mu, geometries), start=1):
-            codes = torch.as_tensor(code, dtype=torch.float32).reshape(1, -1).repeat(steps, 1)
-            codes[:, entry.dim] = torch.as_tensor(entry.to_latent(requested), dtype=torch.float32)
+            codes = codes_along(code, entry.dim, entry.to_latent(requested))
             encoder.append(_line(requested, measured_in_data_units(entry, decode(bundle, codes)[:, 0].cpu().numpy(),
                                                                          geometry)))
             swept = sweep(bundle, torch.as_tensor(code), name, requested, geometry)

@@ -21,7 +21,7 @@ Attributes a decoded cube does not show (EF, infarct size, clinical variables) k
 from __future__ import annotations
 
 __all__ = ["FLAT_RESPONSE", "RESPONSE_REACH", "RESPONSE_STEPS", "Aim", "DecodedResponse", "Sweep", "UnmeasurableError",
-           "aim", "decoded_response", "measured_in_data_units", "shown_values", "sweep", "traverse"]
+           "aim", "codes_along", "decoded_response", "measured_in_data_units", "shown_values", "sweep", "traverse"]
 
 import dataclasses
 import math
@@ -144,7 +144,7 @@ def measured_in_data_units(entry: AttributeCard, cubes: np.ndarray, geometry: Cu
     return entry.decoded_measure(values) if entry.decoded_measure else values
 
 
-def _codes(z: torch.Tensor, dim: int, latent: np.ndarray) -> torch.Tensor:
+def codes_along(z: torch.Tensor | np.ndarray, dim: int, latent: np.ndarray) -> torch.Tensor:
     """(L,) code → (N, L) copies with dim ``dim`` set to each latent value."""
     codes = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1).repeat(len(latent), 1)
     codes[:, dim] = torch.as_tensor(latent, dtype=torch.float32)
@@ -168,7 +168,7 @@ def decoded_response(bundle: ModelBundle, z: torch.Tensor, attribute: int | str,
     ends = np.sort(entry.to_latent([entry.minimum, entry.maximum]))
     width = float(ends[1] - ends[0])
     latent = np.linspace(ends[0] - RESPONSE_REACH * width, ends[1] + RESPONSE_REACH * width, steps)
-    cubes = decode(bundle, _codes(z, entry.dim, latent))[:, 0].cpu().numpy()
+    cubes = decode(bundle, codes_along(z, entry.dim, latent))[:, 0].cpu().numpy()
     measured = measured_in_data_units(entry, cubes, _cube_geometry(bundle, geometry))
     known = np.isfinite(measured)
     if known.sum() < 2:
@@ -230,7 +230,7 @@ def sweep(bundle: ModelBundle, z: torch.Tensor, attribute: int | str, values: Se
     """
     aimed = aim(bundle, z, attribute, values, geometry, response)
     entry = card_entry(bundle, aimed.attribute)
-    volumes = decode(bundle, _codes(z, entry.dim, aimed.latent))
+    volumes = decode(bundle, codes_along(z, entry.dim, aimed.latent))
     measured = (np.full(len(aimed.requested), math.nan) if aimed.units == "encoder" else
                 measured_in_data_units(entry, volumes[:, 0].cpu().numpy(), _cube_geometry(bundle, geometry)))
     return Sweep(**{field.name: getattr(aimed, field.name) for field in dataclasses.fields(Aim)},
@@ -273,4 +273,4 @@ def traverse(model: ModelLike, z: torch.Tensor, attribute: int | str, values: Se
         for note in swept.notes():
             warnings.warn(note, stacklevel=2)
         return swept.volumes
-    return decode(model, _codes(z, dim, np.asarray(values, dtype=np.float64)))
+    return decode(model, codes_along(z, dim, np.asarray(values, dtype=np.float64)))

@@ -305,7 +305,7 @@ def build_step(config: RunConfig, device: torch.device,
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.learning_rate)
     network = DistributedDataParallel(model) if parallel else model
     precision = resolve_precision(config.train.precision, device)
-    compile_model = resolve_compile(config.train.compile, config.model.input_size, precision)
+    compile_model = resolve_compile(config.train.compile, config.model.input_size)
     return Step(model, compiled(network, compile_model), optimizer, config, precision, device,
                 distributed.gather if parallel else None, compile_model)
 
