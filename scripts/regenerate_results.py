@@ -99,10 +99,7 @@ CODE = {"demo": MODEL_MAKING_MODULES,
         "paper": (*MODEL_MAKING_MODULES, "training.crossval")}
 """Modules (dotted, under ``AttriVAELib``) whose code, with the package's modules they import, a section's
 numbers depend on; ``tests`` has none."""
-PENDING = {"paper": "A GPU lease refreshes it (it does not fit a session on 2 CPU cores).",
-           "science": "Its rerun (about an hour on 2 cores) did not fit the session that changed `compile auto` "
-                      "(issue 27: float32 steps compiled from 64³ up); its 32³ float32 runs do not take that path, "
-                      "so the rerun is expected to show the same kind of numbers, made by the current code."}
+PENDING = {"paper": "A GPU lease refreshes it (it does not fit a session on 2 CPU cores)."}
 """Sections whose record older code made, each with what it waits for: they render under a "made by older code"
 notice and ``Testing/test_published_results.py`` accepts exactly these. ``demo`` (the README) never waits."""
 INDEPENDENT_COHORT = {"subjects": 300, "seed": 12345}
